@@ -1,0 +1,66 @@
+// Talks to the offscreen document, creating it on demand: exactly one exists at a time, and
+// if it was closed (or never made) a request re-creates it and is retried once.
+
+import {
+  parseEngineStatus,
+  parseJudgeReply,
+  type BackgroundToOffscreen,
+  type EngineStatus,
+  type JudgeReply,
+} from '../shared/protocol';
+
+const OFFSCREEN_PATH = 'src/offscreen/index.html';
+let creating: Promise<void> | null = null;
+
+async function hasOffscreenDocument(): Promise<boolean> {
+  const url = chrome.runtime.getURL(OFFSCREEN_PATH);
+  const contexts = await chrome.runtime.getContexts({
+    contextTypes: [chrome.runtime.ContextType.OFFSCREEN_DOCUMENT],
+    documentUrls: [url],
+  });
+  return contexts.length > 0;
+}
+
+export async function ensureOffscreen(): Promise<void> {
+  if (await hasOffscreenDocument()) return;
+  creating ??= chrome.offscreen
+    .createDocument({
+      url: OFFSCREEN_PATH,
+      reasons: [chrome.offscreen.Reason.WORKERS],
+      justification: 'Runs the image classifier (onnxruntime-web) and fetches the images it judges.',
+    })
+    .catch((e: unknown) => {
+      // Another caller may have won the race; that is fine.
+      if (!String(e).includes('single offscreen')) throw e;
+    })
+    .finally(() => {
+      creating = null;
+    });
+  await creating;
+}
+
+async function send(msg: BackgroundToOffscreen): Promise<unknown> {
+  for (let attempt = 0; ; attempt++) {
+    await ensureOffscreen();
+    try {
+      return await chrome.runtime.sendMessage(msg);
+    } catch (e) {
+      // "Receiving end does not exist": the document was closed between the check and the send.
+      if (attempt >= 1) throw e;
+    }
+  }
+}
+
+export async function judgeInOffscreen(url: string, pageUrl: string): Promise<JudgeReply> {
+  const reply = parseJudgeReply(await send({ target: 'offscreen', kind: 'offscreen/judge', url, pageUrl }));
+  return reply ?? { ok: false, reason: 'model-error', detail: 'engine gave no answer' };
+}
+
+export async function engineStatus(): Promise<EngineStatus | null> {
+  if (!(await hasOffscreenDocument())) return null;
+  try {
+    return parseEngineStatus(await chrome.runtime.sendMessage({ target: 'offscreen', kind: 'offscreen/status' }));
+  } catch {
+    return null;
+  }
+}

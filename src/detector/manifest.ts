@@ -1,0 +1,205 @@
+// The model manifest: everything the extension knows about a model comes from here
+// (DESIGN.md, "Model files and the manifest"). Written by tools/, read by the browser,
+// the tests and the tools alike.
+
+export interface ResizeSpec {
+  /** "shorter-side": torchvision Resize(size) on a PIL image; "square": Resize((size, size)). */
+  mode: 'shorter-side' | 'square';
+  size: number;
+  /** PIL bilinear, which always antialiases when downscaling. */
+  interpolation: 'bilinear';
+}
+
+export interface PreprocessingSpec {
+  resize: ResizeSpec;
+  /** torchvision CenterCrop(size). */
+  centerCrop: number;
+  mean: [number, number, number];
+  std: [number, number, number];
+}
+
+export interface ProbeSpec {
+  /** The probe input is computed by `probeInput()` (src/detector/probe.ts, tools/fixture_model.py). */
+  batch: number;
+  /** Reference logits from PyTorch, row-major [batch, classes]. */
+  logits: number[];
+  /** Largest acceptable absolute difference on any logit. */
+  tolerance: number;
+}
+
+export interface ModelManifest {
+  schemaVersion: 1;
+  id: string;
+  name: string;
+  version: string;
+  /** A fixture model has random weights: its scores mean nothing, and the UI must say so. */
+  fixture: boolean;
+  source: {
+    description: string;
+    /** Where the weights came from (a checkpoint URL or the generating script). */
+    origin: string;
+    /** SHA-256 of the source checkpoint, when there is one. */
+    sha256: string | null;
+  };
+  onnx: {
+    file: string;
+    sha256: string;
+    bytes: number;
+    opset: number;
+  };
+  precision: 'fp32' | 'fp16';
+  input: { name: string; shape: [number | string, number, number, number] };
+  output: { name: string };
+  /** Labels in output order. */
+  labels: string[];
+  /** Index into `labels` of the class meaning "generated". */
+  generatedIndex: number;
+  preprocessing: PreprocessingSpec;
+  probe: ProbeSpec;
+}
+
+export class ManifestError extends Error {
+  override name = 'ManifestError';
+}
+
+function fail(path: string, what: string): never {
+  throw new ManifestError(`model manifest: ${path} ${what}`);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function str(o: Record<string, unknown>, key: string, path: string): string {
+  const v = o[key];
+  if (typeof v !== 'string' || v.length === 0) fail(`${path}.${key}`, 'must be a non-empty string');
+  return v;
+}
+
+function num(o: Record<string, unknown>, key: string, path: string, opts: { int?: boolean; min?: number } = {}): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(`${path}.${key}`, 'must be a finite number');
+  if (opts.int && !Number.isInteger(v)) fail(`${path}.${key}`, 'must be an integer');
+  if (opts.min !== undefined && v < opts.min) fail(`${path}.${key}`, `must be >= ${opts.min}`);
+  return v;
+}
+
+function rec(o: Record<string, unknown>, key: string, path: string): Record<string, unknown> {
+  const v = o[key];
+  if (!isRecord(v)) fail(`${path}.${key}`, 'must be an object');
+  return v;
+}
+
+function triple(o: Record<string, unknown>, key: string, path: string, positive: boolean): [number, number, number] {
+  const v = o[key];
+  if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+    fail(`${path}.${key}`, 'must be an array of 3 numbers');
+  }
+  const t = v as [number, number, number];
+  if (positive && !t.every((x) => x > 0)) fail(`${path}.${key}`, 'must be positive');
+  return t;
+}
+
+const SHA256_RE = /^[0-9a-f]{64}$/;
+
+/** Validates untrusted JSON into a manifest, with a message that names the offending field. */
+export function parseManifest(json: unknown): ModelManifest {
+  if (!isRecord(json)) fail('(root)', 'must be an object');
+  if (json.schemaVersion !== 1) fail('schemaVersion', 'must be 1');
+  const id = str(json, 'id', '');
+  if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(id)) fail('id', 'must be lowercase letters, digits, ".", "_" or "-"');
+  if (typeof json.fixture !== 'boolean') fail('fixture', 'must be a boolean');
+
+  const source = rec(json, 'source', '');
+  const sourceSha = source.sha256;
+  if (sourceSha !== null && (typeof sourceSha !== 'string' || !SHA256_RE.test(sourceSha))) {
+    fail('source.sha256', 'must be null or 64 lowercase hex digits');
+  }
+
+  const onnx = rec(json, 'onnx', '');
+  const onnxFile = str(onnx, 'file', 'onnx');
+  if (!/^[A-Za-z0-9._-]+\.onnx$/.test(onnxFile)) fail('onnx.file', 'must be a plain .onnx file name');
+  const onnxSha = str(onnx, 'sha256', 'onnx');
+  if (!SHA256_RE.test(onnxSha)) fail('onnx.sha256', 'must be 64 lowercase hex digits');
+
+  const precision = json.precision;
+  if (precision !== 'fp32' && precision !== 'fp16') fail('precision', 'must be "fp32" or "fp16"');
+
+  const input = rec(json, 'input', '');
+  const shape = input.shape;
+  if (
+    !Array.isArray(shape) ||
+    shape.length !== 4 ||
+    !(typeof shape[0] === 'string' || typeof shape[0] === 'number') ||
+    shape[1] !== 3 ||
+    !shape.slice(2).every((d) => typeof d === 'number' && Number.isInteger(d) && d > 0)
+  ) {
+    fail('input.shape', 'must be [batch, 3, H, W]');
+  }
+  const output = rec(json, 'output', '');
+
+  const labels = json.labels;
+  if (!Array.isArray(labels) || labels.length < 2 || !labels.every((l) => typeof l === 'string' && l.length > 0)) {
+    fail('labels', 'must list at least two non-empty label names');
+  }
+  const generatedIndex = num(json, 'generatedIndex', '', { int: true, min: 0 });
+  if (generatedIndex >= labels.length) fail('generatedIndex', 'must index into labels');
+
+  const pre = rec(json, 'preprocessing', '');
+  const resize = rec(pre, 'resize', 'preprocessing');
+  if (resize.mode !== 'shorter-side' && resize.mode !== 'square') {
+    fail('preprocessing.resize.mode', 'must be "shorter-side" or "square"');
+  }
+  if (resize.interpolation !== 'bilinear') fail('preprocessing.resize.interpolation', 'must be "bilinear"');
+  const resizeSize = num(resize, 'size', 'preprocessing.resize', { int: true, min: 1 });
+  const centerCrop = num(pre, 'centerCrop', 'preprocessing', { int: true, min: 1 });
+  if (shape[2] !== centerCrop || shape[3] !== centerCrop) {
+    fail('input.shape', `must end in the center crop size (${centerCrop}x${centerCrop})`);
+  }
+
+  const probe = rec(json, 'probe', '');
+  const probeBatch = num(probe, 'batch', 'probe', { int: true, min: 1 });
+  const logits = probe.logits;
+  if (
+    !Array.isArray(logits) ||
+    logits.length !== probeBatch * labels.length ||
+    !logits.every((x) => typeof x === 'number' && Number.isFinite(x))
+  ) {
+    fail('probe.logits', 'must hold batch x labels finite numbers');
+  }
+
+  return {
+    schemaVersion: 1,
+    id,
+    name: str(json, 'name', ''),
+    version: str(json, 'version', ''),
+    fixture: json.fixture,
+    source: {
+      description: str(source, 'description', 'source'),
+      origin: str(source, 'origin', 'source'),
+      sha256: sourceSha as string | null,
+    },
+    onnx: {
+      file: onnxFile,
+      sha256: onnxSha,
+      bytes: num(onnx, 'bytes', 'onnx', { int: true, min: 1 }),
+      opset: num(onnx, 'opset', 'onnx', { int: true, min: 1 }),
+    },
+    precision,
+    input: { name: str(input, 'name', 'input'), shape: shape as ModelManifest['input']['shape'] },
+    output: { name: str(output, 'name', 'output') },
+    labels: labels as string[],
+    generatedIndex,
+    preprocessing: {
+      resize: { mode: resize.mode, size: resizeSize, interpolation: 'bilinear' },
+      centerCrop,
+      mean: triple(pre, 'mean', 'preprocessing', false),
+      std: triple(pre, 'std', 'preprocessing', true),
+    },
+    probe: {
+      batch: probeBatch,
+      logits: logits as number[],
+      tolerance: num(probe, 'tolerance', 'probe', { min: 0 }),
+    },
+  };
+}

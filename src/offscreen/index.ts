@@ -1,0 +1,23 @@
+// The offscreen document: owns the model session and does all fetching, decoding and
+// inference, so neither the service worker nor any page's main thread does heavy work.
+
+import { parseBackgroundToOffscreen } from '../shared/protocol';
+import { Engine } from './engine';
+import { judgeUrl } from './judge';
+
+const engine = new Engine();
+
+chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse) => {
+  // Only the extension's own service worker talks to this document.
+  if (sender.id !== chrome.runtime.id || sender.tab) return false;
+  const msg = parseBackgroundToOffscreen(raw);
+  if (!msg) return false;
+  switch (msg.kind) {
+    case 'offscreen/judge':
+      void judgeUrl(engine, msg.url, msg.pageUrl).then(sendResponse);
+      return true;
+    case 'offscreen/status':
+      sendResponse(engine.status);
+      return false;
+  }
+});

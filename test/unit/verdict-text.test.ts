@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import type { Verdict } from '../../src/shared/protocol';
+import { describeVerdict, FIXTURE_WARNING } from '../../src/shared/verdict-text';
+
+const model = { id: 'm', name: 'Realfake ConvNeXt-L', fixture: false };
+const done = (p: number, fixture = false): Verdict => ({
+  status: 'done',
+  pGenerated: p,
+  threshold: 0.5,
+  model: { ...model, fixture },
+  fromCache: false,
+});
+
+describe('describeVerdict', () => {
+  it('says "checking" before a verdict arrives', () => {
+    expect(describeVerdict(null)).toMatchObject({ state: 'checking', label: 'Checking…' });
+  });
+  it('labels by threshold, with the score as a percentage', () => {
+    expect(describeVerdict(done(0.97))).toMatchObject({ state: 'generated', label: 'Likely generated 97%' });
+    expect(describeVerdict(done(0.5))).toMatchObject({ state: 'generated', label: 'Likely generated 50%' });
+    expect(describeVerdict(done(0.124))).toMatchObject({ state: 'real', label: 'Likely real 12%' });
+    expect(describeVerdict(done(0.97)).ariaLabel).toBe('Realfake Lens: likely generated, 97%');
+  });
+  it('says plainly when the score comes from the test fixture', () => {
+    const t = describeVerdict(done(0.8, true));
+    expect(t.label.startsWith('TEST')).toBe(true);
+    expect(t.title).toContain(FIXTURE_WARNING);
+    expect(t.ariaLabel).toContain('test model');
+    expect(describeVerdict(done(0.8)).title).not.toContain('TEST MODEL');
+  });
+  it('names the reason when an image could not be checked', () => {
+    expect(describeVerdict({ status: 'failed', reason: 'http-error', detail: 'HTTP 404' }).label).toBe("Couldn't check: HTTP 404");
+    expect(describeVerdict({ status: 'failed', reason: 'not-an-image', detail: 'not an image' }).label).toBe(
+      "Couldn't check: not an image",
+    );
+    expect(describeVerdict({ status: 'failed', reason: 'timeout', detail: 'no answer within 20 s' }).label).toBe(
+      "Couldn't check: timed out",
+    );
+  });
+});

@@ -1,0 +1,62 @@
+import { crx } from '@crxjs/vite-plugin';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { defineConfig, type Plugin } from 'vite';
+import manifest from './manifest.json' with { type: 'json' };
+
+const root = import.meta.dirname;
+const FIXTURE_ID = 'realfake-fixture';
+
+/**
+ * Packages every model under models/ (each a folder with manifest.json + ONNX file) and writes
+ * models/index.json naming the active one: $REALFAKE_MODEL, else models/active.json, else the fixture.
+ */
+function packageModels(): Plugin {
+  return {
+    name: 'realfake-lens:models',
+    apply: 'build',
+    async writeBundle(options) {
+      const outDir = options.dir ?? 'dist';
+      const models: Record<string, string> = {};
+      for (const entry of await readdir(resolve(root, 'models'), { withFileTypes: true })) {
+        const src = resolve(root, 'models', entry.name);
+        if (!entry.isDirectory() || !existsSync(join(src, 'manifest.json'))) continue;
+        const m = JSON.parse(await readFile(join(src, 'manifest.json'), 'utf8')) as { id: string; onnx: { file: string } };
+        const dest = join(outDir, 'models', m.id);
+        await mkdir(dest, { recursive: true });
+        await copyFile(join(src, 'manifest.json'), join(dest, 'manifest.json'));
+        await copyFile(join(src, m.onnx.file), join(dest, m.onnx.file));
+        models[m.id] = `models/${m.id}/`;
+      }
+      let active = process.env.REALFAKE_MODEL;
+      const activeFile = resolve(root, 'models/active.json');
+      if (!active && existsSync(activeFile)) active = (JSON.parse(await readFile(activeFile, 'utf8')) as { id: string }).id;
+      active ??= FIXTURE_ID;
+      if (!models[active]) throw new Error(`active model "${active}" is not under models/`);
+      await writeFile(join(outDir, 'models', 'index.json'), JSON.stringify({ active, models }, null, 2));
+    },
+  };
+}
+
+export default defineConfig({
+  plugins: [
+    crx({
+      manifest,
+      // A self-contained IIFE: no loader, so no web_accessible_resources exposed to pages.
+      contentScripts: { standaloneFiles: ['src/content/index.ts'] },
+    }),
+    packageModels(),
+  ],
+  oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'chrome116',
+    sourcemap: false,
+    chunkSizeWarningLimit: 2000,
+    rollupOptions: {
+      input: { offscreen: 'src/offscreen/index.html' },
+    },
+  },
+});
