@@ -3,7 +3,7 @@
 import type { ModelManifest } from '../detector/manifest';
 import { loadActiveModel, summarize } from '../shared/model-registry';
 import type { Verdict } from '../shared/protocol';
-import { getSettings } from '../shared/settings';
+import { getEngineOptions, getSettings } from '../shared/settings';
 import { checkImageUrl } from '../shared/url-policy';
 import { judgeInOffscreen } from './offscreen-client';
 import { bumpStat, getPrediction, putPrediction } from './prediction-store';
@@ -39,7 +39,8 @@ async function withSlot<T>(work: () => Promise<T>): Promise<T> {
 }
 
 async function judge(manifest: ModelManifest, url: string, pageUrl: string, threshold: number): Promise<Verdict> {
-  const reply = await withSlot(() => judgeInOffscreen(url, pageUrl));
+  const engine = await getEngineOptions();
+  const reply = await withSlot(() => judgeInOffscreen(url, pageUrl, engine));
   if (!reply.ok) {
     await bumpStat('failures');
     return { status: 'failed', reason: reply.reason, detail: reply.detail };

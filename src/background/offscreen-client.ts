@@ -5,6 +5,7 @@ import {
   parseEngineStatus,
   parseJudgeReply,
   type BackgroundToOffscreen,
+  type EngineOptions,
   type EngineStatus,
   type JudgeReply,
 } from '../shared/protocol';
@@ -51,8 +52,8 @@ async function send(msg: BackgroundToOffscreen): Promise<unknown> {
   }
 }
 
-export async function judgeInOffscreen(url: string, pageUrl: string): Promise<JudgeReply> {
-  const reply = parseJudgeReply(await send({ target: 'offscreen', kind: 'offscreen/judge', url, pageUrl }));
+export async function judgeInOffscreen(url: string, pageUrl: string, engine: EngineOptions): Promise<JudgeReply> {
+  const reply = parseJudgeReply(await send({ target: 'offscreen', kind: 'offscreen/judge', url, pageUrl, engine }));
   return reply ?? { ok: false, reason: 'model-error', detail: 'engine gave no answer' };
 }
 

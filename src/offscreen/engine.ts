@@ -7,7 +7,7 @@ import * as ort from 'onnxruntime-web';
 import ortWasmPath from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url';
 import type { ModelManifest } from '../detector/manifest';
 import { probeInput } from '../detector/probe';
-import type { Backend, EngineStatus } from '../shared/protocol';
+import type { Backend, EngineOptions, EngineStatus } from '../shared/protocol';
 import { loadActiveModel, summarize } from '../shared/model-registry';
 
 // Every ORT file is bundled with the extension: no CDN, no remote code.
@@ -29,8 +29,8 @@ interface GpuLike {
   requestAdapter(): Promise<GpuAdapterLike | null>;
 }
 
-/** Why WebGPU should not be used here, or null when a real adapter exists. */
-async function webGpuUnusable(): Promise<string | null> {
+/** Why WebGPU should not be used here, or null when a usable adapter exists. */
+async function webGpuUnusable(options: EngineOptions): Promise<string | null> {
   const gpu = (navigator as Navigator & { gpu?: GpuLike }).gpu;
   if (!gpu) return 'WebGPU is not available in this browser';
   let adapter: GpuAdapterLike | null = null;
@@ -39,9 +39,10 @@ async function webGpuUnusable(): Promise<string | null> {
   } catch {
     adapter = null;
   }
-  if (!adapter) return 'no WebGPU adapter';
+  if (!adapter) return 'WebGPU has no adapter on this machine';
   // A software adapter (e.g. SwiftShader) is slower than WASM.
-  if (adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter) return 'only a software WebGPU adapter';
+  const software = adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false;
+  if (software && !options.allowSoftwareWebGpu) return 'WebGPU has only a software adapter here, slower than WebAssembly';
   return null;
 }
 
@@ -79,7 +80,7 @@ export class Engine {
   private queue: Promise<unknown> = Promise.resolve();
   status: EngineStatus = { state: 'not-loaded', backend: null, note: null, model: null };
 
-  private async load(): Promise<Loaded> {
+  private async load(options: EngineOptions): Promise<Loaded> {
     this.status = { ...this.status, state: 'loading', note: null };
     const { manifest, onnxUrl } = await loadActiveModel();
     this.status.model = summarize(manifest);
@@ -90,17 +91,17 @@ export class Engine {
     if (sha !== manifest.onnx.sha256) throw new Error('model file does not match its manifest (SHA-256)');
 
     const model = new Uint8Array(bytes);
-    let note: string | null = await webGpuUnusable();
+    let note: string | null = await webGpuUnusable(options);
     if (note === null) {
       try {
         const session = await ort.InferenceSession.create(model, { executionProviders: ['webgpu'] });
         const loaded: Loaded = { session, manifest, backend: 'webgpu' };
         const err = await probeError(loaded);
         if (err <= manifest.probe.tolerance) return loaded;
-        note = `WebGPU output differed from the reference by ${err.toExponential(2)}; using WASM`;
+        note = `WebGPU output differed from the reference by ${err.toExponential(2)}; using WebAssembly`;
         await session.release();
       } catch (e) {
-        note = `WebGPU failed (${e instanceof Error ? e.message : String(e)}); using WASM`;
+        note = `WebGPU failed (${e instanceof Error ? e.message : String(e)}); using WebAssembly`;
       }
     }
     const session = await ort.InferenceSession.create(model, {
@@ -117,9 +118,10 @@ export class Engine {
     return loaded;
   }
 
-  ensureLoaded(): Promise<Loaded> {
+  /** Loads the model once; `options` count only for the load that actually happens. */
+  ensureLoaded(options: EngineOptions): Promise<Loaded> {
     if (!this.loading) {
-      this.loading = this.load().then(
+      this.loading = this.load(options).then(
         (l) => {
           this.status = { ...this.status, state: 'ready', backend: l.backend };
           return l;
@@ -135,9 +137,13 @@ export class Engine {
   }
 
   /** Runs one batch; calls are serialised because a session runs one inference at a time. */
-  infer(input: Float32Array, batch: number): Promise<{ logits: Float32Array; manifest: ModelManifest; backend: Backend }> {
+  infer(
+    input: Float32Array,
+    batch: number,
+    options: EngineOptions,
+  ): Promise<{ logits: Float32Array; manifest: ModelManifest; backend: Backend }> {
     const run = this.queue.then(async () => {
-      const l = await this.ensureLoaded();
+      const l = await this.ensureLoaded(options);
       return { logits: await runLogits(l, input, batch), manifest: l.manifest, backend: l.backend };
     });
     this.queue = run.catch(() => undefined);

@@ -14,7 +14,7 @@ chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse) => {
   if (!msg) return false;
   switch (msg.kind) {
     case 'offscreen/judge':
-      void judgeUrl(engine, msg.url, msg.pageUrl).then(sendResponse);
+      void judgeUrl(engine, msg.url, msg.pageUrl, msg.engine).then(sendResponse);
       return true;
     case 'offscreen/status':
       sendResponse(engine.status);

@@ -2,20 +2,20 @@
 
 import { preprocess } from '../detector/preprocess';
 import { softmax } from '../detector/scores';
-import type { JudgeReply } from '../shared/protocol';
+import type { EngineOptions, JudgeReply } from '../shared/protocol';
 import { DecodeError, decodeImage } from './decode';
 import type { Engine } from './engine';
 import { FetchFailure, fetchImage } from './fetch-image';
 
-export async function judgeUrl(engine: Engine, url: string, pageUrl: string): Promise<JudgeReply> {
+export async function judgeUrl(engine: Engine, url: string, pageUrl: string, options: EngineOptions): Promise<JudgeReply> {
   try {
     // Load the model while the image downloads.
-    const model = engine.ensureLoaded();
+    const model = engine.ensureLoaded(options);
     const fetched = await fetchImage(url, pageUrl);
     const image = await decodeImage(fetched.blob);
     const { manifest } = await model;
     const input = preprocess(image.rgba, image.width, image.height, manifest.preprocessing);
-    const { logits, backend } = await engine.infer(input, 1);
+    const { logits, backend } = await engine.infer(input, 1, options);
     const probabilities = softmax(Array.from(logits));
     const pGenerated = probabilities[manifest.generatedIndex];
     if (pGenerated === undefined || !Number.isFinite(pGenerated)) {

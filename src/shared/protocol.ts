@@ -82,8 +82,14 @@ export interface StatusReply {
 
 // ---- background -> offscreen --------------------------------------------------------------
 
+/** Engine settings; the offscreen document cannot read chrome.storage, so they travel along. */
+export interface EngineOptions {
+  /** Use WebGPU even on a software adapter (slower than WASM; for testing the WebGPU path). */
+  allowSoftwareWebGpu: boolean;
+}
+
 export type BackgroundToOffscreen =
-  | { target: 'offscreen'; kind: 'offscreen/judge'; url: string; pageUrl: string }
+  | { target: 'offscreen'; kind: 'offscreen/judge'; url: string; pageUrl: string; engine: EngineOptions }
   | { target: 'offscreen'; kind: 'offscreen/status' };
 
 export type JudgeReply =
@@ -156,8 +162,15 @@ export function parseUiToBackground(v: unknown): UiToBackground | null {
 
 export function parseBackgroundToOffscreen(v: unknown): BackgroundToOffscreen | null {
   if (!isRecord(v) || v.target !== 'offscreen') return null;
-  if (v.kind === 'offscreen/judge' && isShortString(v.url, MAX_URL_LENGTH) && isShortString(v.pageUrl, MAX_URL_LENGTH)) {
-    return { target: 'offscreen', kind: 'offscreen/judge', url: v.url, pageUrl: v.pageUrl };
+  if (
+    v.kind === 'offscreen/judge' &&
+    isShortString(v.url, MAX_URL_LENGTH) &&
+    isShortString(v.pageUrl, MAX_URL_LENGTH) &&
+    isRecord(v.engine) &&
+    typeof v.engine.allowSoftwareWebGpu === 'boolean'
+  ) {
+    const engine = { allowSoftwareWebGpu: v.engine.allowSoftwareWebGpu };
+    return { target: 'offscreen', kind: 'offscreen/judge', url: v.url, pageUrl: v.pageUrl, engine };
   }
   if (v.kind === 'offscreen/status') return { target: 'offscreen', kind: 'offscreen/status' };
   return null;

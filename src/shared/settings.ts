@@ -1,5 +1,7 @@
 // User settings, with defaults. Stored in chrome.storage.sync so they follow the user.
 
+import type { EngineOptions } from './protocol';
+
 export interface Settings {
   /** Scores at or above this are shown as "likely generated". */
   threshold: number;
@@ -20,4 +22,12 @@ export function normalizeSettings(raw: Record<string, unknown>): Settings {
 
 export async function getSettings(): Promise<Settings> {
   return normalizeSettings(await chrome.storage.sync.get(Object.keys(DEFAULT_SETTINGS)));
+}
+
+/** Advanced, per machine (chrome.storage.local): whether a software WebGPU adapter may be used. */
+export const ALLOW_SOFTWARE_WEBGPU_KEY = 'engine.allowSoftwareWebGpu';
+
+export async function getEngineOptions(): Promise<EngineOptions> {
+  const raw = await chrome.storage.local.get(ALLOW_SOFTWARE_WEBGPU_KEY);
+  return { allowSoftwareWebGpu: raw[ALLOW_SOFTWARE_WEBGPU_KEY] === true };
 }

@@ -56,8 +56,10 @@ describe('other directions', () => {
   it('ui and offscreen messages are recognised only in their exact shape', () => {
     expect(parseUiToBackground({ kind: 'ui/get-status' })).toEqual({ kind: 'ui/get-status' });
     expect(parseUiToBackground({ kind: 'content/check', items: [] })).toBeNull();
-    expect(parseBackgroundToOffscreen({ target: 'offscreen', kind: 'offscreen/judge', url: 'https://a', pageUrl: 'https://b' })).not.toBeNull();
-    expect(parseBackgroundToOffscreen({ kind: 'offscreen/judge', url: 'https://a', pageUrl: 'https://b' })).toBeNull();
+    const engine = { allowSoftwareWebGpu: false };
+    expect(parseBackgroundToOffscreen({ target: 'offscreen', kind: 'offscreen/judge', url: 'https://a', pageUrl: 'https://b', engine })).not.toBeNull();
+    expect(parseBackgroundToOffscreen({ target: 'offscreen', kind: 'offscreen/judge', url: 'https://a', pageUrl: 'https://b' })).toBeNull();
+    expect(parseBackgroundToOffscreen({ kind: 'offscreen/judge', url: 'https://a', pageUrl: 'https://b', engine })).toBeNull();
     expect(parseJudgeReply({ ok: true, pGenerated: 0.2, logits: [1, 2], backend: 'wasm' })).not.toBeNull();
     expect(parseJudgeReply({ ok: true, pGenerated: 0.2, logits: [1, 2], backend: 'cuda' })).toBeNull();
   });
