@@ -33,7 +33,7 @@ function chromePath() {
 
 function demoPage() {
   const index = JSON.parse(readFileSync(join(photosDir, 'index.json'), 'utf8'));
-  const figures = index.photos
+  const figures = index
     .map(
       (p) =>
         `<figure><img src="/photos/${encodeURIComponent(p.file)}" alt="${p.file}" width="${p.width}" height="${p.height}">` +

@@ -1,0 +1,127 @@
+// A bit-exact port of Pillow's 8-bit resampling with the BILINEAR filter (libImaging/Resample.c,
+// as in Pillow 9.4, Debian's): the model was trained on PIL resizes, and a different resampler
+// (canvas drawImage, WebGL) shifts every pixel a little. Verified against PIL in test/parity/.
+
+/** Pillow's fixed-point precision for 8-bit images: 32 - 8 - 2 bits. */
+const PRECISION_BITS = 22;
+const ONE = 1 << PRECISION_BITS;
+const HALF = 1 << (PRECISION_BITS - 1);
+const BILINEAR_SUPPORT = 1;
+
+function bilinearFilter(x: number): number {
+  const a = x < 0 ? -x : x;
+  return a < 1 ? 1 - a : 0;
+}
+
+/** Per output pixel: the first input index, how many inputs it reads, and their fixed-point weights. */
+export interface ResampleCoeffs {
+  /** Coefficients per output pixel (the stride of `weights`). */
+  ksize: number;
+  /** [xmin, count] for each output pixel. */
+  bounds: Int32Array;
+  /** ksize fixed-point weights per output pixel (unused slots are 0). */
+  weights: Int32Array;
+}
+
+/** Pillow's precompute_coeffs() followed by normalize_coeffs_8bpc(), for the box [0, inSize). */
+export function precomputeCoeffs(inSize: number, outSize: number): ResampleCoeffs {
+  const scale = inSize / outSize;
+  // Downscaling widens the filter (antialiasing); upscaling keeps it at its own support.
+  const filterscale = scale < 1 ? 1 : scale;
+  const support = BILINEAR_SUPPORT * filterscale;
+  const ksize = Math.ceil(support) * 2 + 1;
+  const bounds = new Int32Array(outSize * 2);
+  const weights = new Int32Array(outSize * ksize);
+  const k = new Float64Array(ksize);
+  const ss = 1 / filterscale;
+  for (let xx = 0; xx < outSize; xx++) {
+    const center = (xx + 0.5) * scale;
+    // C casts to int: truncation toward zero, then clamping.
+    const xmin = Math.max(0, Math.trunc(center - support + 0.5));
+    const count = Math.min(inSize, Math.trunc(center + support + 0.5)) - xmin;
+    let ww = 0;
+    for (let x = 0; x < count; x++) {
+      const w = bilinearFilter((x + xmin - center + 0.5) * ss);
+      k[x] = w;
+      ww += w;
+    }
+    for (let x = 0; x < count; x++) {
+      const w = ww !== 0 ? (k[x] ?? 0) / ww : (k[x] ?? 0);
+      // (int)(±0.5 + w * 2^22): round half away from zero, as normalize_coeffs_8bpc does.
+      weights[xx * ksize + x] = w < 0 ? Math.trunc(-0.5 + w * ONE) : Math.trunc(0.5 + w * ONE);
+    }
+    bounds[xx * 2] = xmin;
+    bounds[xx * 2 + 1] = count;
+  }
+  return { ksize, bounds, weights };
+}
+
+/** clip8(): fixed-point sum back to a byte (arithmetic shift, then clamp). */
+function clip8(acc: number): number {
+  const v = Math.floor(acc / ONE);
+  return v < 0 ? 0 : v > 255 ? 255 : v;
+}
+
+type Pixels = Uint8Array | Uint8ClampedArray;
+
+function resampleHorizontal(src: Pixels, width: number, height: number, channels: number, outWidth: number): Uint8Array {
+  const { ksize, bounds, weights } = precomputeCoeffs(width, outWidth);
+  const out = new Uint8Array(outWidth * height * channels);
+  for (let y = 0; y < height; y++) {
+    const row = y * width * channels;
+    for (let xx = 0; xx < outWidth; xx++) {
+      const xmin = bounds[xx * 2] ?? 0;
+      const count = bounds[xx * 2 + 1] ?? 0;
+      const kOff = xx * ksize;
+      for (let c = 0; c < channels; c++) {
+        let acc = HALF;
+        for (let x = 0; x < count; x++) acc += (src[row + (xmin + x) * channels + c] ?? 0) * (weights[kOff + x] ?? 0);
+        out[(y * outWidth + xx) * channels + c] = clip8(acc);
+      }
+    }
+  }
+  return out;
+}
+
+function resampleVertical(src: Pixels, width: number, height: number, channels: number, outHeight: number): Uint8Array {
+  const { ksize, bounds, weights } = precomputeCoeffs(height, outHeight);
+  const rowLen = width * channels;
+  const out = new Uint8Array(rowLen * outHeight);
+  for (let yy = 0; yy < outHeight; yy++) {
+    const ymin = bounds[yy * 2] ?? 0;
+    const count = bounds[yy * 2 + 1] ?? 0;
+    const kOff = yy * ksize;
+    for (let i = 0; i < rowLen; i++) {
+      let acc = HALF;
+      for (let y = 0; y < count; y++) acc += (src[(ymin + y) * rowLen + i] ?? 0) * (weights[kOff + y] ?? 0);
+      out[yy * rowLen + i] = clip8(acc);
+    }
+  }
+  return out;
+}
+
+/**
+ * Image.resize((outWidth, outHeight), Image.BILINEAR) for interleaved 8-bit pixels with
+ * `channels` bands (PIL modes L and RGB; not RGBA, which PIL premultiplies first).
+ * Horizontal pass first, each pass only when that dimension changes; bytes in between.
+ */
+export function resizeBilinear(
+  src: Pixels,
+  width: number,
+  height: number,
+  channels: number,
+  outWidth: number,
+  outHeight: number,
+): Uint8Array {
+  if (src.length !== width * height * channels) {
+    throw new RangeError(`resizeBilinear: expected ${width * height * channels} bytes, got ${src.length}`);
+  }
+  if (!(outWidth >= 1 && outHeight >= 1 && Number.isInteger(outWidth) && Number.isInteger(outHeight))) {
+    throw new RangeError(`resizeBilinear: bad output size ${outWidth}x${outHeight}`);
+  }
+  let pixels: Pixels = src;
+  if (outWidth !== width) pixels = resampleHorizontal(pixels, width, height, channels, outWidth);
+  if (outHeight !== height) pixels = resampleVertical(pixels, outWidth, height, channels, outHeight);
+  // Same size: PIL returns a copy.
+  return pixels === src ? Uint8Array.from(src) : (pixels as Uint8Array);
+}

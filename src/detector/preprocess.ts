@@ -1,0 +1,132 @@
+// The model's input, computed exactly as the training recipe does it on a PIL image:
+//   Image.convert('RGB') -> Resize(size) -> CenterCrop(crop) -> ToTensor() -> Normalize(mean, std)
+// (torchvision 0.14 + Pillow 9.4). Bit-for-bit where possible, so the browser's scores match the
+// reference pipeline's (test/parity/).
+
+import type { PreprocessingSpec, ResizeSpec } from './manifest';
+import { resizeBilinear } from './pil-resize';
+
+type Pixels = Uint8Array | Uint8ClampedArray;
+
+/** Python's round(): halves go to the even neighbour (JS Math.round sends them up). */
+export function roundHalfEven(x: number): number {
+  const f = Math.floor(x);
+  const diff = x - f;
+  if (diff < 0.5) return f;
+  if (diff > 0.5) return f + 1;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+/** torchvision's _compute_resized_output_size (no max_size), or (size, size); returns [width, height]. */
+export function resizedSize(width: number, height: number, resize: ResizeSpec): [number, number] {
+  if (resize.mode === 'square') return [resize.size, resize.size];
+  const short = Math.min(width, height);
+  const long = Math.max(width, height);
+  // int(size * long / short): float division, then truncation, as in Python.
+  const newLong = Math.trunc((resize.size * long) / short);
+  return width <= height ? [resize.size, newLong] : [newLong, resize.size];
+}
+
+/**
+ * Where CenterCrop(crop) starts reading, per axis: int(round((size - crop) / 2)), or, when the
+ * image is smaller than the crop, minus the zero padding torchvision adds before it ((crop - size) // 2).
+ */
+export function centerCropOffset(size: number, crop: number): number {
+  if (size < crop) return -Math.floor((crop - size) / 2);
+  return roundHalfEven((size - crop) / 2);
+}
+
+export function centerCropOffsets(width: number, height: number, crop: number): { left: number; top: number } {
+  return { left: centerCropOffset(width, crop), top: centerCropOffset(height, crop) };
+}
+
+/** RGBA -> RGB like PIL's convert('RGB'): alpha is dropped, not composited over anything. */
+export function rgbaToRgb(rgba: Pixels, width: number, height: number): Uint8Array {
+  const n = width * height;
+  if (rgba.length !== n * 4) throw new RangeError(`rgbaToRgb: expected ${n * 4} bytes, got ${rgba.length}`);
+  const rgb = new Uint8Array(n * 3);
+  for (let i = 0, j = 0; i < n * 4; i += 4, j += 3) {
+    rgb[j] = rgba[i] ?? 0;
+    rgb[j + 1] = rgba[i + 1] ?? 0;
+    rgb[j + 2] = rgba[i + 2] ?? 0;
+  }
+  return rgb;
+}
+
+/** CenterCrop on interleaved RGB; pixels outside the image (torchvision's padding) are 0. */
+export function centerCrop(rgb: Pixels, width: number, height: number, crop: number): Uint8Array {
+  const { left, top } = centerCropOffsets(width, height, crop);
+  const out = new Uint8Array(crop * crop * 3);
+  for (let y = 0; y < crop; y++) {
+    const sy = y + top;
+    if (sy < 0 || sy >= height) continue;
+    for (let x = 0; x < crop; x++) {
+      const sx = x + left;
+      if (sx < 0 || sx >= width) continue;
+      const s = (sy * width + sx) * 3;
+      const d = (y * crop + x) * 3;
+      out[d] = rgb[s] ?? 0;
+      out[d + 1] = rgb[s + 1] ?? 0;
+      out[d + 2] = rgb[s + 2] ?? 0;
+    }
+  }
+  return out;
+}
+
+/** ToTensor's byte -> float32 (v / 255, divided in float32 like torch). */
+export function toUnit(v: number): number {
+  return Math.fround(v / 255);
+}
+
+/**
+ * 256-entry table per channel: Normalize((x - mean) / std) with every step rounded to float32,
+ * as torch does with float32 tensors (a double op on float32 inputs rounds to the same float32).
+ */
+function normalizeTable(mean: number, std: number): Float32Array {
+  const m = Math.fround(mean);
+  const s = Math.fround(std);
+  const table = new Float32Array(256);
+  for (let v = 0; v < 256; v++) table[v] = Math.fround(Math.fround(toUnit(v) - m) / s);
+  return table;
+}
+
+/** Interleaved RGB crop -> planar CHW float32; with `norm`, normalised, else ToTensor's 0..1. */
+export function toChw(rgb: Pixels, size: number, norm?: { mean: readonly number[]; std: readonly number[] }): Float32Array {
+  const plane = size * size;
+  const out = new Float32Array(3 * plane);
+  for (let c = 0; c < 3; c++) {
+    const table = norm
+      ? normalizeTable(norm.mean[c] ?? 0, norm.std[c] ?? 1)
+      : Float32Array.from({ length: 256 }, (_, v) => toUnit(v));
+    for (let i = 0; i < plane; i++) out[c * plane + i] = table[rgb[i * 3 + c] ?? 0] ?? 0;
+  }
+  return out;
+}
+
+/** Resize + CenterCrop of RGB pixels: the crop x crop x 3 bytes the model sees. */
+export function resizeAndCrop(rgb: Pixels, width: number, height: number, spec: PreprocessingSpec): Uint8Array {
+  const [rw, rh] = resizedSize(width, height, spec.resize);
+  const resized = resizeBilinear(rgb, width, height, 3, rw, rh);
+  return centerCrop(resized, rw, rh, spec.centerCrop);
+}
+
+/** The model input (CHW float32, 3 x crop x crop) from interleaved RGB bytes. */
+export function preprocessRgb(rgb: Pixels, width: number, height: number, spec: PreprocessingSpec): Float32Array {
+  return toChw(resizeAndCrop(rgb, width, height, spec), spec.centerCrop, spec);
+}
+
+/** The model input (CHW float32, 3 x crop x crop) from straight RGBA bytes (e.g. a decoded image). */
+export function preprocess(rgba: Pixels, width: number, height: number, spec: PreprocessingSpec): Float32Array {
+  return preprocessRgb(rgbaToRgb(rgba, width, height), width, height, spec);
+}
+
+/** Several RGBA images -> one NCHW batch tensor. */
+export function preprocessBatch(
+  images: readonly { rgba: Pixels; width: number; height: number }[],
+  spec: PreprocessingSpec,
+): Float32Array {
+  const per = 3 * spec.centerCrop * spec.centerCrop;
+  const out = new Float32Array(images.length * per);
+  images.forEach((im, i) => out.set(preprocess(im.rgba, im.width, im.height, spec), i * per));
+  return out;
+}

@@ -1,0 +1,131 @@
+// The browser's decode (src/offscreen/decode.ts, bundled as is) in real headless Chromium,
+// against PIL's: the 0..1 values the model sees (TypeScript Resize + CenterCrop + ToTensor on
+// the browser's pixels vs torchvision on PIL's) must agree to 1/255 on every photo.
+
+import { resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PreprocessingSpec } from '../../src/detector/manifest';
+import { resizeAndCrop, rgbaToRgb, toChw } from '../../src/detector/preprocess';
+import { chromePath } from '../support/chrome';
+import { bundleForPage } from '../support/bundle';
+import { maxAbsDiff } from '../support/compare';
+import { PHOTOS_DIR, photoIndex, photoPath, type PhotoInfo } from '../support/photos';
+import { pilDecode, torchPreprocess, type PilPixels, type PilTensor } from '../support/python';
+import { startServer, type TestServer } from '../support/server';
+
+const SPEC: PreprocessingSpec = {
+  resize: { mode: 'shorter-side', size: 256, interpolation: 'bilinear' },
+  centerCrop: 224,
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+};
+
+let server: TestServer;
+let browser: Browser;
+let page: Page;
+let photos: PhotoInfo[];
+let pil: Map<string, PilPixels>;
+let torch: Map<string, PilTensor>;
+
+interface BrowserDecoded {
+  width: number;
+  height: number;
+  rgba: Uint8Array;
+}
+
+async function decodeInBrowser(file: string): Promise<BrowserDecoded> {
+  const r = await page.evaluate(async (url) => {
+    const blob = await (await fetch(url)).blob();
+    const api = (globalThis as unknown as { RealfakeDecode: typeof import('../../src/offscreen/decode') }).RealfakeDecode;
+    const img = await api.decodeImage(blob);
+    // Base64 keeps the transfer cheap (an 8 MB RGBA array as JSON numbers is not).
+    let bin = '';
+    for (let i = 0; i < img.rgba.length; i += 0x8000) bin += String.fromCharCode(...img.rgba.subarray(i, i + 0x8000));
+    return { width: img.width, height: img.height, b64: btoa(bin) };
+  }, `/static/${file}`);
+  return { width: r.width, height: r.height, rgba: new Uint8Array(Buffer.from(r.b64, 'base64')) };
+}
+
+beforeAll(async () => {
+  photos = photoIndex();
+  const files = photos.map((p) => photoPath(p.file));
+  const key = <T extends { input: string }>(xs: T[]) => new Map(xs.map((x) => [x.input.split('/').pop() ?? '', x]));
+  const [decoded, tensors, script] = await Promise.all([
+    pilDecode(files),
+    torchPreprocess(files, { unnormalized: true }),
+    bundleForPage(resolve(import.meta.dirname, '../../src/offscreen/decode.ts'), 'RealfakeDecode'),
+  ]);
+  pil = key(decoded);
+  torch = key(tensors);
+  server = await startServer(PHOTOS_DIR);
+  server.route('/decode.js', (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/javascript' });
+    res.end(script);
+  });
+  server.page('/', '<!doctype html><meta charset="utf-8"><title>decode</title><script src="/decode.js"></script>');
+  browser = await chromium.launch({
+    executablePath: chromePath(),
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
+  });
+  page = await browser.newPage();
+  await page.goto(`${server.origin}/`);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+describe("Chromium's decode vs PIL's, per photo", () => {
+  it('gives the model the same 0..1 values to within 1/255', async () => {
+    const rows: Array<{ file: string; tensor: number; opaque: number; translucent: number; translucentPixels: number }> = [];
+    for (const p of photos) {
+      const got = await decodeInBrowser(p.file);
+      const ref = pil.get(p.file);
+      const want = torch.get(p.file);
+      expect([got.width, got.height], p.file).toEqual([p.width, p.height]);
+      if (!ref || !want) throw new Error(`no PIL reference for ${p.file}`);
+      const rgb = rgbaToRgb(got.rgba, got.width, got.height);
+      const tensor = toChw(resizeAndCrop(rgb, got.width, got.height, SPEC), SPEC.centerCrop);
+      const split = splitByAlpha(got.rgba, ref.rgb);
+      rows.push({ file: p.file, tensor: maxAbsDiff(tensor, want.data), ...split });
+    }
+    console.log('browser decode vs PIL      decoded pixels max |Δ| (0..255): opaque / translucent   model input max |Δ| (0..1)');
+    for (const r of rows) {
+      const translucent = r.translucentPixels > 0 ? `${r.translucent} over ${r.translucentPixels} px` : '-';
+      console.log(`  ${r.file.padEnd(24)} ${String(r.opaque).padStart(4)} / ${translucent.padEnd(18)} ${r.tensor.toExponential(2)} (${(r.tensor * 255).toFixed(2)}/255)`);
+    }
+    for (const r of rows) expect(r.tensor, r.file).toBeLessThanOrEqual(1 / 255 + 1e-7);
+    // PNG decoders are lossless and Chromium's JPEG decoder is libjpeg-turbo like PIL's: every
+    // opaque pixel must come back exactly. Translucent ones too: decode.ts reads them through
+    // WebGL without premultiplication, keeping the colour PIL's convert('RGB') keeps.
+    for (const r of rows) expect(r.opaque, r.file).toBe(0);
+    for (const r of rows) expect(r.translucent, r.file).toBe(0);
+    expect(rows.some((r) => r.translucentPixels > 0)).toBe(true);
+  });
+});
+
+/** Max |Δ| of browser vs PIL RGB, separately over opaque and translucent pixels (alpha from the browser). */
+function splitByAlpha(rgba: Uint8Array, rgb: Uint8Array): { opaque: number; translucent: number; translucentPixels: number } {
+  let opaque = 0;
+  let translucent = 0;
+  let translucentPixels = 0;
+  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
+    let d = 0;
+    for (let c = 0; c < 3; c++) d = Math.max(d, Math.abs((rgba[i + c] ?? 0) - (rgb[j + c] ?? 0)));
+    if (rgba[i + 3] === 255) opaque = Math.max(opaque, d);
+    else {
+      translucent = Math.max(translucent, d);
+      translucentPixels++;
+    }
+  }
+  return { opaque, translucent, translucentPixels };
+}

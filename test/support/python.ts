@@ -1,0 +1,162 @@
+// Runs the Python reference pipeline (tools/reference.py: PIL + torchvision + PyTorch from
+// Debian's python3-* packages). Missing packages fail the test with what to do, never skip it.
+
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const REPO = resolve(import.meta.dirname, '../..');
+export const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
+export const FIXTURE_MODEL_DIR = join(REPO, 'models/fixture');
+const REFERENCE = join(REPO, 'tools/reference.py');
+
+export interface PythonResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `$PYTHON args...` in the repository root; resolves with its exit code and output. */
+export function runPython(args: string[], timeoutMs = 240_000): Promise<PythonResult> {
+  return new Promise((done, fail) => {
+    execFile(PYTHON, args, { cwd: REPO, maxBuffer: 256 * 1024 * 1024, timeout: timeoutMs }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number') {
+        fail(new Error(`cannot run ${PYTHON} (${err.message}): run scripts/setup.sh, or set PYTHON to a Python with torch, torchvision and PIL`));
+        return;
+      }
+      done({ code: typeof err?.code === 'number' ? err.code : 0, stdout, stderr });
+    });
+  });
+}
+
+let checked: Promise<void> | undefined;
+
+/** Fails (with what to do) unless $PYTHON can import torch, torchvision, PIL and numpy. */
+export function requireReferencePython(): Promise<void> {
+  checked ??= runPython(['-c', 'import torch, torchvision, PIL, numpy']).then((r) => {
+    if (r.code !== 0) {
+      throw new Error(
+        `${PYTHON} lacks torch/torchvision/PIL/numpy, which the reference pipeline needs: run scripts/setup.sh ` +
+          `(installs Debian's python3-torch, python3-torchvision, python3-pil, python3-numpy), or set PYTHON.\n${r.stderr}`,
+      );
+    }
+  });
+  return checked;
+}
+
+async function reference(args: string[]): Promise<string> {
+  await requireReferencePython();
+  const r = await runPython([REFERENCE, ...args]);
+  if (r.code !== 0) throw new Error(`tools/reference.py ${args[0]} failed (exit ${r.code}):\n${r.stderr}`);
+  return r.stdout;
+}
+
+export interface ReferenceScore {
+  image: string;
+  logits: number[];
+  probabilities: number[];
+  pGenerated: number;
+}
+
+/** PyTorch scores of image files (or raw:PATH:W:H:C inputs), keyed by the name passed in. */
+export async function referenceScoreDetails(images: string[], modelDir = FIXTURE_MODEL_DIR): Promise<Map<string, ReferenceScore>> {
+  const out = JSON.parse(await reference(['score', '--model', modelDir, ...images])) as { results: ReferenceScore[] };
+  return new Map(out.results.map((r) => [r.image, r]));
+}
+
+/** PyTorch p(generated) of image files, keyed by the path passed in. */
+export async function referenceScores(images: string[], modelDir = FIXTURE_MODEL_DIR): Promise<Map<string, number>> {
+  const details = await referenceScoreDetails(images, modelDir);
+  return new Map([...details].map(([k, v]) => [k, v.pGenerated]));
+}
+
+export interface PilPixels {
+  input: string;
+  width: number;
+  height: number;
+  /** Interleaved RGB. */
+  rgb: Uint8Array;
+  /** Original PIL mode (decode only). */
+  mode?: string;
+}
+
+export interface PilTensor {
+  input: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+interface IndexEntry {
+  input: string;
+  file: string;
+  width?: number;
+  height?: number;
+  mode?: string;
+  shape?: number[];
+}
+
+function readIndex(dir: string): IndexEntry[] {
+  return (JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { images: IndexEntry[] }).images;
+}
+
+function readPixels(dir: string): PilPixels[] {
+  return readIndex(dir).map((e) => {
+    const px: PilPixels = { input: e.input, width: e.width ?? 0, height: e.height ?? 0, rgb: new Uint8Array(readFileSync(join(dir, e.file))) };
+    if (e.mode !== undefined) px.mode = e.mode;
+    return px;
+  });
+}
+
+function float32(buf: Buffer): Float32Array {
+  // Copy into an aligned buffer; the files are little-endian like every machine we run on.
+  const out = new Float32Array(buf.length / 4);
+  new Uint8Array(out.buffer).set(buf);
+  return out;
+}
+
+const tmp = (what: string): string => mkdtempSync(join(tmpdir(), `rfl-ref-${what}-`));
+
+export interface PreprocessOptions {
+  resizeMode?: 'shorter-side' | 'square';
+  size?: number;
+  crop?: number;
+}
+
+function preprocessArgs(o: PreprocessOptions): string[] {
+  return [
+    ...(o.resizeMode ? ['--resize-mode', o.resizeMode] : []),
+    ...(o.size ? ['--size', String(o.size)] : []),
+    ...(o.crop ? ['--crop', String(o.crop)] : []),
+  ];
+}
+
+/** PIL's Image.open(p).convert('RGB') pixels. */
+export async function pilDecode(images: string[]): Promise<PilPixels[]> {
+  const dir = tmp('decode');
+  await reference(['decode', ...images, '--out', dir]);
+  return readPixels(dir);
+}
+
+/**
+ * torchvision Resize(...) output (PIL bilinear) of each image, or Image.resize((w, h)) with `to`
+ * (one size for all images, or one per image).
+ */
+export async function pilResize(images: string[], o: PreprocessOptions & { to?: Array<[number, number]> } = {}): Promise<PilPixels[]> {
+  const dir = tmp('resize');
+  const to = (o.to ?? []).flatMap(([w, h]) => ['--to', `${w}x${h}`]);
+  await reference(['resize', ...images, '--out', dir, ...to, ...preprocessArgs(o)]);
+  return readPixels(dir);
+}
+
+/** Compose([Resize, CenterCrop, ToTensor, Normalize]) tensors (CHW), or without Normalize. */
+export async function torchPreprocess(images: string[], o: PreprocessOptions & { unnormalized?: boolean } = {}): Promise<PilTensor[]> {
+  const dir = tmp('pre');
+  await reference(['preprocess', ...images, '--out', dir, ...(o.unnormalized ? ['--unnormalized'] : []), ...preprocessArgs(o)]);
+  return readIndex(dir).map((e) => ({ input: e.input, shape: e.shape ?? [], data: float32(readFileSync(join(dir, e.file))) }));
+}
+
+/** `raw:PATH:W:H:C` input naming raw pixels for tools/reference.py. */
+export function rawInput(path: string, width: number, height: number, channels: 3 | 4): string {
+  return `raw:${path}:${width}:${height}:${channels}`;
+}
