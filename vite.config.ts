@@ -50,7 +50,8 @@ export default defineConfig({
   ],
   oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
   build: {
-    outDir: 'dist',
+    // RFL_DIST lets parallel work build into separate folders; tests read the same variable.
+    outDir: process.env.RFL_DIST ?? 'dist',
     emptyOutDir: true,
     target: 'chrome116',
     sourcemap: false,

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Worker } from 'playwright-core';
 
-export const DIST = resolve(import.meta.dirname, '../../dist');
+export const DIST = resolve(process.env.RFL_DIST ?? resolve(import.meta.dirname, '../../dist'));
 
 export function chromePath(): string {
   const candidates = [process.env.CHROME_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
