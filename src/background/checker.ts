@@ -1,14 +1,25 @@
-// Decides each image: cache first, then (deduplicated, with bounded concurrency) the engine.
+// Decides each image: the cache by URL first (no fetch); otherwise the offscreen document
+// downloads and hashes the bytes, the cache is asked again by hash (the same picture under
+// another URL), and only then is the model run. Work goes through the priority queue with a
+// timeout; results go to the cache and the history unless the tab is incognito and the user
+// said no.
 
 import type { ModelManifest } from '../detector/manifest';
 import { loadActiveModel, summarize } from '../shared/model-registry';
-import type { Verdict } from '../shared/protocol';
-import { getEngineOptions, getSettings } from '../shared/settings';
+import type { EngineOptions, JudgeReply, Verdict } from '../shared/protocol';
+import { getEngineOptions, getSettings, siteOf, type Settings } from '../shared/settings';
 import { checkImageUrl } from '../shared/url-policy';
-import { judgeInOffscreen } from './offscreen-client';
-import { bumpStat, getPrediction, putPrediction } from './prediction-store';
+import { CancelledError, JobQueue, type Priority } from './job-queue';
+import { fetchInOffscreen, inferInOffscreen, releaseInOffscreen } from './offscreen-client';
+import { bumpStat, getPrediction, getPredictionByHash, recordResult } from './prediction-store';
 
 const MAX_CONCURRENT = 4;
+/** A request that has not finished by then is answered "timed out" (fetch has its own, shorter one). */
+export const REQUEST_TIMEOUT_MS = 90_000;
+/** Fetch-and-infer rounds when the offscreen document was re-created and lost the bytes. */
+const MAX_ROUNDS = 3;
+
+export const queue = new JobQueue(MAX_CONCURRENT);
 
 let manifestPromise: Promise<ModelManifest> | null = null;
 export function activeManifest(): Promise<ModelManifest> {
@@ -22,36 +33,87 @@ export function activeManifest(): Promise<ModelManifest> {
   return manifestPromise;
 }
 
-// In-flight work by model + URL, so a URL asked for twice is fetched and inferred once.
-const inFlight = new Map<string, Promise<Verdict>>();
-let running = 0;
-const waiting: Array<() => void> = [];
+export interface CheckRequest {
+  url: string;
+  /** The page (frame) that shows the image. */
+  pageUrl: string;
+  pageTitle: string;
+  tabId: number;
+  incognito: boolean;
+  priority: Priority;
+}
 
-async function withSlot<T>(work: () => Promise<T>): Promise<T> {
-  if (running >= MAX_CONCURRENT) await new Promise<void>((resolve) => waiting.push(resolve));
-  running++;
-  try {
-    return await work();
-  } finally {
-    running--;
-    waiting.shift()?.();
+/** What one queued job produced: a new score, a score found by hash, or a failure. */
+type Outcome =
+  | { kind: 'inferred'; pGenerated: number; sha256: string; thumbnail: string | null }
+  | { kind: 'hash-hit'; pGenerated: number; sha256: string }
+  | { kind: 'failed'; reason: Extract<JudgeReply, { ok: false }>['reason']; detail: string };
+
+/** Inferences under way by content hash, so two URLs of one picture arriving together infer once. */
+const inferring = new Map<string, Promise<JudgeReply>>();
+
+function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(onTimeout()), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function judge(modelId: string, req: CheckRequest, engine: EngineOptions): Promise<Outcome> {
+  for (let round = 1; ; round++) {
+    const fetched = await fetchInOffscreen(req.url, req.pageUrl, engine);
+    if (!fetched.ok) return { kind: 'failed', reason: fetched.reason, detail: fetched.detail };
+    const known = await getPredictionByHash(modelId, fetched.sha256);
+    const hashKey = `${modelId}\n${fetched.sha256}`;
+    const running = inferring.get(hashKey);
+    if (known || running) {
+      void releaseInOffscreen(fetched.token);
+      const reply = known ? { ok: true as const, pGenerated: known.pGenerated } : await running;
+      if (reply?.ok) return { kind: 'hash-hit', pGenerated: reply.pGenerated, sha256: fetched.sha256 };
+      if (reply && !reply.tokenLost) return { kind: 'failed', reason: reply.reason, detail: reply.detail };
+      continue; // the other request lost its bytes; try with ours
+    }
+    const inference = inferInOffscreen(fetched.token, engine);
+    inferring.set(hashKey, inference);
+    let reply: JudgeReply;
+    try {
+      reply = await inference;
+    } finally {
+      inferring.delete(hashKey);
+    }
+    if (reply.ok) return { kind: 'inferred', pGenerated: reply.pGenerated, sha256: fetched.sha256, thumbnail: reply.thumbnail };
+    if (!reply.tokenLost || round >= MAX_ROUNDS) return { kind: 'failed', reason: reply.reason, detail: reply.detail };
   }
 }
 
-async function judge(manifest: ModelManifest, url: string, pageUrl: string, threshold: number): Promise<Verdict> {
-  const engine = await getEngineOptions();
-  const reply = await withSlot(() => judgeInOffscreen(url, pageUrl, engine));
-  if (!reply.ok) {
+async function record(req: CheckRequest, modelId: string, outcome: Outcome, settings: Settings): Promise<void> {
+  if (outcome.kind === 'failed') {
     await bumpStat('failures');
-    return { status: 'failed', reason: reply.reason, detail: reply.detail };
+    return;
   }
-  await putPrediction(manifest.id, url, reply.pGenerated);
-  await bumpStat('inferences');
-  return { status: 'done', pGenerated: reply.pGenerated, threshold, model: summarize(manifest), fromCache: false };
+  await bumpStat(outcome.kind === 'inferred' ? 'inferences' : 'hashHits');
+  // Incognito leaves no trace (cache or history) unless the user allowed it.
+  if (req.incognito && !settings.incognitoHistory) return;
+  await recordResult(
+    { modelId, url: req.url, sha256: outcome.sha256, pGenerated: outcome.pGenerated },
+    {
+      url: req.url,
+      pageUrl: req.pageUrl,
+      pageTitle: req.pageTitle.slice(0, 300),
+      site: siteOf(req.pageUrl) ?? '',
+      pGenerated: outcome.pGenerated,
+      threshold: settings.threshold,
+      modelId,
+      time: Date.now(),
+      thumbnail: outcome.kind === 'inferred' ? outcome.thumbnail : null,
+    },
+    settings,
+  );
 }
 
-export async function checkImage(url: string, pageUrl: string): Promise<Verdict> {
-  const allowed = checkImageUrl(url, pageUrl);
+export async function checkImage(req: CheckRequest): Promise<Verdict> {
+  const allowed = checkImageUrl(req.url, req.pageUrl);
   if (!allowed.ok) return { status: 'failed', reason: allowed.reason, detail: allowed.detail };
 
   let manifest: ModelManifest;
@@ -60,17 +122,37 @@ export async function checkImage(url: string, pageUrl: string): Promise<Verdict>
   } catch (e) {
     return { status: 'failed', reason: 'model-error', detail: e instanceof Error ? e.message : String(e) };
   }
-  const { threshold } = await getSettings();
-  const cached = await getPrediction(manifest.id, url);
+  const settings = await getSettings();
+  const model = summarize(manifest);
+  const cached = await getPrediction(manifest.id, req.url);
   if (cached) {
     await bumpStat('cacheHits');
-    return { status: 'done', pGenerated: cached.pGenerated, threshold, model: summarize(manifest), fromCache: true };
+    return { status: 'done', pGenerated: cached.pGenerated, threshold: settings.threshold, model, fromCache: true };
   }
-  const key = `${manifest.id}\n${url}`;
-  let work = inFlight.get(key);
-  if (!work) {
-    work = judge(manifest, url, pageUrl, threshold).finally(() => inFlight.delete(key));
-    inFlight.set(key, work);
+
+  const engine = await getEngineOptions();
+  let outcome: Outcome;
+  try {
+    outcome = await queue.run(`${manifest.id}\n${req.url}`, req.priority, req.tabId, async () => {
+      const result = await withTimeout<Outcome>(judge(manifest.id, req, engine), REQUEST_TIMEOUT_MS, () => ({
+        kind: 'failed',
+        reason: 'timeout',
+        detail: `no verdict within ${REQUEST_TIMEOUT_MS / 1000} s`,
+      }));
+      // Recorded once per job, however many requests joined it.
+      await record(req, manifest.id, result, settings);
+      return result;
+    });
+  } catch (e) {
+    if (e instanceof CancelledError) return { status: 'failed', reason: 'timeout', detail: e.message };
+    return { status: 'failed', reason: 'model-error', detail: e instanceof Error ? e.message : String(e) };
   }
-  return work;
+  if (outcome.kind === 'failed') return { status: 'failed', reason: outcome.reason, detail: outcome.detail };
+  return {
+    status: 'done',
+    pGenerated: outcome.pGenerated,
+    threshold: settings.threshold,
+    model,
+    fromCache: outcome.kind === 'hash-hit',
+  };
 }

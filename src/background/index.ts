@@ -1,16 +1,24 @@
 // The service worker: the one place that decides. It only routes here; the logic lives in
-// checker.ts (verdicts), prediction-store.ts (IndexedDB) and offscreen-client.ts (engine).
+// checker.ts (verdicts), prediction-store.ts (IndexedDB), tab-state.ts (counts and toolbar),
+// context-menu.ts and offscreen-client.ts (the engine).
 
 import {
+  PENDING_PORT,
   parseContentToBackground,
   parseUiToBackground,
   type BackgroundToContent,
+  type CheckReply,
+  type ContentToBackground,
   type StatusReply,
+  type UiToBackground,
 } from '../shared/protocol';
 import { summarize } from '../shared/model-registry';
-import { activeManifest, checkImage } from './checker';
+import { getSettings, scanningAllowed, siteOf } from '../shared/settings';
+import { activeManifest, checkImage, queue } from './checker';
+import { onMenuClicked, registerContextMenu } from './context-menu';
 import { engineStatus } from './offscreen-client';
 import { readStats } from './prediction-store';
+import { forgetTab, recordVerdict, resetTab, showScanningState } from './tab-state';
 
 const EXTENSION_ORIGIN = new URL(chrome.runtime.getURL('')).origin;
 
@@ -29,10 +37,7 @@ function isOwnContentScript(sender: chrome.runtime.MessageSender): boolean {
   );
 }
 
-async function deliver(
-  sender: chrome.runtime.MessageSender,
-  message: BackgroundToContent,
-): Promise<void> {
+async function deliver(sender: chrome.runtime.MessageSender, message: BackgroundToContent): Promise<void> {
   const tabId = sender.tab?.id;
   if (tabId === undefined) return;
   // Address the exact document that asked, so a navigated tab never gets stale verdicts.
@@ -44,6 +49,30 @@ async function deliver(
   } catch {
     // The document is gone (navigated or closed); the verdict stays in the cache.
   }
+}
+
+async function onContentCheck(msg: ContentToBackground, sender: chrome.runtime.MessageSender): Promise<CheckReply> {
+  const tab = sender.tab as chrome.tabs.Tab & { id: number };
+  const pageUrl = sender.url as string;
+  const settings = await getSettings();
+  // Enforced here, not only in the content script: a switched-off site is not served.
+  if (!scanningAllowed(settings, tab.url ?? pageUrl)) {
+    return { accepted: 0, refused: settings.paused ? 'paused' : 'site-off' };
+  }
+  for (const item of msg.items) {
+    void checkImage({
+      url: item.url,
+      pageUrl,
+      pageTitle: tab.title ?? '',
+      tabId: tab.id,
+      incognito: tab.incognito,
+      priority: item.priority,
+    }).then(async (verdict) => {
+      await deliver(sender, { kind: 'verdict', requestId: item.requestId, url: item.url, verdict });
+      await recordVerdict(tab.id, item.url, verdict);
+    });
+  }
+  return { accepted: msg.items.length, refused: null };
 }
 
 async function status(): Promise<StatusReply> {
@@ -58,27 +87,74 @@ async function status(): Promise<StatusReply> {
   return { engine: { state: 'not-loaded', backend: null, note: null, model }, stats };
 }
 
-chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse) => {
-  if (isOwnContentScript(sender)) {
-    const msg = parseContentToBackground(raw);
-    if (!msg) return false;
-    const pageUrl = sender.url as string;
-    for (const item of msg.items) {
-      void checkImage(item.url, pageUrl).then((verdict) =>
-        deliver(sender, { kind: 'verdict', requestId: item.requestId, url: item.url, verdict }),
-      );
-    }
-    sendResponse({ accepted: msg.items.length });
-    return false;
+/** Updates the toolbar of every open tab after a switch changed. */
+async function refreshScanningState(): Promise<void> {
+  const settings = await getSettings();
+  for (const tab of await chrome.tabs.query({})) {
+    if (tab.id !== undefined) await showScanningState(tab.id, scanningAllowed(settings, tab.url));
   }
+}
+
+async function onUi(msg: UiToBackground): Promise<unknown> {
+  switch (msg.kind) {
+    case 'ui/get-status':
+      return status();
+    case 'ui/set-site-enabled': {
+      const { disabledSites } = await getSettings();
+      const others = disabledSites.filter((s) => s !== msg.site);
+      // Content scripts react to the storage change themselves; the toolbar is updated before
+      // the answer, so what the user sees next is already right.
+      await chrome.storage.sync.set({ disabledSites: msg.enabled ? others : [...others, msg.site] });
+      await refreshScanningState();
+      return { ok: true };
+    }
+    case 'ui/set-paused':
+      await chrome.storage.sync.set({ paused: msg.paused });
+      await refreshScanningState();
+      return { ok: true };
+  }
+}
+
+chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse) => {
   if (isOwnExtensionPage(sender)) {
     const msg = parseUiToBackground(raw);
     if (!msg) return false;
-    switch (msg.kind) {
-      case 'ui/get-status':
-        void status().then(sendResponse);
-        return true;
-    }
+    void onUi(msg).then(sendResponse);
+    return true;
+  }
+  if (isOwnContentScript(sender)) {
+    const msg = parseContentToBackground(raw);
+    if (!msg) return false;
+    void onContentCheck(msg, sender).then(sendResponse);
+    return true;
   }
   return false;
 });
+
+// Content scripts hold a port open while they wait for verdicts; it carries nothing. When this
+// worker is stopped the port drops and they ask again, which starts a new worker.
+chrome.runtime.onConnect.addListener((port) => {
+  if (port.name !== PENDING_PORT || !port.sender || !isOwnContentScript(port.sender)) port.disconnect();
+});
+
+chrome.runtime.onInstalled.addListener(() => registerContextMenu());
+chrome.contextMenus.onClicked.addListener((info, tab) => void onMenuClicked(info, tab));
+
+chrome.tabs.onUpdated.addListener((tabId, change, tab) => {
+  if (change.status === 'loading' && change.url) {
+    // A new document: drop the old one's waiting work and counts.
+    queue.cancelTab(tabId);
+    void resetTab(tabId).then(async () => showScanningState(tabId, scanningAllowed(await getSettings(), tab.url)));
+  }
+});
+chrome.tabs.onRemoved.addListener((tabId) => {
+  queue.cancelTab(tabId);
+  void forgetTab(tabId);
+});
+chrome.storage.onChanged.addListener((changes, area) => {
+  if (area === 'sync' && ('paused' in changes || 'disabledSites' in changes)) void refreshScanningState();
+});
+
+// Hooks for the end-to-end tests, which cannot open Chrome's native context menu in headless
+// mode. Reachable only from the extension's own service worker context.
+Object.assign(globalThis, { realfakeLensTestHooks: { onMenuClicked, siteOf } });

@@ -1,12 +1,14 @@
 // Talks to the offscreen document, creating it on demand: exactly one exists at a time, and
-// if it was closed (or never made) a request re-creates it and is retried once.
+// if it was closed (or never made) a request re-creates it and is retried (bounded).
 
 import {
   parseEngineStatus,
+  parseFetchReply,
   parseJudgeReply,
   type BackgroundToOffscreen,
   type EngineOptions,
   type EngineStatus,
+  type FetchReply,
   type JudgeReply,
 } from '../shared/protocol';
 
@@ -40,21 +42,35 @@ export async function ensureOffscreen(): Promise<void> {
   await creating;
 }
 
+/** How many times a message is re-sent after the document closed under it (it is re-created). */
+const MAX_RESENDS = 2;
+
 async function send(msg: BackgroundToOffscreen): Promise<unknown> {
   for (let attempt = 0; ; attempt++) {
     await ensureOffscreen();
     try {
       return await chrome.runtime.sendMessage(msg);
     } catch (e) {
-      // "Receiving end does not exist": the document was closed between the check and the send.
-      if (attempt >= 1) throw e;
+      // "Receiving end does not exist" or "message channel closed": the document went away
+      // between the check and the send, or while it worked on the request.
+      if (attempt >= MAX_RESENDS) throw e;
     }
   }
 }
 
-export async function judgeInOffscreen(url: string, pageUrl: string, engine: EngineOptions): Promise<JudgeReply> {
-  const reply = parseJudgeReply(await send({ target: 'offscreen', kind: 'offscreen/judge', url, pageUrl, engine }));
+export async function fetchInOffscreen(url: string, pageUrl: string, engine: EngineOptions): Promise<FetchReply> {
+  const reply = parseFetchReply(await send({ target: 'offscreen', kind: 'offscreen/fetch', url, pageUrl, engine }));
+  return reply ?? { ok: false, reason: 'network', detail: 'engine gave no answer' };
+}
+
+export async function inferInOffscreen(token: string, engine: EngineOptions): Promise<JudgeReply> {
+  const reply = parseJudgeReply(await send({ target: 'offscreen', kind: 'offscreen/infer', token, engine }));
   return reply ?? { ok: false, reason: 'model-error', detail: 'engine gave no answer' };
+}
+
+export async function releaseInOffscreen(token: string): Promise<void> {
+  if (!(await hasOffscreenDocument())) return;
+  await chrome.runtime.sendMessage({ target: 'offscreen', kind: 'offscreen/release', token }).catch(() => undefined);
 }
 
 export async function engineStatus(): Promise<EngineStatus | null> {

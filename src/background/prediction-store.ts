@@ -1,75 +1,213 @@
-// Predictions and counters in IndexedDB (via idb). A prediction is keyed by model id + URL, so
-// switching models never reuses another model's verdicts. The worker may be stopped at any
-// time: everything that matters is written here, not kept in memory.
+// Predictions, history and counters in IndexedDB (via idb). A prediction is keyed by model id +
+// URL and indexed by model id + SHA-256 of the image's bytes, so the same picture under two
+// URLs is inferred once and switching models never reuses another model's verdicts. The worker
+// may be stopped at any time: everything that matters is written here, not kept in memory.
 
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 
 export const DB_NAME = 'realfake-lens';
-export const DB_VERSION = 1;
+export const DB_VERSION = 2;
 
 export interface PredictionRecord {
   /** `${modelId}\n${url}` */
   key: string;
   modelId: string;
   url: string;
+  /** SHA-256 of the image bytes (hex), when known. */
+  sha256: string | null;
   pGenerated: number;
   createdAt: number;
   lastUsedAt: number;
 }
 
-export type StatName = 'inferences' | 'cacheHits' | 'failures';
+export interface HistoryRecord {
+  id?: number;
+  url: string;
+  pageUrl: string;
+  pageTitle: string;
+  site: string;
+  pGenerated: number;
+  threshold: number;
+  modelId: string;
+  time: number;
+  /** Small JPEG data: URL made in the offscreen document, or null. */
+  thumbnail: string | null;
+}
+
+/** `hashHits`: answered from the cache by the bytes' hash after a download (a new URL). */
+export type StatName = 'inferences' | 'cacheHits' | 'hashHits' | 'failures';
 
 interface LensDb extends DBSchema {
-  predictions: { key: string; value: PredictionRecord; indexes: { lastUsedAt: number } };
+  predictions: {
+    key: string;
+    value: PredictionRecord;
+    indexes: { lastUsedAt: number; byHash: [string, string] };
+  };
   stats: { key: StatName; value: { name: StatName; value: number } };
+  history: { key: number; value: HistoryRecord; indexes: { time: number; site: string } };
 }
 
 let dbPromise: Promise<IDBPDatabase<LensDb>> | null = null;
 
-function db(): Promise<IDBPDatabase<LensDb>> {
+export function openStore(): Promise<IDBPDatabase<LensDb>> {
   dbPromise ??= openDB<LensDb>(DB_NAME, DB_VERSION, {
-    upgrade(d, oldVersion) {
+    upgrade(db, oldVersion, _newVersion, tx) {
       if (oldVersion < 1) {
-        const predictions = d.createObjectStore('predictions', { keyPath: 'key' });
+        const predictions = db.createObjectStore('predictions', { keyPath: 'key' });
         predictions.createIndex('lastUsedAt', 'lastUsedAt');
-        d.createObjectStore('stats', { keyPath: 'name' });
+        db.createObjectStore('stats', { keyPath: 'name' });
       }
+      if (oldVersion < 2) {
+        // v2: byte-hash index (v1 records have no hash and simply never match it), history.
+        tx.objectStore('predictions').createIndex('byHash', ['modelId', 'sha256']);
+        const history = db.createObjectStore('history', { keyPath: 'id', autoIncrement: true });
+        history.createIndex('time', 'time');
+        history.createIndex('site', 'site');
+      }
+    },
+    terminated() {
+      dbPromise = null;
     },
   });
   return dbPromise;
+}
+
+/** Forgets the open connection (tests, and "delete all data"). */
+export async function closeStore(): Promise<void> {
+  const db = await dbPromise;
+  db?.close();
+  dbPromise = null;
 }
 
 export function predictionKey(modelId: string, url: string): string {
   return `${modelId}\n${url}`;
 }
 
+/** Looks a URL up and marks it used (for least-recently-used eviction). */
 export async function getPrediction(modelId: string, url: string): Promise<PredictionRecord | undefined> {
-  return (await db()).get('predictions', predictionKey(modelId, url));
+  const db = await openStore();
+  const record = await db.get('predictions', predictionKey(modelId, url));
+  if (record) {
+    // Touching on every hit would double the cost of a lookup; a minute's precision is plenty.
+    const now = Date.now();
+    if (now - record.lastUsedAt > 60_000) await db.put('predictions', { ...record, lastUsedAt: now });
+  }
+  return record;
 }
 
-export async function putPrediction(modelId: string, url: string, pGenerated: number): Promise<void> {
+export async function getPredictionByHash(modelId: string, sha256: string): Promise<PredictionRecord | undefined> {
+  return (await openStore()).getFromIndex('predictions', 'byHash', [modelId, sha256]);
+}
+
+export async function putPrediction(
+  modelId: string,
+  url: string,
+  sha256: string | null,
+  pGenerated: number,
+  maxEntries: number,
+): Promise<void> {
+  const db = await openStore();
   const now = Date.now();
-  await (await db()).put('predictions', {
-    key: predictionKey(modelId, url),
-    modelId,
-    url,
-    pGenerated,
-    createdAt: now,
-    lastUsedAt: now,
-  });
+  await db.put('predictions', { key: predictionKey(modelId, url), modelId, url, sha256, pGenerated, createdAt: now, lastUsedAt: now });
+  await evictPredictions(maxEntries);
+}
+
+/** Deletes the least recently used predictions beyond `maxEntries`. */
+export async function evictPredictions(maxEntries: number): Promise<number> {
+  const db = await openStore();
+  const excess = (await db.count('predictions')) - maxEntries;
+  if (excess <= 0) return 0;
+  const tx = db.transaction('predictions', 'readwrite');
+  let cursor = await tx.store.index('lastUsedAt').openCursor();
+  let deleted = 0;
+  while (cursor && deleted < excess) {
+    await cursor.delete();
+    deleted++;
+    cursor = await cursor.continue();
+  }
+  await tx.done;
+  return deleted;
+}
+
+export async function countPredictions(): Promise<number> {
+  return (await openStore()).count('predictions');
 }
 
 /** Increments a counter atomically (one readwrite transaction). */
 export async function bumpStat(name: StatName): Promise<void> {
-  const tx = (await db()).transaction('stats', 'readwrite');
+  const tx = (await openStore()).transaction('stats', 'readwrite');
   const current = await tx.store.get(name);
   await tx.store.put({ name, value: (current?.value ?? 0) + 1 });
   await tx.done;
 }
 
 export async function readStats(): Promise<Record<StatName, number>> {
-  const all = await (await db()).getAll('stats');
-  const out: Record<StatName, number> = { inferences: 0, cacheHits: 0, failures: 0 };
+  const all = await (await openStore()).getAll('stats');
+  const out: Record<StatName, number> = { inferences: 0, cacheHits: 0, hashHits: 0, failures: 0 };
   for (const s of all) out[s.name] = s.value;
+  return out;
+}
+
+/** Deletes history entries beyond `maxEntries` (oldest first) and older than `maxDays`. */
+export async function trimHistory(maxEntries: number, maxDays: number): Promise<void> {
+  const tx = (await openStore()).transaction('history', 'readwrite');
+  const cutoff = Date.now() - maxDays * 86_400_000;
+  let excess = (await tx.store.count()) - maxEntries;
+  let cursor = await tx.store.index('time').openCursor();
+  while (cursor && (excess > 0 || cursor.value.time < cutoff)) {
+    await cursor.delete();
+    excess--;
+    cursor = await cursor.continue();
+  }
+  await tx.done;
+}
+
+/** Adds a history entry, then trims history to `maxEntries` and `maxDays`. */
+export async function addHistory(entry: HistoryRecord, maxEntries: number, maxDays: number): Promise<void> {
+  if (maxEntries > 0) await (await openStore()).add('history', entry);
+  await trimHistory(maxEntries, maxDays);
+}
+
+export interface StoreLimits {
+  cacheMaxEntries: number;
+  historyMaxEntries: number;
+  historyMaxDays: number;
+}
+
+/**
+ * A new result: the prediction and its history entry are written in one transaction, so a
+ * worker stopped in between leaves both or neither; then the caps are applied.
+ */
+export async function recordResult(
+  p: { modelId: string; url: string; sha256: string | null; pGenerated: number },
+  history: HistoryRecord | null,
+  limits: StoreLimits,
+): Promise<void> {
+  const db = await openStore();
+  const now = Date.now();
+  const tx = db.transaction(['predictions', 'history'], 'readwrite');
+  const writes: Promise<unknown>[] = [
+    tx.objectStore('predictions').put({ key: predictionKey(p.modelId, p.url), ...p, createdAt: now, lastUsedAt: now }),
+  ];
+  if (history && limits.historyMaxEntries > 0) writes.push(tx.objectStore('history').add(history));
+  await Promise.all([...writes, tx.done]);
+  await evictPredictions(limits.cacheMaxEntries);
+  if (history) await trimHistory(limits.historyMaxEntries, limits.historyMaxDays);
+}
+
+/** Newest first; `site` limits to one host name, `query` matches URL, page or title text. */
+export async function listHistory(opts: { site?: string; query?: string; limit?: number } = {}): Promise<HistoryRecord[]> {
+  const db = await openStore();
+  const limit = opts.limit ?? 200;
+  const query = opts.query?.toLowerCase();
+  const out: HistoryRecord[] = [];
+  let cursor = await db.transaction('history').store.index('time').openCursor(null, 'prev');
+  while (cursor && out.length < limit) {
+    const h = cursor.value;
+    const siteOk = !opts.site || h.site === opts.site;
+    const queryOk = !query || [h.url, h.pageUrl, h.pageTitle].some((s) => s.toLowerCase().includes(query));
+    if (siteOk && queryOk) out.push(h);
+    cursor = await cursor.continue();
+  }
   return out;
 }

@@ -22,6 +22,13 @@ export interface FetchedImage {
   blob: Blob;
   type: ImageType;
   bytes: number;
+  /** Hex SHA-256 of the bytes: the cache's second key (the same picture under another URL). */
+  sha256: string;
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as BufferSource));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 async function readCapped(body: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array> {
@@ -98,7 +105,12 @@ export async function fetchImage(
     }
     const type = sniffImageType(bytes);
     if (!type) throw new FetchFailure('not-an-image', 'not an image');
-    return { blob: new Blob([bytes as BlobPart], { type: mimeOf(type) }), type, bytes: bytes.byteLength };
+    return {
+      blob: new Blob([bytes as BlobPart], { type: mimeOf(type) }),
+      type,
+      bytes: bytes.byteLength,
+      sha256: await sha256Hex(bytes),
+    };
   } finally {
     clearTimeout(timer);
   }

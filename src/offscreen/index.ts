@@ -3,7 +3,7 @@
 
 import { parseBackgroundToOffscreen } from '../shared/protocol';
 import { Engine } from './engine';
-import { judgeUrl } from './judge';
+import { fetchAndHold, judgeHeld, release } from './judge';
 
 const engine = new Engine();
 
@@ -13,9 +13,15 @@ chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse) => {
   const msg = parseBackgroundToOffscreen(raw);
   if (!msg) return false;
   switch (msg.kind) {
-    case 'offscreen/judge':
-      void judgeUrl(engine, msg.url, msg.pageUrl, msg.engine).then(sendResponse);
+    case 'offscreen/fetch':
+      void fetchAndHold(engine, msg.url, msg.pageUrl, msg.engine).then(sendResponse);
       return true;
+    case 'offscreen/infer':
+      void judgeHeld(engine, msg.token, msg.engine).then(sendResponse);
+      return true;
+    case 'offscreen/release':
+      release(msg.token);
+      return false;
     case 'offscreen/status':
       sendResponse(engine.status);
       return false;

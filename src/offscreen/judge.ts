@@ -1,19 +1,61 @@
-// One image from URL to verdict: fetch, decode, preprocess, infer, score.
+// One image in two steps, so the background can consult its cache by content hash in between:
+// fetchAndHold() downloads and hashes the bytes and keeps them under a token; judgeHeld() decodes,
+// preprocesses, infers, scores and makes the history thumbnail.
 
 import { preprocess } from '../detector/preprocess';
 import { softmax } from '../detector/scores';
-import type { EngineOptions, JudgeReply } from '../shared/protocol';
+import type { EngineOptions, FetchReply, JudgeReply } from '../shared/protocol';
 import { DecodeError, decodeImage } from './decode';
 import type { Engine } from './engine';
 import { FetchFailure, fetchImage } from './fetch-image';
+import { makeThumbnail } from './thumbnail';
 
-export async function judgeUrl(engine: Engine, url: string, pageUrl: string, options: EngineOptions): Promise<JudgeReply> {
+/** Bytes wait this long for the background's decision, and no more than this many at once. */
+const HOLD_MS = 60_000;
+const MAX_HELD = 64;
+
+interface Held {
+  blob: Blob;
+  timer: ReturnType<typeof setTimeout>;
+}
+const held = new Map<string, Held>();
+
+function newToken(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export function release(token: string): void {
+  const h = held.get(token);
+  if (!h) return;
+  clearTimeout(h.timer);
+  held.delete(token);
+}
+
+export async function fetchAndHold(engine: Engine, url: string, pageUrl: string, options: EngineOptions): Promise<FetchReply> {
+  // Load the model while the image downloads (most fetches end in an inference).
+  void engine.ensureLoaded(options).catch(() => undefined);
   try {
-    // Load the model while the image downloads.
-    const model = engine.ensureLoaded(options);
     const fetched = await fetchImage(url, pageUrl);
-    const image = await decodeImage(fetched.blob);
-    const { manifest } = await model;
+    if (held.size >= MAX_HELD) {
+      const oldest = held.keys().next().value;
+      if (oldest !== undefined) release(oldest);
+    }
+    const token = newToken();
+    held.set(token, { blob: fetched.blob, timer: setTimeout(() => release(token), HOLD_MS) });
+    return { ok: true, token, sha256: fetched.sha256, bytes: fetched.bytes };
+  } catch (e) {
+    if (e instanceof FetchFailure) return { ok: false, reason: e.reason, detail: e.detail };
+    return { ok: false, reason: 'network', detail: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+export async function judgeHeld(engine: Engine, token: string, options: EngineOptions): Promise<JudgeReply> {
+  const h = held.get(token);
+  if (!h) return { ok: false, reason: 'model-error', detail: 'image bytes no longer held', tokenLost: true };
+  release(token);
+  try {
+    const { manifest } = await engine.ensureLoaded(options);
+    const image = await decodeImage(h.blob);
     const input = preprocess(image.rgba, image.width, image.height, manifest.preprocessing);
     const { logits, backend } = await engine.infer(input, 1, options);
     const probabilities = softmax(Array.from(logits));
@@ -21,9 +63,9 @@ export async function judgeUrl(engine: Engine, url: string, pageUrl: string, opt
     if (pGenerated === undefined || !Number.isFinite(pGenerated)) {
       return { ok: false, reason: 'model-error', detail: 'model returned no usable score' };
     }
-    return { ok: true, pGenerated, logits: Array.from(logits), backend };
+    const thumbnail = await makeThumbnail(image).catch(() => null);
+    return { ok: true, pGenerated, logits: Array.from(logits), backend, thumbnail };
   } catch (e) {
-    if (e instanceof FetchFailure) return { ok: false, reason: e.reason, detail: e.detail };
     if (e instanceof DecodeError) return { ok: false, reason: 'undecodable', detail: e.message };
     return { ok: false, reason: 'model-error', detail: e instanceof Error ? e.message : String(e) };
   }

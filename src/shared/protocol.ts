@@ -45,10 +45,14 @@ export type Verdict =
 
 // ---- content -> background ----------------------------------------------------------------
 
+export type ScanPriority = 'visible' | 'near' | 'rest';
+export const SCAN_PRIORITIES: readonly ScanPriority[] = ['visible', 'near', 'rest'];
+
 export interface CheckItem {
   /** Chosen by the content script; echoed back so it can find the element. */
   requestId: string;
   url: string;
+  priority: ScanPriority;
 }
 
 export const MAX_ITEMS_PER_CHECK = 64;
@@ -56,13 +60,31 @@ export const MAX_URL_LENGTH = 8192;
 
 export type ContentToBackground = { kind: 'content/check'; items: CheckItem[] };
 
+/**
+ * A content script keeps a port of this name open while it waits for verdicts. Nothing travels
+ * on it: it drops when the service worker stops, and the content script then asks again.
+ */
+export const PENDING_PORT = 'realfake-lens/pending';
+
+/** The background's answer to content/check: refused when scanning is off for the page. */
+export interface CheckReply {
+  accepted: number;
+  refused: null | 'paused' | 'site-off';
+}
+
 // ---- background -> content ----------------------------------------------------------------
 
-export type BackgroundToContent = { kind: 'verdict'; requestId: string; url: string; verdict: Verdict };
+export type BackgroundToContent =
+  | { kind: 'verdict'; requestId: string; url: string; verdict: Verdict }
+  /** The user asked about one image (context menu): badge the images showing `url`, any size. */
+  | { kind: 'menu-verdict'; url: string; verdict: Verdict };
 
 // ---- ui (popup, options) -> background ----------------------------------------------------
 
-export type UiToBackground = { kind: 'ui/get-status' };
+export type UiToBackground =
+  | { kind: 'ui/get-status' }
+  | { kind: 'ui/set-site-enabled'; site: string; enabled: boolean }
+  | { kind: 'ui/set-paused'; paused: boolean };
 
 export type EngineState = 'not-loaded' | 'loading' | 'ready' | 'failed';
 export type Backend = 'webgpu' | 'wasm';
@@ -77,7 +99,7 @@ export interface EngineStatus {
 
 export interface StatusReply {
   engine: EngineStatus;
-  stats: { inferences: number; cacheHits: number; failures: number };
+  stats: { inferences: number; cacheHits: number; hashHits: number; failures: number };
 }
 
 // ---- background -> offscreen --------------------------------------------------------------
@@ -88,13 +110,31 @@ export interface EngineOptions {
   allowSoftwareWebGpu: boolean;
 }
 
+/**
+ * The engine works in two steps so the background can decide between them: `fetch` downloads the
+ * bytes and hashes them (the offscreen document keeps them under a token for a while), then the
+ * background either finds the hash in its cache (`release`) or asks for `infer`.
+ */
 export type BackgroundToOffscreen =
-  | { target: 'offscreen'; kind: 'offscreen/judge'; url: string; pageUrl: string; engine: EngineOptions }
+  /** `engine`: the fetch starts loading the model meanwhile, with these options. */
+  | { target: 'offscreen'; kind: 'offscreen/fetch'; url: string; pageUrl: string; engine: EngineOptions }
+  | { target: 'offscreen'; kind: 'offscreen/infer'; token: string; engine: EngineOptions }
+  | { target: 'offscreen'; kind: 'offscreen/release'; token: string }
   | { target: 'offscreen'; kind: 'offscreen/status' };
 
-export type JudgeReply =
-  | { ok: true; pGenerated: number; logits: number[]; backend: Backend }
+export type FetchReply =
+  | { ok: true; token: string; sha256: string; bytes: number }
   | { ok: false; reason: FailureReason; detail: string };
+
+export type JudgeReply =
+  /** `thumbnail`: a small JPEG data: URL for the history (null when it could not be made). */
+  | { ok: true; pGenerated: number; logits: number[]; backend: Backend; thumbnail: string | null }
+  /** `tokenLost`: the document holding the bytes was re-created meanwhile; fetch again. */
+  | { ok: false; reason: FailureReason; detail: string; tokenLost?: true };
+
+export const MAX_THUMBNAIL_CHARS = 32_768;
+const TOKEN_RE = /^[0-9a-f]{32}$/;
+const SHA256_RE = /^[0-9a-f]{64}$/;
 
 // ---- validation ---------------------------------------------------------------------------
 
@@ -111,7 +151,12 @@ function isShortString(v: unknown, max: number): v is string {
 }
 
 function isCheckItem(v: unknown): v is CheckItem {
-  return isRecord(v) && isShortString(v.requestId, 64) && isShortString(v.url, MAX_URL_LENGTH);
+  return (
+    isRecord(v) &&
+    isShortString(v.requestId, 64) &&
+    isShortString(v.url, MAX_URL_LENGTH) &&
+    SCAN_PRIORITIES.includes(v.priority as ScanPriority)
+  );
 }
 
 export function parseContentToBackground(v: unknown): ContentToBackground | null {
@@ -119,7 +164,10 @@ export function parseContentToBackground(v: unknown): ContentToBackground | null
   const items = v.items;
   if (!Array.isArray(items) || items.length === 0 || items.length > MAX_ITEMS_PER_CHECK) return null;
   if (!items.every(isCheckItem)) return null;
-  return { kind: 'content/check', items: items.map((i) => ({ requestId: i.requestId, url: i.url })) };
+  return {
+    kind: 'content/check',
+    items: items.map((i) => ({ requestId: i.requestId, url: i.url, priority: i.priority })),
+  };
 }
 
 function isModelSummary(v: unknown): v is ModelSummary {
@@ -147,33 +195,83 @@ function parseVerdict(v: unknown): Verdict | null {
 }
 
 export function parseBackgroundToContent(v: unknown): BackgroundToContent | null {
-  if (!isRecord(v) || v.kind !== 'verdict') return null;
-  if (!isShortString(v.requestId, 64) || !isShortString(v.url, MAX_URL_LENGTH)) return null;
+  if (!isRecord(v) || !isShortString(v.url, MAX_URL_LENGTH)) return null;
   const verdict = parseVerdict(v.verdict);
   if (!verdict) return null;
+  if (v.kind === 'menu-verdict') return { kind: 'menu-verdict', url: v.url, verdict };
+  if (v.kind !== 'verdict' || !isShortString(v.requestId, 64)) return null;
   return { kind: 'verdict', requestId: v.requestId, url: v.url, verdict };
 }
 
+export function parseCheckReply(v: unknown): CheckReply | null {
+  if (!isRecord(v) || typeof v.accepted !== 'number') return null;
+  if (v.refused !== null && v.refused !== 'paused' && v.refused !== 'site-off') return null;
+  return { accepted: v.accepted, refused: v.refused };
+}
+
+const HOST_RE = /^[a-z0-9.-]{1,253}$|^\[[0-9a-f:.]{2,45}\]$/;
+
 export function parseUiToBackground(v: unknown): UiToBackground | null {
   if (!isRecord(v)) return null;
-  if (v.kind === 'ui/get-status') return { kind: 'ui/get-status' };
-  return null;
+  switch (v.kind) {
+    case 'ui/get-status':
+      return { kind: 'ui/get-status' };
+    case 'ui/set-site-enabled':
+      if (typeof v.site !== 'string' || !HOST_RE.test(v.site) || typeof v.enabled !== 'boolean') return null;
+      return { kind: 'ui/set-site-enabled', site: v.site, enabled: v.enabled };
+    case 'ui/set-paused':
+      return typeof v.paused === 'boolean' ? { kind: 'ui/set-paused', paused: v.paused } : null;
+    default:
+      return null;
+  }
 }
 
 export function parseBackgroundToOffscreen(v: unknown): BackgroundToOffscreen | null {
   if (!isRecord(v) || v.target !== 'offscreen') return null;
-  if (
-    v.kind === 'offscreen/judge' &&
-    isShortString(v.url, MAX_URL_LENGTH) &&
-    isShortString(v.pageUrl, MAX_URL_LENGTH) &&
-    isRecord(v.engine) &&
-    typeof v.engine.allowSoftwareWebGpu === 'boolean'
-  ) {
-    const engine = { allowSoftwareWebGpu: v.engine.allowSoftwareWebGpu };
-    return { target: 'offscreen', kind: 'offscreen/judge', url: v.url, pageUrl: v.pageUrl, engine };
+  switch (v.kind) {
+    case 'offscreen/fetch': {
+      const engine = parseEngineOptions(v.engine);
+      if (!engine || !isShortString(v.url, MAX_URL_LENGTH) || !isShortString(v.pageUrl, MAX_URL_LENGTH)) return null;
+      return { target: 'offscreen', kind: 'offscreen/fetch', url: v.url, pageUrl: v.pageUrl, engine };
+    }
+    case 'offscreen/infer': {
+      const engine = parseEngineOptions(v.engine);
+      if (!engine || typeof v.token !== 'string' || !TOKEN_RE.test(v.token)) return null;
+      return { target: 'offscreen', kind: 'offscreen/infer', token: v.token, engine };
+    }
+    case 'offscreen/release':
+      if (typeof v.token !== 'string' || !TOKEN_RE.test(v.token)) return null;
+      return { target: 'offscreen', kind: 'offscreen/release', token: v.token };
+    case 'offscreen/status':
+      return { target: 'offscreen', kind: 'offscreen/status' };
+    default:
+      return null;
   }
-  if (v.kind === 'offscreen/status') return { target: 'offscreen', kind: 'offscreen/status' };
-  return null;
+}
+
+function parseEngineOptions(v: unknown): EngineOptions | null {
+  if (!isRecord(v) || typeof v.allowSoftwareWebGpu !== 'boolean') return null;
+  return { allowSoftwareWebGpu: v.allowSoftwareWebGpu };
+}
+
+function parseFailure(v: Record<string, unknown>): { ok: false; reason: FailureReason; detail: string } | null {
+  if (!FAILURE_REASONS.includes(v.reason as FailureReason) || typeof v.detail !== 'string') return null;
+  return { ok: false, reason: v.reason as FailureReason, detail: v.detail.slice(0, 500) };
+}
+
+export function parseFetchReply(v: unknown): FetchReply | null {
+  if (!isRecord(v)) return null;
+  if (v.ok === true) {
+    if (typeof v.token !== 'string' || !TOKEN_RE.test(v.token)) return null;
+    if (typeof v.sha256 !== 'string' || !SHA256_RE.test(v.sha256)) return null;
+    if (typeof v.bytes !== 'number' || !Number.isInteger(v.bytes) || v.bytes < 0) return null;
+    return { ok: true, token: v.token, sha256: v.sha256, bytes: v.bytes };
+  }
+  return v.ok === false ? parseFailure(v) : null;
+}
+
+function isThumbnail(v: unknown): v is string {
+  return typeof v === 'string' && v.length <= MAX_THUMBNAIL_CHARS && v.startsWith('data:image/jpeg;base64,');
 }
 
 export function parseJudgeReply(v: unknown): JudgeReply | null {
@@ -181,13 +279,13 @@ export function parseJudgeReply(v: unknown): JudgeReply | null {
   if (v.ok === true) {
     if (!isProbability(v.pGenerated) || (v.backend !== 'webgpu' && v.backend !== 'wasm')) return null;
     if (!Array.isArray(v.logits) || !v.logits.every((x) => typeof x === 'number')) return null;
-    return { ok: true, pGenerated: v.pGenerated, logits: v.logits as number[], backend: v.backend };
+    const thumbnail = isThumbnail(v.thumbnail) ? v.thumbnail : null;
+    return { ok: true, pGenerated: v.pGenerated, logits: v.logits as number[], backend: v.backend, thumbnail };
   }
-  if (v.ok === false) {
-    if (!FAILURE_REASONS.includes(v.reason as FailureReason) || typeof v.detail !== 'string') return null;
-    return { ok: false, reason: v.reason as FailureReason, detail: v.detail };
-  }
-  return null;
+  if (v.ok !== false) return null;
+  const failure = parseFailure(v);
+  if (!failure) return null;
+  return v.tokenLost === true ? { ...failure, tokenLost: true } : failure;
 }
 
 export function parseEngineStatus(v: unknown): EngineStatus | null {

@@ -7,16 +7,48 @@ export interface Settings {
   threshold: number;
   /** Images smaller than this (CSS px, either side) are not judged. */
   minImageSize: number;
+  /** Global pause: no page is scanned (the context menu still works). */
+  paused: boolean;
+  /** Sites (host names) the user switched off. */
+  disabledSites: string[];
+  /** Most predictions kept in the cache before the least recently used are evicted. */
+  cacheMaxEntries: number;
+  /** History bounds: entries and age in days. */
+  historyMaxEntries: number;
+  historyMaxDays: number;
+  /** Whether images checked in incognito tabs are written to history and cache. */
+  incognitoHistory: boolean;
 }
 
-export const DEFAULT_SETTINGS: Settings = { threshold: 0.5, minImageSize: 128 };
+export const DEFAULT_SETTINGS: Settings = {
+  threshold: 0.5,
+  minImageSize: 128,
+  paused: false,
+  disabledSites: [],
+  cacheMaxEntries: 50_000,
+  historyMaxEntries: 2_000,
+  historyMaxDays: 30,
+  incognitoHistory: false,
+};
 
+function intIn(v: unknown, min: number, max: number, fallback: number): number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : fallback;
+}
+
+/** Settings from untrusted storage: anything malformed falls back to its default. */
 export function normalizeSettings(raw: Record<string, unknown>): Settings {
+  const d = DEFAULT_SETTINGS;
   const t = raw.threshold;
-  const m = raw.minImageSize;
+  const sites = raw.disabledSites;
   return {
-    threshold: typeof t === 'number' && t > 0 && t < 1 ? t : DEFAULT_SETTINGS.threshold,
-    minImageSize: typeof m === 'number' && Number.isInteger(m) && m >= 1 && m <= 4096 ? m : DEFAULT_SETTINGS.minImageSize,
+    threshold: typeof t === 'number' && t > 0 && t < 1 ? t : d.threshold,
+    minImageSize: intIn(raw.minImageSize, 1, 4096, d.minImageSize),
+    paused: typeof raw.paused === 'boolean' ? raw.paused : d.paused,
+    disabledSites: Array.isArray(sites) ? sites.filter((x): x is string => typeof x === 'string' && x.length <= 253) : [],
+    cacheMaxEntries: intIn(raw.cacheMaxEntries, 10, 1_000_000, d.cacheMaxEntries),
+    historyMaxEntries: intIn(raw.historyMaxEntries, 0, 100_000, d.historyMaxEntries),
+    historyMaxDays: intIn(raw.historyMaxDays, 1, 3650, d.historyMaxDays),
+    incognitoHistory: typeof raw.incognitoHistory === 'boolean' ? raw.incognitoHistory : d.incognitoHistory,
   };
 }
 
@@ -24,9 +56,25 @@ export async function getSettings(): Promise<Settings> {
   return normalizeSettings(await chrome.storage.sync.get(Object.keys(DEFAULT_SETTINGS)));
 }
 
+/** The site a per-site switch applies to: the page's host name, or null for non-web pages. */
+export function siteOf(pageUrl: string | undefined): string | null {
+  if (!pageUrl) return null;
+  try {
+    const u = new URL(pageUrl);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u.hostname : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether automatic scanning may run on this page. */
+export function scanningAllowed(settings: Settings, pageUrl: string | undefined): boolean {
+  const site = siteOf(pageUrl);
+  return !settings.paused && site !== null && !settings.disabledSites.includes(site);
+}
+
 /** Advanced, per machine (chrome.storage.local): whether a software WebGPU adapter may be used. */
 export const ALLOW_SOFTWARE_WEBGPU_KEY = 'engine.allowSoftwareWebGpu';
-
 export async function getEngineOptions(): Promise<EngineOptions> {
   const raw = await chrome.storage.local.get(ALLOW_SOFTWARE_WEBGPU_KEY);
   return { allowSoftwareWebGpu: raw[ALLOW_SOFTWARE_WEBGPU_KEY] === true };

@@ -4,17 +4,18 @@ import {
   parseBackgroundToContent,
   parseBackgroundToOffscreen,
   parseContentToBackground,
+  parseFetchReply,
   parseJudgeReply,
   parseUiToBackground,
 } from '../../src/shared/protocol';
 
 describe('content -> background', () => {
   it('accepts a well-formed batch and copies only known fields', () => {
-    const m = parseContentToBackground({ kind: 'content/check', items: [{ requestId: 'r1', url: 'https://a/b.jpg', extra: 1 }], x: 2 });
-    expect(m).toEqual({ kind: 'content/check', items: [{ requestId: 'r1', url: 'https://a/b.jpg' }] });
+    const m = parseContentToBackground({ kind: 'content/check', items: [{ requestId: 'r1', url: 'https://a/b.jpg', priority: 'near', extra: 1 }], x: 2 });
+    expect(m).toEqual({ kind: 'content/check', items: [{ requestId: 'r1', url: 'https://a/b.jpg', priority: 'near' }] });
   });
   it('refuses malformed, empty, oversized and foreign messages', () => {
-    const item = { requestId: 'r', url: 'https://a/b.jpg' };
+    const item = { requestId: 'r', url: 'https://a/b.jpg', priority: 'visible' };
     for (const bad of [
       null,
       'content/check',
@@ -23,7 +24,9 @@ describe('content -> background', () => {
       { kind: 'content/check', items: Array(MAX_ITEMS_PER_CHECK + 1).fill(item) },
       { kind: 'content/check', items: [{ requestId: '', url: 'https://a' }] },
       { kind: 'content/check', items: [{ requestId: 'r', url: 'x'.repeat(9000) }] },
-      { kind: 'content/check', items: [{ requestId: 5, url: 'https://a' }] },
+      { kind: 'content/check', items: [{ requestId: 5, url: 'https://a', priority: 'visible' }] },
+      { kind: 'content/check', items: [{ requestId: 'r', url: 'https://a', priority: 'menu' }] },
+      { kind: 'content/check', items: [{ requestId: 'r', url: 'https://a' }] },
       { kind: 'ui/get-status' },
     ]) {
       expect(parseContentToBackground(bad)).toBeNull();
@@ -56,11 +59,26 @@ describe('other directions', () => {
   it('ui and offscreen messages are recognised only in their exact shape', () => {
     expect(parseUiToBackground({ kind: 'ui/get-status' })).toEqual({ kind: 'ui/get-status' });
     expect(parseUiToBackground({ kind: 'content/check', items: [] })).toBeNull();
+    expect(parseUiToBackground({ kind: 'ui/set-site-enabled', site: 'news.example', enabled: false })).not.toBeNull();
+    expect(parseUiToBackground({ kind: 'ui/set-site-enabled', site: 'a b', enabled: false })).toBeNull();
+    expect(parseUiToBackground({ kind: 'ui/set-paused', paused: 'yes' })).toBeNull();
     const engine = { allowSoftwareWebGpu: false };
-    expect(parseBackgroundToOffscreen({ target: 'offscreen', kind: 'offscreen/judge', url: 'https://a', pageUrl: 'https://b', engine })).not.toBeNull();
-    expect(parseBackgroundToOffscreen({ target: 'offscreen', kind: 'offscreen/judge', url: 'https://a', pageUrl: 'https://b' })).toBeNull();
-    expect(parseBackgroundToOffscreen({ kind: 'offscreen/judge', url: 'https://a', pageUrl: 'https://b', engine })).toBeNull();
-    expect(parseJudgeReply({ ok: true, pGenerated: 0.2, logits: [1, 2], backend: 'wasm' })).not.toBeNull();
-    expect(parseJudgeReply({ ok: true, pGenerated: 0.2, logits: [1, 2], backend: 'cuda' })).toBeNull();
+    const fetch = { target: 'offscreen', kind: 'offscreen/fetch', url: 'https://a', pageUrl: 'https://b', engine };
+    expect(parseBackgroundToOffscreen(fetch)).toEqual(fetch);
+    expect(parseBackgroundToOffscreen({ ...fetch, engine: undefined })).toBeNull();
+    expect(parseBackgroundToOffscreen({ ...fetch, target: undefined })).toBeNull();
+    const token = '0123456789abcdef0123456789abcdef';
+    expect(parseBackgroundToOffscreen({ target: 'offscreen', kind: 'offscreen/infer', token, engine })).not.toBeNull();
+    expect(parseBackgroundToOffscreen({ target: 'offscreen', kind: 'offscreen/infer', token: 'x', engine })).toBeNull();
+    expect(parseBackgroundToOffscreen({ target: 'offscreen', kind: 'offscreen/release', token: `${token}0` })).toBeNull();
+    expect(parseFetchReply({ ok: true, token, sha256: 'ab'.repeat(32), bytes: 10 })).not.toBeNull();
+    expect(parseFetchReply({ ok: true, token, sha256: 'AB'.repeat(32), bytes: 10 })).toBeNull();
+    expect(parseFetchReply({ ok: false, reason: 'http-error', detail: 'HTTP 404' })).not.toBeNull();
+    const judged = { ok: true, pGenerated: 0.2, logits: [1, 2], backend: 'wasm', thumbnail: 'data:image/jpeg;base64,AAAA' };
+    expect(parseJudgeReply(judged)).toEqual(judged);
+    expect(parseJudgeReply({ ...judged, backend: 'cuda' })).toBeNull();
+    // A thumbnail that is not a small JPEG data: URL is dropped, never passed on to the popup.
+    expect(parseJudgeReply({ ...judged, thumbnail: 'https://tracker.example/t.gif' })).toMatchObject({ thumbnail: null });
+    expect(parseJudgeReply({ ok: false, reason: 'model-error', detail: 'gone', tokenLost: true })).toMatchObject({ tokenLost: true });
   });
 });

@@ -1,0 +1,126 @@
+// The cache and history logic against a real IndexedDB implementation (fake-indexeddb, which
+// implements the spec in Node), including the migration from the v1 schema.
+
+import 'fake-indexeddb/auto';
+import { IDBFactory } from 'fake-indexeddb';
+import { openDB } from 'idb';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  addHistory,
+  closeStore,
+  countPredictions,
+  DB_NAME,
+  getPrediction,
+  getPredictionByHash,
+  listHistory,
+  putPrediction,
+  recordResult,
+  readStats,
+  bumpStat,
+  type HistoryRecord,
+} from '../../src/background/prediction-store';
+
+beforeEach(async () => {
+  await closeStore();
+  globalThis.indexedDB = new IDBFactory();
+  vi.useRealTimers();
+});
+
+describe('prediction cache', () => {
+  it('finds a prediction by URL and by the bytes’ hash, per model', async () => {
+    await putPrediction('model-a', 'https://x/1.jpg', 'aa'.repeat(32), 0.7, 100);
+    expect((await getPrediction('model-a', 'https://x/1.jpg'))?.pGenerated).toBe(0.7);
+    expect((await getPredictionByHash('model-a', 'aa'.repeat(32)))?.url).toBe('https://x/1.jpg');
+    expect(await getPrediction('model-b', 'https://x/1.jpg')).toBeUndefined();
+    expect(await getPredictionByHash('model-b', 'aa'.repeat(32))).toBeUndefined();
+  });
+
+  it('evicts the least recently used entries past the cap', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    for (let i = 0; i < 5; i++) {
+      vi.setSystemTime(1_000_000 + i * 120_000);
+      await putPrediction('m', `u${i}`, null, i / 10, 5);
+    }
+    vi.setSystemTime(1_000_000 + 10 * 120_000);
+    await getPrediction('m', 'u0'); // u0 becomes the most recently used
+    vi.setSystemTime(1_000_000 + 11 * 120_000);
+    await putPrediction('m', 'u5', null, 0.5, 5);
+    await putPrediction('m', 'u6', null, 0.6, 5);
+    expect(await countPredictions()).toBe(5);
+    expect(await getPrediction('m', 'u1')).toBeUndefined();
+    expect(await getPrediction('m', 'u2')).toBeUndefined();
+    expect(await getPrediction('m', 'u0')).toBeDefined();
+    expect(await getPrediction('m', 'u6')).toBeDefined();
+  });
+
+  it('counts atomically', async () => {
+    await Promise.all(Array.from({ length: 20 }, () => bumpStat('inferences')));
+    expect((await readStats()).inferences).toBe(20);
+  });
+
+  it('migrates a v1 database, keeping its predictions', async () => {
+    const v1 = await openDB(DB_NAME, 1, {
+      upgrade(db) {
+        db.createObjectStore('predictions', { keyPath: 'key' }).createIndex('lastUsedAt', 'lastUsedAt');
+        db.createObjectStore('stats', { keyPath: 'name' });
+      },
+    });
+    await v1.put('predictions', { key: 'm\nhttps://old', modelId: 'm', url: 'https://old', pGenerated: 0.25, createdAt: 1, lastUsedAt: 1 });
+    v1.close();
+    expect((await getPrediction('m', 'https://old'))?.pGenerated).toBe(0.25);
+    await addHistory(entry('https://old', Date.now()), 10, 30);
+    expect(await listHistory()).toHaveLength(1);
+  });
+});
+
+function entry(url: string, time: number, site = 'news.example'): HistoryRecord {
+  return { url, pageUrl: `https://${site}/a`, pageTitle: `Title ${url}`, site, pGenerated: 0.9, threshold: 0.5, modelId: 'm', time, thumbnail: null };
+}
+
+describe('history', () => {
+  it('keeps at most the configured number of entries, newest first', async () => {
+    const now = Date.now();
+    for (let i = 0; i < 6; i++) await addHistory(entry(`https://i/${i}`, now + i), 4, 30);
+    expect((await listHistory()).map((h) => h.url)).toEqual(['https://i/5', 'https://i/4', 'https://i/3', 'https://i/2']);
+  });
+
+  it('drops entries older than the retention period', async () => {
+    const now = Date.now();
+    await addHistory(entry('https://old', now - 40 * 86_400_000), 100, 30);
+    await addHistory(entry('https://new', now), 100, 30);
+    expect((await listHistory()).map((h) => h.url)).toEqual(['https://new']);
+  });
+
+  it('filters by site and searches URL, page and title', async () => {
+    const now = Date.now();
+    await addHistory(entry('https://cdn/cat.jpg', now, 'a.example'), 100, 30);
+    await addHistory(entry('https://cdn/dog.jpg', now + 1, 'b.example'), 100, 30);
+    expect((await listHistory({ site: 'a.example' })).map((h) => h.url)).toEqual(['https://cdn/cat.jpg']);
+    expect((await listHistory({ query: 'DOG' })).map((h) => h.url)).toEqual(['https://cdn/dog.jpg']);
+    expect(await listHistory({ query: 'title https://cdn/cat' })).toHaveLength(1);
+  });
+});
+
+describe('recordResult', () => {
+  it('writes the prediction and its history entry together, then applies both caps', async () => {
+    const limits = { cacheMaxEntries: 10, historyMaxEntries: 2, historyMaxDays: 30 };
+    for (let i = 0; i < 12; i++) {
+      const url = `https://x/${i}.jpg`;
+      await recordResult({ modelId: 'm', url, sha256: i.toString(16).padStart(64, '0'), pGenerated: i / 20 }, entry(url, Date.now() + i), limits);
+    }
+    expect(await countPredictions()).toBe(10);
+    expect((await getPredictionByHash('m', (11).toString(16).padStart(64, '0')))?.url).toBe('https://x/11.jpg');
+    expect((await listHistory()).map((h) => h.url)).toEqual(['https://x/11.jpg', 'https://x/10.jpg']);
+  });
+
+  it('writes neither when the history entry is refused', async () => {
+    const limits = { cacheMaxEntries: 10, historyMaxEntries: 5, historyMaxDays: 30 };
+    const bad = { ...entry('https://x/a.jpg', Date.now()), id: 1 };
+    await recordResult({ modelId: 'm', url: 'https://x/a.jpg', sha256: null, pGenerated: 0.1 }, bad, limits);
+    // The same explicit id again: the history add fails, and the transaction takes the prediction with it.
+    await expect(
+      recordResult({ modelId: 'm', url: 'https://x/b.jpg', sha256: null, pGenerated: 0.2 }, bad, limits),
+    ).rejects.toThrow();
+    expect(await getPrediction('m', 'https://x/b.jpg')).toBeUndefined();
+  });
+});
