@@ -30,6 +30,10 @@ export interface TestServer {
   /** Serves `html` at `path`. */
   page(path: string, html: string): void;
   route(path: string, handler: (req: IncomingMessage, res: ServerResponse) => void): void;
+  /** Holds static responses for `ms(entry)` milliseconds first (0: none), to slow a scan down. */
+  delayStatic(ms: (entry: RequestLogEntry) => number): void;
+  /** The same server under the host name "localhost": another site for per-site switches. */
+  otherSiteOrigin: string;
   close(): Promise<void>;
 }
 
@@ -38,14 +42,16 @@ export async function startServer(staticDir: string): Promise<TestServer> {
   const pages = new Map<string, string>();
   const routes = new Map<string, (req: IncomingMessage, res: ServerResponse) => void>();
   const log: RequestLogEntry[] = [];
+  let delay: (entry: RequestLogEntry) => number = () => 0;
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    log.push({
+    const entry: RequestLogEntry = {
       path,
       cookie: req.headers.cookie,
       referer: req.headers.referer,
       dest: req.headers['sec-fetch-dest'] as string | undefined,
-    });
+    };
+    log.push(entry);
     const html = pages.get(path);
     if (html !== undefined) {
       res.writeHead(200, { 'content-type': TYPES['.html'] ?? 'text/html', 'cache-control': 'no-store' });
@@ -60,13 +66,16 @@ export async function startServer(staticDir: string): Promise<TestServer> {
         res.writeHead(403).end();
         return;
       }
-      readFile(join(staticDir, rel)).then(
-        (body) => {
-          res.writeHead(200, { 'content-type': TYPES[extname(rel).toLowerCase()] ?? 'application/octet-stream' });
-          res.end(body);
-        },
-        () => res.writeHead(404, { 'content-type': 'text/plain' }).end('not found'),
-      );
+      const wait = delay(entry);
+      void new Promise((r) => setTimeout(r, wait))
+        .then(() => readFile(join(staticDir, rel)))
+        .then(
+          (body) => {
+            res.writeHead(200, { 'content-type': TYPES[extname(rel).toLowerCase()] ?? 'application/octet-stream' });
+            res.end(body);
+          },
+          () => res.writeHead(404, { 'content-type': 'text/plain' }).end('not found'),
+        );
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
@@ -78,6 +87,10 @@ export async function startServer(staticDir: string): Promise<TestServer> {
     log,
     page: (path, html) => pages.set(path, html),
     route: (path, handler) => routes.set(path, handler),
+    delayStatic: (ms) => {
+      delay = ms;
+    },
+    otherSiteOrigin: `http://localhost:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
