@@ -31,6 +31,17 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        // `npm run bench`: prints measured ratios against a reference taken in the same run.
+        test: {
+          name: 'bench',
+          include: ['bench/**/*.bench.ts'],
+          environment: 'node',
+          testTimeout: 600_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -207,6 +207,10 @@ describe('background: survival', () => {
     console.log(`largest |p - PyTorch| over ${PICTURES} images: ${worst.toExponential(2)}`);
     expect(worst).toBeLessThan(1e-4);
 
+    // The toolbar counts the likely generated images on this tab, each once.
+    const suspected = badges.filter((b) => b.state === 'generated').length;
+    expect(await tabBadgeText(`${server.origin}/hundred.html`)).toBe(suspected > 0 ? String(suspected) : '');
+
     // Each result was recorded once: one prediction and one history entry per image.
     const history = await readStore<{ url: string }>('history');
     const predictions = await readStore<{ url: string }>('predictions');
