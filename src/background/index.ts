@@ -9,7 +9,9 @@ import {
   type BackgroundToContent,
   type CheckReply,
   type ContentToBackground,
+  type HistoryEntry,
   type StatusReply,
+  type TabReply,
   type UiToBackground,
 } from '../shared/protocol';
 import { summarize } from '../shared/model-registry';
@@ -17,8 +19,8 @@ import { getSettings, scanningAllowed, siteOf } from '../shared/settings';
 import { activeManifest, checkImage, queue } from './checker';
 import { onMenuClicked, registerContextMenu } from './context-menu';
 import { engineStatus } from './offscreen-client';
-import { readStats } from './prediction-store';
-import { forgetTab, recordVerdict, resetTab, showScanningState } from './tab-state';
+import { clearHistory, listHistory, markMistake, readStats, type HistoryRecord } from './prediction-store';
+import { forgetTab, readCounts, recordVerdict, resetTab, showScanningState } from './tab-state';
 
 const EXTENSION_ORIGIN = new URL(chrome.runtime.getURL('')).origin;
 
@@ -87,6 +89,29 @@ async function status(): Promise<StatusReply> {
   return { engine: { state: 'not-loaded', backend: null, note: null, model }, stats };
 }
 
+async function tabReply(tabId: number): Promise<TabReply> {
+  const settings = await getSettings();
+  let url: string | undefined;
+  try {
+    url = (await chrome.tabs.get(tabId)).url;
+  } catch {
+    url = undefined; // the tab is gone
+  }
+  const site = siteOf(url);
+  const c = await readCounts(tabId);
+  return {
+    site,
+    siteEnabled: site !== null && !settings.disabledSites.includes(site),
+    paused: settings.paused,
+    counts: { checked: c.checked.length, suspected: c.suspected.length, failed: c.failed.length },
+  };
+}
+
+function toHistoryEntry(h: HistoryRecord): HistoryEntry | null {
+  if (h.id === undefined) return null;
+  return { ...h, id: h.id, thumbnail: h.thumbnail ?? null, mistake: h.mistake === true };
+}
+
 /** Updates the toolbar of every open tab after a switch changed. */
 async function refreshScanningState(): Promise<void> {
   const settings = await getSettings();
@@ -111,6 +136,17 @@ async function onUi(msg: UiToBackground): Promise<unknown> {
     case 'ui/set-paused':
       await chrome.storage.sync.set({ paused: msg.paused });
       await refreshScanningState();
+      return { ok: true };
+    case 'ui/get-tab':
+      return tabReply(msg.tabId);
+    case 'ui/list-history': {
+      const entries = await listHistory({ site: msg.site ?? undefined, query: msg.query, limit: msg.limit });
+      return { entries: entries.map(toHistoryEntry).filter((e): e is HistoryEntry => e !== null) };
+    }
+    case 'ui/mark-mistake':
+      return { ok: await markMistake(msg.id, msg.mistake) };
+    case 'ui/clear-history':
+      await clearHistory();
       return { ok: true };
   }
 }

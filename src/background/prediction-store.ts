@@ -32,6 +32,8 @@ export interface HistoryRecord {
   time: number;
   /** Small JPEG data: URL made in the offscreen document, or null. */
   thumbnail: string | null;
+  /** The user reported this verdict as wrong (a local labelled example). */
+  mistake?: boolean;
 }
 
 /** `hashHits`: answered from the cache by the bytes' hash after a download (a new URL). */
@@ -193,6 +195,18 @@ export async function recordResult(
   await Promise.all([...writes, tx.done]);
   await evictPredictions(limits.cacheMaxEntries);
   if (history) await trimHistory(limits.historyMaxEntries, limits.historyMaxDays);
+}
+
+export async function markMistake(id: number, mistake: boolean): Promise<boolean> {
+  const tx = (await openStore()).transaction('history', 'readwrite');
+  const entry = await tx.store.get(id);
+  if (entry) await tx.store.put({ ...entry, mistake });
+  await tx.done;
+  return entry !== undefined;
+}
+
+export async function clearHistory(): Promise<void> {
+  await (await openStore()).clear('history');
 }
 
 /** Newest first; `site` limits to one host name, `query` matches URL, page or title text. */

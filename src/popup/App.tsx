@@ -1,49 +1,43 @@
-// The popup: which model is running (and a plain warning when it is the test fixture), its
-// backend and state, and what has been checked so far.
+// The popup: this site's switch and global pause with the tab's counts, the model's status (with
+// a plain warning when it is the test fixture), and the history of checked images.
 
-import { useEffect, useState } from 'preact/hooks';
-import browser from 'webextension-polyfill';
-import type { EngineStatus, StatusReply } from '../shared/protocol';
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import type { StatusReply, TabReply } from '../shared/protocol';
 import { FIXTURE_WARNING, MODEL_LIMITS } from '../shared/verdict-text';
-
-function engineLine(e: EngineStatus): string {
-  switch (e.state) {
-    case 'not-loaded':
-      return 'not loaded yet (loads on the first image)';
-    case 'loading':
-      return 'loading…';
-    case 'ready':
-      return `ready on ${e.backend === 'webgpu' ? 'WebGPU' : 'WebAssembly'}`;
-    case 'failed':
-      return 'failed to load';
-  }
-}
-
-function isStatusReply(v: unknown): v is StatusReply {
-  return typeof v === 'object' && v !== null && 'engine' in v && 'stats' in v;
-}
+import { getStatus, getTab, setPaused, setSiteEnabled, targetTabId } from './api';
+import { HistoryList } from './HistoryList';
+import { ModelStatus } from './ModelStatus';
+import { SiteControls } from './SiteControls';
 
 export function App() {
   const [status, setStatus] = useState<StatusReply | null>(null);
+  const [tabId, setTabId] = useState<number | null>(null);
+  const [tab, setTab] = useState<TabReply | null>(null);
   const [error, setError] = useState<string | null>(null);
 
+  const refresh = useCallback(async (): Promise<void> => {
+    try {
+      setStatus(await getStatus());
+      if (tabId !== null) setTab(await getTab(tabId));
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  }, [tabId]);
+
   useEffect(() => {
-    let alive = true;
-    const refresh = (): void => {
-      browser.runtime
-        .sendMessage({ kind: 'ui/get-status' })
-        .then((reply: unknown) => {
-          if (alive && isStatusReply(reply)) setStatus(reply);
-        })
-        .catch((e: unknown) => alive && setError(String(e)));
-    };
-    refresh();
-    const timer = setInterval(refresh, 1000);
-    return () => {
-      alive = false;
-      clearInterval(timer);
-    };
+    void targetTabId().then(setTabId);
   }, []);
+
+  useEffect(() => {
+    void refresh();
+    const timer = setInterval(() => void refresh(), 1000);
+    return () => clearInterval(timer);
+  }, [refresh]);
+
+  const onSite = (enabled: boolean): void => {
+    if (tab?.site) void setSiteEnabled(tab.site, enabled).then(refresh);
+  };
+  const onPause = (paused: boolean): void => void setPaused(paused).then(refresh);
 
   const model = status?.engine.model ?? null;
   return (
@@ -57,26 +51,9 @@ export function App() {
         </p>
       )}
       {error && <p class="warning">Could not reach the extension: {error}</p>}
-      {status && (
-        <dl>
-          <dt>Model</dt>
-          <dd>{model ? model.name : 'unknown'}</dd>
-          <dt>Engine</dt>
-          <dd>{engineLine(status.engine)}</dd>
-          {status.engine.note && (
-            <>
-              <dt>Note</dt>
-              <dd>{status.engine.note}</dd>
-            </>
-          )}
-          <dt>Judged</dt>
-          <dd>{status.stats.inferences} images</dd>
-          <dt>From cache</dt>
-          <dd>{status.stats.cacheHits}</dd>
-          <dt>Couldn't check</dt>
-          <dd>{status.stats.failures}</dd>
-        </dl>
-      )}
+      {tab && <SiteControls tab={tab} onSite={onSite} onPause={onPause} />}
+      {status && <ModelStatus status={status} />}
+      {tab && <HistoryList site={tab.site} />}
       <p class="limits">{MODEL_LIMITS}</p>
       <p class="privacy">Everything runs on this computer. No image, address or verdict leaves it.</p>
     </main>

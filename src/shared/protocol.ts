@@ -84,7 +84,37 @@ export type BackgroundToContent =
 export type UiToBackground =
   | { kind: 'ui/get-status' }
   | { kind: 'ui/set-site-enabled'; site: string; enabled: boolean }
-  | { kind: 'ui/set-paused'; paused: boolean };
+  | { kind: 'ui/set-paused'; paused: boolean }
+  /** The popup's view of one tab: its site, whether it is scanned, and its counts. */
+  | { kind: 'ui/get-tab'; tabId: number }
+  | { kind: 'ui/list-history'; site: string | null; query: string; limit: number }
+  /** "Report a mistake": the user says this verdict is wrong (or takes that back). */
+  | { kind: 'ui/mark-mistake'; id: number; mistake: boolean }
+  | { kind: 'ui/clear-history' };
+
+export interface TabReply {
+  /** Host name of the tab's page; null for pages that are never scanned (chrome://, files). */
+  site: string | null;
+  siteEnabled: boolean;
+  paused: boolean;
+  counts: { checked: number; suspected: number; failed: number };
+}
+
+export interface HistoryEntry {
+  id: number;
+  url: string;
+  pageUrl: string;
+  pageTitle: string;
+  site: string;
+  pGenerated: number;
+  threshold: number;
+  modelId: string;
+  time: number;
+  thumbnail: string | null;
+  mistake: boolean;
+}
+
+export const MAX_HISTORY_PAGE = 500;
 
 export type EngineState = 'not-loaded' | 'loading' | 'ready' | 'failed';
 export type Backend = 'webgpu' | 'wasm';
@@ -209,6 +239,10 @@ export function parseCheckReply(v: unknown): CheckReply | null {
   return { accepted: v.accepted, refused: v.refused };
 }
 
+function isId(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
 const HOST_RE = /^[a-z0-9.-]{1,253}$|^\[[0-9a-f:.]{2,45}\]$/;
 
 export function parseUiToBackground(v: unknown): UiToBackground | null {
@@ -221,6 +255,18 @@ export function parseUiToBackground(v: unknown): UiToBackground | null {
       return { kind: 'ui/set-site-enabled', site: v.site, enabled: v.enabled };
     case 'ui/set-paused':
       return typeof v.paused === 'boolean' ? { kind: 'ui/set-paused', paused: v.paused } : null;
+    case 'ui/get-tab':
+      return isId(v.tabId) ? { kind: 'ui/get-tab', tabId: v.tabId } : null;
+    case 'ui/list-history': {
+      const site = v.site === null ? null : typeof v.site === 'string' && HOST_RE.test(v.site) ? v.site : undefined;
+      if (site === undefined || typeof v.query !== 'string' || v.query.length > 200) return null;
+      if (!isId(v.limit) || v.limit < 1 || v.limit > MAX_HISTORY_PAGE) return null;
+      return { kind: 'ui/list-history', site, query: v.query, limit: v.limit };
+    }
+    case 'ui/mark-mistake':
+      return isId(v.id) && typeof v.mistake === 'boolean' ? { kind: 'ui/mark-mistake', id: v.id, mistake: v.mistake } : null;
+    case 'ui/clear-history':
+      return { kind: 'ui/clear-history' };
     default:
       return null;
   }

@@ -63,3 +63,13 @@ export function checkImageUrl(raw: string, pageUrl: string | undefined): UrlDeci
   }
   return { ok: true, url };
 }
+
+/** Whether a stored URL may become a link in the extension's pages (never javascript: or data:). */
+export function isWebLink(raw: string): boolean {
+  try {
+    const u = new URL(raw);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,44 @@
+// Which model judges, on what backend, and what has been done so far.
+
+import type { EngineStatus, StatusReply } from '../shared/protocol';
+
+function engineLine(e: EngineStatus): string {
+  switch (e.state) {
+    case 'not-loaded':
+      return 'not loaded yet (loads on the first image)';
+    case 'loading':
+      return 'loading…';
+    case 'ready':
+      return `ready on ${e.backend === 'webgpu' ? 'WebGPU' : 'WebAssembly'}`;
+    case 'failed':
+      return 'failed to load';
+  }
+}
+
+export function ModelStatus({ status }: { status: StatusReply }) {
+  const model = status.engine.model;
+  return (
+    <dl class="card" aria-label="Model">
+      <dt>Model</dt>
+      <dd>{model ? model.name : 'unknown'}</dd>
+      <dt>Engine</dt>
+      <dd data-engine-state={status.engine.state}>{engineLine(status.engine)}</dd>
+      {status.engine.note && (
+        <>
+          <dt>Note</dt>
+          <dd>{status.engine.note}</dd>
+        </>
+      )}
+      {status.engine.state === 'failed' && (
+        <>
+          <dt>What to do</dt>
+          <dd>Reload the extension from chrome://extensions; if it fails again, reinstall the model.</dd>
+        </>
+      )}
+      <dt>Judged</dt>
+      <dd>
+        {status.stats.inferences} images ({status.stats.cacheHits + status.stats.hashHits} answers from the cache)
+      </dd>
+    </dl>
+  );
+}

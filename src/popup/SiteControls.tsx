@@ -1,0 +1,52 @@
+// This site on/off, pause everywhere, and what was found on the current tab.
+
+import type { TabReply } from '../shared/protocol';
+
+interface Props {
+  tab: TabReply;
+  onSite: (enabled: boolean) => void;
+  onPause: (paused: boolean) => void;
+}
+
+function Switch(props: { id: string; label: string; checked: boolean; disabled?: boolean; onChange: (v: boolean) => void }) {
+  return (
+    <label class="switch" for={props.id}>
+      <span>{props.label}</span>
+      <input
+        id={props.id}
+        type="checkbox"
+        role="switch"
+        checked={props.checked}
+        disabled={props.disabled}
+        onChange={(e) => props.onChange((e.currentTarget as HTMLInputElement).checked)}
+      />
+    </label>
+  );
+}
+
+export function SiteControls({ tab, onSite, onPause }: Props) {
+  const scanning = tab.site !== null && tab.siteEnabled && !tab.paused;
+  return (
+    <section class="card" aria-label="This page">
+      {tab.site ? (
+        <Switch id="site-switch" label={`Check images on ${tab.site}`} checked={tab.siteEnabled} onChange={onSite} />
+      ) : (
+        <p class="muted">This page cannot be checked (only web pages can).</p>
+      )}
+      <Switch id="pause-switch" label="Pause everywhere" checked={tab.paused} onChange={onPause} />
+      <p class="counts" aria-live="polite">
+        {scanning ? (
+          <>
+            <strong data-count="checked">{tab.counts.checked}</strong> checked ·{' '}
+            <strong data-count="suspected" class={tab.counts.suspected > 0 ? 'alert' : ''}>
+              {tab.counts.suspected}
+            </strong>{' '}
+            likely generated · <strong data-count="failed">{tab.counts.failed}</strong> couldn’t check
+          </>
+        ) : (
+          `Not checking this page${tab.paused ? ' (paused everywhere)' : ''}.`
+        )}
+      </p>
+    </section>
+  );
+}

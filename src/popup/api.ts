@@ -1,0 +1,32 @@
+// The popup's calls to the service worker: typed wrappers over the one message protocol.
+
+import browser from 'webextension-polyfill';
+import type { HistoryEntry, StatusReply, TabReply, UiToBackground } from '../shared/protocol';
+
+function ask<T>(msg: UiToBackground): Promise<T> {
+  return browser.runtime.sendMessage(msg) as Promise<T>;
+}
+
+export const getStatus = (): Promise<StatusReply> => ask({ kind: 'ui/get-status' });
+export const getTab = (tabId: number): Promise<TabReply> => ask({ kind: 'ui/get-tab', tabId });
+export const setSiteEnabled = (site: string, enabled: boolean): Promise<unknown> =>
+  ask({ kind: 'ui/set-site-enabled', site, enabled });
+export const setPaused = (paused: boolean): Promise<unknown> => ask({ kind: 'ui/set-paused', paused });
+export const markMistake = (id: number, mistake: boolean): Promise<unknown> => ask({ kind: 'ui/mark-mistake', id, mistake });
+export const clearHistory = (): Promise<unknown> => ask({ kind: 'ui/clear-history' });
+
+export async function listHistory(site: string | null, query: string): Promise<HistoryEntry[]> {
+  const reply = await ask<{ entries: HistoryEntry[] }>({ kind: 'ui/list-history', site, query, limit: 100 });
+  return reply.entries;
+}
+
+/**
+ * The tab the popup is about: the active tab of its window. When the popup page is opened in a
+ * tab of its own (tests, or a user pinning it), `?tab=N` names the tab instead.
+ */
+export async function targetTabId(): Promise<number | null> {
+  const named = Number(new URLSearchParams(location.search).get('tab'));
+  if (Number.isSafeInteger(named) && named > 0) return named;
+  const [tab] = await browser.tabs.query({ active: true, currentWindow: true });
+  return tab?.id ?? null;
+}
