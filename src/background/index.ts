@@ -19,7 +19,7 @@ import { getSettings, scanningAllowed, siteOf } from '../shared/settings';
 import { activeManifest, checkImage, queue } from './checker';
 import { onMenuClicked, registerContextMenu } from './context-menu';
 import { engineStatus } from './offscreen-client';
-import { clearHistory, listHistory, markMistake, readStats, type HistoryRecord } from './prediction-store';
+import { clearHistory, deleteStore, listHistory, markMistake, readStats, type HistoryRecord } from './prediction-store';
 import { forgetTab, readCounts, recordVerdict, resetTab, showScanningState } from './tab-state';
 
 const EXTENSION_ORIGIN = new URL(chrome.runtime.getURL('')).origin;
@@ -89,6 +89,14 @@ async function status(): Promise<StatusReply> {
   return { engine: { state: 'not-loaded', backend: null, note: null, model }, stats };
 }
 
+async function deleteAllData(): Promise<void> {
+  await deleteStore();
+  await chrome.storage.sync.clear();
+  await chrome.storage.local.clear();
+  await chrome.storage.session.clear();
+  await refreshScanningState();
+}
+
 async function tabReply(tabId: number): Promise<TabReply> {
   const settings = await getSettings();
   let url: string | undefined;
@@ -147,6 +155,18 @@ async function onUi(msg: UiToBackground): Promise<unknown> {
       return { ok: await markMistake(msg.id, msg.mistake) };
     case 'ui/clear-history':
       await clearHistory();
+      return { ok: true };
+    case 'ui/export-history': {
+      const entries = await listHistory({ limit: Number.MAX_SAFE_INTEGER });
+      return {
+        entries: entries
+          .map(toHistoryEntry)
+          .filter((e): e is HistoryEntry => e !== null)
+          .map((e) => ({ ...e, thumbnail: null })),
+      };
+    }
+    case 'ui/delete-all-data':
+      await deleteAllData();
       return { ok: true };
   }
 }

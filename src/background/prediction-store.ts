@@ -52,7 +52,8 @@ interface LensDb extends DBSchema {
 let dbPromise: Promise<IDBPDatabase<LensDb>> | null = null;
 
 export function openStore(): Promise<IDBPDatabase<LensDb>> {
-  dbPromise ??= openDB<LensDb>(DB_NAME, DB_VERSION, {
+  if (dbPromise) return dbPromise;
+  const opening: Promise<IDBPDatabase<LensDb>> = openDB<LensDb>(DB_NAME, DB_VERSION, {
     upgrade(db, oldVersion, _newVersion, tx) {
       if (oldVersion < 1) {
         const predictions = db.createObjectStore('predictions', { keyPath: 'key' });
@@ -67,11 +68,18 @@ export function openStore(): Promise<IDBPDatabase<LensDb>> {
         history.createIndex('site', 'site');
       }
     },
+    blocking(_current, _blocked, event) {
+      // Something wants to delete or upgrade the database: close this very connection (which
+      // may no longer be the current one) so it can; the next call opens a new one.
+      (event.target as IDBDatabase).close();
+      if (dbPromise === opening) dbPromise = null;
+    },
     terminated() {
-      dbPromise = null;
+      if (dbPromise === opening) dbPromise = null;
     },
   });
-  return dbPromise;
+  dbPromise = opening;
+  return opening;
 }
 
 /** Forgets the open connection (tests, and "delete all data"). */
@@ -203,6 +211,18 @@ export async function markMistake(id: number, mistake: boolean): Promise<boolean
   if (entry) await tx.store.put({ ...entry, mistake });
   await tx.done;
   return entry !== undefined;
+}
+
+/** Deletes the whole database (cache, history, counters). */
+export async function deleteStore(): Promise<void> {
+  await closeStore();
+  await new Promise<void>((resolve, reject) => {
+    const req = indexedDB.deleteDatabase(DB_NAME);
+    req.onsuccess = () => resolve();
+    req.onerror = () => reject(req.error ?? new Error('could not delete the database'));
+    // Other open connections get a versionchange event and close (see blocking() above).
+    req.onblocked = () => undefined;
+  });
 }
 
 export async function clearHistory(): Promise<void> {

@@ -23,6 +23,8 @@ const CSS = `
 interface Entry {
   image: HTMLImageElement;
   badge: HTMLDivElement;
+  url: string;
+  verdict: Verdict | null;
 }
 
 export class BadgeLayer {
@@ -62,10 +64,12 @@ export class BadgeLayer {
       badge.setAttribute('role', 'status');
       badge.tabIndex = 0;
       this.root.append(badge);
-      entry = { image, badge };
+      entry = { image, badge, url, verdict };
       this.entries.set(image, entry);
       this.resizeObserver.observe(image);
     }
+    entry.url = url;
+    entry.verdict = verdict;
     const text = describeVerdict(verdict);
     const { badge } = entry;
     badge.dataset.state = text.state;
@@ -78,6 +82,15 @@ export class BadgeLayer {
     badge.title = text.title;
     badge.setAttribute('aria-label', text.ariaLabel);
     this.schedule();
+  }
+
+  /** The user moved the threshold: every shown score is labelled again against it. */
+  relabel(threshold: number): void {
+    for (const e of this.entries.values()) {
+      if (e.verdict?.status === 'done' && e.verdict.threshold !== threshold) {
+        this.show(e.image, e.url, { ...e.verdict, threshold });
+      }
+    }
   }
 
   remove(image: HTMLImageElement): void {

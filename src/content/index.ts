@@ -158,9 +158,12 @@ function stop(): void {
 }
 
 function applySettings(next: Settings): void {
+  const minSizeChanged = next.minImageSize !== settings.minImageSize;
   settings = next;
-  if (scanningAllowed(settings, location.href)) start();
-  else stop();
+  layer?.relabel(settings.threshold);
+  if (!scanningAllowed(settings, location.href)) stop();
+  else if (!scanning) start();
+  else if (minSizeChanged) scheduleScan(0); // images skipped before may qualify now
 }
 
 /** A verdict the user asked for from the context menu: shown on every image with that URL. */

@@ -90,7 +90,11 @@ export type UiToBackground =
   | { kind: 'ui/list-history'; site: string | null; query: string; limit: number }
   /** "Report a mistake": the user says this verdict is wrong (or takes that back). */
   | { kind: 'ui/mark-mistake'; id: number; mistake: boolean }
-  | { kind: 'ui/clear-history' };
+  | { kind: 'ui/clear-history' }
+  /** Every history entry, for export (thumbnails left out). */
+  | { kind: 'ui/export-history' }
+  /** Deletes the cache, history, counters and settings. */
+  | { kind: 'ui/delete-all-data' };
 
 export interface TabReply {
   /** Host name of the tab's page; null for pages that are never scanned (chrome://, files). */
@@ -266,7 +270,9 @@ export function parseUiToBackground(v: unknown): UiToBackground | null {
     case 'ui/mark-mistake':
       return isId(v.id) && typeof v.mistake === 'boolean' ? { kind: 'ui/mark-mistake', id: v.id, mistake: v.mistake } : null;
     case 'ui/clear-history':
-      return { kind: 'ui/clear-history' };
+    case 'ui/export-history':
+    case 'ui/delete-all-data':
+      return { kind: v.kind };
     default:
       return null;
   }

@@ -31,6 +31,14 @@ export const DEFAULT_SETTINGS: Settings = {
   incognitoHistory: false,
 };
 
+/** Allowed ranges of the numeric settings (the options page uses the same). */
+export const SETTING_RANGES = {
+  minImageSize: { min: 1, max: 4096 },
+  cacheMaxEntries: { min: 10, max: 1_000_000 },
+  historyMaxEntries: { min: 0, max: 100_000 },
+  historyMaxDays: { min: 1, max: 3650 },
+} as const;
+
 function intIn(v: unknown, min: number, max: number, fallback: number): number {
   return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : fallback;
 }
@@ -38,16 +46,17 @@ function intIn(v: unknown, min: number, max: number, fallback: number): number {
 /** Settings from untrusted storage: anything malformed falls back to its default. */
 export function normalizeSettings(raw: Record<string, unknown>): Settings {
   const d = DEFAULT_SETTINGS;
+  const R = SETTING_RANGES;
   const t = raw.threshold;
   const sites = raw.disabledSites;
   return {
     threshold: typeof t === 'number' && t > 0 && t < 1 ? t : d.threshold,
-    minImageSize: intIn(raw.minImageSize, 1, 4096, d.minImageSize),
+    minImageSize: intIn(raw.minImageSize, R.minImageSize.min, R.minImageSize.max, d.minImageSize),
     paused: typeof raw.paused === 'boolean' ? raw.paused : d.paused,
     disabledSites: Array.isArray(sites) ? sites.filter((x): x is string => typeof x === 'string' && x.length <= 253) : [],
-    cacheMaxEntries: intIn(raw.cacheMaxEntries, 10, 1_000_000, d.cacheMaxEntries),
-    historyMaxEntries: intIn(raw.historyMaxEntries, 0, 100_000, d.historyMaxEntries),
-    historyMaxDays: intIn(raw.historyMaxDays, 1, 3650, d.historyMaxDays),
+    cacheMaxEntries: intIn(raw.cacheMaxEntries, R.cacheMaxEntries.min, R.cacheMaxEntries.max, d.cacheMaxEntries),
+    historyMaxEntries: intIn(raw.historyMaxEntries, R.historyMaxEntries.min, R.historyMaxEntries.max, d.historyMaxEntries),
+    historyMaxDays: intIn(raw.historyMaxDays, R.historyMaxDays.min, R.historyMaxDays.max, d.historyMaxDays),
     incognitoHistory: typeof raw.incognitoHistory === 'boolean' ? raw.incognitoHistory : d.incognitoHistory,
   };
 }

@@ -1,12 +1,12 @@
-// The popup, opened as the extension's own page in real Chromium against a real tab: the site
+// The popup and the options page, opened as the extension's own page in real Chromium against a real tab: the site
 // switch and global pause change storage and the page at once, the counts match the page's
 // badges, and the history (thumbnails, search, scope, "report a mistake", clear) reads and
 // writes the real IndexedDB. Screenshots, light and dark, go to artifacts/e2e/.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
+import type { Download, Page } from 'playwright-core';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
 import { startServer, type TestServer } from '../support/server';
 import { readBadges, waitForBadges, type BadgeReading } from '../support/badges';
@@ -38,6 +38,40 @@ async function idbHistory(): Promise<Array<{ url: string; mistake?: boolean; thu
         };
       }),
   );
+}
+
+/** Counts of each store, read directly; a database that does not exist counts as empty (and is not created). */
+async function idbCounts(): Promise<Record<string, number>> {
+  return (await ext.serviceWorker()).evaluate(async () => {
+    const names = ['predictions', 'history', 'stats'];
+    const empty = Object.fromEntries(names.map((n) => [n, 0]));
+    if (!(await indexedDB.databases()).some((d) => d.name === 'realfake-lens')) return empty;
+    return new Promise<Record<string, number>>((resolve, reject) => {
+      const open = indexedDB.open('realfake-lens');
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const db = open.result;
+        const tx = db.transaction(names);
+        const out: Record<string, number> = {};
+        for (const n of names) {
+          const req = tx.objectStore(n).count();
+          req.onsuccess = () => (out[n] = req.result);
+        }
+        tx.oncomplete = () => {
+          db.close();
+          resolve(out);
+        };
+        tx.onerror = () => reject(tx.error);
+      };
+    });
+  });
+}
+
+const fileName = (src: string): string => new URL(src).pathname.split('/').pop() ?? '';
+
+async function readDownload(d: Download): Promise<string> {
+  const path = await d.path();
+  return readFileSync(path, 'utf8');
 }
 
 async function syncSettings(): Promise<Record<string, unknown>> {
@@ -136,5 +170,97 @@ describe('popup', () => {
     await popup.getByRole('button', { name: 'Delete' }).click();
     await popup.getByText('No images checked yet.').waitFor();
     expect(await idbHistory()).toEqual([]);
+  });
+});
+
+describe('options page', () => {
+  let options: Page;
+
+  beforeAll(async () => {
+    options = await ext.context.newPage();
+    await options.goto(`chrome-extension://${ext.extensionId}/src/options/index.html`);
+    await options.getByRole('heading', { name: 'Detection' }).waitFor();
+  });
+
+  it('moves the threshold: stored, and the badges already on the page are relabelled', async () => {
+    const before = await readBadges(site);
+    const flips = before.filter((b) => b.p !== null && b.p >= 0.3 && b.p < 0.5);
+    expect(flips.length, 'the fixture scores put a photo between 0.3 and 0.5').toBeGreaterThan(0);
+    await options.locator('#threshold').evaluate((el) => {
+      (el as HTMLInputElement).value = '0.3';
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+    await expect.poll(async () => (await syncSettings()).threshold).toBe(0.3);
+    const after = await waitForBadges(site, (b) => b.filter((x) => x.state === 'generated').length > before.filter((x) => x.state === 'generated').length, 10_000);
+    for (const b of after) expect(b.state, b.src).toBe((b.p ?? 0) >= 0.3 ? 'generated' : 'real');
+    expect(await options.locator('output[for="threshold"]').textContent()).toBe('30%');
+  });
+
+  it('stores the minimum size and history limits, refusing out-of-range values', async () => {
+    await options.locator('#minImageSize').fill('200');
+    await options.locator('#minImageSize').blur();
+    await expect.poll(async () => (await syncSettings()).minImageSize).toBe(200);
+    // Only the portrait is 200 px or more on its shorter side as rendered (220 x 352).
+    await site.reload();
+    const big = await waitForBadges(site, (b) => b.length === 1 && b.every((x) => x.state !== 'checking'), 20_000);
+    expect(big.map((b) => fileName(b.src))).toEqual(['astronaut-portrait.jpg']);
+    await options.locator('#minImageSize').fill('128');
+    await options.locator('#minImageSize').blur();
+    await expect.poll(async () => (await syncSettings()).minImageSize).toBe(128);
+    await waitForBadges(site, settled(PHOTOS.length), 30_000);
+    await options.locator('#historyMaxDays').fill('0');
+    await options.locator('#historyMaxDays').blur();
+    await options.locator('#historyMaxEntries').fill('50');
+    await options.locator('#historyMaxEntries').blur();
+    await expect.poll(async () => (await syncSettings()).historyMaxEntries).toBe(50);
+    expect((await syncSettings()).historyMaxDays).toBeUndefined();
+    await options.getByLabel('Remember images checked in incognito windows (history and cache)').check();
+    await expect.poll(async () => (await syncSettings()).incognitoHistory).toBe(true);
+  });
+
+  it('lists switched-off sites and switches one on again', async () => {
+    await popup.getByRole('switch', { name: 'Check images on 127.0.0.1' }).click();
+    await options.getByRole('button', { name: 'Switch on again' }).click();
+    await expect.poll(async () => (await syncSettings()).disabledSites).toEqual([]);
+    await waitForBadges(site, settled(PHOTOS.length), 30_000);
+  });
+
+  it('exports the history as CSV and JSON', async () => {
+    // The popup test cleared the history; the rescan above found everything in the cache, so
+    // check one new image to have an entry.
+    server.page('/one.html', '<!doctype html><title>one more</title><img src="/static/rocket.jpg" width="300" alt="">');
+    const one = await ext.context.newPage();
+    await one.goto(`${server.origin}/one.html`);
+    await waitForBadges(one, settled(1));
+    await one.close();
+    const [csv] = await Promise.all([options.waitForEvent('download'), options.getByRole('button', { name: 'Export history (CSV)' }).click()]);
+    const text = await readDownload(csv);
+    expect(text.split('\r\n')[0]).toMatch(/^time,verdict,pGenerated/);
+    expect(text).toContain(`${server.origin}/static/rocket.jpg`);
+    const [json] = await Promise.all([options.waitForEvent('download'), options.getByRole('button', { name: 'Export history (JSON)' }).click()]);
+    const entries = JSON.parse(await readDownload(json)) as Array<{ url: string }>;
+    expect(entries.map((e) => e.url)).toContain(`${server.origin}/static/rocket.jpg`);
+    await options.screenshot({ path: join(ARTIFACTS, 'options-light.png'), fullPage: true });
+    await options.emulateMedia({ colorScheme: 'dark' });
+    await options.screenshot({ path: join(ARTIFACTS, 'options-dark.png'), fullPage: true });
+    await options.emulateMedia({ colorScheme: 'light' });
+  });
+
+  it('deletes all data after confirmation: IndexedDB, counters and settings', async () => {
+    expect((await idbHistory()).length).toBeGreaterThan(0);
+    await options.getByRole('button', { name: 'Delete all data…' }).click();
+    await options.getByRole('button', { name: 'Delete everything' }).click();
+    await options.getByText('All data deleted').waitFor();
+    // (The open popup asks for status every second, which may already have opened a fresh one.)
+    expect(await idbCounts()).toEqual({ predictions: 0, history: 0, stats: 0 });
+    expect(await syncSettings()).toEqual({});
+    // Still works afterwards: a new page is judged from scratch.
+    server.page('/after.html', '<!doctype html><title>after</title><img src="/static/coins.png" width="300" alt="">');
+    const after = await ext.context.newPage();
+    await after.goto(`${server.origin}/after.html`);
+    const [badge] = await waitForBadges(after, settled(1));
+    expect(badge?.state).not.toBe('failed');
+    expect((await idbHistory()).length).toBe(1);
+    await after.close();
   });
 });

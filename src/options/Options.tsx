@@ -1,0 +1,198 @@
+// The options page: threshold, minimum size, history retention and incognito, the sites switched
+// off, data export and deletion, and what the model is and is not. Every control writes the one
+// settings store (chrome.storage.sync); the background and content scripts react to it.
+
+import { useEffect, useState } from 'preact/hooks';
+import browser from 'webextension-polyfill';
+import type { HistoryEntry, UiToBackground } from '../shared/protocol';
+import { DEFAULT_SETTINGS, normalizeSettings, SETTING_RANGES, type Settings } from '../shared/settings';
+import { MODEL_LIMITS, percent } from '../shared/verdict-text';
+import { historyToCsv, historyToJson } from './export';
+
+const ask = <T,>(msg: UiToBackground): Promise<T> => browser.runtime.sendMessage(msg) as Promise<T>;
+
+function download(name: string, type: string, text: string): void {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+function NumberSetting(props: { id: keyof typeof SETTING_RANGES; label: string; value: number; onSave: (v: number) => void }) {
+  const { min, max } = SETTING_RANGES[props.id];
+  return (
+    <label class="row" for={props.id}>
+      <span>{props.label}</span>
+      <input
+        id={props.id}
+        type="number"
+        min={min}
+        max={max}
+        step={1}
+        value={props.value}
+        onChange={(e) => {
+          const v = Number((e.currentTarget as HTMLInputElement).value);
+          if (Number.isInteger(v) && v >= min && v <= max) props.onSave(v);
+        }}
+      />
+    </label>
+  );
+}
+
+export function Options() {
+  const [settings, setSettings] = useState<Settings>(DEFAULT_SETTINGS);
+  const [confirming, setConfirming] = useState(false);
+  const [message, setMessage] = useState<string | null>(null);
+
+  useEffect(() => {
+    const load = (): void =>
+      void browser.storage.sync.get(null).then((raw) => setSettings(normalizeSettings(raw)));
+    load();
+    browser.storage.onChanged.addListener(load);
+    return () => browser.storage.onChanged.removeListener(load);
+  }, []);
+
+  const save = (patch: Partial<Settings>): void => {
+    setSettings((s) => ({ ...s, ...patch }));
+    void browser.storage.sync.set(patch);
+  };
+
+  const exportAs = async (format: 'json' | 'csv'): Promise<void> => {
+    const { entries } = await ask<{ entries: HistoryEntry[] }>({ kind: 'ui/export-history' });
+    const stamp = new Date().toISOString().slice(0, 10);
+    if (format === 'json') download(`realfake-lens-history-${stamp}.json`, 'application/json', historyToJson(entries));
+    else download(`realfake-lens-history-${stamp}.csv`, 'text/csv', historyToCsv(entries));
+    setMessage(`Exported ${entries.length} ${entries.length === 1 ? "entry" : "entries"}.`);
+  };
+
+  const deleteAll = async (): Promise<void> => {
+    setConfirming(false);
+    await ask({ kind: 'ui/delete-all-data' });
+    setSettings(DEFAULT_SETTINGS);
+    setMessage('All data deleted: cache, history, counters and settings.');
+  };
+
+  return (
+    <main>
+      <h1>
+        <img src="/icons/icon-32.png" alt="" /> Realfake Lens options
+      </h1>
+
+      <section aria-labelledby="h-detection">
+        <h2 id="h-detection">Detection</h2>
+        <label class="row" for="threshold">
+          <span>
+            Call an image “likely generated” from <output for="threshold">{percent(settings.threshold)}</output>
+          </span>
+          <input
+            id="threshold"
+            type="range"
+            min={0.05}
+            max={0.95}
+            step={0.05}
+            value={settings.threshold}
+            onInput={(e) => save({ threshold: Number((e.currentTarget as HTMLInputElement).value) })}
+          />
+        </label>
+        <p class="help">
+          Lower flags more generated images but also more real photos by mistake; higher flags fewer real photos but
+          misses more generated ones. Badges already on pages are relabelled at once.
+        </p>
+        <NumberSetting
+          id="minImageSize"
+          label="Skip images smaller than (CSS pixels)"
+          value={settings.minImageSize}
+          onSave={(v) => save({ minImageSize: v })}
+        />
+      </section>
+
+      <section aria-labelledby="h-sites">
+        <h2 id="h-sites">Sites switched off</h2>
+        {settings.disabledSites.length === 0 ? (
+          <p class="help">None. Switch a site off from the toolbar popup while you are on it.</p>
+        ) : (
+          <ul class="sites">
+            {settings.disabledSites.map((site) => (
+              <li key={site}>
+                <span>{site}</span>
+                <button type="button" onClick={() => void ask({ kind: 'ui/set-site-enabled', site, enabled: true })}>
+                  Switch on again
+                </button>
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+
+      <section aria-labelledby="h-history">
+        <h2 id="h-history">History</h2>
+        <NumberSetting
+          id="historyMaxEntries"
+          label="Keep at most (entries; 0 keeps none)"
+          value={settings.historyMaxEntries}
+          onSave={(v) => save({ historyMaxEntries: v })}
+        />
+        <NumberSetting id="historyMaxDays" label="Keep for (days)" value={settings.historyMaxDays} onSave={(v) => save({ historyMaxDays: v })} />
+        <label class="row" for="incognitoHistory">
+          <span>Remember images checked in incognito windows (history and cache)</span>
+          <input
+            id="incognitoHistory"
+            type="checkbox"
+            checked={settings.incognitoHistory}
+            onChange={(e) => save({ incognitoHistory: (e.currentTarget as HTMLInputElement).checked })}
+          />
+        </label>
+      </section>
+
+      <section aria-labelledby="h-data">
+        <h2 id="h-data">Your data</h2>
+        <p class="help">
+          Stored on this computer only: scores of checked images (by address and by a fingerprint of the picture),
+          the history with small thumbnails and your reported mistakes, counters, and these settings. No image,
+          address or verdict ever leaves this computer.
+        </p>
+        <div class="buttons">
+          <button type="button" onClick={() => void exportAs('json')}>
+            Export history (JSON)
+          </button>
+          <button type="button" onClick={() => void exportAs('csv')}>
+            Export history (CSV)
+          </button>
+          {!confirming && (
+            <button type="button" class="danger" onClick={() => setConfirming(true)}>
+              Delete all data…
+            </button>
+          )}
+        </div>
+        {confirming && (
+          <p class="confirm" role="alert">
+            Delete the cache, the history, reported mistakes, counters and all settings?{' '}
+            <button type="button" class="danger" onClick={() => void deleteAll()}>
+              Delete everything
+            </button>{' '}
+            <button type="button" onClick={() => setConfirming(false)}>
+              Keep
+            </button>
+          </p>
+        )}
+        {message && (
+          <p class="message" role="status">
+            {message}
+          </p>
+        )}
+      </section>
+
+      <section aria-labelledby="h-about">
+        <h2 id="h-about">About the model</h2>
+        <p>
+          Realfake Lens runs LAION’s “realfake” classifier: a ConvNeXt-Large network fine-tuned on about 1.8 million
+          real photos and Stable Diffusion v1.4 images (about 99% accurate on its own validation set). The score is
+          the model’s estimate that a picture was made by Stable Diffusion; it is not proof either way.
+        </p>
+        <p>{MODEL_LIMITS}</p>
+      </section>
+    </main>
+  );
+}
