@@ -4,6 +4,7 @@
 // may be stopped at any time: everything that matters is written here, not kept in memory.
 
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type { HistoryEntry } from '../shared/protocol';
 
 export const DB_NAME = 'realfake-lens';
 export const DB_VERSION = 2;
@@ -20,21 +21,8 @@ export interface PredictionRecord {
   lastUsedAt: number;
 }
 
-export interface HistoryRecord {
-  id?: number;
-  url: string;
-  pageUrl: string;
-  pageTitle: string;
-  site: string;
-  pGenerated: number;
-  threshold: number;
-  modelId: string;
-  time: number;
-  /** Small JPEG data: URL made in the offscreen document, or null. */
-  thumbnail: string | null;
-  /** The user reported this verdict as wrong (a local labelled example). */
-  mistake?: boolean;
-}
+/** A history entry as stored: the protocol's HistoryEntry before it has an id. */
+export type HistoryRecord = Omit<HistoryEntry, 'id' | 'mistake'> & { id?: number; mistake?: boolean };
 
 /** `hashHits`: answered from the cache by the bytes' hash after a download (a new URL). */
 export type StatName = 'inferences' | 'cacheHits' | 'hashHits' | 'failures';

@@ -106,6 +106,7 @@ export interface TabReply {
 
 export interface HistoryEntry {
   id: number;
+  /** The image, and the page (frame) that showed it. */
   url: string;
   pageUrl: string;
   pageTitle: string;
@@ -114,7 +115,9 @@ export interface HistoryEntry {
   threshold: number;
   modelId: string;
   time: number;
+  /** Small JPEG data: URL made in the offscreen document, or null. */
   thumbnail: string | null;
+  /** The user reported this verdict as wrong (a local labelled example). */
   mistake: boolean;
 }
 
