@@ -48,6 +48,9 @@ export default defineConfig({
     }),
     packageModels(),
   ],
+  // ORT's non-bundled build: its Emscripten loader (.mjs) and .wasm stay separate extension files,
+  // so the pthread workers it starts load ORT's loader rather than our offscreen chunk.
+  resolve: { conditions: ['onnxruntime-web-use-extern-wasm'] },
   oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
   build: {
     // RFL_DIST lets parallel work build into separate folders; tests read the same variable.

@@ -5,6 +5,7 @@
 import {
   PENDING_PORT,
   parseContentToBackground,
+  parseOffscreenToBackground,
   parseUiToBackground,
   type BackgroundToContent,
   type CheckReply,
@@ -18,7 +19,7 @@ import { summarize } from '../shared/model-registry';
 import { getSettings, scanningAllowed, siteOf } from '../shared/settings';
 import { activeManifest, checkImage, queue } from './checker';
 import { onMenuClicked, registerContextMenu } from './context-menu';
-import { engineStatus } from './offscreen-client';
+import { closeOffscreen, engineStatus, OFFSCREEN_PATH, RELEASED_KEY } from './offscreen-client';
 import { clearHistory, deleteStore, listHistory, markMistake, readStats, type HistoryRecord } from './prediction-store';
 import { forgetTab, readCounts, recordVerdict, resetTab, showScanningState } from './tab-state';
 
@@ -27,6 +28,10 @@ const EXTENSION_ORIGIN = new URL(chrome.runtime.getURL('')).origin;
 /** The popup or options page (opened as a popup or in a tab), never a web page. */
 function isOwnExtensionPage(sender: chrome.runtime.MessageSender): boolean {
   return sender.id === chrome.runtime.id && typeof sender.url === 'string' && new URL(sender.url).origin === EXTENSION_ORIGIN;
+}
+
+function isOffscreenDocument(sender: chrome.runtime.MessageSender): boolean {
+  return sender.id === chrome.runtime.id && !sender.tab && sender.url === chrome.runtime.getURL(OFFSCREEN_PATH);
 }
 
 /** Our content script in a web page's tab. */
@@ -86,7 +91,12 @@ async function status(): Promise<StatusReply> {
   } catch {
     model = null;
   }
-  return { engine: { state: 'not-loaded', backend: null, note: null, model }, stats };
+  const released = (await chrome.storage.session.get(RELEASED_KEY))[RELEASED_KEY];
+  const note = typeof released === 'number' ? 'released after a while without work; loads again on the next image' : null;
+  return {
+    engine: { state: 'not-loaded', backend: null, note, model, progress: null, threads: null, precision: null, largestBatch: 0 },
+    stats,
+  };
 }
 
 async function deleteAllData(): Promise<void> {
@@ -171,7 +181,18 @@ async function onUi(msg: UiToBackground): Promise<unknown> {
   }
 }
 
+/** The offscreen document has been idle: close it, unless work arrived meanwhile. */
+async function releaseEngine(): Promise<void> {
+  if (queue.pending() > 0) return;
+  await closeOffscreen();
+  await chrome.storage.session.set({ [RELEASED_KEY]: Date.now() });
+}
+
 chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse) => {
+  if (isOffscreenDocument(sender)) {
+    if (parseOffscreenToBackground(raw)) void releaseEngine();
+    return false;
+  }
   if (isOwnExtensionPage(sender)) {
     const msg = parseUiToBackground(raw);
     if (!msg) return false;

@@ -27,6 +27,11 @@ export class JobQueue {
 
   constructor(private readonly concurrency: number) {}
 
+  /** Tasks running or waiting. */
+  pending(): number {
+    return this.running + this.waiting.length;
+  }
+
   /** Runs `work` once per key; a second caller with the same key shares the first's result. */
   run<T>(key: string, priority: Priority, tabId: number, work: () => Promise<T>): Promise<T> {
     const existing = this.byKey.get(key);

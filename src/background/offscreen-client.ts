@@ -12,7 +12,7 @@ import {
   type JudgeReply,
 } from '../shared/protocol';
 
-const OFFSCREEN_PATH = 'src/offscreen/index.html';
+export const OFFSCREEN_PATH = 'src/offscreen/index.html';
 let creating: Promise<void> | null = null;
 
 async function hasOffscreenDocument(): Promise<boolean> {
@@ -24,8 +24,16 @@ async function hasOffscreenDocument(): Promise<boolean> {
   return contexts.length > 0;
 }
 
+export async function closeOffscreen(): Promise<void> {
+  if (await hasOffscreenDocument()) await chrome.offscreen.closeDocument().catch(() => undefined);
+}
+
+/** chrome.storage.session: when the engine was last closed for being idle. */
+export const RELEASED_KEY = 'engine.releasedAt';
+
 export async function ensureOffscreen(): Promise<void> {
   if (await hasOffscreenDocument()) return;
+  void chrome.storage.session.remove(RELEASED_KEY);
   creating ??= chrome.offscreen
     .createDocument({
       url: OFFSCREEN_PATH,

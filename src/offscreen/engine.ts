@@ -1,9 +1,12 @@
 // The one onnxruntime-web session of the extension, created lazily and reused. It prefers a
-// real WebGPU adapter, falls back to WASM, and proves the chosen backend on the manifest's
-// probe input before any page image is judged.
+// real WebGPU adapter, falls back to multi-threaded WASM (the document is cross-origin
+// isolated: see the manifest), proves the chosen backend on the manifest's probe input before
+// any page image is judged, runs images that arrive together as one batch, and asks to be
+// closed when idle so its memory (a WebAssembly heap never shrinks) goes back to the system.
 
 import * as ort from 'onnxruntime-web';
 // The build emits ORT's WebAssembly binary as an extension file; this is its packaged path.
+import ortMjsPath from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.mjs?url';
 import ortWasmPath from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url';
 import type { ModelManifest } from '../detector/manifest';
 import { probeInput } from '../detector/probe';
@@ -11,7 +14,8 @@ import type { Backend, EngineOptions, EngineStatus } from '../shared/protocol';
 import { loadActiveModel, summarize } from '../shared/model-registry';
 
 // Every ORT file is bundled with the extension: no CDN, no remote code.
-ort.env.wasm.wasmPaths = { wasm: chrome.runtime.getURL(ortWasmPath) };
+ort.env.wasm.wasmPaths = { mjs: chrome.runtime.getURL(ortMjsPath), wasm: chrome.runtime.getURL(ortWasmPath) };
+
 ort.env.wasm.proxy = false;
 ort.env.logLevel = 'error';
 
@@ -46,7 +50,7 @@ async function webGpuUnusable(options: EngineOptions): Promise<string | null> {
   return null;
 }
 
-async function sha256Hex(bytes: ArrayBuffer): Promise<string> {
+async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', bytes);
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
@@ -69,40 +73,104 @@ async function runLogits(l: Loaded, input: Float32Array, batch: number): Promise
 }
 
 /** Runs the manifest's probe; returns the largest logit difference from the reference. */
-async function probeError(l: Loaded): Promise<number> {
+async function probeError(l: Loaded, perturb = false): Promise<number> {
   const [, , h, w] = l.manifest.input.shape;
   const got = await runLogits(l, probeInput(l.manifest.probe.batch, h, w), l.manifest.probe.batch);
+  // Test-only fault: pretend the backend computes something else.
+  if (perturb) for (let i = 0; i < got.length; i++) got[i] = (got[i] ?? 0) + 1;
   return maxAbsDiff(got, l.manifest.probe.logits);
+}
+
+/** Streams the model file, reporting the share read so far. */
+async function fetchModel(url: string, expected: number, progress: (share: number) => void): Promise<Uint8Array<ArrayBuffer>> {
+  const res = await fetch(url);
+  if (!res.ok || !res.body) throw new Error(`model file: HTTP ${res.status}`);
+  const out = new Uint8Array(expected);
+  const reader = res.body.getReader();
+  let at = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (at + value.byteLength > expected) {
+      await reader.cancel();
+      throw new Error('model file is larger than its manifest says');
+    }
+    out.set(value, at);
+    at += value.byteLength;
+    progress(at / expected);
+  }
+  if (at !== expected) throw new Error('model file is smaller than its manifest says');
+  return out;
+}
+
+/** The machine's cores less one, left for the page; at least 1. */
+export function defaultThreads(): number {
+  return Math.max(1, (navigator.hardwareConcurrency || 2) - 1);
+}
+
+interface Waiting {
+  input: Float32Array;
+  resolve: (r: { logits: Float32Array; backend: Backend; batch: number }) => void;
+  reject: (e: unknown) => void;
 }
 
 export class Engine {
   private loading: Promise<Loaded> | null = null;
-  private queue: Promise<unknown> = Promise.resolve();
-  status: EngineStatus = { state: 'not-loaded', backend: null, note: null, model: null };
+  private waiting: Waiting[] = [];
+  private gatherTimer: ReturnType<typeof setTimeout> | undefined;
+  private running = false;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  private busy = 0;
+  status: EngineStatus = {
+    state: 'not-loaded',
+    backend: null,
+    note: null,
+    model: null,
+    progress: null,
+    threads: null,
+    precision: null,
+    largestBatch: 0,
+  };
+
+  /** Called when the engine has been idle for `idleReleaseMs`. */
+  onIdle: () => void = () => undefined;
 
   private async load(options: EngineOptions): Promise<Loaded> {
-    this.status = { ...this.status, state: 'loading', note: null };
+    this.status = { ...this.status, state: 'loading', note: null, progress: 0 };
     const { manifest, onnxUrl } = await loadActiveModel();
     this.status.model = summarize(manifest);
-    const res = await fetch(onnxUrl);
-    if (!res.ok) throw new Error(`model file: HTTP ${res.status}`);
-    const bytes = await res.arrayBuffer();
-    const sha = await sha256Hex(bytes);
-    if (sha !== manifest.onnx.sha256) throw new Error('model file does not match its manifest (SHA-256)');
+    this.status.precision = manifest.precision;
+    const model = await fetchModel(onnxUrl, manifest.onnx.bytes, (share) => {
+      this.status.progress = share;
+    });
+    if ((await sha256Hex(model)) !== manifest.onnx.sha256) throw new Error('model file does not match its manifest (SHA-256)');
 
-    const model = new Uint8Array(bytes);
-    let note: string | null = await webGpuUnusable(options);
-    if (note === null) {
+    // Read by ORT once, when it first starts WebAssembly; threads need cross-origin isolation.
+    const wanted = options.threads > 0 ? options.threads : defaultThreads();
+    ort.env.wasm.numThreads = crossOriginIsolated ? wanted : 1;
+    const notes: string[] = [];
+    if (!crossOriginIsolated && wanted > 1) notes.push('not cross-origin isolated, so WebAssembly runs on 1 thread');
+
+    const unusable = await webGpuUnusable(options);
+    if (unusable === null) {
+      let session: ort.InferenceSession | null = null;
       try {
-        const session = await ort.InferenceSession.create(model, { executionProviders: ['webgpu'] });
+        if (options.faults.failWebGpuInit) throw new Error('injected fault: WebGPU initialisation failed');
+        session = await ort.InferenceSession.create(model, { executionProviders: ['webgpu'] });
         const loaded: Loaded = { session, manifest, backend: 'webgpu' };
-        const err = await probeError(loaded);
-        if (err <= manifest.probe.tolerance) return loaded;
-        note = `WebGPU output differed from the reference by ${err.toExponential(2)}; using WebAssembly`;
-        await session.release();
+        const err = await probeError(loaded, options.faults.perturbWebGpuProbe);
+        if (err <= manifest.probe.tolerance) {
+          this.status.note = null;
+          return loaded;
+        }
+        notes.unshift(`WebGPU output differed from the reference by ${err.toExponential(2)}; using WebAssembly`);
       } catch (e) {
-        note = `WebGPU failed (${e instanceof Error ? e.message : String(e)}); using WebAssembly`;
+        notes.unshift(`WebGPU failed (${e instanceof Error ? e.message : String(e)}); using WebAssembly`);
       }
+      // Only one model copy at a time: the rejected WebGPU session goes before WASM loads.
+      await session?.release();
+    } else {
+      notes.unshift(unusable);
     }
     const session = await ort.InferenceSession.create(model, {
       executionProviders: ['wasm'],
@@ -114,7 +182,7 @@ export class Engine {
       await session.release();
       throw new Error(`model output differs from its manifest's reference by ${err.toExponential(2)}`);
     }
-    this.status.note = note;
+    this.status.note = notes.join('; ') || null;
     return loaded;
   }
 
@@ -123,11 +191,11 @@ export class Engine {
     if (!this.loading) {
       this.loading = this.load(options).then(
         (l) => {
-          this.status = { ...this.status, state: 'ready', backend: l.backend };
+          this.status = { ...this.status, state: 'ready', backend: l.backend, progress: null, threads: ort.env.wasm.numThreads ?? 1 };
           return l;
         },
         (e: unknown) => {
-          this.status = { ...this.status, state: 'failed', backend: null, note: e instanceof Error ? e.message : String(e) };
+          this.status = { ...this.status, state: 'failed', backend: null, progress: null, note: e instanceof Error ? e.message : String(e) };
           this.loading = null; // the next request tries again
           throw e;
         },
@@ -136,17 +204,56 @@ export class Engine {
     return this.loading;
   }
 
-  /** Runs one batch; calls are serialised because a session runs one inference at a time. */
-  infer(
-    input: Float32Array,
-    batch: number,
-    options: EngineOptions,
-  ): Promise<{ logits: Float32Array; manifest: ModelManifest; backend: Backend }> {
-    const run = this.queue.then(async () => {
-      const l = await this.ensureLoaded(options);
-      return { logits: await runLogits(l, input, batch), manifest: l.manifest, backend: l.backend };
+  /** Marks work under way (a fetch or an inference), so the idle timer waits. */
+  hold(options: EngineOptions): () => void {
+    this.busy++;
+    clearTimeout(this.idleTimer);
+    return () => {
+      this.busy--;
+      if (this.busy > 0 || options.idleReleaseMs <= 0) return;
+      this.idleTimer = setTimeout(() => {
+        if (this.busy === 0) this.onIdle();
+      }, options.idleReleaseMs);
+    };
+  }
+
+  /**
+   * Scores one preprocessed image. Images that arrive within `batchWindowMs` of each other (up
+   * to `maxBatch`) run as one batch; each caller gets its own logits.
+   */
+  infer(input: Float32Array, options: EngineOptions): Promise<{ logits: Float32Array; backend: Backend; batch: number }> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ input, resolve, reject });
+      if (this.waiting.length >= options.maxBatch) {
+        clearTimeout(this.gatherTimer);
+        void this.drain(options);
+      } else if (this.waiting.length === 1) {
+        this.gatherTimer = setTimeout(() => void this.drain(options), options.batchWindowMs);
+      }
     });
-    this.queue = run.catch(() => undefined);
-    return run;
+  }
+
+  private async drain(options: EngineOptions): Promise<void> {
+    if (this.running) return; // the running batch drains the rest when it ends
+    this.running = true;
+    try {
+      while (this.waiting.length > 0) {
+        const batch = this.waiting.splice(0, options.maxBatch);
+        try {
+          const l = await this.ensureLoaded(options);
+          const size = batch[0]?.input.length ?? 0;
+          const input = new Float32Array(size * batch.length);
+          batch.forEach((w, i) => input.set(w.input, i * size));
+          const logits = await runLogits(l, input, batch.length);
+          const per = logits.length / batch.length;
+          this.status.largestBatch = Math.max(this.status.largestBatch, batch.length);
+          batch.forEach((w, i) => w.resolve({ logits: logits.slice(i * per, (i + 1) * per), backend: l.backend, batch: batch.length }));
+        } catch (e) {
+          for (const w of batch) w.reject(e);
+        }
+      }
+    } finally {
+      this.running = false;
+    }
   }
 }

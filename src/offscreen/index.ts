@@ -6,6 +6,8 @@ import { Engine } from './engine';
 import { fetchAndHold, judgeHeld, release } from './judge';
 
 const engine = new Engine();
+// Idle: ask the service worker to close this document, which frees all of its memory.
+engine.onIdle = () => void chrome.runtime.sendMessage({ kind: 'offscreen/idle' }).catch(() => undefined);
 
 chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse) => {
   // Only the extension's own service worker talks to this document.

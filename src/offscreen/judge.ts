@@ -34,6 +34,7 @@ export function release(token: string): void {
 export async function fetchAndHold(engine: Engine, url: string, pageUrl: string, options: EngineOptions): Promise<FetchReply> {
   // Load the model while the image downloads (most fetches end in an inference).
   void engine.ensureLoaded(options).catch(() => undefined);
+  const done = engine.hold(options);
   try {
     const fetched = await fetchImage(url, pageUrl);
     if (held.size >= MAX_HELD) {
@@ -46,6 +47,8 @@ export async function fetchAndHold(engine: Engine, url: string, pageUrl: string,
   } catch (e) {
     if (e instanceof FetchFailure) return { ok: false, reason: e.reason, detail: e.detail };
     return { ok: false, reason: 'network', detail: e instanceof Error ? e.message : String(e) };
+  } finally {
+    done();
   }
 }
 
@@ -53,11 +56,12 @@ export async function judgeHeld(engine: Engine, token: string, options: EngineOp
   const h = held.get(token);
   if (!h) return { ok: false, reason: 'model-error', detail: 'image bytes no longer held', tokenLost: true };
   release(token);
+  const done = engine.hold(options);
   try {
     const { manifest } = await engine.ensureLoaded(options);
     const image = await decodeImage(h.blob);
     const input = preprocess(image.rgba, image.width, image.height, manifest.preprocessing);
-    const { logits, backend } = await engine.infer(input, 1, options);
+    const { logits, backend } = await engine.infer(input, options);
     const probabilities = softmax(Array.from(logits));
     const pGenerated = probabilities[manifest.generatedIndex];
     if (pGenerated === undefined || !Number.isFinite(pGenerated)) {
@@ -68,5 +72,7 @@ export async function judgeHeld(engine: Engine, token: string, options: EngineOp
   } catch (e) {
     if (e instanceof DecodeError) return { ok: false, reason: 'undecodable', detail: e.message };
     return { ok: false, reason: 'model-error', detail: e instanceof Error ? e.message : String(e) };
+  } finally {
+    done();
   }
 }

@@ -7,9 +7,12 @@ function engineLine(e: EngineStatus): string {
     case 'not-loaded':
       return 'not loaded yet (loads on the first image)';
     case 'loading':
-      return 'loading…';
-    case 'ready':
-      return `ready on ${e.backend === 'webgpu' ? 'WebGPU' : 'WebAssembly'}`;
+      return e.progress === null ? 'loading…' : `loading… ${Math.round(e.progress * 100)}%`;
+    case 'ready': {
+      const threads = e.backend === 'wasm' && e.threads ? `, ${e.threads} thread${e.threads === 1 ? '' : 's'}` : '';
+      const precision = e.precision ? ` (${e.precision}${threads})` : '';
+      return `ready on ${e.backend === 'webgpu' ? 'WebGPU' : 'WebAssembly'}${precision}`;
+    }
     case 'failed':
       return 'failed to load';
   }
@@ -22,7 +25,9 @@ export function ModelStatus({ status }: { status: StatusReply }) {
       <dt>Model</dt>
       <dd>{model ? model.name : 'unknown'}</dd>
       <dt>Engine</dt>
-      <dd data-engine-state={status.engine.state}>{engineLine(status.engine)}</dd>
+      <dd data-engine-state={status.engine.state} data-threads={status.engine.threads ?? ''} data-largest-batch={status.engine.largestBatch}>
+        {engineLine(status.engine)}
+      </dd>
       {status.engine.note && (
         <>
           <dt>Note</dt>

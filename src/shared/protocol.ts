@@ -132,6 +132,13 @@ export interface EngineStatus {
   /** Why the engine failed, or why it fell back from WebGPU. */
   note: string | null;
   model: ModelSummary | null;
+  /** While loading: share of the model file read, 0..1. */
+  progress: number | null;
+  /** WebAssembly threads of the loaded session (null before loading). */
+  threads: number | null;
+  precision: 'fp32' | 'fp16' | null;
+  /** Most images that ran in one batch so far. */
+  largestBatch: number;
 }
 
 export interface StatusReply {
@@ -145,7 +152,23 @@ export interface StatusReply {
 export interface EngineOptions {
   /** Use WebGPU even on a software adapter (slower than WASM; for testing the WebGPU path). */
   allowSoftwareWebGpu: boolean;
+  /** WebAssembly threads; 0: the machine's cores less one (left for the page), at least 1. */
+  threads: number;
+  /** Most images in one inference, and how long the first waits for others (ms). */
+  maxBatch: number;
+  batchWindowMs: number;
+  /** The engine asks to be closed (giving all its memory back) after this long idle; 0: never. */
+  idleReleaseMs: number;
+  /** Test-only faults, to exercise the WebGPU fallback where WebGPU works (never set by the UI). */
+  faults: { failWebGpuInit: boolean; perturbWebGpuProbe: boolean };
 }
+
+export const ENGINE_LIMITS = {
+  threads: { min: 0, max: 64 },
+  maxBatch: { min: 1, max: 16 },
+  batchWindowMs: { min: 0, max: 1_000 },
+  idleReleaseMs: { min: 0, max: 24 * 3_600_000 },
+} as const;
 
 /**
  * The engine works in two steps so the background can decide between them: `fetch` downloads the
@@ -158,6 +181,13 @@ export type BackgroundToOffscreen =
   | { target: 'offscreen'; kind: 'offscreen/infer'; token: string; engine: EngineOptions }
   | { target: 'offscreen'; kind: 'offscreen/release'; token: string }
   | { target: 'offscreen'; kind: 'offscreen/status' };
+
+/** The offscreen document has been idle for its release period: close it to free its memory. */
+export type OffscreenToBackground = { kind: 'offscreen/idle' };
+
+export function parseOffscreenToBackground(v: unknown): OffscreenToBackground | null {
+  return isRecord(v) && v.kind === 'offscreen/idle' ? { kind: 'offscreen/idle' } : null;
+}
 
 export type FetchReply =
   | { ok: true; token: string; sha256: string; bytes: number }
@@ -304,9 +334,25 @@ export function parseBackgroundToOffscreen(v: unknown): BackgroundToOffscreen | 
   }
 }
 
+function intWithin(v: unknown, r: { min: number; max: number }): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= r.min && v <= r.max;
+}
+
 function parseEngineOptions(v: unknown): EngineOptions | null {
-  if (!isRecord(v) || typeof v.allowSoftwareWebGpu !== 'boolean') return null;
-  return { allowSoftwareWebGpu: v.allowSoftwareWebGpu };
+  if (!isRecord(v) || typeof v.allowSoftwareWebGpu !== 'boolean' || !isRecord(v.faults)) return null;
+  const L = ENGINE_LIMITS;
+  if (!intWithin(v.threads, L.threads) || !intWithin(v.maxBatch, L.maxBatch)) return null;
+  if (!intWithin(v.batchWindowMs, L.batchWindowMs) || !intWithin(v.idleReleaseMs, L.idleReleaseMs)) return null;
+  const { failWebGpuInit, perturbWebGpuProbe } = v.faults;
+  if (typeof failWebGpuInit !== 'boolean' || typeof perturbWebGpuProbe !== 'boolean') return null;
+  return {
+    allowSoftwareWebGpu: v.allowSoftwareWebGpu,
+    threads: v.threads,
+    maxBatch: v.maxBatch,
+    batchWindowMs: v.batchWindowMs,
+    idleReleaseMs: v.idleReleaseMs,
+    faults: { failWebGpuInit, perturbWebGpuProbe },
+  };
 }
 
 function parseFailure(v: Record<string, unknown>): { ok: false; reason: FailureReason; detail: string } | null {
@@ -350,10 +396,15 @@ export function parseEngineStatus(v: unknown): EngineStatus | null {
   if (v.backend !== null && v.backend !== 'webgpu' && v.backend !== 'wasm') return null;
   if (v.note !== null && typeof v.note !== 'string') return null;
   if (v.model !== null && !isModelSummary(v.model)) return null;
+  const num = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) && x >= 0 ? x : null);
   return {
     state: v.state as EngineState,
     backend: v.backend as Backend | null,
     note: v.note as string | null,
     model: v.model as ModelSummary | null,
+    progress: num(v.progress) === null ? null : Math.min(1, v.progress as number),
+    threads: num(v.threads),
+    precision: v.precision === 'fp32' || v.precision === 'fp16' ? v.precision : null,
+    largestBatch: num(v.largestBatch) ?? 0,
   };
 }

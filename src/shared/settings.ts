@@ -1,6 +1,6 @@
 // User settings, with defaults. Stored in chrome.storage.sync so they follow the user.
 
-import type { EngineOptions } from './protocol';
+import { ENGINE_LIMITS, type EngineOptions } from './protocol';
 
 export interface Settings {
   /** Scores at or above this are shown as "likely generated". */
@@ -82,9 +82,40 @@ export function scanningAllowed(settings: Settings, pageUrl: string | undefined)
   return !settings.paused && site !== null && !settings.disabledSites.includes(site);
 }
 
-/** Advanced, per machine (chrome.storage.local): whether a software WebGPU adapter may be used. */
+/** Advanced, per machine (chrome.storage.local): engine settings, with these keys. */
 export const ALLOW_SOFTWARE_WEBGPU_KEY = 'engine.allowSoftwareWebGpu';
+export const ENGINE_KEYS = {
+  threads: 'engine.threads',
+  maxBatch: 'engine.maxBatch',
+  batchWindowMs: 'engine.batchWindowMs',
+  idleReleaseMs: 'engine.idleReleaseMs',
+} as const;
+/** Test-only: { failWebGpuInit, perturbWebGpuProbe } (see EngineOptions.faults). */
+export const ENGINE_FAULTS_KEY = 'engine.testFaults';
+
+export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
+  allowSoftwareWebGpu: false,
+  threads: 0,
+  maxBatch: 4,
+  batchWindowMs: 15,
+  idleReleaseMs: 5 * 60_000,
+  faults: { failWebGpuInit: false, perturbWebGpuProbe: false },
+};
+
 export async function getEngineOptions(): Promise<EngineOptions> {
-  const raw = await chrome.storage.local.get(ALLOW_SOFTWARE_WEBGPU_KEY);
-  return { allowSoftwareWebGpu: raw[ALLOW_SOFTWARE_WEBGPU_KEY] === true };
+  const raw = await chrome.storage.local.get([ALLOW_SOFTWARE_WEBGPU_KEY, ENGINE_FAULTS_KEY, ...Object.values(ENGINE_KEYS)]);
+  const d = DEFAULT_ENGINE_OPTIONS;
+  const num = (k: keyof typeof ENGINE_KEYS): number => {
+    const r = ENGINE_LIMITS[k];
+    return intIn(raw[ENGINE_KEYS[k]], r.min, r.max, d[k]);
+  };
+  const faults = (raw[ENGINE_FAULTS_KEY] ?? {}) as Record<string, unknown>;
+  return {
+    allowSoftwareWebGpu: raw[ALLOW_SOFTWARE_WEBGPU_KEY] === true,
+    threads: num('threads'),
+    maxBatch: num('maxBatch'),
+    batchWindowMs: num('batchWindowMs'),
+    idleReleaseMs: num('idleReleaseMs'),
+    faults: { failWebGpuInit: faults.failWebGpuInit === true, perturbWebGpuProbe: faults.perturbWebGpuProbe === true },
+  };
 }

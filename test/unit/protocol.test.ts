@@ -8,6 +8,7 @@ import {
   parseJudgeReply,
   parseUiToBackground,
 } from '../../src/shared/protocol';
+import { DEFAULT_ENGINE_OPTIONS } from '../../src/shared/settings';
 
 describe('content -> background', () => {
   it('accepts a well-formed batch and copies only known fields', () => {
@@ -62,7 +63,9 @@ describe('other directions', () => {
     expect(parseUiToBackground({ kind: 'ui/set-site-enabled', site: 'news.example', enabled: false })).not.toBeNull();
     expect(parseUiToBackground({ kind: 'ui/set-site-enabled', site: 'a b', enabled: false })).toBeNull();
     expect(parseUiToBackground({ kind: 'ui/set-paused', paused: 'yes' })).toBeNull();
-    const engine = { allowSoftwareWebGpu: false };
+    const engine = DEFAULT_ENGINE_OPTIONS;
+    expect(parseBackgroundToOffscreen({ target: 'offscreen', kind: 'offscreen/infer', token: '0'.repeat(32), engine: { ...engine, threads: 1000 } })).toBeNull();
+    expect(parseBackgroundToOffscreen({ target: 'offscreen', kind: 'offscreen/infer', token: '0'.repeat(32), engine: { ...engine, faults: {} } })).toBeNull();
     const fetch = { target: 'offscreen', kind: 'offscreen/fetch', url: 'https://a', pageUrl: 'https://b', engine };
     expect(parseBackgroundToOffscreen(fetch)).toEqual(fetch);
     expect(parseBackgroundToOffscreen({ ...fetch, engine: undefined })).toBeNull();
