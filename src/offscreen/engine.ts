@@ -130,12 +130,21 @@ export class Engine {
     threads: null,
     precision: null,
     largestBatch: 0,
+    loadMs: null,
+    inferred: { images: 0, ms: 0 },
   };
 
   /** Called when the engine has been idle for `idleReleaseMs`. */
   onIdle: () => void = () => undefined;
 
   private async load(options: EngineOptions): Promise<Loaded> {
+    const t0 = performance.now();
+    const loaded = await this.loadSession(options);
+    this.status.loadMs = performance.now() - t0;
+    return loaded;
+  }
+
+  private async loadSession(options: EngineOptions): Promise<Loaded> {
     this.status = { ...this.status, state: 'loading', note: null, progress: 0 };
     const { manifest, onnxUrl } = await loadActiveModel();
     this.status.model = summarize(manifest);
@@ -244,7 +253,12 @@ export class Engine {
           const size = batch[0]?.input.length ?? 0;
           const input = new Float32Array(size * batch.length);
           batch.forEach((w, i) => input.set(w.input, i * size));
+          const t0 = performance.now();
           const logits = await runLogits(l, input, batch.length);
+          this.status.inferred = {
+            images: this.status.inferred.images + batch.length,
+            ms: this.status.inferred.ms + (performance.now() - t0),
+          };
           const per = logits.length / batch.length;
           this.status.largestBatch = Math.max(this.status.largestBatch, batch.length);
           batch.forEach((w, i) => w.resolve({ logits: logits.slice(i * per, (i + 1) * per), backend: l.backend, batch: batch.length }));

@@ -40,6 +40,12 @@ export function ModelStatus({ status }: { status: StatusReply }) {
           <dd>Reload the extension from chrome://extensions; if it fails again, reinstall the model.</dd>
         </>
       )}
+      {status.engine.inferred.images > 0 && (
+        <>
+          <dt>Speed</dt>
+          <dd>{Math.round(status.engine.inferred.ms / status.engine.inferred.images)} ms per image</dd>
+        </>
+      )}
       <dt>Judged</dt>
       <dd>
         {status.stats.inferences} images ({status.stats.cacheHits + status.stats.hashHits} answers from the cache)

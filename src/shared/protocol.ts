@@ -139,6 +139,10 @@ export interface EngineStatus {
   precision: 'fp32' | 'fp16' | null;
   /** Most images that ran in one batch so far. */
   largestBatch: number;
+  /** How long the last load took (download, SHA-256, session, probe), ms. */
+  loadMs: number | null;
+  /** Images inferred by this engine, and the time spent in the model's run() for them, ms. */
+  inferred: { images: number; ms: number };
 }
 
 export interface StatusReply {
@@ -406,5 +410,10 @@ export function parseEngineStatus(v: unknown): EngineStatus | null {
     threads: num(v.threads),
     precision: v.precision === 'fp32' || v.precision === 'fp16' ? v.precision : null,
     largestBatch: num(v.largestBatch) ?? 0,
+    loadMs: num(v.loadMs),
+    inferred:
+      isRecord(v.inferred) && num(v.inferred.images) !== null && num(v.inferred.ms) !== null
+        ? { images: v.inferred.images as number, ms: v.inferred.ms as number }
+        : { images: 0, ms: 0 },
   };
 }

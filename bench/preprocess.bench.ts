@@ -1,0 +1,120 @@
+// Preprocessing cost per image in Chromium — the offscreen document's own code (decode.ts +
+// preprocess.ts, bundled as is): decode, PIL-exact resize, crop and normalise, for a 12 MP, a
+// 1 MP and a 300 px JPEG. Reference, measured in the same run on the same files: PIL decode +
+// torchvision's transforms in Python. Prints ms per image and the ratio; asserts nothing about time.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { bundleForPage } from '../test/support/bundle';
+import { chromePath, QUIET_FLAGS } from '../test/support/chrome';
+import { PHOTOS_DIR } from '../test/support/photos';
+import { runPython } from '../test/support/python';
+import { startServer, type TestServer } from '../test/support/server';
+
+const SIZES = [
+  { name: '12 MP', w: 4000, h: 3000 },
+  { name: '1 MP', w: 1152, h: 864 },
+  { name: '300 px', w: 300, h: 225 },
+];
+const REPEATS = Number(process.env.BENCH_PREPROCESS_REPEATS ?? 5);
+
+// Makes the JPEGs (an upscaled real photo, q90) and times PIL + torchvision on them.
+const PYTHON = `
+import json, sys, time
+from PIL import Image
+from torchvision import transforms
+src, out, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3])
+sizes = json.loads(sys.argv[4])
+t = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(),
+                        transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+base = Image.open(src).convert('RGB')
+res = {}
+for s in sizes:
+    path = f"{out}/{s['w']}x{s['h']}.jpg"
+    base.resize((s['w'], s['h']), Image.BICUBIC).save(path, quality=90)
+    times = []
+    for _ in range(repeats + 1):
+        t0 = time.perf_counter()
+        with Image.open(path) as im:
+            x = t(im.convert('RGB'))
+        times.append((time.perf_counter() - t0) * 1000)
+    times = sorted(times[1:])
+    res[s['name']] = times[len(times) // 2]
+print(json.dumps(res))
+`;
+
+let dir: string;
+let server: TestServer;
+let browser: Browser;
+let page: Page;
+let pil: Record<string, number>;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'rfl-bench-pre-'));
+  const r = await runPython(['-c', PYTHON, join(PHOTOS_DIR, 'chelsea.png'), dir, String(REPEATS), JSON.stringify(SIZES)]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  pil = JSON.parse(r.stdout) as Record<string, number>;
+  const [decode, pre] = await Promise.all([
+    bundleForPage(resolve(import.meta.dirname, '../src/offscreen/decode.ts'), 'RealfakeDecode'),
+    bundleForPage(resolve(import.meta.dirname, '../src/detector/preprocess.ts'), 'RealfakePreprocess'),
+  ]);
+  server = await startServer(dir);
+  server.route('/code.js', (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/javascript' });
+    res.end(`${decode}\n${pre}`);
+  });
+  server.page('/', '<!doctype html><meta charset="utf-8"><title>preprocess bench</title><script src="/code.js"></script>');
+  const args = [...QUIET_FLAGS];
+  if (process.getuid?.() === 0) args.push('--no-sandbox');
+  browser = await chromium.launch({ executablePath: chromePath(), headless: true, args });
+  page = await browser.newPage();
+  await page.goto(server.origin);
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('bench: preprocessing', () => {
+  it('decodes and preprocesses 12 MP, 1 MP and 300 px JPEGs', async () => {
+    const lines: string[] = [`preprocessing (decode + resize + crop + normalise), median of ${REPEATS}:`];
+    for (const s of SIZES) {
+      const ms = await page.evaluate(
+        async ({ url, repeats }) => {
+          type Decode = typeof import('../src/offscreen/decode');
+          type Pre = typeof import('../src/detector/preprocess');
+          const g = globalThis as unknown as { RealfakeDecode: Decode; RealfakePreprocess: Pre };
+          const blob = await (await fetch(url)).blob();
+          const spec = {
+            resize: { mode: 'shorter-side' as const, size: 256, interpolation: 'bilinear' as const },
+            centerCrop: 224,
+            mean: [0.485, 0.456, 0.406] as [number, number, number],
+            std: [0.229, 0.224, 0.225] as [number, number, number],
+          };
+          const times: number[] = [];
+          let length = 0;
+          for (let i = 0; i < repeats + 1; i++) {
+            const t0 = performance.now();
+            const img = await g.RealfakeDecode.decodeImage(blob);
+            length = g.RealfakePreprocess.preprocess(img.rgba, img.width, img.height, spec).length;
+            times.push(performance.now() - t0);
+          }
+          const sorted = times.slice(1).sort((a, b) => a - b);
+          return { median: sorted[Math.floor(sorted.length / 2)] ?? NaN, length };
+        },
+        { url: `/static/${s.w}x${s.h}.jpg`, repeats: REPEATS },
+      );
+      expect(ms.length).toBe(3 * 224 * 224);
+      const ref = pil[s.name] ?? NaN;
+      lines.push(
+        `  ${s.name.padEnd(7)} browser ${ms.median.toFixed(1).padStart(7)} ms   PIL+torchvision ${ref.toFixed(1).padStart(7)} ms   ratio ${(ms.median / ref).toFixed(2)}x`,
+      );
+    }
+    console.log(lines.join('\n'));
+  }, 600_000);
+});
