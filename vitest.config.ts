@@ -21,6 +21,16 @@ export default defineConfig({
         },
       },
       {
+        // The checkpoint converter and model:install on small synthetic checkpoints (Debian's python3-*).
+        test: {
+          name: 'tools',
+          include: ['test/tools/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
         // Real Chromium with the built extension; one browser per file, files one at a time.
         test: {
           name: 'e2e',

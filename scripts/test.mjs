@@ -10,7 +10,7 @@ const run = (cmd, args, env = {}) => {
 };
 
 const only = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const projects = only.length > 0 ? only : ['unit', 'parity', 'e2e'];
+const projects = only.length > 0 ? only : ['unit', 'parity', 'tools', 'e2e'];
 
 if (run('bash', ['scripts/setup.sh']) !== 0) {
   console.error('npm test: machine setup failed (see above)');

@@ -17,10 +17,8 @@ reproduces the probe logits, and its SHA-256 matches the manifest.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -29,64 +27,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
-from realfake_ref.fixture import FIXTURE_SEED, build_fixture_model, probe_input  # noqa: E402
+from realfake_ref.export import build_manifest, export_onnx, probe_logits, run_onnx_node  # noqa: E402
+from realfake_ref.files import dump_json, sha256_file  # noqa: E402
+from realfake_ref.fixture import FIXTURE_SEED, build_fixture_model  # noqa: E402
 from realfake_ref.pipeline import DEFAULT_PREPROCESSING, build_transform, load_rgb  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
-OPSET = 17
-PROBE_BATCH = 2
-PROBE_TOLERANCE = 1e-3
 CHECK_TOLERANCE = 1e-5  # PyTorch vs committed manifest (same machine class, same math)
 ONNX_TOLERANCE = 1e-4   # onnxruntime vs committed manifest (different kernels)
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@torch.no_grad()
-def probe_logits(model: torch.nn.Module) -> list[float]:
-    x = torch.from_numpy(probe_input(PROBE_BATCH, 224, 224))
-    return [float(v) for v in model(x).reshape(-1)]
-
-
-def export_onnx(model: torch.nn.Module, path: Path) -> None:
-    dummy = torch.from_numpy(probe_input(1, 224, 224))
-    torch.onnx.export(
-        model, dummy, str(path),
-        opset_version=OPSET,
-        input_names=['input'], output_names=['logits'],
-        dynamic_axes={'input': {0: 'batch'}, 'logits': {0: 'batch'}},
-        do_constant_folding=True,
-    )
-
-
 def manifest_for(onnx_path: Path, logits: list[float], seed: int) -> dict:
-    return {
-        'schemaVersion': 1,
-        'id': 'realfake-fixture',
-        'name': 'Realfake Lens test fixture (random weights)',
-        'version': '1',
-        'fixture': True,
-        'source': {
-            'description': 'Small ConvNeXt (torchvision ConvNeXt class, dims 16/32/64/128, depths 1/1/2/1) '
-                           'with deterministic random weights. A test aid: its scores mean nothing.',
-            'origin': f'tools/fixture_model.py seed={seed}',
-            'sha256': None,
-        },
-        'onnx': {'file': 'model.onnx', 'sha256': sha256(onnx_path), 'bytes': onnx_path.stat().st_size, 'opset': OPSET},
-        'precision': 'fp32',
-        'input': {'name': 'input', 'shape': ['batch', 3, 224, 224]},
-        'output': {'name': 'logits'},
-        'labels': ['fake', 'real'],
-        'generatedIndex': 0,
-        'preprocessing': DEFAULT_PREPROCESSING,
-        'probe': {'batch': PROBE_BATCH, 'logits': logits, 'tolerance': PROBE_TOLERANCE},
-    }
-
-
-def dump_json(obj: dict) -> str:
-    return json.dumps(obj, indent=2, sort_keys=True) + '\n'
+    return build_manifest(
+        model_id='realfake-fixture',
+        name='Realfake Lens test fixture (random weights)',
+        version='1',
+        fixture=True,
+        description='Small ConvNeXt (torchvision ConvNeXt class, dims 16/32/64/128, depths 1/1/2/1) '
+                    'with deterministic random weights. A test aid: its scores mean nothing.',
+        origin=f'tools/fixture_model.py seed={seed}',
+        source_sha256=None,
+        onnx_path=onnx_path,
+        precision='fp32',
+        labels=['fake', 'real'],
+        generated_index=0,
+        preprocessing=DEFAULT_PREPROCESSING,
+        probe=logits,
+    )
 
 
 def generate(out: Path, seed: int) -> dict:
@@ -100,12 +66,7 @@ def generate(out: Path, seed: int) -> dict:
 
 
 def run_onnx(onnx_path: Path, batch: int) -> list[float]:
-    r = subprocess.run(['node', str(REPO / 'tools' / 'run_onnx.mjs'), str(onnx_path), str(batch)],
-                       capture_output=True, text=True, cwd=REPO)
-    if r.returncode != 0:
-        lines = [ln for ln in r.stderr.splitlines() if 'Error' in ln] or r.stderr.splitlines() or ['(no output)']
-        raise RuntimeError(f'tools/run_onnx.mjs failed: {lines[0].strip()}')
-    return json.loads(r.stdout)['logits']
+    return [float(v) for v in run_onnx_node(onnx_path, batch=batch).reshape(-1)]
 
 
 def max_diff(a: list[float], b: list[float]) -> float:
@@ -144,7 +105,7 @@ def check(committed: Path) -> int:
         problems.append('manifest fields differ from what tools/fixture_model.py writes')
 
     onnx_file = committed / old['onnx']['file']
-    if sha256(onnx_file) != old['onnx']['sha256'] or onnx_file.stat().st_size != old['onnx']['bytes']:
+    if sha256_file(onnx_file) != old['onnx']['sha256'] or onnx_file.stat().st_size != old['onnx']['bytes']:
         problems.append(f'{onnx_file} does not match onnx.sha256/bytes in its manifest')
 
     try:

@@ -1,27 +1,59 @@
 #!/usr/bin/env node
-// Runs an ONNX model with onnxruntime-node on the probe input and prints its output as JSON:
-//   node tools/run_onnx.mjs MODEL.onnx BATCH  ->  {"logits":[...],"dims":[...]}
-// Used by tools/fixture_model.py --check. Input/output names are read from the model.
+// Runs an ONNX model with onnxruntime-node and prints its output as JSON:
+//   node tools/run_onnx.mjs MODEL.onnx [BATCH]                  the probe input (BATCH x 3 x 224 x 224)
+//   node tools/run_onnx.mjs MODEL.onnx --input X.f32 --shape N,C,H,W
+//                                                               a float32 little-endian NCHW tensor
+//   ->  {"logits":[...],"dims":[...]}
+// Used by tools/fixture_model.py --check and by tools/convert.py's parity check (PyTorch vs
+// onnxruntime on the same inputs). Input/output names are read from the model.
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 
-const [modelPath, batchArg = '2'] = process.argv.slice(2);
-if (!modelPath) {
-  console.error('usage: node tools/run_onnx.mjs MODEL.onnx [BATCH]');
+const usage = 'usage: node tools/run_onnx.mjs MODEL.onnx [BATCH] | MODEL.onnx --input X.f32 --shape N,C,H,W';
+let parsed;
+try {
+  parsed = parseArgs({ allowPositionals: true, options: { input: { type: 'string' }, shape: { type: 'string' } } });
+} catch (e) {
+  console.error(`${e.message}\n${usage}`);
   process.exit(2);
 }
-const batch = Number(batchArg);
-const H = 224;
-const W = 224;
+const { values, positionals } = parsed;
+const [modelPath, batchArg = '2'] = positionals;
+if (!modelPath || Boolean(values.input) !== Boolean(values.shape)) {
+  console.error(usage);
+  process.exit(2);
+}
 
-// Same formula as probeValue() in src/detector/probe.ts (duplicated: plain Node cannot import .ts).
-const probeValue = (i) => ((i * 7919) % 2000) / 1000 - 1;
-const data = new Float32Array(batch * 3 * H * W);
-for (let i = 0; i < data.length; i++) data[i] = probeValue(i);
+let data;
+let dims;
+if (values.input) {
+  dims = values.shape.split(',').map(Number);
+  if (dims.length !== 4 || !dims.every((d) => Number.isInteger(d) && d > 0)) {
+    console.error(`--shape must be N,C,H,W positive integers, got ${values.shape}`);
+    process.exit(2);
+  }
+  const bytes = readFileSync(values.input);
+  const count = dims.reduce((a, b) => a * b, 1);
+  if (bytes.length !== count * 4) {
+    console.error(`Error: ${values.input} holds ${bytes.length} bytes, shape ${values.shape} needs ${count * 4}`);
+    process.exit(2);
+  }
+  // Copy into an aligned buffer; the file is little-endian like every machine we run on.
+  data = new Float32Array(count);
+  new Uint8Array(data.buffer).set(bytes);
+} else {
+  const batch = Number(batchArg);
+  dims = [batch, 3, 224, 224];
+  // Same formula as probeValue() in src/detector/probe.ts (duplicated: plain Node cannot import .ts).
+  const probeValue = (i) => ((i * 7919) % 2000) / 1000 - 1;
+  data = new Float32Array(batch * 3 * 224 * 224);
+  for (let i = 0; i < data.length; i++) data[i] = probeValue(i);
+}
 
 const session = await ort.InferenceSession.create(readFileSync(modelPath), { executionProviders: ['cpu'] });
 const [inputName] = session.inputNames;
 const [outputName] = session.outputNames;
-const out = await session.run({ [inputName]: new ort.Tensor('float32', data, [batch, 3, H, W]) });
+const out = await session.run({ [inputName]: new ort.Tensor('float32', data, dims) });
 const t = out[outputName];
 console.log(JSON.stringify({ logits: Array.from(t.data, Number), dims: t.dims }));

@@ -41,10 +41,14 @@ def _fan_in(weight: torch.Tensor) -> int:
 
 
 @torch.no_grad()
-def build_fixture_model(seed: int = FIXTURE_SEED, head_scale: float = HEAD_SCALE, head_bias: float = HEAD_BIAS) -> nn.Module:
+def build_fixture_model(seed: int = FIXTURE_SEED, head_scale: float = HEAD_SCALE, head_bias: float = HEAD_BIAS,
+                        block_setting: list[CNBlockConfig] | None = None, num_classes: int = NUM_CLASSES) -> nn.Module:
     """Builds the fixture in eval mode. Not torchvision's default init, whose tiny layer_scale and
-    zero biases make every block nearly the identity (then all photos score alike)."""
-    model = ConvNeXt(BLOCK_SETTING, stochastic_depth_prob=0.0, num_classes=NUM_CLASSES)
+    zero biases make every block nearly the identity (then all photos score alike).
+
+    `block_setting` and `num_classes` give other small ConvNeXts with the same kind of weights
+    (the converter's synthetic test checkpoints); the defaults are the fixture."""
+    model = ConvNeXt(block_setting or BLOCK_SETTING, stochastic_depth_prob=0.0, num_classes=num_classes)
     g = torch.Generator().manual_seed(seed)
 
     def uniform(shape, lo: float, hi: float) -> torch.Tensor:
@@ -67,5 +71,5 @@ def build_fixture_model(seed: int = FIXTURE_SEED, head_scale: float = HEAD_SCALE
             p.copy_(uniform(p.shape, 0.05, 0.25))
     head = model.classifier[2]
     head.weight.mul_(head_scale)
-    head.bias.add_(torch.tensor([head_bias, -head_bias]))
+    head.bias.add_(torch.linspace(head_bias, -head_bias, num_classes))  # [b, -b] for two classes
     return model.eval()

@@ -12,15 +12,9 @@ from PIL import Image
 from torchvision import transforms
 from torchvision.transforms import InterpolationMode
 
-Manifest = dict[str, Any]
+from .defaults import DEFAULT_PREPROCESSING  # noqa: F401 - re-exported (tools/reference.py, fixture_model.py)
 
-# What the published realfake model uses; also what models/fixture/manifest.json says.
-DEFAULT_PREPROCESSING: dict[str, Any] = {
-    'resize': {'mode': 'shorter-side', 'size': 256, 'interpolation': 'bilinear'},
-    'centerCrop': 224,
-    'mean': [0.485, 0.456, 0.406],
-    'std': [0.229, 0.224, 0.225],
-}
+Manifest = dict[str, Any]
 
 
 def load_manifest(model_dir: str | Path) -> Manifest:

@@ -1,0 +1,123 @@
+// Helpers for the converter / model:install tests: synthetic checkpoints (tools/make_test_checkpoint.py),
+// the converter (tools/convert.py) and the install command (tools/model_install.mjs), each run as
+// the user would run it, plus onnxruntime-node to look at what they wrote.
+
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { parseManifest, type ModelManifest } from '../../src/detector/manifest';
+import { softmax } from '../../src/detector/scores';
+import { REPO, requireReferencePython, runPython, type PythonResult } from '../support/python';
+
+const made: string[] = [];
+
+/** A new temporary folder, removed by removeTempDirs(). */
+export function tempDir(what: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `rfl-tools-${what}-`));
+  made.push(dir);
+  return dir;
+}
+
+/** Removes every folder tempDir() made (call from afterAll). */
+export function removeTempDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+export interface Reference {
+  /** PyTorch's logits of the probe input (src/detector/probe.ts), batch 2. */
+  probe: number[];
+  inputs: { file: string; shape: [number, number, number, number]; logits: number[] };
+  dims: number[];
+  depths: number[];
+  classes: number;
+}
+
+export interface Checkpoints {
+  dir: string;
+  path: (layout: string) => string;
+  reference: Reference;
+  /** The reference batch (NCHW float32). */
+  inputs: Float32Array;
+}
+
+/** Writes OUTDIR/<layout>.ckpt for each layout, all of one small perturbed-random ConvNeXt. */
+export async function makeCheckpoints(layouts: string[], extra: string[] = []): Promise<Checkpoints> {
+  await requireReferencePython();
+  const dir = tempDir('ckpt');
+  const r = await runPython(['tools/make_test_checkpoint.py', dir, ...layouts, ...extra]);
+  if (r.code !== 0) throw new Error(`make_test_checkpoint.py failed:\n${r.stderr}`);
+  const reference = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as Reference;
+  const bytes = readFileSync(join(dir, reference.inputs.file));
+  const inputs = new Float32Array(bytes.length / 4);
+  new Uint8Array(inputs.buffer).set(bytes);
+  return { dir, path: (layout) => join(dir, `${layout}.ckpt`), reference, inputs };
+}
+
+export interface ConvertSummary {
+  layout: string;
+  prefix: string;
+  variant: string;
+  dims: number[];
+  depths: number[];
+  classes: number;
+  sha256: string;
+  parity: { inputs: number; maxAbsLogit: number; maxAbsP: number; tolerance: number };
+  fp16?: { inputs: number; maxAbsLogit: number; maxAbsP: number; labelAgreement: number };
+  models: Array<{ id: string; dir: string; precision: string; bytes: number; sha256: string }>;
+  seconds: number;
+}
+
+export interface ConvertResult extends PythonResult {
+  summary: ConvertSummary | null;
+  /** The lines the converter printed that start with "convert: error:". */
+  error: string;
+}
+
+export async function convert(checkpoint: string, args: string[]): Promise<ConvertResult> {
+  const r = await runPython(['tools/convert.py', checkpoint, '--json', ...args]);
+  return {
+    ...r,
+    summary: r.code === 0 ? (JSON.parse(r.stdout) as ConvertSummary) : null,
+    error: r.stderr.split('\n').filter((l) => l.startsWith('convert: error:')).join('\n'),
+  };
+}
+
+/** `npm run model:install -- args` (tools/model_install.mjs), with its exit code and output. */
+export function install(args: string[]): Promise<PythonResult> {
+  return new Promise((done) => {
+    execFile('node', [join(REPO, 'tools/model_install.mjs'), ...args], { cwd: REPO, timeout: 240_000 }, (err, stdout, stderr) => {
+      done({ code: typeof err?.code === 'number' ? err.code : err ? 1 : 0, stdout, stderr });
+    });
+  });
+}
+
+export function readModel(dir: string): ModelManifest {
+  return parseManifest(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')));
+}
+
+/** Logits of `input` (NCHW float32) through the ONNX file, by onnxruntime-node. */
+export async function onnxLogits(onnxPath: string, input: Float32Array, dims: number[]): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(onnxPath, { executionProviders: ['cpu'] });
+  try {
+    const [inputName] = session.inputNames;
+    const [outputName] = session.outputNames;
+    const out = await session.run({ [inputName ?? 'input']: new ort.Tensor('float32', input, dims) });
+    return out[outputName ?? 'logits']?.data as Float32Array;
+  } finally {
+    await session.release();
+  }
+}
+
+/** Entries of a folder whose names say they are leftovers of an unfinished write. */
+export function leftovers(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((n) => n.startsWith('.') && /partial|install|old|tmp/.test(n));
+}
+
+/** Row-wise softmax of [rows, classes] logits, flattened. */
+export function softmaxRows(logits: ArrayLike<number>, classes: number): number[] {
+  const rows = Array.from({ length: logits.length / classes }, (_, r) => Array.from({ length: classes }, (_, c) => Number(logits[r * classes + c])));
+  return rows.flatMap((row) => softmax(row));
+}

@@ -1,0 +1,338 @@
+// `npm run model:install`: puts a converted model under models/<id>/ and makes the next build use it
+// (vite.config.ts packages every model folder and activates $REALFAKE_MODEL, else models/active.json,
+// else the fixture). Run through tools/model_install.mjs, which loads this file with Vite.
+//
+//   npm run model:install -- CHECKPOINT [converter options]   converts with tools/convert.py
+//   npm run model:install -- MODEL.onnx MANIFEST.json          copies an already converted model
+//   npm run model:install -- DIR                               the same, DIR holding manifest.json
+//   npm run model:install -- --activate ID                     switches to an installed model
+// Options: --force (replace an installed model of the same id), --no-activate, --models-dir DIR.
+//
+// Everything is checked in a staging folder inside the models folder before it is renamed into
+// place: the manifest against the schema the extension uses (src/detector/manifest.ts), the ONNX
+// file's size and SHA-256 against the manifest, and the model itself, loaded by onnxruntime-node
+// and run on the probe input, against the manifest's PyTorch probe logits. Any failure removes the
+// staging folder: nothing half-installed is left behind.
+
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import ort from 'onnxruntime-node';
+import { parseManifest, type ModelManifest } from '../src/detector/manifest';
+import { probeInput } from '../src/detector/probe';
+
+export const REPO = resolve(import.meta.dirname, '..');
+const FIXTURE_DIR = 'fixture';
+
+export class InstallError extends Error {
+  override name = 'InstallError';
+}
+
+export interface InstallOptions {
+  /** Where models live (default: the repository's models/). */
+  modelsDir: string;
+  /** Replace an installed model with the same id. */
+  force: boolean;
+  /** Write models/active.json naming the (first) installed model. */
+  activate: boolean;
+  /** The Python with Debian's torch/torchvision/onnx, for checkpoints. */
+  python: string;
+  log: (line: string) => void;
+}
+
+export interface Verified {
+  manifest: ModelManifest;
+  /** Largest |logit difference| of onnxruntime-node on the probe input from the manifest's. */
+  probeMaxDiff: number;
+}
+
+export interface Installed extends Verified {
+  dir: string;
+}
+
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
+
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+export async function readManifest(path: string): Promise<ModelManifest> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new InstallError(`cannot read ${path}: ${errorText(e)}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new InstallError(`${path} is not valid JSON (${errorText(e)})`);
+  }
+  try {
+    return parseManifest(json);
+  } catch (e) {
+    throw new InstallError(`${path}: ${errorText(e)}`);
+  }
+}
+
+/** Size and SHA-256 of `onnxPath` against the manifest. */
+export async function checkOnnxFile(onnxPath: string, m: ModelManifest): Promise<void> {
+  let size: number;
+  try {
+    size = (await stat(onnxPath)).size;
+  } catch {
+    throw new InstallError(`${onnxPath}: no such file (the manifest names ${m.onnx.file})`);
+  }
+  if (size !== m.onnx.bytes) {
+    throw new InstallError(
+      `${onnxPath} is ${size} bytes but its manifest says ${m.onnx.bytes}: ` +
+        (size < m.onnx.bytes ? 'the file is truncated (an interrupted copy or download?)' : 'it is not the file the manifest describes'),
+    );
+  }
+  const sha = await sha256File(onnxPath);
+  if (sha !== m.onnx.sha256) {
+    throw new InstallError(`${onnxPath}: SHA-256 ${sha} does not match its manifest's ${m.onnx.sha256}: the file is corrupt or not the one the manifest describes`);
+  }
+}
+
+/** Loads the model with onnxruntime-node and runs the probe; throws unless it reproduces the manifest. */
+export async function checkProbe(onnxPath: string, m: ModelManifest): Promise<number> {
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(onnxPath, { executionProviders: ['cpu'] });
+  } catch (e) {
+    throw new InstallError(`onnxruntime cannot load ${onnxPath} (truncated or not an ONNX model?): ${errorText(e)}`);
+  }
+  try {
+    if (!session.inputNames.includes(m.input.name) || !session.outputNames.includes(m.output.name)) {
+      throw new InstallError(
+        `${onnxPath} has inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}]; ` +
+          `its manifest says input "${m.input.name}", output "${m.output.name}"`,
+      );
+    }
+    const [, c, h, w] = m.input.shape;
+    const { batch, logits: want, tolerance } = m.probe;
+    let got: Float32Array;
+    try {
+      const out = await session.run({ [m.input.name]: new ort.Tensor('float32', probeInput(batch, h, w), [batch, c, h, w]) });
+      got = out[m.output.name]?.data as Float32Array;
+    } catch (e) {
+      throw new InstallError(`onnxruntime cannot run ${onnxPath} on the probe input: ${errorText(e)}`);
+    }
+    if (got.length !== want.length) {
+      throw new InstallError(`${onnxPath} gives ${got.length} logits for the probe, its manifest ${want.length} (${m.labels.length} labels)`);
+    }
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs((got[i] ?? NaN) - (want[i] ?? NaN)));
+    if (!(worst <= tolerance)) {
+      throw new InstallError(`${onnxPath}: probe logits differ from the manifest's by ${worst.toPrecision(3)} (> ${tolerance}): not the model the manifest describes`);
+    }
+    return worst;
+  } finally {
+    await session.release();
+  }
+}
+
+/** Every check on a model folder (manifest.json + its ONNX file). */
+export async function verifyModelDir(dir: string): Promise<Verified> {
+  const manifest = await readManifest(join(dir, 'manifest.json'));
+  const onnxPath = join(dir, manifest.onnx.file);
+  await checkOnnxFile(onnxPath, manifest);
+  return { manifest, probeMaxDiff: await checkProbe(onnxPath, manifest) };
+}
+
+/** The folder that would hold `id`, refusing ids that belong to another folder or to the fixture. */
+async function targetDir(modelsDir: string, id: string, force: boolean): Promise<string> {
+  const target = join(modelsDir, id);
+  if (id === FIXTURE_DIR) throw new InstallError(`the id "${id}" is the committed test model's folder; choose another id`);
+  for (const entry of existsSync(modelsDir) ? await readdir(modelsDir, { withFileTypes: true }) : []) {
+    if (!entry.isDirectory() || entry.name.startsWith('.') || entry.name === id) continue;
+    const other = join(modelsDir, entry.name, 'manifest.json');
+    if (!existsSync(other)) continue;
+    const otherId = (JSON.parse(await readFile(other, 'utf8')) as { id?: unknown }).id;
+    if (otherId === id) throw new InstallError(`the id "${id}" already belongs to ${join(modelsDir, entry.name)}; choose another id`);
+  }
+  if (existsSync(target) && !force) throw new InstallError(`${target} already exists: pass --force to replace it`);
+  return target;
+}
+
+/** Renames a verified staging folder into place, replacing an older install of the same id. */
+async function moveIntoPlace(staged: string, target: string): Promise<void> {
+  if (!existsSync(target)) {
+    await rename(staged, target);
+    return;
+  }
+  const old = await mkdtemp(join(dirname(target), `.${basename(target)}.old-`));
+  await rename(target, join(old, 'previous'));
+  try {
+    await rename(staged, target);
+  } catch (e) {
+    await rename(join(old, 'previous'), target);
+    throw e;
+  }
+  await rm(old, { recursive: true, force: true });
+}
+
+export async function activate(modelsDir: string, id: string): Promise<void> {
+  const found = existsSync(join(modelsDir, id, 'manifest.json')) || id === 'realfake-fixture';
+  if (!found) throw new InstallError(`no model "${id}" is installed under ${modelsDir}`);
+  const tmp = join(modelsDir, `.active.json.${process.pid}.tmp`);
+  await writeFile(tmp, JSON.stringify({ id }, null, 2) + '\n');
+  await rename(tmp, join(modelsDir, 'active.json'));
+}
+
+function runConverter(python: string, args: string[], log: (line: string) => void): Promise<{ models: Array<{ id: string; dir: string }> }> {
+  return new Promise((done, fail) => {
+    const child = execFile(python, [join(REPO, 'tools/convert.py'), ...args, '--json'], { cwd: REPO, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) {
+        const lines = stderr.split('\n').filter((l) => l.startsWith('convert: error:') || l.includes('usage:') || l.includes('error:'));
+        const why = lines.length > 0 ? lines.join('\n') : stderr.trim().split('\n').slice(-3).join('\n') || errorText(err);
+        fail(new InstallError(why.replace(/^convert: error: /gm, 'conversion failed: ')));
+        return;
+      }
+      done(JSON.parse(stdout) as { models: Array<{ id: string; dir: string }> });
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      for (const line of d.toString().split('\n')) if (line && !line.startsWith('convert: error:')) log(line);
+    });
+  });
+}
+
+async function withStaging<T>(modelsDir: string, work: (staging: string) => Promise<T>): Promise<T> {
+  await mkdir(modelsDir, { recursive: true });
+  const staging = await mkdtemp(join(modelsDir, '.install-'));
+  try {
+    return await work(staging);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** Verifies every staged model, then moves them all into place and activates the first. */
+async function commit(staged: string[], o: InstallOptions): Promise<Installed[]> {
+  const checked: Array<Verified & { staged: string; target: string }> = [];
+  for (const dir of staged) {
+    const v = await verifyModelDir(dir);
+    checked.push({ ...v, staged: dir, target: await targetDir(o.modelsDir, v.manifest.id, o.force) });
+  }
+  const installed: Installed[] = [];
+  for (const c of checked) {
+    await moveIntoPlace(c.staged, c.target);
+    installed.push({ manifest: c.manifest, probeMaxDiff: c.probeMaxDiff, dir: c.target });
+    o.log(`installed ${c.manifest.id} (${c.manifest.precision}, ${c.manifest.onnx.bytes} bytes, SHA-256 ${c.manifest.onnx.sha256}) in ${c.target}`);
+  }
+  const first = installed[0];
+  if (o.activate && first) {
+    await activate(o.modelsDir, first.manifest.id);
+    o.log(`active model: ${first.manifest.id} (${join(o.modelsDir, 'active.json')}); the next build uses it`);
+  }
+  return installed;
+}
+
+/** Copies an already converted model (ONNX + manifest) into the models folder. */
+export async function installFiles(onnxPath: string, manifestPath: string, o: InstallOptions): Promise<Installed[]> {
+  const manifest = await readManifest(manifestPath);
+  await targetDir(o.modelsDir, manifest.id, o.force); // fail before copying hundreds of MB
+  await checkOnnxFile(onnxPath, manifest);
+  return withStaging(o.modelsDir, async (staging) => {
+    const dir = join(staging, manifest.id);
+    await mkdir(dir);
+    await copyFile(onnxPath, join(dir, manifest.onnx.file));
+    await copyFile(manifestPath, join(dir, 'manifest.json'));
+    return commit([dir], o);
+  });
+}
+
+/** Converts a checkpoint with tools/convert.py (parity-checked) and installs the result. */
+export async function installCheckpoint(checkpoint: string, convertArgs: string[], o: InstallOptions): Promise<Installed[]> {
+  if (!existsSync(checkpoint)) throw new InstallError(`${checkpoint}: no such file`);
+  if (convertArgs.some((a) => a === '--out' || a.startsWith('--out=') || a === '--inspect')) {
+    throw new InstallError('--out and --inspect are converter options that model:install does not take (it picks the folder)');
+  }
+  const idAt = convertArgs.indexOf('--id');
+  const id = idAt >= 0 ? (convertArgs[idAt + 1] ?? '') : 'realfake';
+  // Fail before a long conversion.
+  await targetDir(o.modelsDir, id, o.force);
+  if (convertArgs.includes('--fp16')) await targetDir(o.modelsDir, `${id}-fp16`, o.force);
+  return withStaging(o.modelsDir, async (staging) => {
+    const summary = await runConverter(o.python, [resolve(checkpoint), '--out', join(staging, id), ...convertArgs], o.log);
+    return commit(summary.models.map((m) => m.dir), o);
+  });
+}
+
+export interface ParsedArgs {
+  files: string[];
+  convertArgs: string[];
+  activateId: string | null;
+  options: InstallOptions;
+}
+
+const USAGE = `usage: npm run model:install -- CHECKPOINT [--id ID] [--fp16] [converter options]
+       npm run model:install -- MODEL.onnx MANIFEST.json | MODEL_DIR
+       npm run model:install -- --activate ID
+options: --force  --no-activate  --models-dir DIR   (converter options: /usr/bin/python3 tools/convert.py --help)`;
+
+export function parseArgs(argv: string[]): ParsedArgs {
+  const o: InstallOptions = {
+    modelsDir: join(REPO, 'models'),
+    force: false,
+    activate: true,
+    python: process.env.PYTHON ?? '/usr/bin/python3',
+    log: (line) => console.log(line),
+  };
+  const files: string[] = [];
+  const convertArgs: string[] = [];
+  let activateId: string | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    if (a === '--force') o.force = true;
+    else if (a === '--no-activate') o.activate = false;
+    else if (a === '--models-dir' || a === '--activate') {
+      const v = argv[++i];
+      if (!v) throw new InstallError(`${a} needs a value\n${USAGE}`);
+      if (a === '--activate') activateId = v;
+      else o.modelsDir = resolve(v);
+    } else if (a === '-h' || a === '--help') throw new InstallError(USAGE);
+    else if (a.startsWith('-')) {
+      convertArgs.push(a);
+      // Converter options with a value (all but the flags) take the next word along.
+      if (!['--fp16', '--json', '--inspect'].includes(a) && !a.includes('=') && i + 1 < argv.length) convertArgs.push(argv[++i] ?? '');
+    } else files.push(a);
+  }
+  return { files, convertArgs, activateId, options: o };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const { files, convertArgs, activateId, options } = parseArgs(argv);
+    if (activateId !== null) {
+      if (files.length > 0) throw new InstallError(`--activate takes no files\n${USAGE}`);
+      await activate(options.modelsDir, activateId);
+      options.log(`active model: ${activateId}`);
+      return 0;
+    }
+    let onnx = files.find((f) => f.endsWith('.onnx'));
+    let manifest = files.find((f) => f.endsWith('.json'));
+    if (files.length === 1 && existsSync(join(files[0] ?? '', 'manifest.json'))) {
+      manifest = join(files[0] ?? '', 'manifest.json');
+      onnx = join(files[0] ?? '', (await readManifest(manifest)).onnx.file);
+    }
+    if (onnx || manifest) {
+      if (!onnx || !manifest || files.length > 2) throw new InstallError(`give one MODEL.onnx and its MANIFEST.json\n${USAGE}`);
+      if (convertArgs.length > 0) throw new InstallError(`converter options (${convertArgs.join(' ')}) apply to checkpoints only`);
+      await installFiles(onnx, manifest, options);
+    } else {
+      if (files.length !== 1) throw new InstallError(USAGE);
+      await installCheckpoint(files[0] ?? '', convertArgs, options);
+    }
+    return 0;
+  } catch (e) {
+    console.error(`model:install: ${e instanceof InstallError ? '' : 'unexpected error: '}${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+}

@@ -1,0 +1,165 @@
+"""The conversion behind tools/convert.py: checkpoint -> checked ONNX model folder(s) + manifest."""
+from __future__ import annotations
+
+import argparse
+import copy
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import Architecture, CheckpointError, LoadedCheckpoint, load_checkpoint
+from .defaults import DEFAULT_PREPROCESSING, PARITY_TOLERANCE, PROBE_BATCH, PROBE_TOLERANCE
+from .export import build_manifest, cast_weights_to_fp16, export_onnx, parity_inputs, probe_logits, run_onnx_node, softmax, torch_logits
+from .files import dump_json, staged_dir
+
+REPO = Path(__file__).resolve().parents[2]
+# torchvision's ConvNeXt variants, to name what a checkpoint is.
+VARIANTS = {
+    ((96, 192, 384, 768), (3, 3, 9, 3)): 'ConvNeXt-Tiny',
+    ((96, 192, 384, 768), (3, 3, 27, 3)): 'ConvNeXt-Small',
+    ((128, 256, 512, 1024), (3, 3, 27, 3)): 'ConvNeXt-Base',
+    ((192, 384, 768, 1536), (3, 3, 27, 3)): 'ConvNeXt-Large',
+    ((256, 512, 1024, 2048), (3, 3, 27, 3)): 'ConvNeXt-XLarge',
+}
+
+
+class ConversionError(Exception):
+    """The conversion was refused; the message says why."""
+
+
+def variant_name(arch: Architecture) -> str:
+    return VARIANTS.get((tuple(arch.dims), tuple(arch.depths)), 'ConvNeXt (custom size)')
+
+
+def log(msg: str) -> None:
+    print(f'convert: {msg}', file=sys.stderr, flush=True)
+
+
+def max_abs(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.max(np.abs(a - b))) if a.shape == b.shape else float('inf')
+
+
+def describe(ck: LoadedCheckpoint) -> dict:
+    return {'sha256': ck.sha256, 'layout': ck.layout, 'prefix': ck.prefix, 'variant': variant_name(ck.arch),
+            'dims': ck.arch.dims, 'depths': ck.arch.depths, 'classes': ck.arch.num_classes, 'ignoredObjects': ck.ignored_objects}
+
+
+def inspect(path: Path, *, prefix: str | None = None, ignore: list[str] | None = None) -> dict:
+    """What a checkpoint holds, or why it cannot be converted (convert.py --inspect)."""
+    try:
+        ck = load_checkpoint(path, prefix=prefix, ignore=ignore)
+    except CheckpointError as e:
+        log(f'{path}: refused: {e}')
+        return {'file': str(path), 'ok': False, 'error': str(e)}
+    log(f'{path}: {ck.layout} names, prefix {ck.prefix!r}, {ck.arch.describe()} ({variant_name(ck.arch)})')
+    return {'file': str(path), 'ok': True, **describe(ck)}
+
+
+def check_parity(onnx_path: Path, model: torch.nn.Module, crop: int, tolerance: float = PARITY_TOLERANCE) -> dict:
+    """PyTorch vs onnxruntime-node on the same inputs; raises ConversionError past `tolerance`."""
+    x = parity_inputs(crop)
+    want = torch_logits(model, x)
+    got = run_onnx_node(onnx_path, x)
+    d = max_abs(want, got)
+    dp = max_abs(softmax(want), softmax(got))
+    log(f'parity fp32: {x.shape[0]} inputs, max |Δlogit| = {d:.3g} (limit {tolerance:g}), max |Δp| = {dp:.3g}')
+    if not d <= tolerance:
+        raise ConversionError(f'parity check failed: onnxruntime and PyTorch logits differ by {d:.3g} '
+                              f'(> {tolerance:g}) on the same inputs; nothing was written')
+    return {'inputs': int(x.shape[0]), 'maxAbsLogit': d, 'maxAbsP': dp, 'tolerance': tolerance}
+
+
+def check_fp16(onnx_path: Path, model: torch.nn.Module, crop: int) -> dict:
+    """The fp16 variant against PyTorch fp32: reports |Δp| and label agreement; its probe logits
+    must sit well inside the tolerance its manifest gives the browser."""
+    x = parity_inputs(crop)
+    want = torch_logits(model, x)
+    got = run_onnx_node(onnx_path, x)
+    d = max_abs(want, got)
+    p_want, p_got = softmax(want), softmax(got)
+    dp = max_abs(p_want, p_got)
+    agree = float(np.mean(p_want.argmax(1) == p_got.argmax(1)))
+    probe_d = max_abs(want[-PROBE_BATCH:], got[-PROBE_BATCH:])
+    limit = PROBE_TOLERANCE['fp16'] / 2
+    log(f'fp16 vs PyTorch fp32: max |Δlogit| = {d:.3g}, max |Δp| = {dp:.3g}, labels agree {agree:.0%}, '
+        f'probe |Δlogit| = {probe_d:.3g} (limit {limit:g})')
+    if not probe_d <= limit:
+        raise ConversionError(f'the fp16 variant is too far from PyTorch: probe logits differ by {probe_d:.3g} (> {limit:g})')
+    return {'inputs': int(x.shape[0]), 'maxAbsLogit': d, 'maxAbsP': dp, 'labelAgreement': agree}
+
+
+def convert(args: argparse.Namespace) -> dict:
+    """Runs the conversion tools/convert.py's arguments describe; returns its summary."""
+    started = time.monotonic()
+    out = (args.out or REPO / 'models' / args.id).resolve()
+    if out == (REPO / 'models' / 'fixture').resolve():
+        raise ConversionError('refusing to write into models/fixture, the committed test model')
+    out16 = out.with_name(out.name + '-fp16')
+    for d in [out] + ([out16] if args.fp16 else []):
+        if d.exists() and not args.force:
+            raise ConversionError(f'{d} already exists (pass --force to replace it)')
+
+    ck: LoadedCheckpoint = load_checkpoint(args.checkpoint, prefix=args.prefix, ignore=args.ignore)
+    variant = variant_name(ck.arch)
+    if ck.ignored_objects:
+        log(f"ignored pickled objects that are not tensors (never called): {', '.join(ck.ignored_objects)}")
+    log(f'{args.checkpoint.name}: {ck.layout} names, prefix {ck.prefix!r}, {ck.arch.describe()} ({variant})')
+    if ck.arch.num_classes != len(args.labels):
+        raise ConversionError(f'the checkpoint\'s head has {ck.arch.num_classes} classes but --labels names '
+                              f'{len(args.labels)} ({",".join(args.labels)}): pass --labels with {ck.arch.num_classes} names')
+
+    pre = copy.deepcopy(DEFAULT_PREPROCESSING)
+    pre['resize'] = {'mode': args.resize_mode, 'size': args.resize, 'interpolation': 'bilinear'}
+    pre['centerCrop'] = args.crop
+    probe = probe_logits(ck.model, args.crop)
+    common = dict(
+        version=args.version or ck.sha256[:12],
+        fixture=False,
+        description=(f'{variant}: {ck.arch.describe()}, converted by tools/convert.py from a {ck.layout}-named '
+                     f'checkpoint' + (f' (key prefix "{ck.prefix}")' if ck.prefix else '')),
+        origin=args.origin or args.checkpoint.name,
+        source_sha256=ck.sha256,
+        labels=args.labels,
+        generated_index=args.generated_index,
+        preprocessing=pre,
+        probe=probe,
+    )
+    name = args.name or f'{args.checkpoint.name} ({variant})'
+    summary: dict = {'checkpoint': str(args.checkpoint), **describe(ck), 'models': []}
+
+    with tempfile.TemporaryDirectory(prefix='rfl-convert-') as scratch:
+        fp32 = Path(scratch) / 'model.onnx'
+        t0 = time.monotonic()
+        export_onnx(ck.model, fp32, args.crop)
+        log(f'exported ONNX opset 17 in {time.monotonic() - t0:.1f} s ({fp32.stat().st_size / 1e6:.1f} MB)')
+        summary['parity'] = check_parity(fp32, ck.model, args.crop, args.parity_tolerance)
+        if args.fp16:
+            fp16 = Path(scratch) / 'model-fp16.onnx'
+            n = cast_weights_to_fp16(fp32, fp16)
+            log(f'fp16 variant: {n} weight tensors stored as fp16 ({fp16.stat().st_size / 1e6:.1f} MB)')
+            summary['fp16'] = check_fp16(fp16, ck.model, args.crop)
+
+        # Everything is checked: only now does anything appear under the output folder(s).
+        with staged_dir(out, replace=args.force) as d32:
+            shutil.move(str(fp32), d32 / 'model.onnx')
+            m32 = build_manifest(model_id=args.id, name=name, onnx_path=d32 / 'model.onnx', precision='fp32', **common)
+            (d32 / 'manifest.json').write_text(dump_json(m32))
+            summary['models'].append({'id': args.id, 'dir': str(out), 'precision': 'fp32', 'bytes': m32['onnx']['bytes'],
+                                      'sha256': m32['onnx']['sha256']})
+            if args.fp16:
+                with staged_dir(out16, replace=args.force) as d16:
+                    shutil.move(str(fp16), d16 / 'model.onnx')
+                    m16 = build_manifest(model_id=args.id + '-fp16', name=name + ' fp16', onnx_path=d16 / 'model.onnx',
+                                         precision='fp16', **common)
+                    (d16 / 'manifest.json').write_text(dump_json(m16))
+                summary['models'].append({'id': args.id + '-fp16', 'dir': str(out16), 'precision': 'fp16',
+                                          'bytes': m16['onnx']['bytes'], 'sha256': m16['onnx']['sha256']})
+    summary['seconds'] = round(time.monotonic() - started, 2)
+    for m in summary['models']:
+        log(f"wrote {m['dir']} ({m['precision']}, {m['bytes']} bytes, sha256 {m['sha256']})")
+    return summary
