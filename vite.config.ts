@@ -11,6 +11,8 @@ const FIXTURE_ID = 'realfake-fixture';
 /**
  * Packages every model under models/ (each a folder with manifest.json + ONNX file) and writes
  * models/index.json naming the active one: $REALFAKE_MODEL, else models/active.json, else the fixture.
+ * $REALFAKE_MODEL_DIR instead packages just that one folder, wherever it is, as the active model
+ * (benchmarks build with a large model kept outside the repository).
  */
 function packageModels(): Plugin {
   return {
@@ -19,9 +21,14 @@ function packageModels(): Plugin {
     async writeBundle(options) {
       const outDir = options.dir ?? 'dist';
       const models: Record<string, string> = {};
-      for (const entry of await readdir(resolve(root, 'models'), { withFileTypes: true })) {
-        const src = resolve(root, 'models', entry.name);
-        if (!entry.isDirectory() || !existsSync(join(src, 'manifest.json'))) continue;
+      const only = process.env.REALFAKE_MODEL_DIR;
+      const folders = only
+        ? [resolve(only)]
+        : (await readdir(resolve(root, 'models'), { withFileTypes: true }))
+            .filter((e) => e.isDirectory())
+            .map((e) => resolve(root, 'models', e.name));
+      for (const src of folders) {
+        if (!existsSync(join(src, 'manifest.json'))) continue;
         const m = JSON.parse(await readFile(join(src, 'manifest.json'), 'utf8')) as { id: string; onnx: { file: string } };
         const dest = join(outDir, 'models', m.id);
         await mkdir(dest, { recursive: true });
@@ -29,7 +36,7 @@ function packageModels(): Plugin {
         await copyFile(join(src, m.onnx.file), join(dest, m.onnx.file));
         models[m.id] = `models/${m.id}/`;
       }
-      let active = process.env.REALFAKE_MODEL;
+      let active = only ? Object.keys(models)[0] : process.env.REALFAKE_MODEL;
       const activeFile = resolve(root, 'models/active.json');
       if (!active && existsSync(activeFile)) active = (JSON.parse(await readFile(activeFile, 'utf8')) as { id: string }).id;
       active ??= FIXTURE_ID;

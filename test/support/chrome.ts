@@ -32,12 +32,15 @@ export interface ExtensionSession {
   close: () => Promise<void>;
 }
 
-export async function launchWithExtension(opts: { headless?: boolean; extraArgs?: string[] } = {}): Promise<ExtensionSession> {
-  if (!existsSync(join(DIST, 'manifest.json'))) throw new Error(`no build in ${DIST}: run "npm run build" first`);
+export async function launchWithExtension(
+  opts: { headless?: boolean; extraArgs?: string[]; dist?: string } = {},
+): Promise<ExtensionSession> {
+  const dist = opts.dist ?? DIST;
+  if (!existsSync(join(dist, 'manifest.json'))) throw new Error(`no build in ${dist}: run "npm run build" first`);
   const userDataDir = mkdtempSync(join(tmpdir(), 'rfl-profile-'));
   const args = [
-    `--disable-extensions-except=${DIST}`,
-    `--load-extension=${DIST}`,
+    `--disable-extensions-except=${dist}`,
+    `--load-extension=${dist}`,
     ...QUIET_FLAGS,
     ...(opts.extraArgs ?? []),
   ];
