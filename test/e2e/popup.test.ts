@@ -11,6 +11,7 @@ import { launchWithExtension, type ExtensionSession } from '../support/chrome';
 import { startServer, type TestServer } from '../support/server';
 import { readBadges, waitForBadges, type BadgeReading } from '../support/badges';
 import { PHOTOS_DIR } from '../support/photos';
+import { axeViolations } from '../support/axe';
 
 const ARTIFACTS = join(import.meta.dirname, '../../artifacts/e2e');
 const PHOTOS = ['astronaut-portrait.jpg', 'chelsea.png', 'coins.png'];
@@ -106,6 +107,16 @@ afterAll(async () => {
 });
 
 describe('popup', () => {
+  it('(the accessibility check itself finds violations on a page that has them)', async () => {
+    server.page('/inaccessible.html', '<!doctype html><title>x</title><img src="/static/coins.png"><input type="text">');
+    const page = await ext.context.newPage();
+    await page.goto(`${server.origin}/inaccessible.html`);
+    const ids = (await axeViolations(page)).map((v) => v.id);
+    expect(ids).toContain('image-alt');
+    expect(ids).toContain('label');
+    await page.close();
+  });
+
   it('shows the tab’s counts, the model and its test-model warning, and the history with thumbnails', async () => {
     const badges = await readBadges(site);
     const suspected = badges.filter((b) => b.state === 'generated').length;
@@ -123,8 +134,10 @@ describe('popup', () => {
       expect(t.w).toBeGreaterThan(0);
     }
     await popup.screenshot({ path: join(ARTIFACTS, 'popup-light.png'), fullPage: true });
+    expect(await axeViolations(popup), 'axe-core, light').toEqual([]);
     await popup.emulateMedia({ colorScheme: 'dark' });
     await popup.screenshot({ path: join(ARTIFACTS, 'popup-dark.png'), fullPage: true });
+    expect(await axeViolations(popup), 'axe-core, dark').toEqual([]);
     await popup.emulateMedia({ colorScheme: 'light' });
   });
 
@@ -241,8 +254,10 @@ describe('options page', () => {
     const entries = JSON.parse(await readDownload(json)) as Array<{ url: string }>;
     expect(entries.map((e) => e.url)).toContain(`${server.origin}/static/rocket.jpg`);
     await options.screenshot({ path: join(ARTIFACTS, 'options-light.png'), fullPage: true });
+    expect(await axeViolations(options), 'axe-core, light').toEqual([]);
     await options.emulateMedia({ colorScheme: 'dark' });
     await options.screenshot({ path: join(ARTIFACTS, 'options-dark.png'), fullPage: true });
+    expect(await axeViolations(options), 'axe-core, dark').toEqual([]);
     await options.emulateMedia({ colorScheme: 'light' });
   });
 

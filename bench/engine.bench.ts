@@ -1,0 +1,189 @@
+// Inference speed of a full-size ConvNeXt-Large (random weights, same ops and shapes as the real
+// model): onnxruntime-node (native CPU, all cores) against the extension's own offscreen engine in
+// headless Chromium on WebAssembly with 1 thread and with all threads, batch 1 and batch 4, in the
+// same run on the same file. Prints ms/image, images/s, GFLOP/s, each browser figure as a ratio to
+// native, the session load time and the extension process's peak memory. Asserts nothing about time.
+//
+// The model (~800 MB) is made once by the project's tools and cached outside git in
+// $RFL_BENCH_CACHE (default ~/.cache/realfake-lens/bench).
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ort from 'onnxruntime-node';
+import { launchWithExtension, type ExtensionSession } from '../test/support/chrome';
+import { waitForBadges } from '../test/support/badges';
+import { writeSyntheticPictures } from '../test/support/png';
+import { PYTHON, REPO } from '../test/support/python';
+import { startServer, type TestServer } from '../test/support/server';
+
+const GFLOP_PER_IMAGE = 68.7; // ConvNeXt-Large at 224x224: 34.4 GMACs
+const MODEL_ID = 'bench-convnext-large';
+const CACHE = process.env.RFL_BENCH_CACHE ?? join(homedir(), '.cache/realfake-lens/bench');
+const MODEL_DIR = join(CACHE, MODEL_ID);
+const DIST = join(tmpdir(), 'rfl-dist-bench');
+const IMAGES_PER_RUN = Number(process.env.BENCH_ENGINE_IMAGES ?? 4);
+const CORES = cpus().length;
+
+interface Row {
+  name: string;
+  msPerImage: number;
+  loadMs: number | null;
+  peakMb: number | null;
+}
+
+let server: TestServer;
+let picDir: string;
+let pictures: string[];
+
+/** Makes the random ConvNeXt-Large checkpoint and converts it with tools/convert.py, once. */
+function ensureModel(): void {
+  if (existsSync(join(MODEL_DIR, 'manifest.json'))) return;
+  mkdirSync(CACHE, { recursive: true });
+  const work = join(CACHE, 'checkpoint');
+  console.log(`making a random ConvNeXt-Large in ${MODEL_DIR} (once; about a minute and 5 GB of memory)`);
+  const run = (args: string[]) => {
+    const r = spawnSync(PYTHON, args, { cwd: REPO, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`${args[0]} failed (exit ${r.status})`);
+  };
+  run(['tools/make_test_checkpoint.py', work, 'lightning-timm', '--dims', '192,384,768,1536', '--depths', '3,3,27,3']);
+  run(['tools/convert.py', join(work, 'lightning-timm.ckpt'), '--id', MODEL_ID, '--out', MODEL_DIR, '--force']);
+  rmSync(work, { recursive: true, force: true });
+}
+
+/** Peak resident memory (MB) of Chromium's extension processes, sampled until stopped. */
+function watchExtensionMemory(): () => number | null {
+  let peak = 0;
+  const sample = (): void => {
+    for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+      try {
+        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        if (!cmd.includes('--extension-process')) continue;
+        const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+        if (rss) peak = Math.max(peak, Number(rss[1]) / 1024);
+      } catch {
+        // the process ended
+      }
+    }
+  };
+  const timer = setInterval(sample, 200);
+  return () => {
+    clearInterval(timer);
+    sample();
+    return peak > 0 ? peak : null;
+  };
+}
+
+async function nativeMsPerImage(batch: number): Promise<number> {
+  const session = await ort.InferenceSession.create(join(MODEL_DIR, 'model.onnx'), {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: CORES,
+    graphOptimizationLevel: 'all',
+  });
+  const input = new Float32Array(batch * 3 * 224 * 224).map((_, i) => Math.sin(i) * 2);
+  const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', input, [batch, 3, 224, 224]) };
+  await session.run(feeds); // warm-up
+  const runs = batch === 1 ? 3 : 2;
+  const t0 = performance.now();
+  for (let i = 0; i < runs; i++) await session.run(feeds);
+  const ms = (performance.now() - t0) / (runs * batch);
+  await session.release();
+  return ms;
+}
+
+async function browserRow(ext: ExtensionSession, threads: number, batch: number, run: number): Promise<Row> {
+  const worker = await ext.serviceWorker();
+  await worker.evaluate(
+    async ({ threads, batch }) => {
+      await chrome.storage.local.set({ 'engine.threads': threads, 'engine.maxBatch': batch, 'engine.batchWindowMs': 1000 });
+      if ((await chrome.runtime.getContexts({ contextTypes: [chrome.runtime.ContextType.OFFSCREEN_DOCUMENT] })).length > 0) {
+        await chrome.offscreen.closeDocument();
+      }
+    },
+    { threads, batch },
+  );
+  const files = pictures.slice(run * IMAGES_PER_RUN, (run + 1) * IMAGES_PER_RUN);
+  server.page(`/run${run}.html`, `<!doctype html>${files.map((f) => `<img src="/static/${f}" width="160">`).join('')}`);
+  const stopWatching = watchExtensionMemory();
+  const page = await ext.context.newPage();
+  await page.goto(`${server.origin}/run${run}.html`);
+  const badges = await waitForBadges(page, (b) => b.length === files.length && b.every((x) => x.state !== 'checking'), 900_000);
+  const peakMb = stopWatching();
+  await page.close();
+  const failed = badges.filter((b) => b.state !== 'generated' && b.state !== 'real');
+  expect(failed.map((b) => `${b.src}: ${b.state} ${b.reason} ${b.title}`)).toEqual([]);
+  const status = (await worker.evaluate(() => chrome.runtime.sendMessage({ target: 'offscreen', kind: 'offscreen/status' }))) as {
+    threads: number;
+    largestBatch: number;
+    loadMs: number;
+    inferred: { images: number; ms: number };
+  };
+  expect(status.inferred.images).toBe(files.length);
+  expect(status.largestBatch).toBe(batch);
+  return {
+    name: `browser WASM ${status.threads} thread${status.threads === 1 ? '' : 's'}, batch ${batch}`,
+    msPerImage: status.inferred.ms / status.inferred.images,
+    loadMs: status.loadMs,
+    peakMb,
+  };
+}
+
+beforeAll(async () => {
+  ensureModel();
+  execFileSync('npx', ['vite', 'build', '--logLevel', 'warn'], {
+    cwd: REPO,
+    stdio: 'inherit',
+    env: { ...process.env, RFL_DIST: DIST, REALFAKE_MODEL_DIR: MODEL_DIR },
+  });
+  picDir = join(tmpdir(), 'rfl-bench-pics');
+  pictures = writeSyntheticPictures(picDir, IMAGES_PER_RUN * 4, 160, 11);
+  server = await startServer(picDir);
+}, 900_000);
+
+afterAll(async () => {
+  await server?.close();
+  rmSync(DIST, { recursive: true, force: true });
+  rmSync(picDir, { recursive: true, force: true });
+});
+
+describe('bench: inference engine', () => {
+  it('ConvNeXt-Large: native onnxruntime against the extension engine', async () => {
+    const native = { b1: await nativeMsPerImage(1), b4: await nativeMsPerImage(4) };
+    const ext = await launchWithExtension({ dist: DIST });
+    const rows: Row[] = [];
+    try {
+      const all = Math.max(1, CORES);
+      let run = 0;
+      for (const threads of [1, all]) for (const batch of [1, 4]) rows.push(await browserRow(ext, threads, batch, run++));
+    } finally {
+      await ext.close();
+    }
+    const modelMb = Number(JSON.parse(readFileSync(join(MODEL_DIR, 'manifest.json'), 'utf8')).onnx.bytes) / 1048576;
+    const fmt = (name: string, ms: number, ref: number, extra = '') =>
+      `  ${name.padEnd(34)} ${ms.toFixed(0).padStart(6)} ms/image  ${(1000 / ms).toFixed(2).padStart(5)} images/s  ` +
+      `${((GFLOP_PER_IMAGE * 1000) / ms).toFixed(0).padStart(4)} GFLOP/s  ${(ms / ref).toFixed(2).padStart(5)}x native${extra}`;
+    const lines = [
+      `ConvNeXt-Large (random weights, ${modelMb.toFixed(0)} MB fp32), ${CORES} cores, ${IMAGES_PER_RUN} images per browser row:`,
+      fmt(`onnxruntime-node, ${CORES} threads, batch 1`, native.b1, native.b1),
+      fmt(`onnxruntime-node, ${CORES} threads, batch 4`, native.b4, native.b4),
+      ...rows.map((r) => {
+        const ref = r.name.endsWith('batch 1') ? native.b1 : native.b4;
+        const load = r.loadMs === null ? '' : `  load ${(r.loadMs / 1000).toFixed(1)} s`;
+        const mem = r.peakMb === null ? '' : `  peak ${(r.peakMb / 1024).toFixed(2)} GB (${(r.peakMb / modelMb).toFixed(2)}x model)`;
+        return fmt(r.name, r.msPerImage, ref, load + mem);
+      }),
+      '  WebGPU: not measured here (no hardware adapter; SwiftShader is a CPU emulation).',
+      `goal: browser WASM on all threads within 2.0x of native per image -> ${
+        (rows.find((r) => r.name.includes(`${Math.max(1, CORES)} thread`) && r.name.endsWith('batch 1'))?.msPerImage ?? Infinity) /
+          native.b1 <=
+        2
+          ? 'met'
+          : 'NOT met'
+      } on this machine`,
+    ];
+    console.log(lines.join('\n'));
+  }, 1_800_000);
+});
+
