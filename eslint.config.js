@@ -1,18 +1,32 @@
-// Lint: typescript-eslint's recommended rules, plus the DOM security rules of DESIGN.md
-// (no innerHTML/outerHTML/insertAdjacentHTML/document.write, no eval or new Function).
+// Lint: typescript-eslint's recommended rules, plus the DOM and messaging security rules of
+// DESIGN.md: no innerHTML/outerHTML/insertAdjacentHTML/document.write (Mozilla's
+// no-unsanitized plugin, and our own selectors so even a "sanitized" call is refused), no eval,
+// new Function or string timers, and no external messaging. test/unit/lint-rules.test.ts
+// proves each rule fires on a bad snippet.
 import js from '@eslint/js';
 import globals from 'globals';
+import noUnsanitized from 'eslint-plugin-no-unsanitized';
 import tseslint from 'typescript-eslint';
+
+const buildNodes = 'Build DOM nodes instead (DESIGN.md, security rules).';
 
 const unsafeDom = ['innerHTML', 'outerHTML'].map((property) => ({
   selector: `AssignmentExpression > MemberExpression.left[property.name='${property}']`,
   message: `Do not assign ${property}: build DOM nodes (DESIGN.md, security rules).`,
 }));
 
+/** setTimeout("code") / setInterval("code"): eval by another name (no-implied-eval misses some forms). */
+const stringTimers = ['setTimeout', 'setInterval'].flatMap((fn) => [
+  { selector: `CallExpression[callee.name='${fn}'] > Literal.arguments:first-child`, message: `${fn} with a string is eval.` },
+  { selector: `CallExpression[callee.name='${fn}'] > TemplateLiteral.arguments:first-child`, message: `${fn} with a string is eval.` },
+  { selector: `CallExpression[callee.property.name='${fn}'] > Literal.arguments:first-child`, message: `${fn} with a string is eval.` },
+]);
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'artifacts/', '.cache/', 'models/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  noUnsanitized.configs.recommended,
   {
     languageOptions: {
       ecmaVersion: 2023,
@@ -23,13 +37,24 @@ export default tseslint.config(
       'no-eval': 'error',
       'no-implied-eval': 'error',
       'no-new-func': 'error',
-      'no-restricted-syntax': ['error', ...unsafeDom],
+      'no-restricted-globals': ['error', { name: 'Function', message: 'new Function is eval (DESIGN.md).' }],
+      'no-restricted-syntax': [
+        'error',
+        ...unsafeDom,
+        ...stringTimers,
+        { selector: "NewExpression[callee.name='Function']", message: 'new Function is eval (DESIGN.md).' },
+      ],
       'no-restricted-properties': [
         'error',
-        { property: 'insertAdjacentHTML', message: 'Build DOM nodes instead (DESIGN.md).' },
-        { object: 'document', property: 'write', message: 'Build DOM nodes instead (DESIGN.md).' },
-        { object: 'document', property: 'writeln', message: 'Build DOM nodes instead (DESIGN.md).' },
-        { property: 'createContextualFragment', message: 'Build DOM nodes instead (DESIGN.md).' },
+        { property: 'insertAdjacentHTML', message: buildNodes },
+        { object: 'document', property: 'write', message: buildNodes },
+        { object: 'document', property: 'writeln', message: buildNodes },
+        { property: 'createContextualFragment', message: buildNodes },
+        { property: 'setHTMLUnsafe', message: buildNodes },
+        { property: 'parseHTMLUnsafe', message: buildNodes },
+        // Other extensions and web pages may not message us (DESIGN.md: no external messaging).
+        { property: 'onMessageExternal', message: 'No external messaging (DESIGN.md, security rules).' },
+        { property: 'onConnectExternal', message: 'No external messaging (DESIGN.md, security rules).' },
       ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },

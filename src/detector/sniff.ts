@@ -40,3 +40,16 @@ export function sniffImageType(b: Uint8Array): ImageType | null {
   if (startsWith(b, [0x00, 0x00, 0x01, 0x00]) && b.length >= 6 && (b[4] ?? 0) + (b[5] ?? 0) > 0) return 'ico';
   return null;
 }
+
+/**
+ * What bytes that are not a decodable image look like, for a clearer "couldn't check" reason.
+ * SVG is refused on purpose: it is a document (it may hold scripts and fetch other files), the
+ * model judges photographs, and rasterising it would need its own size rules.
+ */
+export function describeNotAnImage(b: Uint8Array): string {
+  if (b.length === 0) return 'empty response';
+  const head = new TextDecoder('utf-8', { fatal: false }).decode(b.subarray(0, 512)).replace(/^\uFEFF/, '').trimStart().toLowerCase();
+  if (/^(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*(<!doctype svg[^>]*>\s*)?<svg[\s>]/.test(head)) return 'SVG images are not checked';
+  if (/^<(!doctype html|html|head|body|script|!--)/.test(head)) return 'an HTML page, not an image';
+  return 'not an image';
+}
