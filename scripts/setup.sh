@@ -18,6 +18,8 @@ chrome_path() {
 chrome_path >/dev/null || need_pkgs+=(chromium)
 # Fonts for readable screenshots; the Chromium package pulls in only a minimal set.
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_pkgs+=(fonts-dejavu-core)
+# exiftool writes the EXIF/XMP fixtures of the provenance tests (an independent writer).
+command -v exiftool >/dev/null 2>&1 || need_pkgs+=(libimage-exiftool-perl)
 
 if [ ! -x "$PY" ]; then
   need_pkgs+=(python3)

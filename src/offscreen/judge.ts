@@ -3,9 +3,11 @@
 // preprocesses, infers, scores and makes the history thumbnail.
 
 import { preprocess } from '../detector/preprocess';
+import { readEvidence, type MetadataScan } from '../detector/provenance';
 import { softmax } from '../detector/scores';
 import type { EngineOptions, FetchReply, JudgeReply } from '../shared/protocol';
 import { DecodeError, decodeImage } from './decode';
+import { evidenceOptions } from './c2pa-validator';
 import type { Engine } from './engine';
 import { FetchFailure, fetchImage } from './fetch-image';
 import { makeThumbnail } from './thumbnail';
@@ -16,6 +18,8 @@ const MAX_HELD = 64;
 
 interface Held {
   blob: Blob;
+  /** The file's metadata payloads, read into provenance evidence while the model runs. */
+  metadata: MetadataScan;
   timer: ReturnType<typeof setTimeout>;
 }
 const held = new Map<string, Held>();
@@ -42,7 +46,7 @@ export async function fetchAndHold(engine: Engine, url: string, pageUrl: string,
       if (oldest !== undefined) release(oldest);
     }
     const token = newToken();
-    held.set(token, { blob: fetched.blob, timer: setTimeout(() => release(token), HOLD_MS) });
+    held.set(token, { blob: fetched.blob, metadata: fetched.metadata, timer: setTimeout(() => release(token), HOLD_MS) });
     return { ok: true, token, sha256: fetched.sha256, bytes: fetched.bytes };
   } catch (e) {
     if (e instanceof FetchFailure) return { ok: false, reason: e.reason, detail: e.detail };
@@ -52,14 +56,19 @@ export async function fetchAndHold(engine: Engine, url: string, pageUrl: string,
   }
 }
 
-export async function judgeHeld(engine: Engine, token: string, options: EngineOptions): Promise<JudgeReply> {
+export async function judgeHeld(engine: Engine, token: string, minSide: number, options: EngineOptions): Promise<JudgeReply> {
   const h = held.get(token);
   if (!h) return { ok: false, reason: 'model-error', detail: 'image bytes no longer held', tokenLost: true };
   release(token);
   const done = engine.hold(options);
+  // Provenance is read alongside the model; it never throws and never affects the score.
+  const evidence = readEvidence(h.metadata, evidenceOptions(h.metadata, h.blob));
   try {
     const { manifest } = await engine.ensureLoaded(options);
     const image = await decodeImage(h.blob);
+    if (Math.min(image.width, image.height) < minSide) {
+      return { ok: false, reason: 'too-small', detail: `${image.width}x${image.height} px` };
+    }
     const input = preprocess(image.rgba, image.width, image.height, manifest.preprocessing);
     const { logits, backend } = await engine.infer(input, options);
     const probabilities = softmax(Array.from(logits));
@@ -68,7 +77,7 @@ export async function judgeHeld(engine: Engine, token: string, options: EngineOp
       return { ok: false, reason: 'model-error', detail: 'model returned no usable score' };
     }
     const thumbnail = await makeThumbnail(image).catch(() => null);
-    return { ok: true, pGenerated, logits: Array.from(logits), backend, thumbnail };
+    return { ok: true, pGenerated, logits: Array.from(logits), backend, thumbnail, evidence: await evidence };
   } catch (e) {
     if (e instanceof DecodeError) return { ok: false, reason: 'undecodable', detail: e.message };
     return { ok: false, reason: 'model-error', detail: e instanceof Error ? e.message : String(e) };

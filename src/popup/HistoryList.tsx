@@ -3,6 +3,7 @@
 
 import { useEffect, useState } from 'preact/hooks';
 import type { HistoryEntry } from '../shared/protocol';
+import { describeEvidence } from '../shared/evidence-text';
 import { isWebLink } from '../shared/url-policy';
 import { percent } from '../shared/verdict-text';
 import { clearHistory, listHistory, markMistake } from './api';
@@ -18,6 +19,7 @@ function ago(time: number, now: number): string {
 function Row({ e, onMistake }: { e: HistoryEntry; onMistake: (e: HistoryEntry) => void }) {
   const generated = e.pGenerated >= e.threshold;
   const verdict = generated ? 'Likely generated' : 'Likely real';
+  const evidence = e.evidence && e.evidence.state !== 'none' ? describeEvidence(e.evidence) : null;
   return (
     <li class={`entry ${generated ? 'generated' : 'real'}`} data-url={e.url}>
       {e.thumbnail ? <img class="thumb" src={e.thumbnail} alt="" /> : <span class="thumb none" aria-hidden="true" />}
@@ -28,6 +30,12 @@ function Row({ e, onMistake }: { e: HistoryEntry; onMistake: (e: HistoryEntry) =
           </span>
           <span class="muted">{ago(e.time, Date.now())}</span>
         </div>
+        {evidence && (
+          // What the file says about itself, apart from the score; the tooltip has the details.
+          <div class="evidence muted" data-evidence={e.evidence?.state} title={evidence.text}>
+            {evidence.label}
+          </div>
+        )}
         <div class="bar" role="img" aria-label={`score ${percent(e.pGenerated)}`}>
           <span style={{ width: percent(e.pGenerated) }} />
         </div>
