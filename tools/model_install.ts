@@ -5,6 +5,7 @@
 //   npm run model:install -- CHECKPOINT [converter options]   converts with tools/convert.py
 //   npm run model:install -- MODEL.onnx MANIFEST.json          copies an already converted model
 //   npm run model:install -- DIR                               the same, DIR holding manifest.json
+//   npm run model:install -- https://HOST/PATH/manifest.json   downloads a converted model
 //   npm run model:install -- --activate ID                     switches to an installed model
 // Options: --force (replace an installed model of the same id), --no-activate, --models-dir DIR.
 //
@@ -12,15 +13,18 @@
 // place: the manifest against the schema the extension uses (src/detector/manifest.ts), the ONNX
 // file's size and SHA-256 against the manifest, and the model itself, loaded by onnxruntime-node
 // and run on the probe input, against the manifest's PyTorch probe logits. Any failure removes the
-// staging folder: nothing half-installed is left behind.
+// staging folder: nothing half-installed is left behind. A download (https; plain http only from
+// 127.0.0.1/localhost) streams the ONNX file named by the manifest, next to it, into the staging
+// folder, hashing it as it arrives, with progress on stderr.
 
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import ort from 'onnxruntime-node';
 import { parseManifest, type ModelManifest } from '../src/detector/manifest';
+import { checkModelUrl, onnxUrlOf } from '../src/detector/model-source';
 import { probeInput } from '../src/detector/probe';
 
 export const REPO = resolve(import.meta.dirname, '..');
@@ -40,6 +44,8 @@ export interface InstallOptions {
   /** The Python with Debian's torch/torchvision/onnx, for checkpoints. */
   python: string;
   log: (line: string) => void;
+  /** Download progress lines (stderr). */
+  progress: (line: string) => void;
 }
 
 export interface Verified {
@@ -265,17 +271,123 @@ export async function installCheckpoint(checkpoint: string, convertArgs: string[
   });
 }
 
+const MAX_MANIFEST_BYTES = 1 << 20;
+const MB = (n: number): string => (n / 1e6).toFixed(1);
+
+/** A model URL the policy accepts, or an InstallError saying why not. */
+function modelUrl(raw: string): URL {
+  const d = checkModelUrl(raw);
+  if (!d.ok) throw new InstallError(d.detail);
+  return d.url;
+}
+
+async function get(url: URL, what: string): Promise<Response> {
+  let res: Response;
+  try {
+    res = await fetch(url, { redirect: 'follow' });
+  } catch (e) {
+    const cause = (e as { cause?: unknown }).cause;
+    throw new InstallError(`cannot download ${what} from ${url.href}: ${errorText(cause ?? e)}`);
+  }
+  // A redirect must not lead to plain http off this machine (or to anything but http(s)).
+  if (res.url) modelUrl(res.url);
+  if (!res.ok || !res.body) throw new InstallError(`cannot download ${what} from ${url.href}: HTTP ${res.status}`);
+  return res;
+}
+
+async function fetchManifest(url: URL): Promise<{ manifest: ModelManifest; text: string }> {
+  const res = await get(url, 'the manifest');
+  const text = await res.text();
+  if (text.length > MAX_MANIFEST_BYTES) throw new InstallError(`${url.href} is too large for a model manifest`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new InstallError(`${url.href} is not valid JSON (${errorText(e)})`);
+  }
+  try {
+    return { manifest: parseManifest(json), text };
+  } catch (e) {
+    throw new InstallError(`${url.href}: ${errorText(e)}`);
+  }
+}
+
+/** Streams the ONNX file into `dest`, hashing as it arrives; throws unless size and SHA-256 match. */
+async function downloadOnnx(url: URL, dest: string, m: ModelManifest, progress: (line: string) => void): Promise<void> {
+  const res = await get(url, m.onnx.file);
+  const file = await open(dest, 'wx');
+  const hash = createHash('sha256');
+  const reader = res.body!.getReader();
+  let got = 0;
+  let shown = -1;
+  try {
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (e) {
+        const cause = (e as { cause?: unknown }).cause;
+        throw new InstallError(`the download of ${url.href} stopped after ${got} of ${m.onnx.bytes} bytes (${errorText(cause ?? e)}); nothing was installed`);
+      }
+      if (chunk.done) break;
+      got += chunk.value.length;
+      if (got > m.onnx.bytes) {
+        await reader.cancel();
+        throw new InstallError(`${url.href} is larger than the ${m.onnx.bytes} bytes its manifest says; nothing was installed`);
+      }
+      hash.update(chunk.value);
+      await file.write(chunk.value);
+      const percent = Math.floor((100 * got) / m.onnx.bytes);
+      if (percent >= shown + 5 || got === m.onnx.bytes) {
+        shown = percent;
+        progress(`downloading ${m.onnx.file}: ${MB(got)} of ${MB(m.onnx.bytes)} MB (${percent}%)`);
+      }
+    }
+  } finally {
+    await file.close();
+  }
+  if (got < m.onnx.bytes) {
+    throw new InstallError(`the download of ${url.href} ended after ${got} of ${m.onnx.bytes} bytes (the server stopped half-way?); nothing was installed`);
+  }
+  const sha = hash.digest('hex');
+  if (sha !== m.onnx.sha256) {
+    throw new InstallError(`${url.href}: SHA-256 ${sha} does not match its manifest's ${m.onnx.sha256}: the file is corrupt or not the one the manifest describes; nothing was installed`);
+  }
+}
+
+/** Downloads a converted model (its manifest's URL; the ONNX file next to it) and installs it. */
+export async function installUrl(raw: string, o: InstallOptions): Promise<Installed[]> {
+  const manifestUrl = modelUrl(raw);
+  const { manifest, text } = await fetchManifest(manifestUrl);
+  await targetDir(o.modelsDir, manifest.id, o.force); // fail before downloading hundreds of MB
+  const onnxUrl = modelUrl(onnxUrlOf(manifestUrl, manifest.onnx.file).href);
+  return withStaging(o.modelsDir, async (staging) => {
+    const dir = join(staging, manifest.id);
+    await mkdir(dir);
+    await writeFile(join(dir, 'manifest.json'), text);
+    await downloadOnnx(onnxUrl, join(dir, manifest.onnx.file), manifest, o.progress);
+    return commit([dir], o);
+  });
+}
+
 export interface ParsedArgs {
   files: string[];
   convertArgs: string[];
   activateId: string | null;
+  help: boolean;
   options: InstallOptions;
 }
 
 const USAGE = `usage: npm run model:install -- CHECKPOINT [--id ID] [--fp16] [converter options]
        npm run model:install -- MODEL.onnx MANIFEST.json | MODEL_DIR
+       npm run model:install -- https://HOST/PATH/manifest.json
        npm run model:install -- --activate ID
-options: --force  --no-activate  --models-dir DIR   (converter options: /usr/bin/python3 tools/convert.py --help)`;
+Converts, copies or downloads a model into models/<id>/, checks it (manifest, size, SHA-256, probe
+logits) and makes the next build use it. A URL names a converted model's manifest.json; its ONNX
+file (the manifest's onnx.file) is fetched from the same folder. URLs must be https; plain http is
+accepted only from this machine (127.0.0.1, localhost, [::1]).
+options: --force  --no-activate  --models-dir DIR  -h, --help
+         (converter options: /usr/bin/python3 tools/convert.py --help)`;
 
 export function parseArgs(argv: string[]): ParsedArgs {
   const o: InstallOptions = {
@@ -284,10 +396,12 @@ export function parseArgs(argv: string[]): ParsedArgs {
     activate: true,
     python: process.env.PYTHON ?? '/usr/bin/python3',
     log: (line) => console.log(line),
+    progress: (line) => console.error(line),
   };
   const files: string[] = [];
   const convertArgs: string[] = [];
   let activateId: string | null = null;
+  let help = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] ?? '';
     if (a === '--force') o.force = true;
@@ -297,23 +411,33 @@ export function parseArgs(argv: string[]): ParsedArgs {
       if (!v) throw new InstallError(`${a} needs a value\n${USAGE}`);
       if (a === '--activate') activateId = v;
       else o.modelsDir = resolve(v);
-    } else if (a === '-h' || a === '--help') throw new InstallError(USAGE);
+    } else if (a === '-h' || a === '--help') help = true;
     else if (a.startsWith('-')) {
       convertArgs.push(a);
       // Converter options with a value (all but the flags) take the next word along.
       if (!['--fp16', '--json', '--inspect'].includes(a) && !a.includes('=') && i + 1 < argv.length) convertArgs.push(argv[++i] ?? '');
     } else files.push(a);
   }
-  return { files, convertArgs, activateId, options: o };
+  return { files, convertArgs, activateId, help, options: o };
 }
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    const { files, convertArgs, activateId, options } = parseArgs(argv);
+    const { files, convertArgs, activateId, help, options } = parseArgs(argv);
+    if (help) {
+      console.log(USAGE);
+      return 0;
+    }
     if (activateId !== null) {
       if (files.length > 0) throw new InstallError(`--activate takes no files\n${USAGE}`);
       await activate(options.modelsDir, activateId);
       options.log(`active model: ${activateId}`);
+      return 0;
+    }
+    const url = files.find((f) => /^[a-z][a-z0-9+.-]*:\/\//i.test(f));
+    if (url !== undefined) {
+      if (files.length > 1 || convertArgs.length > 0) throw new InstallError(`a URL is installed on its own\n${USAGE}`);
+      await installUrl(url, options);
       return 0;
     }
     let onnx = files.find((f) => f.endsWith('.onnx'));

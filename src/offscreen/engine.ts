@@ -12,6 +12,7 @@ import type { ModelManifest } from '../detector/manifest';
 import { probeInput } from '../detector/probe';
 import type { Backend, EngineOptions, EngineStatus } from '../shared/protocol';
 import { loadActiveModel, summarize } from '../shared/model-registry';
+import { readStoredOnnx } from '../shared/model-store';
 
 // Every ORT file is bundled with the extension: no CDN, no remote code.
 ort.env.wasm.wasmPaths = { mjs: chrome.runtime.getURL(ortMjsPath), wasm: chrome.runtime.getURL(ortWasmPath) };
@@ -146,12 +147,17 @@ export class Engine {
 
   private async loadSession(options: EngineOptions): Promise<Loaded> {
     this.status = { ...this.status, state: 'loading', note: null, progress: 0 };
-    const { manifest, onnxUrl } = await loadActiveModel();
+    const { manifest, onnxUrl, storedId } = await loadActiveModel();
     this.status.model = summarize(manifest);
     this.status.precision = manifest.precision;
-    const model = await fetchModel(onnxUrl, manifest.onnx.bytes, (share) => {
+    const progress = (share: number): void => {
       this.status.progress = share;
-    });
+    };
+    // A downloaded model is read from OPFS, a packaged one fetched from the extension package.
+    const model =
+      storedId !== null
+        ? await readStoredOnnx(storedId, manifest.onnx.bytes, progress)
+        : await fetchModel(onnxUrl ?? '', manifest.onnx.bytes, progress);
     if ((await sha256Hex(model)) !== manifest.onnx.sha256) throw new Error('model file does not match its manifest (SHA-256)');
 
     // Read by ORT once, when it first starts WebAssembly; threads need cross-origin isolation.

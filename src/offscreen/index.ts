@@ -4,14 +4,18 @@
 import { parseBackgroundToOffscreen } from '../shared/protocol';
 import { Engine } from './engine';
 import { fetchAndHold, judgeHeld, release } from './judge';
+import { cancelModelDownload, modelDownloadStatus, startModelDownload } from './model-download';
 
 const engine = new Engine();
 // Idle: ask the service worker to close this document, which frees all of its memory.
 engine.onIdle = () => void chrome.runtime.sendMessage({ kind: 'offscreen/idle' }).catch(() => undefined);
 
+/** The extension's own origin (chrome.runtime.getManifest() is not available to offscreen documents). */
+const OWN_ORIGIN = new URL(chrome.runtime.getURL('')).origin;
+
 chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse) => {
-  // Only the extension's own service worker talks to this document.
-  if (sender.id !== chrome.runtime.id || sender.tab) return false;
+  // Only the extension's own service worker talks to this document: never a tab's content script.
+  if (sender.id !== chrome.runtime.id || sender.tab || !sender.url?.startsWith(`${OWN_ORIGIN}/`)) return false;
   const msg = parseBackgroundToOffscreen(raw);
   if (!msg) return false;
   switch (msg.kind) {
@@ -19,7 +23,7 @@ chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse) => {
       void fetchAndHold(engine, msg.url, msg.pageUrl, msg.engine).then(sendResponse);
       return true;
     case 'offscreen/infer':
-      void judgeHeld(engine, msg.token, msg.engine).then(sendResponse);
+      void judgeHeld(engine, msg.token, msg.minSide, msg.engine).then(sendResponse);
       return true;
     case 'offscreen/release':
       release(msg.token);
@@ -27,5 +31,14 @@ chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse) => {
     case 'offscreen/status':
       sendResponse(engine.status);
       return false;
+    case 'offscreen/model-download':
+      sendResponse(startModelDownload(msg.url, () => engine.hold(msg.engine)));
+      return false;
+    case 'offscreen/model-download-status':
+      sendResponse(modelDownloadStatus());
+      return false;
+    case 'offscreen/model-download-cancel':
+      void cancelModelDownload().then(() => sendResponse(modelDownloadStatus()));
+      return true;
   }
 });

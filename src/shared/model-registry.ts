@@ -3,6 +3,7 @@
 
 import { parseManifest, type ModelManifest } from '../detector/manifest';
 import type { ModelSummary } from './protocol';
+import { readActiveChoice, readStoredModel } from './model-store';
 
 export const MODELS_INDEX = 'models/index.json';
 
@@ -23,13 +24,36 @@ async function fetchJson(url: string): Promise<unknown> {
   return res.json();
 }
 
-export async function loadActiveModel(): Promise<PackagedModel> {
-  const index = (await fetchJson(chrome.runtime.getURL(MODELS_INDEX))) as ModelsIndex;
-  const folder = index.models[index.active];
-  if (typeof folder !== 'string') throw new Error(`active model "${index.active}" is not packaged`);
+export async function readModelsIndex(): Promise<ModelsIndex> {
+  return (await fetchJson(chrome.runtime.getURL(MODELS_INDEX))) as ModelsIndex;
+}
+
+export async function loadPackagedModel(index: ModelsIndex, id: string): Promise<PackagedModel> {
+  const folder = index.models[id];
+  if (typeof folder !== 'string') throw new Error(`model "${id}" is not packaged`);
   const manifest = parseManifest(await fetchJson(chrome.runtime.getURL(`${folder}manifest.json`)));
-  if (manifest.id !== index.active) throw new Error(`manifest id ${manifest.id} != active ${index.active}`);
+  if (manifest.id !== id) throw new Error(`manifest id ${manifest.id} != ${id}`);
   return { manifest, onnxUrl: chrome.runtime.getURL(`${folder}${manifest.onnx.file}`) };
+}
+
+/** The model in use: a packaged one (its ONNX file's URL) or a downloaded one (in OPFS: `onnxUrl` null). */
+export interface ActiveModel {
+  manifest: ModelManifest;
+  onnxUrl: string | null;
+  /** Set for a downloaded model: its id in src/shared/model-store.ts. */
+  storedId: string | null;
+}
+
+/** The user's choice (options page) if it is still there, else the model the build made active. */
+export async function loadActiveModel(): Promise<ActiveModel> {
+  const index = await readModelsIndex();
+  const chosen = await readActiveChoice().catch(() => null);
+  if (chosen !== null && index.models[chosen] === undefined) {
+    const stored = await readStoredModel(chosen).catch(() => null);
+    if (stored) return { manifest: stored.manifest, onnxUrl: null, storedId: chosen };
+  }
+  const id = chosen !== null && index.models[chosen] !== undefined ? chosen : index.active;
+  return { ...(await loadPackagedModel(index, id)), storedId: null };
 }
 
 export function summarize(m: ModelManifest): ModelSummary {

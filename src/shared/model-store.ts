@@ -1,0 +1,196 @@
+// Downloaded models in the origin private file system (OPFS), readable by the service worker (which
+// lists and removes them) and the offscreen document (which downloads and loads them):
+//
+//   models/<id>/part-00000.bin …   the ONNX file in chunks; each chunk is written and committed
+//                                  on its own, so an interrupted download keeps what it finished
+//   models/<id>/download.json      while downloading: where from, how far, the hash state so far
+//   models/<id>/source.json        once installed: the manifest URL and when
+//   models/<id>/manifest.json      written last, after the SHA-256 matched: its presence means
+//                                  "installed"; a folder without it is an unfinished download
+//   active.json                    the model the user chose ({ id }), packaged or downloaded
+
+import { parseManifest, type ModelManifest } from '../detector/manifest';
+import type { Sha256State } from '../detector/sha256';
+
+const MODELS_DIR = 'models';
+const ACTIVE_FILE = 'active.json';
+export const MANIFEST_FILE = 'manifest.json';
+export const SOURCE_FILE = 'source.json';
+export const PROGRESS_FILE = 'download.json';
+
+export interface StoredModel {
+  manifest: ModelManifest;
+  manifestUrl: string;
+  installedAt: number;
+}
+
+/** What an unfinished download saved: enough to continue it. */
+export interface DownloadProgress {
+  manifestUrl: string;
+  /** The manifest as downloaded (validated again when used). */
+  manifest: unknown;
+  chunkSize: number;
+  /** Chunks written and committed, in order. */
+  chunks: number;
+  /** SHA-256 state after those chunks. */
+  hash: Sha256State;
+  /** The server's ETag for the ONNX file, sent as If-Range when resuming. */
+  etag: string | null;
+}
+
+export interface UnfinishedDownload {
+  id: string;
+  manifestUrl: string;
+  received: number;
+  total: number;
+}
+
+type Entries = { entries(): AsyncIterable<[string, FileSystemHandle]> };
+
+async function root(): Promise<FileSystemDirectoryHandle> {
+  return navigator.storage.getDirectory();
+}
+
+export async function modelsDir(create: boolean): Promise<FileSystemDirectoryHandle | null> {
+  try {
+    return await (await root()).getDirectoryHandle(MODELS_DIR, { create });
+  } catch {
+    return null;
+  }
+}
+
+export async function modelDir(id: string, create: boolean): Promise<FileSystemDirectoryHandle | null> {
+  const dir = await modelsDir(create);
+  if (!dir) return null;
+  try {
+    return await dir.getDirectoryHandle(id, { create });
+  } catch {
+    return null;
+  }
+}
+
+export async function readJson(dir: FileSystemDirectoryHandle, name: string): Promise<unknown> {
+  try {
+    return JSON.parse(await (await (await dir.getFileHandle(name)).getFile()).text()) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes a file and commits it (an OPFS writable only lands on close). */
+export async function writeFile(dir: FileSystemDirectoryHandle, name: string, data: string | Uint8Array<ArrayBuffer>): Promise<void> {
+  const w = await (await dir.getFileHandle(name, { create: true })).createWritable();
+  try {
+    await w.write(data);
+  } catch (e) {
+    await w.abort().catch(() => undefined);
+    throw e;
+  }
+  await w.close();
+}
+
+export const partName = (i: number): string => `part-${String(i).padStart(5, '0')}.bin`;
+
+async function entries(dir: FileSystemDirectoryHandle): Promise<Array<[string, FileSystemHandle]>> {
+  const out: Array<[string, FileSystemHandle]> = [];
+  for await (const e of (dir as unknown as Entries).entries()) out.push(e);
+  return out;
+}
+
+/** One downloaded model, if it is completely installed. */
+export async function readStoredModel(id: string): Promise<StoredModel | null> {
+  const dir = await modelDir(id, false);
+  if (!dir) return null;
+  const raw = await readJson(dir, MANIFEST_FILE);
+  if (raw === undefined) return null;
+  try {
+    const manifest = parseManifest(raw);
+    if (manifest.id !== id) return null;
+    const src = (await readJson(dir, SOURCE_FILE)) as { manifestUrl?: unknown; installedAt?: unknown } | undefined;
+    return {
+      manifest,
+      manifestUrl: typeof src?.manifestUrl === 'string' ? src.manifestUrl : '',
+      installedAt: typeof src?.installedAt === 'number' ? src.installedAt : 0,
+    };
+  } catch {
+    return null;
+  }
+}
+
+export async function listStoredModels(): Promise<{ installed: StoredModel[]; unfinished: UnfinishedDownload[] }> {
+  const installed: StoredModel[] = [];
+  const unfinished: UnfinishedDownload[] = [];
+  const dir = await modelsDir(false);
+  if (!dir) return { installed, unfinished };
+  for (const [name, handle] of await entries(dir)) {
+    if (handle.kind !== 'directory') continue;
+    const model = await readStoredModel(name);
+    if (model) {
+      installed.push(model);
+      continue;
+    }
+    const p = (await readJson(handle as FileSystemDirectoryHandle, PROGRESS_FILE)) as Partial<DownloadProgress> | undefined;
+    const total = (p?.manifest as { onnx?: { bytes?: unknown } } | undefined)?.onnx?.bytes;
+    if (p && typeof p.manifestUrl === 'string' && typeof total === 'number' && typeof p.chunks === 'number' && typeof p.chunkSize === 'number') {
+      unfinished.push({ id: name, manifestUrl: p.manifestUrl, received: Math.min(total, p.chunks * p.chunkSize), total });
+    } else {
+      unfinished.push({ id: name, manifestUrl: '', received: 0, total: 0 });
+    }
+  }
+  installed.sort((a, b) => a.manifest.id.localeCompare(b.manifest.id));
+  return { installed, unfinished };
+}
+
+/**
+ * The ONNX bytes of an installed model in one buffer (the only full copy: ORT takes it as is),
+ * read chunk by chunk with progress.
+ */
+export async function readStoredOnnx(id: string, bytes: number, progress: (share: number) => void): Promise<Uint8Array<ArrayBuffer>> {
+  const dir = await modelDir(id, false);
+  if (!dir) throw new Error(`downloaded model "${id}" is gone`);
+  const out = new Uint8Array(bytes);
+  let at = 0;
+  for (let i = 0; ; i++) {
+    let file: File;
+    try {
+      file = await (await dir.getFileHandle(partName(i))).getFile();
+    } catch {
+      break;
+    }
+    if (at + file.size > bytes) throw new Error(`downloaded model "${id}" is larger than its manifest says`);
+    out.set(new Uint8Array(await file.arrayBuffer()), at);
+    at += file.size;
+    progress(at / bytes);
+  }
+  if (at !== bytes) throw new Error(`downloaded model "${id}" is incomplete (${at} of ${bytes} bytes)`);
+  return out;
+}
+
+export async function removeStoredModel(id: string): Promise<void> {
+  const dir = await modelsDir(false);
+  await dir?.removeEntry(id, { recursive: true }).catch((e: unknown) => {
+    if (!(e instanceof DOMException && e.name === 'NotFoundError')) throw e;
+  });
+}
+
+/** Every downloaded model, finished or not, and the choice of active model. */
+export async function removeAllStoredModels(): Promise<void> {
+  const r = await root();
+  for (const name of [MODELS_DIR, ACTIVE_FILE]) {
+    await r.removeEntry(name, { recursive: true }).catch((e: unknown) => {
+      if (!(e instanceof DOMException && e.name === 'NotFoundError')) throw e;
+    });
+  }
+}
+
+/** The id the user chose, or null for the build's default. */
+export async function readActiveChoice(): Promise<string | null> {
+  const v = (await readJson(await root(), ACTIVE_FILE)) as { id?: unknown } | undefined;
+  return typeof v?.id === 'string' ? v.id : null;
+}
+
+export async function writeActiveChoice(id: string | null): Promise<void> {
+  const r = await root();
+  if (id === null) await r.removeEntry(ACTIVE_FILE).catch(() => undefined);
+  else await writeFile(r, ACTIVE_FILE, JSON.stringify({ id }));
+}

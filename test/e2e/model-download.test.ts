@@ -1,0 +1,333 @@
+// Downloading a model from inside the extension (options page -> background -> offscreen document
+// -> OPFS), in real Chromium against a server on 127.0.0.1 that serves the committed fixture model
+// under other ids: progress is shown, the stored bytes hash to the fixture's own SHA-256 (computed
+// here by node:crypto), the model can be switched to and judges a page's image, and removed; a
+// connection that drops once continues with a Range request; one that keeps dropping, and a wrong
+// SHA-256, are clear errors that leave nothing in OPFS; "delete all data" removes downloaded models.
+
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join, resolve } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ModelsReply, StatusReply, UiToBackground } from '../../src/shared/protocol';
+import { axeViolations } from '../support/axe';
+import { waitForBadges, type BadgeReading } from '../support/badges';
+import { launchWithExtension, type ExtensionSession } from '../support/chrome';
+import { PHOTOS_DIR } from '../support/photos';
+import { startServer, type TestServer } from '../support/server';
+
+const ARTIFACTS = join(import.meta.dirname, '../../artifacts/e2e');
+const FIXTURE = resolve(import.meta.dirname, '../../models/fixture');
+const onnx = readFileSync(join(FIXTURE, 'model.onnx'));
+const ONNX_SHA = createHash('sha256').update(onnx).digest('hex');
+const fixtureManifest = JSON.parse(readFileSync(join(FIXTURE, 'manifest.json'), 'utf8')) as Record<string, unknown> & {
+  onnx: { sha256: string; bytes: number };
+};
+
+let server: TestServer;
+let ext: ExtensionSession;
+let options: Page;
+/** The Range header of every request for an ONNX file, by route. */
+const ranges: Record<string, Array<string | undefined>> = {};
+
+function manifestFor(id: string, name: string, change: (m: typeof fixtureManifest) => void = () => undefined): string {
+  const m = structuredClone(fixtureManifest);
+  m.id = id;
+  m.name = name;
+  change(m);
+  return JSON.stringify(m);
+}
+
+/** Serves `body` slowly (64 KiB every 80 ms), so progress can be watched. */
+function slow(res: ServerResponse, body: Buffer): void {
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
+  let at = 0;
+  const next = (): void => {
+    if (res.destroyed) return;
+    const piece = body.subarray(at, at + 65_536);
+    at += piece.length;
+    if (at >= body.length) res.end(piece);
+    else res.write(piece, () => setTimeout(next, 80));
+  };
+  next();
+}
+
+/** Announces the whole file, sends `upTo` bytes, then drops the connection. */
+function dropAfter(res: ServerResponse, upTo: number): void {
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': onnx.length, 'accept-ranges': 'bytes', etag: '"v1"' });
+  res.write(onnx.subarray(0, upTo), () => setTimeout(() => res.destroy(), 100));
+}
+
+function onnxRoute(path: string, handler: (req: IncomingMessage, res: ServerResponse) => void): void {
+  ranges[path] = [];
+  server.route(path, (req, res) => {
+    ranges[path]?.push(req.headers.range);
+    handler(req, res);
+  });
+}
+
+const json = (body: string) => (_req: IncomingMessage, res: ServerResponse) => {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(body);
+};
+
+async function ask<T>(msg: UiToBackground): Promise<T> {
+  return options.evaluate((m) => chrome.runtime.sendMessage(m), msg) as Promise<T>;
+}
+
+/** Every file under OPFS's models/ folder (path -> size), read in the service worker. */
+async function opfsModels(): Promise<Record<string, number>> {
+  return (await ext.serviceWorker()).evaluate(async () => {
+    const out: Record<string, number> = {};
+    type Dir = FileSystemDirectoryHandle & { entries(): AsyncIterable<[string, FileSystemHandle]> };
+    const walk = async (dir: Dir, prefix: string): Promise<void> => {
+      for await (const [name, h] of dir.entries()) {
+        if (h.kind === 'directory') await walk(h as Dir, `${prefix}${name}/`);
+        else out[`${prefix}${name}`] = (await (h as FileSystemFileHandle).getFile()).size;
+      }
+    };
+    const root = (await navigator.storage.getDirectory()) as Dir;
+    try {
+      await walk((await root.getDirectoryHandle('models')) as Dir, '');
+    } catch {
+      // no models folder
+    }
+    return out;
+  });
+}
+
+/** The stored chunks of a downloaded model, concatenated, hashed by node:crypto. */
+async function storedSha(id: string): Promise<{ sha: string; bytes: number }> {
+  const b64 = await (await ext.serviceWorker()).evaluate(async (modelId) => {
+    const dir = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('models')).getDirectoryHandle(modelId);
+    const parts: Blob[] = [];
+    for (let i = 0; ; i++) {
+      try {
+        parts.push(await (await dir.getFileHandle(`part-${String(i).padStart(5, '0')}.bin`)).getFile());
+      } catch {
+        break;
+      }
+    }
+    const bytes = new Uint8Array(await new Blob(parts).arrayBuffer());
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(s);
+  }, id);
+  const buf = Buffer.from(b64, 'base64');
+  return { sha: createHash('sha256').update(buf).digest('hex'), bytes: buf.length };
+}
+
+async function installFromOptions(url: string): Promise<void> {
+  await options.locator('#model-url').fill(url);
+  await options.getByRole('button', { name: 'Install' }).click();
+}
+
+const settled = (n: number) => (b: BadgeReading[]) => b.length === n && b.every((x) => x.state !== 'checking');
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  server = await startServer(PHOTOS_DIR);
+  server.route('/m/good/manifest.json', json(manifestFor('fixture-copy', 'Downloaded fixture copy')));
+  onnxRoute('/m/good/model.onnx', (_q, res) => slow(res, onnx));
+  // Drops once at 600 kB; then honours Range requests.
+  server.route('/m/flaky/manifest.json', json(manifestFor('flaky-copy', 'Flaky server copy')));
+  onnxRoute('/m/flaky/model.onnx', (req, res) => {
+    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    if (!m) return dropAfter(res, 600_000);
+    const from = Number(m[1]);
+    res.writeHead(206, {
+      'content-type': 'application/octet-stream',
+      'content-length': onnx.length - from,
+      'content-range': `bytes ${from}-${onnx.length - 1}/${onnx.length}`,
+      etag: '"v1"',
+    });
+    res.end(onnx.subarray(from));
+  });
+  // Always drops half-way, and ignores Range.
+  server.route('/m/drop/manifest.json', json(manifestFor('drop-copy', 'Dropping server copy')));
+  onnxRoute('/m/drop/model.onnx', (_q, res) => dropAfter(res, onnx.length >> 1));
+  server.route('/m/badsha/manifest.json', json(manifestFor('badsha-copy', 'Wrong hash copy', (m) => (m.onnx.sha256 = 'ab'.repeat(32)))));
+  onnxRoute('/m/badsha/model.onnx', (_q, res) => {
+    res.writeHead(200, { 'content-length': onnx.length });
+    res.end(onnx);
+  });
+  // Slow, and honours Range: for a download whose document is closed part-way.
+  server.route('/m/slow/manifest.json', json(manifestFor('resumed-copy', 'Resumed copy')));
+  onnxRoute('/m/slow/model.onnx', (req, res) => {
+    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    if (!m) return slow(res, onnx);
+    const from = Number(m[1]);
+    res.writeHead(206, { 'content-length': onnx.length - from, 'content-range': `bytes ${from}-${onnx.length - 1}/${onnx.length}` });
+    res.end(onnx.subarray(from));
+  });
+  server.page('/photo.html', '<!doctype html><meta charset="utf-8"><title>photo</title><img src="/static/chelsea.png" width="300" alt="">');
+
+  ext = await launchWithExtension();
+  options = await ext.context.newPage();
+  await options.goto(`chrome-extension://${ext.extensionId}/src/options/index.html`);
+}, 180_000);
+
+afterAll(async () => {
+  await ext?.close();
+  await server?.close();
+});
+
+describe('model download from the options page', () => {
+  it('shows the packaged test model in use, with its manifest details and warning', async () => {
+    const section = options.locator('section[aria-labelledby="h-model"]');
+    await section.locator('.model-details').waitFor();
+    expect(await section.locator('.model-details').textContent()).toContain(fixtureManifest.onnx.sha256);
+    expect(await section.getByRole('note').textContent()).toContain('test model with random weights');
+    expect(await section.locator('li[data-model-id="realfake-fixture"]').textContent()).toContain('packaged');
+    // A packaged model cannot be removed.
+    expect(await section.locator('li[data-model-id="realfake-fixture"]').getByRole('button', { name: 'Remove' }).count()).toBe(0);
+  });
+
+  it('downloads a model with visible progress, verifies it and stores it in OPFS', async () => {
+    await installFromOptions(`${server.origin}/m/good/manifest.json`);
+    const progress = options.locator('#model-progress');
+    await progress.waitFor();
+    // Seen part-way at least once: more than nothing, less than all.
+    const seen: number[] = [];
+    while ((await progress.count()) > 0 && seen.length < 200) {
+      const v = await progress.evaluate((p: HTMLProgressElement) => p.value).catch(() => null);
+      if (v !== null) seen.push(v);
+      await options.waitForTimeout(50);
+    }
+    expect(seen.some((v) => v > 0 && v < onnx.length), `progress values ${seen.join(',')}`).toBe(true);
+    await options.getByText('Installed Downloaded fixture copy').waitFor();
+    await options.screenshot({ path: join(ARTIFACTS, 'options-model-installed.png'), fullPage: true });
+
+    const item = options.locator('li[data-model-id="fixture-copy"]');
+    expect(await item.textContent()).toContain(`downloaded from ${server.origin}`);
+    const files = await opfsModels();
+    expect(files['fixture-copy/manifest.json']).toBeGreaterThan(0);
+    expect(files['fixture-copy/download.json']).toBeUndefined();
+    const parts = Object.keys(files).filter((f) => f.startsWith('fixture-copy/part-'));
+    expect(parts.length).toBeGreaterThan(1);
+    expect(await storedSha('fixture-copy')).toEqual({ sha: ONNX_SHA, bytes: onnx.length });
+    expect(ranges['/m/good/model.onnx']).toEqual([undefined]);
+  });
+
+  it('switches to the downloaded model: the engine loads it from OPFS and a page image is judged by it', async () => {
+    await options.locator('li[data-model-id="fixture-copy"]').getByRole('button', { name: 'Use this model' }).click();
+    await options.getByText('Now using Downloaded fixture copy').waitFor();
+    await options.locator('.model-details', { hasText: 'fixture-copy' }).waitFor();
+    expect((await ask<StatusReply>({ kind: 'ui/get-status' })).engine.model?.id).toBe('fixture-copy');
+
+    const page = await ext.context.newPage();
+    await page.goto(`${server.origin}/photo.html`);
+    const [badge] = await waitForBadges(page, settled(1));
+    expect(badge?.state, JSON.stringify(badge)).not.toBe('failed');
+    const status = await ask<StatusReply>({ kind: 'ui/get-status' });
+    expect(status.engine.state).toBe('ready');
+    expect(status.engine.model).toEqual({ id: 'fixture-copy', name: 'Downloaded fixture copy', fixture: true });
+    const history = await ask<{ entries: Array<{ url: string; modelId: string }> }>({ kind: 'ui/export-history' });
+    expect(history.entries.find((e) => e.url.endsWith('/static/chelsea.png'))?.modelId).toBe('fixture-copy');
+    await page.close();
+  });
+
+  it('continues with a Range request after the connection drops once', async () => {
+    await installFromOptions(`${server.origin}/m/flaky/manifest.json`);
+    await options.getByText('Installed Flaky server copy').waitFor();
+    const asked = ranges['/m/flaky/model.onnx'] ?? [];
+    expect(asked[0]).toBeUndefined();
+    // It goes on from the last whole 65536-byte chunk it had read before the drop at byte 600000
+    // (how much of what was sent Chromium had handed over by then varies).
+    expect(asked).toHaveLength(2);
+    const from = Number(/^bytes=(\d+)-$/.exec(asked[1] ?? '')?.[1]);
+    expect(from % 65_536).toBe(0);
+    expect(from).toBeGreaterThan(0);
+    expect(from).toBeLessThanOrEqual(600_000);
+    const list = await ask<ModelsReply>({ kind: 'ui/list-models' });
+    expect(list.download?.resumedFrom).toEqual([from]);
+    expect(await storedSha('flaky-copy')).toEqual({ sha: ONNX_SHA, bytes: onnx.length });
+  });
+
+  it('continues a download whose document was closed part-way, from the chunks it had kept', async () => {
+    await installFromOptions(`${server.origin}/m/slow/manifest.json`);
+    for (;;) {
+      const d = (await ask<ModelsReply>({ kind: 'ui/list-models' })).download;
+      if (d?.id === 'resumed-copy' && d.received > 300_000) break;
+      // (null until the offscreen document has the request)
+      expect([undefined, 'downloading']).toContain(d?.state);
+      await options.waitForTimeout(50);
+    }
+    // As when the browser quits: the offscreen document goes away in the middle of the download.
+    await (await ext.serviceWorker()).evaluate(() => chrome.offscreen.closeDocument());
+    const list = await ask<ModelsReply>({ kind: 'ui/list-models' });
+    const unfinished = list.unfinished.find((u) => u.id === 'resumed-copy');
+    expect(unfinished?.received).toBeGreaterThan(0);
+    expect(unfinished?.received).toBeLessThan(onnx.length);
+    expect(list.models.map((m) => m.id)).not.toContain('resumed-copy');
+    const files = await opfsModels();
+    expect(files['resumed-copy/download.json']).toBeGreaterThan(0);
+    expect(files['resumed-copy/manifest.json']).toBeUndefined();
+
+    await options.reload();
+    const item = options.locator('li[data-model-id="resumed-copy"]');
+    expect(await item.textContent()).toContain('Unfinished download');
+    await item.getByRole('button', { name: 'Continue' }).click();
+    await options.getByText('Installed Resumed copy').waitFor();
+    expect(ranges['/m/slow/model.onnx']).toEqual([undefined, `bytes=${unfinished?.received}-`]);
+    expect(await storedSha('resumed-copy')).toEqual({ sha: ONNX_SHA, bytes: onnx.length });
+  });
+
+  it('gives a clear error when the connection keeps dropping, and keeps nothing', async () => {
+    await installFromOptions(`${server.origin}/m/drop/manifest.json`);
+    const alert = options.getByRole('alert').filter({ hasText: 'Download failed' });
+    await alert.waitFor();
+    expect(await alert.textContent()).toMatch(/Download failed: the connection dropped after \d+ of 1104446 bytes.*Nothing of it was kept/);
+    // The server ignores Range, so every try started from the beginning.
+    expect(ranges['/m/drop/model.onnx']?.length).toBe(4);
+    expect(Object.keys(await opfsModels()).filter((f) => f.startsWith('drop-copy'))).toEqual([]);
+    expect((await ask<ModelsReply>({ kind: 'ui/list-models' })).unfinished).toEqual([]);
+  });
+
+  it('refuses a file whose SHA-256 is not the manifest’s, and keeps nothing', async () => {
+    await installFromOptions(`${server.origin}/m/badsha/manifest.json`);
+    const alert = options.getByRole('alert').filter({ hasText: 'Download failed' });
+    await alert.filter({ hasText: 'SHA-256' }).waitFor();
+    expect(await alert.textContent()).toContain(`the downloaded file's SHA-256 ${ONNX_SHA} does not match the manifest's ${'ab'.repeat(32)}`);
+    expect(Object.keys(await opfsModels()).filter((f) => f.startsWith('badsha-copy'))).toEqual([]);
+    expect((await ask<ModelsReply>({ kind: 'ui/list-models' })).models.map((m) => m.id)).not.toContain('badsha-copy');
+  });
+
+  it('refuses plain http off this machine and an id the extension already has', async () => {
+    await installFromOptions('http://models.example/realfake/manifest.json');
+    await options.getByRole('alert').filter({ hasText: 'plain http is accepted only from this machine' }).waitFor();
+    server.route('/m/same-id/manifest.json', json(manifestFor('realfake-fixture', 'Impostor')));
+    await installFromOptions(`${server.origin}/m/same-id/manifest.json`);
+    await options.getByRole('alert').filter({ hasText: 'a model with the id "realfake-fixture" is part of the extension already' }).waitFor();
+  });
+
+  it('passes axe-core with the model section, light and dark', async () => {
+    await options.screenshot({ path: join(ARTIFACTS, 'options-models-light.png'), fullPage: true });
+    expect(await axeViolations(options), 'axe-core, light').toEqual([]);
+    await options.emulateMedia({ colorScheme: 'dark' });
+    await options.screenshot({ path: join(ARTIFACTS, 'options-models-dark.png'), fullPage: true });
+    expect(await axeViolations(options), 'axe-core, dark').toEqual([]);
+    await options.emulateMedia({ colorScheme: 'light' });
+  });
+
+  it('removes the active downloaded model: the packaged one is used again', async () => {
+    await options.locator('li[data-model-id="fixture-copy"]').getByRole('button', { name: 'Remove' }).click();
+    await options.getByText('Removed Downloaded fixture copy').waitFor();
+    expect(Object.keys(await opfsModels()).filter((f) => f.startsWith('fixture-copy'))).toEqual([]);
+    const list = await ask<ModelsReply>({ kind: 'ui/list-models' });
+    expect(list.activeId).toBe('realfake-fixture');
+    expect(list.models.map((m) => m.id).sort()).toEqual(['flaky-copy', 'realfake-fixture', 'resumed-copy']);
+    expect((await ask<StatusReply>({ kind: 'ui/get-status' })).engine.model?.id).toBe('realfake-fixture');
+  });
+
+  it('"Delete all data" deletes downloaded models too', async () => {
+    expect(Object.keys(await opfsModels()).some((f) => f.startsWith('flaky-copy/'))).toBe(true);
+    await options.getByRole('button', { name: 'Delete all data…' }).click();
+    await options.getByRole('button', { name: 'Delete everything' }).click();
+    await options.getByText('All data deleted').waitFor();
+    expect(await opfsModels()).toEqual({});
+    expect((await ask<ModelsReply>({ kind: 'ui/list-models' })).models.map((m) => m.id)).toEqual(['realfake-fixture']);
+  });
+});
