@@ -6,10 +6,10 @@
 
 import type { ModelManifest } from '../detector/manifest';
 import { loadActiveModel, summarize } from '../shared/model-registry';
-import type { EngineOptions, JudgeReply, Verdict } from '../shared/protocol';
+import type { EngineOptions, Evidence, JudgeReply, Verdict } from '../shared/protocol';
 import { getEngineOptions, getSettings, siteOf, type Settings } from '../shared/settings';
 import { checkImageUrl } from '../shared/url-policy';
-import { CancelledError, JobQueue, type Priority } from './job-queue';
+import { CancelledError, JobQueue, type Owner, type Priority } from './job-queue';
 import { fetchInOffscreen, inferInOffscreen, releaseInOffscreen } from './offscreen-client';
 import { bumpStat, getPrediction, getPredictionByHash, recordResult } from './prediction-store';
 
@@ -33,20 +33,37 @@ export function activeManifest(): Promise<ModelManifest> {
   return manifestPromise;
 }
 
+/** The user switched or removed a model: the next request reads the active model again. */
+export function forgetActiveManifest(): void {
+  manifestPromise = null;
+}
+
 export interface CheckRequest {
+  /** The address the page shows; for `bytes` requests only a label (blob: URL, shortened data:). */
   url: string;
+  /** The picture as a data: URL, read by the page's content script (blob: and long data: images). */
+  bytes?: string;
+  /** Not judged (answer "too-small") when it decodes smaller than this on its shorter side. */
+  minSide: number;
   /** The page (frame) that shows the image. */
   pageUrl: string;
+  /**
+   * The tab's top page: a local or private image address is fetched only when this page is
+   * itself on such an address (a local iframe in a public page does not count).
+   */
+  tabUrl: string;
   pageTitle: string;
   tabId: number;
   incognito: boolean;
   priority: Priority;
+  /** Who waits (see JobQueue): the tab, or one withdrawable request of it. */
+  owner: Owner;
 }
 
 /** What one queued job produced: a new score, a score found by hash, or a failure. */
 type Outcome =
-  | { kind: 'inferred'; pGenerated: number; sha256: string; thumbnail: string | null }
-  | { kind: 'hash-hit'; pGenerated: number; sha256: string }
+  | { kind: 'inferred'; pGenerated: number; sha256: string; thumbnail: string | null; evidence?: Evidence }
+  | { kind: 'hash-hit'; pGenerated: number; sha256: string; evidence?: Evidence }
   | { kind: 'failed'; reason: Extract<JudgeReply, { ok: false }>['reason']; detail: string };
 
 /** Inferences under way by content hash, so two URLs of one picture arriving together infer once. */
@@ -62,19 +79,19 @@ function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => T): Promi
 
 async function judge(modelId: string, req: CheckRequest, engine: EngineOptions): Promise<Outcome> {
   for (let round = 1; ; round++) {
-    const fetched = await fetchInOffscreen(req.url, req.pageUrl, engine);
+    const fetched = await fetchInOffscreen(req.bytes ?? req.url, req.tabUrl, engine);
     if (!fetched.ok) return { kind: 'failed', reason: fetched.reason, detail: fetched.detail };
     const known = await getPredictionByHash(modelId, fetched.sha256);
     const hashKey = `${modelId}\n${fetched.sha256}`;
     const running = inferring.get(hashKey);
     if (known || running) {
       void releaseInOffscreen(fetched.token);
-      const reply = known ? { ok: true as const, pGenerated: known.pGenerated } : await running;
-      if (reply?.ok) return { kind: 'hash-hit', pGenerated: reply.pGenerated, sha256: fetched.sha256 };
+      const reply = known ? { ok: true as const, pGenerated: known.pGenerated, evidence: known.evidence } : await running;
+      if (reply?.ok) return { kind: 'hash-hit', pGenerated: reply.pGenerated, sha256: fetched.sha256, evidence: reply.evidence };
       if (reply && !reply.tokenLost) return { kind: 'failed', reason: reply.reason, detail: reply.detail };
       continue; // the other request lost its bytes; try with ours
     }
-    const inference = inferInOffscreen(fetched.token, engine);
+    const inference = inferInOffscreen(fetched.token, req.minSide, engine);
     inferring.set(hashKey, inference);
     let reply: JudgeReply;
     try {
@@ -82,21 +99,32 @@ async function judge(modelId: string, req: CheckRequest, engine: EngineOptions):
     } finally {
       inferring.delete(hashKey);
     }
-    if (reply.ok) return { kind: 'inferred', pGenerated: reply.pGenerated, sha256: fetched.sha256, thumbnail: reply.thumbnail };
+    if (reply.ok) {
+      return { kind: 'inferred', pGenerated: reply.pGenerated, sha256: fetched.sha256, thumbnail: reply.thumbnail, evidence: reply.evidence };
+    }
     if (!reply.tokenLost || round >= MAX_ROUNDS) return { kind: 'failed', reason: reply.reason, detail: reply.detail };
   }
 }
 
 async function record(req: CheckRequest, modelId: string, outcome: Outcome, settings: Settings): Promise<void> {
   if (outcome.kind === 'failed') {
-    await bumpStat('failures');
+    // Too small to judge is a skip, not a failure.
+    if (outcome.reason !== 'too-small') await bumpStat('failures');
     return;
   }
   await bumpStat(outcome.kind === 'inferred' ? 'inferences' : 'hashHits');
   // Incognito leaves no trace (cache or history) unless the user allowed it.
   if (req.incognito && !settings.incognitoHistory) return;
   await recordResult(
-    { modelId, url: req.url, sha256: outcome.sha256, pGenerated: outcome.pGenerated },
+    // Pictures the page handed over are cached by their bytes only: a blob: URL names nothing
+    // lasting, and a data: label is not unique.
+    {
+      modelId,
+      url: req.bytes ? `sha256:${outcome.sha256}` : req.url,
+      sha256: outcome.sha256,
+      pGenerated: outcome.pGenerated,
+      evidence: outcome.evidence,
+    },
     {
       url: req.url,
       pageUrl: req.pageUrl,
@@ -107,13 +135,15 @@ async function record(req: CheckRequest, modelId: string, outcome: Outcome, sett
       modelId,
       time: Date.now(),
       thumbnail: outcome.kind === 'inferred' ? outcome.thumbnail : null,
+      evidence: outcome.evidence,
     },
     settings,
   );
 }
 
-export async function checkImage(req: CheckRequest): Promise<Verdict> {
-  const allowed = checkImageUrl(req.url, req.pageUrl);
+/** The verdict, or null when every requester withdrew before the work started. */
+export async function checkImage(req: CheckRequest): Promise<Verdict | null> {
+  const allowed = checkImageUrl(req.bytes ?? req.url, req.tabUrl);
   if (!allowed.ok) return { status: 'failed', reason: allowed.reason, detail: allowed.detail };
 
   let manifest: ModelManifest;
@@ -124,16 +154,20 @@ export async function checkImage(req: CheckRequest): Promise<Verdict> {
   }
   const settings = await getSettings();
   const model = summarize(manifest);
-  const cached = await getPrediction(manifest.id, req.url);
+  const cached = req.bytes ? undefined : await getPrediction(manifest.id, req.url);
   if (cached) {
-    await bumpStat('cacheHits');
-    return { status: 'done', pGenerated: cached.pGenerated, threshold: settings.threshold, model, fromCache: true };
+    // Counted after answering: a page scrolling past cached pictures must not wait on a write.
+    void bumpStat('cacheHits').catch(() => undefined);
+    // Predictions cached before provenance was read have no evidence: the verdict simply lacks it.
+    const evidence = cached.evidence ? { evidence: cached.evidence } : {};
+    return { status: 'done', pGenerated: cached.pGenerated, threshold: settings.threshold, model, fromCache: true, ...evidence };
   }
 
   const engine = await getEngineOptions();
   let outcome: Outcome;
   try {
-    outcome = await queue.run(`${manifest.id}\n${req.url}`, req.priority, req.tabId, async () => {
+    const key = `${manifest.id}\n${req.bytes ?? req.url}`;
+    outcome = await queue.run(key, req.priority, req.owner, async () => {
       const result = await withTimeout<Outcome>(judge(manifest.id, req, engine), REQUEST_TIMEOUT_MS, () => ({
         kind: 'failed',
         reason: 'timeout',
@@ -144,7 +178,7 @@ export async function checkImage(req: CheckRequest): Promise<Verdict> {
       return result;
     });
   } catch (e) {
-    if (e instanceof CancelledError) return { status: 'failed', reason: 'timeout', detail: e.message };
+    if (e instanceof CancelledError) return null;
     return { status: 'failed', reason: 'model-error', detail: e instanceof Error ? e.message : String(e) };
   }
   if (outcome.kind === 'failed') return { status: 'failed', reason: outcome.reason, detail: outcome.detail };
@@ -154,5 +188,6 @@ export async function checkImage(req: CheckRequest): Promise<Verdict> {
     threshold: settings.threshold,
     model,
     fromCache: outcome.kind === 'hash-hit',
+    ...(outcome.evidence ? { evidence: outcome.evidence } : {}),
   };
 }

@@ -37,11 +37,15 @@ export async function onMenuClicked(info: chrome.contextMenus.OnClickData, tab?:
   const verdict = await checkImage({
     url: info.srcUrl,
     pageUrl,
+    tabUrl: tab.url ?? pageUrl,
     pageTitle: tab.title ?? '',
     tabId: tab.id,
     incognito: tab.incognito,
     priority: 'menu',
+    minSide: 0,
+    owner: tab.id,
   });
+  if (!verdict) return null; // the tab went away meanwhile
   const message: BackgroundToContent = { kind: 'menu-verdict', url: info.srcUrl, verdict };
   try {
     await chrome.tabs.sendMessage(tab.id, message, { frameId: info.frameId ?? 0 });

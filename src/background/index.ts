@@ -19,8 +19,9 @@ import { summarize } from '../shared/model-registry';
 import { getSettings, scanningAllowed, siteOf } from '../shared/settings';
 import { activeManifest, checkImage, queue } from './checker';
 import { onMenuClicked, registerContextMenu } from './context-menu';
+import { deleteDownloadedModels, onModelUi } from './models';
 import { closeOffscreen, engineStatus, OFFSCREEN_PATH, RELEASED_KEY } from './offscreen-client';
-import { clearHistory, deleteStore, listHistory, markMistake, readStats, type HistoryRecord } from './prediction-store';
+import { clearHistory, deleteStore, listHistory, markLatestMistake, markMistake, readStats, type HistoryRecord } from './prediction-store';
 import { forgetTab, readCounts, recordVerdict, resetTab, showScanningState } from './tab-state';
 
 const EXTENSION_ORIGIN = new URL(chrome.runtime.getURL('')).origin;
@@ -58,28 +59,86 @@ async function deliver(sender: chrome.runtime.MessageSender, message: Background
   }
 }
 
-async function onContentCheck(msg: ContentToBackground, sender: chrome.runtime.MessageSender): Promise<CheckReply> {
+/** A page's request, withdrawable on its own: "tabId/document/requestId". */
+function ownerOf(sender: chrome.runtime.MessageSender, requestId: string): string {
+  return `${sender.tab?.id ?? -1}/${sender.documentId ?? sender.frameId ?? 0}/${requestId}`;
+}
+
+/** chrome.storage.session: the user asked to check this tab's images now (on-demand mode). */
+const grantKey = (tabId: number): string => `scan-grant:${tabId}`;
+const GRANT_MS = 60_000;
+
+async function hasScanGrant(tabId: number): Promise<boolean> {
+  const at = (await chrome.storage.session.get(grantKey(tabId)))[grantKey(tabId)];
+  return typeof at === 'number' && Date.now() - at < GRANT_MS;
+}
+
+async function onContentCheck(
+  msg: Extract<ContentToBackground, { kind: 'content/check' }>,
+  sender: chrome.runtime.MessageSender,
+): Promise<CheckReply> {
   const tab = sender.tab as chrome.tabs.Tab & { id: number };
-  const pageUrl = sender.url as string;
+  // A frame without an address of its own (about:blank, srcdoc) belongs to its tab's page.
+  const pageUrl = /^https?:/.test(sender.url ?? '') ? (sender.url as string) : (tab.url ?? '');
   const settings = await getSettings();
   // Enforced here, not only in the content script: a switched-off site is not served.
   if (!scanningAllowed(settings, tab.url ?? pageUrl)) {
     return { accepted: 0, refused: settings.paused ? 'paused' : 'site-off' };
   }
+  // On-demand mode: only what the user asked for, shortly after asking.
+  if (settings.scanMode === 'on-demand' && (msg.trigger !== 'user' || !(await hasScanGrant(tab.id)))) {
+    return { accepted: 0, refused: 'on-demand' };
+  }
   for (const item of msg.items) {
     void checkImage({
       url: item.url,
+      bytes: item.bytes,
+      minSide: item.minSide,
       pageUrl,
+      tabUrl: tab.url ?? pageUrl,
       pageTitle: tab.title ?? '',
       tabId: tab.id,
       incognito: tab.incognito,
       priority: item.priority,
+      owner: ownerOf(sender, item.requestId),
     }).then(async (verdict) => {
+      if (!verdict) return; // withdrawn by the page before it started
       await deliver(sender, { kind: 'verdict', requestId: item.requestId, url: item.url, verdict });
       await recordVerdict(tab.id, item.url, verdict);
     });
   }
   return { accepted: msg.items.length, refused: null };
+}
+
+async function onContentMessage(msg: ContentToBackground, sender: chrome.runtime.MessageSender): Promise<unknown> {
+  switch (msg.kind) {
+    case 'content/check':
+      return onContentCheck(msg, sender);
+    case 'content/cancel':
+      return { cancelled: queue.cancelOwners(msg.requestIds.map((id) => ownerOf(sender, id))) };
+    case 'content/report-mistake':
+      return { ok: await markLatestMistake(msg.url, msg.mistake) };
+  }
+}
+
+/** "Check all images on this page now": every frame of the tab scans everything once. */
+async function scanTab(tabId: number): Promise<{ ok: boolean }> {
+  const settings = await getSettings();
+  let url: string | undefined;
+  try {
+    url = (await chrome.tabs.get(tabId)).url;
+  } catch {
+    return { ok: false };
+  }
+  if (!scanningAllowed(settings, url)) return { ok: false };
+  await chrome.storage.session.set({ [grantKey(tabId)]: Date.now() });
+  const message: BackgroundToContent = { kind: 'scan-now' };
+  try {
+    await chrome.tabs.sendMessage(tabId, message);
+  } catch {
+    return { ok: false }; // no content script in that tab (it loaded before the extension)
+  }
+  return { ok: true };
 }
 
 async function status(): Promise<StatusReply> {
@@ -101,6 +160,7 @@ async function status(): Promise<StatusReply> {
 
 async function deleteAllData(): Promise<void> {
   await deleteStore();
+  await deleteDownloadedModels();
   await chrome.storage.sync.clear();
   await chrome.storage.local.clear();
   await chrome.storage.session.clear();
@@ -157,6 +217,8 @@ async function onUi(msg: UiToBackground): Promise<unknown> {
       return { ok: true };
     case 'ui/get-tab':
       return tabReply(msg.tabId);
+    case 'ui/scan-tab':
+      return scanTab(msg.tabId);
     case 'ui/list-history': {
       const entries = await listHistory({ site: msg.site ?? undefined, query: msg.query, limit: msg.limit });
       return { entries: entries.map(toHistoryEntry).filter((e): e is HistoryEntry => e !== null) };
@@ -178,6 +240,8 @@ async function onUi(msg: UiToBackground): Promise<unknown> {
     case 'ui/delete-all-data':
       await deleteAllData();
       return { ok: true };
+    default:
+      return onModelUi(msg);
   }
 }
 
@@ -202,7 +266,7 @@ chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse) => {
   if (isOwnContentScript(sender)) {
     const msg = parseContentToBackground(raw);
     if (!msg) return false;
-    void onContentCheck(msg, sender).then(sendResponse);
+    void onContentMessage(msg, sender).then(sendResponse);
     return true;
   }
   return false;
@@ -221,6 +285,7 @@ chrome.tabs.onUpdated.addListener((tabId, change, tab) => {
   if (change.status === 'loading' && change.url) {
     // A new document: drop the old one's waiting work and counts.
     queue.cancelTab(tabId);
+    void chrome.storage.session.remove(grantKey(tabId));
     void resetTab(tabId).then(async () => showScanningState(tabId, scanningAllowed(await getSettings(), tab.url)));
   }
 });

@@ -10,11 +10,22 @@ export class CancelledError extends Error {
   override name = 'CancelledError';
 }
 
+/**
+ * Who waits for a task: a tab id, or "tabId/anything" for one request of that tab (so the
+ * request can be withdrawn alone, and closing the tab withdraws all of them).
+ */
+export type Owner = number | string;
+
+function tabOf(owner: string): string {
+  const slash = owner.indexOf('/');
+  return slash < 0 ? owner : owner.slice(0, slash);
+}
+
 interface Task {
   key: string;
   rank: number;
   seq: number;
-  tabs: Set<number>;
+  owners: Set<string>;
   run: () => void;
   cancel: () => void;
 }
@@ -33,11 +44,11 @@ export class JobQueue {
   }
 
   /** Runs `work` once per key; a second caller with the same key shares the first's result. */
-  run<T>(key: string, priority: Priority, tabId: number, work: () => Promise<T>): Promise<T> {
+  run<T>(key: string, priority: Priority, owner: Owner, work: () => Promise<T>): Promise<T> {
     const existing = this.byKey.get(key);
     if (existing) {
       if (existing.task) {
-        existing.task.tabs.add(tabId);
+        existing.task.owners.add(String(owner));
         // A more urgent request moves the shared task up.
         existing.task.rank = Math.min(existing.task.rank, RANK[priority]);
       }
@@ -49,7 +60,7 @@ export class JobQueue {
         key,
         rank: RANK[priority],
         seq: this.seq++,
-        tabs: new Set([tabId]),
+        owners: new Set([String(owner)]),
         run: () => {
           entry.task = null;
           this.running++;
@@ -76,11 +87,22 @@ export class JobQueue {
 
   /** Drops waiting work that only `tabId` asked for (the tab closed or navigated away). */
   cancelTab(tabId: number): number {
+    const tab = String(tabId);
+    return this.withdraw((owner) => tabOf(owner) === tab);
+  }
+
+  /** Withdraws these owners' requests; waiting work nobody else wants is dropped. */
+  cancelOwners(owners: Owner[]): number {
+    const gone = new Set(owners.map(String));
+    return this.withdraw((owner) => gone.has(owner));
+  }
+
+  private withdraw(matches: (owner: string) => boolean): number {
     let cancelled = 0;
     for (let i = this.waiting.length - 1; i >= 0; i--) {
       const t = this.waiting[i] as Task;
-      t.tabs.delete(tabId);
-      if (t.tabs.size === 0) {
+      for (const owner of t.owners) if (matches(owner)) t.owners.delete(owner);
+      if (t.owners.size === 0) {
         this.waiting.splice(i, 1);
         t.cancel();
         cancelled++;

@@ -71,8 +71,8 @@ export async function fetchInOffscreen(url: string, pageUrl: string, engine: Eng
   return reply ?? { ok: false, reason: 'network', detail: 'engine gave no answer' };
 }
 
-export async function inferInOffscreen(token: string, engine: EngineOptions): Promise<JudgeReply> {
-  const reply = parseJudgeReply(await send({ target: 'offscreen', kind: 'offscreen/infer', token, engine }));
+export async function inferInOffscreen(token: string, minSide: number, engine: EngineOptions): Promise<JudgeReply> {
+  const reply = parseJudgeReply(await send({ target: 'offscreen', kind: 'offscreen/infer', token, minSide, engine }));
   return reply ?? { ok: false, reason: 'model-error', detail: 'engine gave no answer' };
 }
 

@@ -4,7 +4,7 @@
 // may be stopped at any time: everything that matters is written here, not kept in memory.
 
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
-import type { HistoryEntry } from '../shared/protocol';
+import type { Evidence, HistoryEntry } from '../shared/protocol';
 
 export const DB_NAME = 'realfake-lens';
 export const DB_VERSION = 2;
@@ -19,6 +19,8 @@ export interface PredictionRecord {
   pGenerated: number;
   createdAt: number;
   lastUsedAt: number;
+  /** Provenance evidence read from the file; absent in records written before it existed. */
+  evidence?: Evidence;
 }
 
 /** A history entry as stored: the protocol's HistoryEntry before it has an id. */
@@ -88,7 +90,7 @@ export async function getPrediction(modelId: string, url: string): Promise<Predi
   if (record) {
     // Touching on every hit would double the cost of a lookup; a minute's precision is plenty.
     const now = Date.now();
-    if (now - record.lastUsedAt > 60_000) await db.put('predictions', { ...record, lastUsedAt: now });
+    if (now - record.lastUsedAt > 60_000) void db.put('predictions', { ...record, lastUsedAt: now }).catch(() => undefined);
   }
   return record;
 }
@@ -177,7 +179,7 @@ export interface StoreLimits {
  * worker stopped in between leaves both or neither; then the caps are applied.
  */
 export async function recordResult(
-  p: { modelId: string; url: string; sha256: string | null; pGenerated: number },
+  p: { modelId: string; url: string; sha256: string | null; pGenerated: number; evidence?: Evidence | undefined },
   history: HistoryRecord | null,
   limits: StoreLimits,
 ): Promise<void> {
@@ -199,6 +201,16 @@ export async function markMistake(id: number, mistake: boolean): Promise<boolean
   if (entry) await tx.store.put({ ...entry, mistake });
   await tx.done;
   return entry !== undefined;
+}
+
+/** "Report a mistake" from a badge: marks the newest history entry of that image. */
+export async function markLatestMistake(url: string, mistake: boolean): Promise<boolean> {
+  const tx = (await openStore()).transaction('history', 'readwrite');
+  let cursor = await tx.store.index('time').openCursor(null, 'prev');
+  while (cursor && cursor.value.url !== url) cursor = await cursor.continue();
+  if (cursor) await cursor.update({ ...cursor.value, mistake });
+  await tx.done;
+  return cursor !== null;
 }
 
 /** Deletes the whole database (cache, history, counters). */

@@ -31,6 +31,7 @@ function addOnce(list: string[], url: string): string[] {
 export function recordVerdict(tabId: number, url: string, verdict: Verdict): Promise<void> {
   return serial(async () => {
     const c = await readCounts(tabId);
+    if (verdict.status === 'failed' && verdict.reason === 'too-small') return; // skipped, not counted
     if (verdict.status === 'failed') c.failed = addOnce(c.failed, url);
     else {
       c.checked = addOnce(c.checked, url);

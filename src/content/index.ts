@@ -1,197 +1,70 @@
-// Content script: finds images, asks the background about them in batches (visible ones
-// first), and shows the verdicts as badges. It never fetches or decodes pixels itself.
+// Content script: runs in every frame of http(s) pages. It decides whether this document is
+// scanned (global pause, the top page's site switch, automatic or on-demand mode), runs one
+// PageScan while it is, and routes the background's answers to it. It never fetches or decodes
+// pixels itself, except the bytes of blob:/data: pictures only the page can read.
 
 import browser from 'webextension-polyfill';
-import {
-  MAX_ITEMS_PER_CHECK,
-  PENDING_PORT,
-  parseBackgroundToContent,
-  parseCheckReply,
-  type CheckItem,
-  type ContentToBackground,
-  type ScanPriority,
-  type Verdict,
-} from '../shared/protocol';
+import { parseBackgroundToContent } from '../shared/protocol';
 import { DEFAULT_SETTINGS, normalizeSettings, scanningAllowed, type Settings } from '../shared/settings';
-import { BadgeLayer } from './badge-layer';
-import { findCandidates } from './image-finder';
+import { PageScan } from './page-scan';
 
-/**
- * Unanswered requests are asked again: at once when the worker's port drops (it was stopped or
- * restarted), and after this long in any case (backing off), should a message be lost.
- */
-const REASK_AFTER_MS = 15_000;
-
-interface Pending {
-  image: HTMLImageElement;
-  item: CheckItem;
-  sentAt: number;
-  attempts: number;
-}
-
-let lifetime: AbortController | null = null;
-/** False while the layer exists only to show context-menu answers on a switched-off page. */
-let scanning = false;
-let layer: BadgeLayer | null = null;
-let asked = new WeakMap<HTMLImageElement, string>();
-const pending = new Map<string, Pending>();
 let settings: Settings = DEFAULT_SETTINGS;
-let nextId = 0;
-let scanTimer: ReturnType<typeof setTimeout> | undefined;
-let reaskTimer: ReturnType<typeof setInterval> | undefined;
-/** Open while requests are unanswered; it drops when the service worker stops. */
-let workerPort: browser.Runtime.Port | null = null;
+let scan: PageScan | null = null;
+let lifetime: AbortController | null = null;
+/** True while the scan exists only to show context-menu answers on a switched-off page. */
+let menuOnly = false;
 
-function priorityOf(image: HTMLImageElement): ScanPriority {
-  const r = image.getBoundingClientRect();
-  const vh = window.innerHeight;
-  const vw = window.innerWidth;
-  if (r.bottom > 0 && r.top < vh && r.right > 0 && r.left < vw) return 'visible';
-  if (r.bottom > -vh && r.top < 2 * vh) return 'near';
-  return 'rest';
+/** The switches follow the tab's top page: a frame asks about its top page's site. */
+function siteUrl(): string {
+  const ancestors = location.ancestorOrigins;
+  if (ancestors && ancestors.length > 0) return ancestors[ancestors.length - 1] ?? location.href;
+  return location.href;
 }
 
-async function send(items: CheckItem[]): Promise<void> {
-  for (let i = 0; i < items.length; i += MAX_ITEMS_PER_CHECK) {
-    const message: ContentToBackground = { kind: 'content/check', items: items.slice(i, i + MAX_ITEMS_PER_CHECK) };
-    const reply = parseCheckReply(await browser.runtime.sendMessage(message));
-    if (reply?.refused) {
-      stop();
-      return;
-    }
-  }
-}
-
-async function scan(): Promise<void> {
-  if (!layer) return;
-  const found = findCandidates(asked, settings.minImageSize);
-  if (found.length === 0) return;
-  const items: CheckItem[] = [];
-  for (const { image, url } of found) {
-    const item: CheckItem = { requestId: `r${++nextId}`, url, priority: priorityOf(image) };
-    asked.set(image, url);
-    pending.set(item.requestId, { image, item, sentAt: Date.now(), attempts: 1 });
-    layer.show(image, url, null);
-    items.push(item);
-  }
-  const rank: Record<ScanPriority, number> = { visible: 0, near: 1, rest: 2 };
-  items.sort((a, b) => rank[a.priority] - rank[b.priority]);
-  watchWorker();
-  await send(items);
-}
-
-function watchWorker(): void {
-  if (workerPort || pending.size === 0 || !scanning) return;
-  try {
-    workerPort = browser.runtime.connect({ name: PENDING_PORT });
-  } catch {
-    return; // the extension was reloaded: this script is orphaned
-  }
-  workerPort.onDisconnect.addListener(() => {
-    workerPort = null;
-    // The worker stopped with our requests in its memory: ask again for all of them (this
-    // wakes it), then watch the new one.
-    const unanswered = Array.from(pending.values()).filter((p) => p.image.isConnected);
-    if (unanswered.length === 0 || !scanning) return;
-    for (const p of unanswered) p.sentAt = Date.now();
-    void send(unanswered.map((p) => p.item))
-      .then(watchWorker)
-      .catch(() => undefined);
-  });
-}
-
-function unwatchWorkerWhenDone(): void {
-  if (pending.size > 0 || !workerPort) return;
-  workerPort.disconnect();
-  workerPort = null;
-}
-
-function reaskStale(): void {
-  const now = Date.now();
-  const stale: CheckItem[] = [];
-  for (const p of pending.values()) {
-    if (now - p.sentAt < REASK_AFTER_MS * 2 ** (p.attempts - 1)) continue;
-    if (!p.image.isConnected) continue;
-    p.sentAt = now;
-    p.attempts++;
-    stale.push(p.item);
-  }
-  if (stale.length > 0) void send(stale).catch(() => undefined);
-}
-
-function scheduleScan(delay = 50): void {
-  if (!lifetime) return;
-  clearTimeout(scanTimer);
-  scanTimer = setTimeout(() => void scan().catch(() => undefined), delay);
-}
-
-function start(): void {
-  if (scanning) return;
+function start(forMenuOnly: boolean): PageScan {
+  if (scan && (!menuOnly || forMenuOnly)) return scan;
   lifetime?.abort();
-  scanning = true;
   lifetime = new AbortController();
-  const { signal } = lifetime;
-  layer = new BadgeLayer(signal);
-  asked = new WeakMap();
-  // Images that load, fail or appear later get their turn.
-  document.addEventListener('load', () => scheduleScan(), { capture: true, signal });
-  document.addEventListener('error', () => scheduleScan(), { capture: true, signal });
-  const observer = new MutationObserver(() => scheduleScan(100));
-  observer.observe(document.documentElement, { childList: true, subtree: true, attributes: true, attributeFilter: ['src', 'srcset'] });
-  reaskTimer = setInterval(reaskStale, REASK_AFTER_MS / 2);
-  signal.addEventListener('abort', () => {
-    observer.disconnect();
-    clearTimeout(scanTimer);
-    clearInterval(reaskTimer);
-  });
-  scheduleScan(0);
+  menuOnly = forMenuOnly;
+  const scanSettings = forMenuOnly ? { ...settings, scanMode: 'on-demand' as const } : settings;
+  scan = new PageScan(scanSettings, { refused: (refusal) => refusal !== 'on-demand' && stop() }, lifetime.signal);
+  return scan;
 }
 
 /** Switched off: every badge goes, nothing more is asked. */
 function stop(): void {
-  scanning = false;
   lifetime?.abort();
   lifetime = null;
-  layer = null;
-  pending.clear();
-  unwatchWorkerWhenDone();
+  scan = null;
+  menuOnly = false;
 }
 
 function applySettings(next: Settings): void {
-  const minSizeChanged = next.minImageSize !== settings.minImageSize;
   settings = next;
-  layer?.relabel(settings.threshold);
-  if (!scanningAllowed(settings, location.href)) stop();
-  else if (!scanning) start();
-  else if (minSizeChanged) scheduleScan(0); // images skipped before may qualify now
-}
-
-/** A verdict the user asked for from the context menu: shown on every image with that URL. */
-function showMenuVerdict(url: string, verdict: Verdict): void {
-  const images = Array.from(document.images).filter((i) => i.currentSrc === url || i.src === url);
-  if (images.length === 0) return;
-  if (!layer) {
-    // Scanning is off here; the badge layer exists only for this answer.
-    lifetime = new AbortController();
-    layer = new BadgeLayer(lifetime.signal);
+  if (!scanningAllowed(settings, siteUrl())) {
+    stop();
+    return;
   }
-  for (const image of images) layer.show(image, url, verdict);
+  if (!scan || menuOnly) start(false);
+  else scan.applySettings(settings);
 }
 
 browser.runtime.onMessage.addListener((raw: unknown, sender: browser.Runtime.MessageSender) => {
+  // Only the extension's service worker, never another tab's script.
   if (sender.id !== browser.runtime.id || sender.tab) return undefined;
   const msg = parseBackgroundToContent(raw);
   if (!msg) return undefined;
-  if (msg.kind === 'menu-verdict') {
-    showMenuVerdict(msg.url, msg.verdict);
-    return undefined;
+  switch (msg.kind) {
+    case 'menu-verdict':
+      start(!scanningAllowed(settings, siteUrl())).showMenuVerdict(msg.url, msg.verdict);
+      break;
+    case 'scan-now':
+      if (scanningAllowed(settings, siteUrl())) start(false).checkAll();
+      break;
+    case 'verdict':
+      scan?.onVerdict(msg.requestId, msg.verdict);
+      break;
   }
-  const p = pending.get(msg.requestId);
-  // Drop verdicts for requests this document did not make, already answered, or whose image changed.
-  if (!p || !layer || asked.get(p.image) !== msg.url) return undefined;
-  pending.delete(msg.requestId);
-  layer.show(p.image, msg.url, msg.verdict);
-  unwatchWorkerWhenDone();
   return undefined;
 });
 

@@ -8,6 +8,8 @@ import type { HistoryEntry, UiToBackground } from '../shared/protocol';
 import { DEFAULT_SETTINGS, normalizeSettings, SETTING_RANGES, type Settings } from '../shared/settings';
 import { MODEL_LIMITS, percent } from '../shared/verdict-text';
 import { historyToCsv, historyToJson } from './export';
+import { ModelManager } from './ModelManager';
+import { PageSettings } from './PageSettings';
 
 const ask = <T,>(msg: UiToBackground): Promise<T> => browser.runtime.sendMessage(msg) as Promise<T>;
 
@@ -71,7 +73,7 @@ export function Options() {
     setConfirming(false);
     await ask({ kind: 'ui/delete-all-data' });
     setSettings(DEFAULT_SETTINGS);
-    setMessage('All data deleted: cache, history, counters and settings.');
+    setMessage('All data deleted: cache, history, counters, settings and downloaded models.');
   };
 
   return (
@@ -107,6 +109,8 @@ export function Options() {
           onSave={(v) => save({ minImageSize: v })}
         />
       </section>
+
+      <PageSettings settings={settings} save={save} />
 
       <section aria-labelledby="h-sites">
         <h2 id="h-sites">Sites switched off</h2>
@@ -146,6 +150,7 @@ export function Options() {
         </label>
       </section>
 
+      <ModelManager />
       <section aria-labelledby="h-data">
         <h2 id="h-data">Your data</h2>
         <p class="help">
@@ -168,7 +173,7 @@ export function Options() {
         </div>
         {confirming && (
           <p class="confirm" role="alert">
-            Delete the cache, the history, reported mistakes, counters and all settings?{' '}
+            Delete the cache, the history, reported mistakes, counters, all settings and downloaded models?{' '}
             <button type="button" class="danger" onClick={() => void deleteAll()}>
               Delete everything
             </button>{' '}

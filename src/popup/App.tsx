@@ -4,7 +4,7 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import type { StatusReply, TabReply } from '../shared/protocol';
 import { FIXTURE_WARNING, MODEL_LIMITS } from '../shared/verdict-text';
-import { getStatus, getTab, setPaused, setSiteEnabled, targetTabId } from './api';
+import { getStatus, getTab, scanTab, setPaused, setSiteEnabled, targetTabId } from './api';
 import { HistoryList } from './HistoryList';
 import { ModelStatus } from './ModelStatus';
 import { SiteControls } from './SiteControls';
@@ -38,6 +38,7 @@ export function App() {
     if (tab?.site) void setSiteEnabled(tab.site, enabled).then(refresh);
   };
   const onPause = (paused: boolean): void => void setPaused(paused).then(refresh);
+  const onCheckAll = async (): Promise<boolean> => (tabId === null ? false : (await scanTab(tabId)).ok);
 
   const model = status?.engine.model ?? null;
   return (
@@ -51,7 +52,7 @@ export function App() {
         </p>
       )}
       {error && <p class="warning">Could not reach the extension: {error}</p>}
-      {tab && <SiteControls tab={tab} onSite={onSite} onPause={onPause} />}
+      {tab && <SiteControls tab={tab} onSite={onSite} onPause={onPause} onCheckAll={onCheckAll} />}
       {status && <ModelStatus status={status} />}
       {tab && <HistoryList site={tab.site} />}
       <p class="limits">{MODEL_LIMITS}</p>

@@ -1,11 +1,14 @@
 // This site on/off, pause everywhere, and what was found on the current tab.
 
+import { useState } from 'preact/hooks';
 import type { TabReply } from '../shared/protocol';
 
 interface Props {
   tab: TabReply;
   onSite: (enabled: boolean) => void;
   onPause: (paused: boolean) => void;
+  /** "Check all images on this page now"; resolves false when the page could not be reached. */
+  onCheckAll: () => Promise<boolean>;
 }
 
 function Switch(props: { id: string; label: string; checked: boolean; disabled?: boolean; onChange: (v: boolean) => void }) {
@@ -24,8 +27,9 @@ function Switch(props: { id: string; label: string; checked: boolean; disabled?:
   );
 }
 
-export function SiteControls({ tab, onSite, onPause }: Props) {
+export function SiteControls({ tab, onSite, onPause, onCheckAll }: Props) {
   const scanning = tab.site !== null && tab.siteEnabled && !tab.paused;
+  const [checkAll, setCheckAll] = useState<'idle' | 'asked' | 'unreachable'>('idle');
   return (
     <section class="card" aria-label="This page">
       {tab.site ? (
@@ -47,6 +51,19 @@ export function SiteControls({ tab, onSite, onPause }: Props) {
           `Not checking this page${tab.paused ? ' (paused everywhere)' : ''}.`
         )}
       </p>
+      {scanning && (
+        <p class="check-all">
+          <button
+            type="button"
+            id="check-all"
+            onClick={() => void onCheckAll().then((ok) => setCheckAll(ok ? 'asked' : 'unreachable'))}
+          >
+            Check all images on this page now
+          </button>
+          {checkAll === 'asked' && <span class="muted"> Checking every image, including those further down.</span>}
+          {checkAll === 'unreachable' && <span class="muted"> This page was open before the extension started: reload it first.</span>}
+        </p>
+      )}
     </section>
   );
 }

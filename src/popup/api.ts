@@ -14,6 +14,7 @@ export const setSiteEnabled = (site: string, enabled: boolean): Promise<unknown>
 export const setPaused = (paused: boolean): Promise<unknown> => ask({ kind: 'ui/set-paused', paused });
 export const markMistake = (id: number, mistake: boolean): Promise<unknown> => ask({ kind: 'ui/mark-mistake', id, mistake });
 export const clearHistory = (): Promise<unknown> => ask({ kind: 'ui/clear-history' });
+export const scanTab = (tabId: number): Promise<{ ok: boolean }> => ask({ kind: 'ui/scan-tab', tabId });
 
 export async function listHistory(site: string | null, query: string): Promise<HistoryEntry[]> {
   const reply = await ask<{ entries: HistoryEntry[] }>({ kind: 'ui/list-history', site, query, limit: 100 });

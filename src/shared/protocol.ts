@@ -12,7 +12,9 @@ export type FailureReason =
   | 'undecodable'
   | 'unsupported-url'
   | 'blocked-address'
-  | 'model-error';
+  | 'model-error'
+  /** Decoded smaller than the minimum size: not judged, and no badge is shown. */
+  | 'too-small';
 
 export const FAILURE_REASONS: readonly FailureReason[] = [
   'http-error',
@@ -24,6 +26,7 @@ export const FAILURE_REASONS: readonly FailureReason[] = [
   'unsupported-url',
   'blocked-address',
   'model-error',
+  'too-small',
 ];
 
 export interface ModelSummary {
@@ -40,8 +43,34 @@ export type Verdict =
       threshold: number;
       model: ModelSummary;
       fromCache: boolean;
+      /** What the file says about its own origin (C2PA, generator metadata), kept apart from the score. */
+      evidence?: Evidence;
     }
   | { status: 'failed'; reason: FailureReason; detail: string };
+
+/** Provenance evidence read from an image's own metadata (src/detector/provenance/). */
+export type EvidenceKind = 'c2pa' | 'generator-parameters' | 'exif' | 'xmp';
+export const EVIDENCE_KINDS: readonly EvidenceKind[] = ['c2pa', 'generator-parameters', 'exif', 'xmp'];
+
+export interface EvidenceFinding {
+  kind: EvidenceKind;
+  /** One line, e.g. "Stable Diffusion parameters (AUTOMATIC1111 / Forge)". */
+  summary: string;
+  /** Named values (generator, sampler, seed, claimGenerator, signer, validation, …). */
+  details: Record<string, string>;
+  /** The metadata itself says the picture was made by generative AI. */
+  declaresAI: boolean;
+}
+
+export interface Evidence {
+  /** none: no provenance metadata; unreadable: malformed, too large or too slow (findings so far kept). */
+  state: 'none' | 'found' | 'unreadable';
+  findings: EvidenceFinding[];
+  /** Why it was unreadable. */
+  note: string | null;
+}
+
+export const EVIDENCE_LIMITS = { findings: 8, details: 16, key: 40, value: 500, summary: 200, note: 200 } as const;
 
 // ---- content -> background ----------------------------------------------------------------
 
@@ -51,14 +80,32 @@ export const SCAN_PRIORITIES: readonly ScanPriority[] = ['visible', 'near', 'res
 export interface CheckItem {
   /** Chosen by the content script; echoed back so it can find the element. */
   requestId: string;
+  /** The address the page shows (for blob: and long data: images, a label the history can keep). */
   url: string;
   priority: ScanPriority;
+  /**
+   * Images whose natural size the content script cannot see (CSS backgrounds, posters, SVG
+   * <image>) are not judged when they decode smaller than this on the shorter side; 0: no minimum.
+   */
+  minSide: number;
+  /** The picture itself, as a data: URL, for images only the page can read (blob:, long data:). */
+  bytes?: string;
 }
 
 export const MAX_ITEMS_PER_CHECK = 64;
 export const MAX_URL_LENGTH = 8192;
+/** 20 MB as base64, plus the data: prefix: the same cap as a fetched image. */
+export const MAX_BYTES_URL_LENGTH = Math.ceil((20 * 1024 * 1024 * 4) / 3) + 64;
 
-export type ContentToBackground = { kind: 'content/check'; items: CheckItem[] };
+/** "auto": the content script scans by itself; "user": the user asked (popup's "check all now"). */
+export type CheckTrigger = 'auto' | 'user';
+
+export type ContentToBackground =
+  | { kind: 'content/check'; trigger: CheckTrigger; items: CheckItem[] }
+  /** These requests are no longer wanted (their images scrolled far away before they started). */
+  | { kind: 'content/cancel'; requestIds: string[] }
+  /** The user pressed "report a mistake" on a badge's card (a trusted click). */
+  | { kind: 'content/report-mistake'; url: string; mistake: boolean };
 
 /**
  * A content script keeps a port of this name open while it waits for verdicts. Nothing travels
@@ -66,10 +113,13 @@ export type ContentToBackground = { kind: 'content/check'; items: CheckItem[] };
  */
 export const PENDING_PORT = 'realfake-lens/pending';
 
-/** The background's answer to content/check: refused when scanning is off for the page. */
+/**
+ * The background's answer to content/check: refused when scanning is off for the page, or when
+ * the page scans by itself in on-demand mode (or asks "user" without the user having asked).
+ */
 export interface CheckReply {
   accepted: number;
-  refused: null | 'paused' | 'site-off';
+  refused: null | 'paused' | 'site-off' | 'on-demand';
 }
 
 // ---- background -> content ----------------------------------------------------------------
@@ -77,7 +127,9 @@ export interface CheckReply {
 export type BackgroundToContent =
   | { kind: 'verdict'; requestId: string; url: string; verdict: Verdict }
   /** The user asked about one image (context menu): badge the images showing `url`, any size. */
-  | { kind: 'menu-verdict'; url: string; verdict: Verdict };
+  | { kind: 'menu-verdict'; url: string; verdict: Verdict }
+  /** The user asked, from the popup, for every image on the page to be checked now. */
+  | { kind: 'scan-now' };
 
 // ---- ui (popup, options) -> background ----------------------------------------------------
 
@@ -94,7 +146,10 @@ export type UiToBackground =
   /** Every history entry, for export (thumbnails left out). */
   | { kind: 'ui/export-history' }
   /** Deletes the cache, history, counters and settings. */
-  | { kind: 'ui/delete-all-data' };
+  | { kind: 'ui/delete-all-data' }
+  /** "Check all images on this page now" (on-demand mode, or to include images far down the page). */
+  | { kind: 'ui/scan-tab'; tabId: number }
+  | ModelUiToBackground;
 
 export interface TabReply {
   /** Host name of the tab's page; null for pages that are never scanned (chrome://, files). */
@@ -119,6 +174,8 @@ export interface HistoryEntry {
   thumbnail: string | null;
   /** The user reported this verdict as wrong (a local labelled example). */
   mistake: boolean;
+  /** Provenance evidence read from the file (absent in entries stored before it existed). */
+  evidence?: Evidence;
 }
 
 export const MAX_HISTORY_PAGE = 500;
@@ -182,9 +239,11 @@ export const ENGINE_LIMITS = {
 export type BackgroundToOffscreen =
   /** `engine`: the fetch starts loading the model meanwhile, with these options. */
   | { target: 'offscreen'; kind: 'offscreen/fetch'; url: string; pageUrl: string; engine: EngineOptions }
-  | { target: 'offscreen'; kind: 'offscreen/infer'; token: string; engine: EngineOptions }
+  /** `minSide`: answer "too-small" for an image that decodes smaller than this (0: any size). */
+  | { target: 'offscreen'; kind: 'offscreen/infer'; token: string; minSide: number; engine: EngineOptions }
   | { target: 'offscreen'; kind: 'offscreen/release'; token: string }
-  | { target: 'offscreen'; kind: 'offscreen/status' };
+  | { target: 'offscreen'; kind: 'offscreen/status' }
+  | ModelBackgroundToOffscreen;
 
 /** The offscreen document has been idle for its release period: close it to free its memory. */
 export type OffscreenToBackground = { kind: 'offscreen/idle' };
@@ -199,7 +258,7 @@ export type FetchReply =
 
 export type JudgeReply =
   /** `thumbnail`: a small JPEG data: URL for the history (null when it could not be made). */
-  | { ok: true; pGenerated: number; logits: number[]; backend: Backend; thumbnail: string | null }
+  | { ok: true; pGenerated: number; logits: number[]; backend: Backend; thumbnail: string | null; evidence?: Evidence }
   /** `tokenLost`: the document holding the bytes was re-created meanwhile; fetch again. */
   | { ok: false; reason: FailureReason; detail: string; tokenLost?: true };
 
@@ -221,28 +280,77 @@ function isShortString(v: unknown, max: number): v is string {
   return typeof v === 'string' && v.length > 0 && v.length <= max;
 }
 
-function isCheckItem(v: unknown): v is CheckItem {
-  return (
-    isRecord(v) &&
-    isShortString(v.requestId, 64) &&
-    isShortString(v.url, MAX_URL_LENGTH) &&
-    SCAN_PRIORITIES.includes(v.priority as ScanPriority)
-  );
+const BYTES_URL_RE = /^data:image\/[a-z0-9.+-]{1,40};base64,[A-Za-z0-9+/]*={0,2}$/;
+
+function parseCheckItem(v: unknown): CheckItem | null {
+  if (!isRecord(v) || !isShortString(v.requestId, 64) || !isShortString(v.url, MAX_URL_LENGTH)) return null;
+  if (!SCAN_PRIORITIES.includes(v.priority as ScanPriority)) return null;
+  if (typeof v.minSide !== 'number' || !Number.isInteger(v.minSide) || v.minSide < 0 || v.minSide > 4096) return null;
+  const item: CheckItem = { requestId: v.requestId, url: v.url, priority: v.priority as ScanPriority, minSide: v.minSide };
+  if (v.bytes !== undefined) {
+    if (!isShortString(v.bytes, MAX_BYTES_URL_LENGTH) || !BYTES_URL_RE.test(v.bytes)) return null;
+    item.bytes = v.bytes;
+  }
+  return item;
+}
+
+function isRequestId(v: unknown): v is string {
+  return isShortString(v, 64);
 }
 
 export function parseContentToBackground(v: unknown): ContentToBackground | null {
-  if (!isRecord(v) || v.kind !== 'content/check') return null;
+  if (!isRecord(v)) return null;
+  if (v.kind === 'content/cancel') {
+    const ids = v.requestIds;
+    if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_ITEMS_PER_CHECK || !ids.every(isRequestId)) return null;
+    return { kind: 'content/cancel', requestIds: [...ids] };
+  }
+  if (v.kind === 'content/report-mistake') {
+    if (!isShortString(v.url, MAX_URL_LENGTH) || typeof v.mistake !== 'boolean') return null;
+    return { kind: 'content/report-mistake', url: v.url, mistake: v.mistake };
+  }
+  if (v.kind !== 'content/check' || (v.trigger !== 'auto' && v.trigger !== 'user')) return null;
   const items = v.items;
   if (!Array.isArray(items) || items.length === 0 || items.length > MAX_ITEMS_PER_CHECK) return null;
-  if (!items.every(isCheckItem)) return null;
-  return {
-    kind: 'content/check',
-    items: items.map((i) => ({ requestId: i.requestId, url: i.url, priority: i.priority })),
-  };
+  const parsed = items.map(parseCheckItem);
+  if (!parsed.every((i): i is CheckItem => i !== null)) return null;
+  // Bytes travel one image per message, so no message is larger than one image.
+  if (parsed.length > 1 && parsed.some((i) => i.bytes !== undefined)) return null;
+  return { kind: 'content/check', trigger: v.trigger, items: parsed };
 }
 
 function isModelSummary(v: unknown): v is ModelSummary {
   return isRecord(v) && isShortString(v.id, 64) && isShortString(v.name, 200) && typeof v.fixture === 'boolean';
+}
+
+function parseFinding(v: unknown): EvidenceFinding | null {
+  const L = EVIDENCE_LIMITS;
+  if (!isRecord(v) || !EVIDENCE_KINDS.includes(v.kind as EvidenceKind) || typeof v.declaresAI !== 'boolean') return null;
+  if (!isShortString(v.summary, L.summary) || !isRecord(v.details)) return null;
+  const entries = Object.entries(v.details);
+  if (entries.length > L.details) return null;
+  const details: Record<string, string> = {};
+  for (const [k, x] of entries) {
+    if (k.length === 0 || k.length > L.key || typeof x !== 'string' || x.length > L.value) return null;
+    details[k] = x;
+  }
+  return { kind: v.kind as EvidenceKind, summary: v.summary, details, declaresAI: v.declaresAI };
+}
+
+/** Validates provenance evidence (from the offscreen document, the store, or a message). */
+export function parseEvidence(v: unknown): Evidence | null {
+  if (!isRecord(v) || (v.state !== 'none' && v.state !== 'found' && v.state !== 'unreadable')) return null;
+  if (!Array.isArray(v.findings) || v.findings.length > EVIDENCE_LIMITS.findings) return null;
+  const findings = v.findings.map(parseFinding);
+  if (!findings.every((f): f is EvidenceFinding => f !== null)) return null;
+  if (v.note !== null && !isShortString(v.note, EVIDENCE_LIMITS.note)) return null;
+  return { state: v.state, findings, note: v.note };
+}
+
+/** `{ evidence }` when it is valid, else nothing: bad evidence never costs the verdict. */
+function withEvidence(v: unknown): { evidence?: Evidence } {
+  const evidence = parseEvidence(v);
+  return evidence ? { evidence } : {};
 }
 
 function parseVerdict(v: unknown): Verdict | null {
@@ -256,6 +364,7 @@ function parseVerdict(v: unknown): Verdict | null {
       threshold: v.threshold,
       model: { id: v.model.id, name: v.model.name, fixture: v.model.fixture },
       fromCache: v.fromCache,
+      ...(v.evidence === undefined ? {} : withEvidence(v.evidence)),
     };
   }
   if (v.status === 'failed') {
@@ -266,6 +375,7 @@ function parseVerdict(v: unknown): Verdict | null {
 }
 
 export function parseBackgroundToContent(v: unknown): BackgroundToContent | null {
+  if (isRecord(v) && v.kind === 'scan-now') return { kind: 'scan-now' };
   if (!isRecord(v) || !isShortString(v.url, MAX_URL_LENGTH)) return null;
   const verdict = parseVerdict(v.verdict);
   if (!verdict) return null;
@@ -276,7 +386,7 @@ export function parseBackgroundToContent(v: unknown): BackgroundToContent | null
 
 export function parseCheckReply(v: unknown): CheckReply | null {
   if (!isRecord(v) || typeof v.accepted !== 'number') return null;
-  if (v.refused !== null && v.refused !== 'paused' && v.refused !== 'site-off') return null;
+  if (v.refused !== null && v.refused !== 'paused' && v.refused !== 'site-off' && v.refused !== 'on-demand') return null;
   return { accepted: v.accepted, refused: v.refused };
 }
 
@@ -304,6 +414,8 @@ export function parseUiToBackground(v: unknown): UiToBackground | null {
       if (!isId(v.limit) || v.limit < 1 || v.limit > MAX_HISTORY_PAGE) return null;
       return { kind: 'ui/list-history', site, query: v.query, limit: v.limit };
     }
+    case 'ui/scan-tab':
+      return isId(v.tabId) ? { kind: 'ui/scan-tab', tabId: v.tabId } : null;
     case 'ui/mark-mistake':
       return isId(v.id) && typeof v.mistake === 'boolean' ? { kind: 'ui/mark-mistake', id: v.id, mistake: v.mistake } : null;
     case 'ui/clear-history':
@@ -311,7 +423,7 @@ export function parseUiToBackground(v: unknown): UiToBackground | null {
     case 'ui/delete-all-data':
       return { kind: v.kind };
     default:
-      return null;
+      return parseModelUiToBackground(v);
   }
 }
 
@@ -320,13 +432,16 @@ export function parseBackgroundToOffscreen(v: unknown): BackgroundToOffscreen | 
   switch (v.kind) {
     case 'offscreen/fetch': {
       const engine = parseEngineOptions(v.engine);
-      if (!engine || !isShortString(v.url, MAX_URL_LENGTH) || !isShortString(v.pageUrl, MAX_URL_LENGTH)) return null;
+      // A data: URL may carry a whole picture (one the page read for us); any other URL is short.
+      const maxUrl = typeof v.url === 'string' && v.url.startsWith('data:') ? MAX_BYTES_URL_LENGTH : MAX_URL_LENGTH;
+      if (!engine || !isShortString(v.url, maxUrl) || !isShortString(v.pageUrl, MAX_URL_LENGTH)) return null;
       return { target: 'offscreen', kind: 'offscreen/fetch', url: v.url, pageUrl: v.pageUrl, engine };
     }
     case 'offscreen/infer': {
       const engine = parseEngineOptions(v.engine);
       if (!engine || typeof v.token !== 'string' || !TOKEN_RE.test(v.token)) return null;
-      return { target: 'offscreen', kind: 'offscreen/infer', token: v.token, engine };
+      if (typeof v.minSide !== 'number' || !Number.isInteger(v.minSide) || v.minSide < 0 || v.minSide > 4096) return null;
+      return { target: 'offscreen', kind: 'offscreen/infer', token: v.token, minSide: v.minSide, engine };
     }
     case 'offscreen/release':
       if (typeof v.token !== 'string' || !TOKEN_RE.test(v.token)) return null;
@@ -334,7 +449,7 @@ export function parseBackgroundToOffscreen(v: unknown): BackgroundToOffscreen | 
     case 'offscreen/status':
       return { target: 'offscreen', kind: 'offscreen/status' };
     default:
-      return null;
+      return parseModelBackgroundToOffscreen(v);
   }
 }
 
@@ -385,7 +500,7 @@ export function parseJudgeReply(v: unknown): JudgeReply | null {
     if (!isProbability(v.pGenerated) || (v.backend !== 'webgpu' && v.backend !== 'wasm')) return null;
     if (!Array.isArray(v.logits) || !v.logits.every((x) => typeof x === 'number')) return null;
     const thumbnail = isThumbnail(v.thumbnail) ? v.thumbnail : null;
-    return { ok: true, pGenerated: v.pGenerated, logits: v.logits as number[], backend: v.backend, thumbnail };
+    return { ok: true, pGenerated: v.pGenerated, logits: v.logits as number[], backend: v.backend, thumbnail, ...withEvidence(v.evidence) };
   }
   if (v.ok !== false) return null;
   const failure = parseFailure(v);
@@ -416,4 +531,132 @@ export function parseEngineStatus(v: unknown): EngineStatus | null {
         ? { images: v.inferred.images as number, ms: v.inferred.ms as number }
         : { images: 0, ms: 0 },
   };
+}
+
+// ---- model management: options page -> background -> offscreen ----------------------------
+// Downloaded models live in OPFS (src/shared/model-store.ts); the offscreen document downloads
+// them, because an 800 MB download outlives the service worker's 30 s idle / 5 min limits.
+
+export type ModelUiToBackground =
+  /** The packaged and downloaded models, the active one, unfinished downloads, the running one. */
+  | { kind: 'ui/list-models' }
+  /** Download and install the model whose manifest is at `url` (https, or http on loopback). */
+  | { kind: 'ui/install-model'; url: string }
+  | { kind: 'ui/cancel-model-download' }
+  | { kind: 'ui/set-active-model'; id: string }
+  /** Removes a downloaded model, or an unfinished download (packaged models cannot be removed). */
+  | { kind: 'ui/remove-model'; id: string };
+
+export interface ModelInfo {
+  id: string;
+  name: string;
+  version: string;
+  precision: 'fp32' | 'fp16';
+  fixture: boolean;
+  sourceDescription: string;
+  /** The manifest's source.origin: where the weights came from. */
+  origin: string;
+  sha256: string;
+  bytes: number;
+  packaged: boolean;
+  /** The manifest URL a downloaded model came from (null when packaged). */
+  downloadedFrom: string | null;
+  installedAt: number | null;
+}
+
+export interface UnfinishedModelDownload {
+  id: string;
+  manifestUrl: string;
+  received: number;
+  total: number;
+}
+
+export type ModelDownloadState = 'downloading' | 'verifying' | 'installed' | 'failed' | 'cancelled';
+
+export interface ModelDownloadStatus {
+  state: ModelDownloadState;
+  manifestUrl: string;
+  /** Known once the manifest has been read. */
+  id: string | null;
+  name: string | null;
+  received: number;
+  total: number | null;
+  /** Byte offsets at which the download continued with a Range request after an interruption. */
+  resumedFrom: number[];
+  error: string | null;
+}
+
+export interface ModelsReply {
+  activeId: string;
+  models: ModelInfo[];
+  unfinished: UnfinishedModelDownload[];
+  download: ModelDownloadStatus | null;
+}
+
+export type ModelActionReply = { ok: true } | { ok: false; error: string };
+
+export type ModelBackgroundToOffscreen =
+  | { target: 'offscreen'; kind: 'offscreen/model-download'; url: string; engine: EngineOptions }
+  | { target: 'offscreen'; kind: 'offscreen/model-download-status' }
+  | { target: 'offscreen'; kind: 'offscreen/model-download-cancel' };
+
+const MODEL_ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+function parseModelUiToBackground(v: Record<string, unknown>): ModelUiToBackground | null {
+  switch (v.kind) {
+    case 'ui/list-models':
+    case 'ui/cancel-model-download':
+      return { kind: v.kind };
+    case 'ui/install-model':
+      return isShortString(v.url, MAX_URL_LENGTH) ? { kind: 'ui/install-model', url: v.url } : null;
+    case 'ui/set-active-model':
+    case 'ui/remove-model':
+      return typeof v.id === 'string' && MODEL_ID_RE.test(v.id) ? { kind: v.kind, id: v.id } : null;
+    default:
+      return null;
+  }
+}
+
+function parseModelBackgroundToOffscreen(v: Record<string, unknown>): ModelBackgroundToOffscreen | null {
+  switch (v.kind) {
+    case 'offscreen/model-download': {
+      const engine = parseEngineOptions(v.engine);
+      if (!engine || !isShortString(v.url, MAX_URL_LENGTH)) return null;
+      return { target: 'offscreen', kind: 'offscreen/model-download', url: v.url, engine };
+    }
+    case 'offscreen/model-download-status':
+    case 'offscreen/model-download-cancel':
+      return { target: 'offscreen', kind: v.kind };
+    default:
+      return null;
+  }
+}
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+export function parseModelDownloadStatus(v: unknown): ModelDownloadStatus | null {
+  if (!isRecord(v)) return null;
+  const states: ModelDownloadState[] = ['downloading', 'verifying', 'installed', 'failed', 'cancelled'];
+  if (!states.includes(v.state as ModelDownloadState) || !isShortString(v.manifestUrl, MAX_URL_LENGTH)) return null;
+  if (v.id !== null && (typeof v.id !== 'string' || !MODEL_ID_RE.test(v.id))) return null;
+  if (v.name !== null && !isShortString(v.name, 200)) return null;
+  if (!isCount(v.received) || (v.total !== null && !isCount(v.total))) return null;
+  if (!Array.isArray(v.resumedFrom) || v.resumedFrom.length > 100 || !v.resumedFrom.every(isCount)) return null;
+  if (v.error !== null && typeof v.error !== 'string') return null;
+  return {
+    state: v.state as ModelDownloadState,
+    manifestUrl: v.manifestUrl,
+    id: v.id,
+    name: v.name,
+    received: v.received,
+    total: v.total,
+    resumedFrom: [...v.resumedFrom],
+    error: v.error === null ? null : v.error.slice(0, 500),
+  };
+}
+
+export function parseModelActionReply(v: unknown): ModelActionReply | null {
+  if (!isRecord(v)) return null;
+  if (v.ok === true) return { ok: true };
+  return v.ok === false && typeof v.error === 'string' ? { ok: false, error: v.error.slice(0, 500) } : null;
 }

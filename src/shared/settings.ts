@@ -18,7 +18,18 @@ export interface Settings {
   historyMaxDays: number;
   /** Whether images checked in incognito tabs are written to history and cache. */
   incognitoHistory: boolean;
+  /** "auto": pages are scanned as they are read; "on-demand": only when the user asks. */
+  scanMode: ScanMode;
+  /** What happens to an image shown as likely generated: a badge, blurred until clicked, or hidden. */
+  suspectedStyle: SuspectedStyle;
+  /** Whether "likely real" images get a (subtle) badge too. */
+  showRealBadges: boolean;
 }
+
+export type ScanMode = 'auto' | 'on-demand';
+export type SuspectedStyle = 'badge' | 'blur' | 'hide';
+export const SCAN_MODES: readonly ScanMode[] = ['auto', 'on-demand'];
+export const SUSPECTED_STYLES: readonly SuspectedStyle[] = ['badge', 'blur', 'hide'];
 
 export const DEFAULT_SETTINGS: Settings = {
   threshold: 0.5,
@@ -29,6 +40,9 @@ export const DEFAULT_SETTINGS: Settings = {
   historyMaxEntries: 2_000,
   historyMaxDays: 30,
   incognitoHistory: false,
+  scanMode: 'auto',
+  suspectedStyle: 'badge',
+  showRealBadges: true,
 };
 
 /** Allowed ranges of the numeric settings (the options page uses the same). */
@@ -58,6 +72,11 @@ export function normalizeSettings(raw: Record<string, unknown>): Settings {
     historyMaxEntries: intIn(raw.historyMaxEntries, R.historyMaxEntries.min, R.historyMaxEntries.max, d.historyMaxEntries),
     historyMaxDays: intIn(raw.historyMaxDays, R.historyMaxDays.min, R.historyMaxDays.max, d.historyMaxDays),
     incognitoHistory: typeof raw.incognitoHistory === 'boolean' ? raw.incognitoHistory : d.incognitoHistory,
+    scanMode: SCAN_MODES.includes(raw.scanMode as ScanMode) ? (raw.scanMode as ScanMode) : d.scanMode,
+    suspectedStyle: SUSPECTED_STYLES.includes(raw.suspectedStyle as SuspectedStyle)
+      ? (raw.suspectedStyle as SuspectedStyle)
+      : d.suspectedStyle,
+    showRealBadges: typeof raw.showRealBadges === 'boolean' ? raw.showRealBadges : d.showRealBadges,
   };
 }
 
@@ -76,7 +95,7 @@ export function siteOf(pageUrl: string | undefined): string | null {
   }
 }
 
-/** Whether automatic scanning may run on this page. */
+/** Whether the switches let this page be scanned at all (automatically or when the user asks). */
 export function scanningAllowed(settings: Settings, pageUrl: string | undefined): boolean {
   const site = siteOf(pageUrl);
   return !settings.paused && site !== null && !settings.disabledSites.includes(site);

@@ -24,6 +24,7 @@ const REASON_WORDS: Record<FailureReason, string> = {
   'unsupported-url': 'unsupported address',
   'blocked-address': 'local address blocked',
   'model-error': 'model error',
+  'too-small': 'too small to judge',
 };
 
 export const FIXTURE_WARNING =
@@ -73,5 +74,40 @@ export function describeVerdict(verdict: Verdict | null): BadgeText {
     label: `${verdict.model.fixture ? 'TEST · ' : ''}${words} ${pct}`,
     title: lines.join('\n'),
     ariaLabel: `Realfake Lens: ${words.toLowerCase()}, ${pct}${verdict.model.fixture ? ' (test model, meaningless)' : ''}`,
+  };
+}
+
+export const SCORE_MEANING =
+  "The score is the model's estimate of the probability that the picture was generated; it is not proof either way.";
+
+export interface CardText {
+  heading: string;
+  /** Plain sentences, in the order shown. */
+  lines: string[];
+  /** A fixture model's score means nothing: shown as a warning. */
+  warning: string | null;
+}
+
+/** The badge's card: everything a person needs to weigh one verdict. */
+export function describeCard(verdict: Verdict | null): CardText {
+  const badge = describeVerdict(verdict);
+  if (!verdict) return { heading: badge.label, lines: ['The image is waiting for its turn or being judged on this computer.'], warning: null };
+  if (verdict.status === 'failed') {
+    return {
+      heading: badge.label,
+      lines: [verdict.detail ? `Details: ${verdict.detail}.` : '', 'Nothing was judged, so this says nothing about the image.'].filter(Boolean),
+      warning: null,
+    };
+  }
+  return {
+    heading: `${verdict.pGenerated >= verdict.threshold ? 'Likely generated' : 'Likely real'} · ${percent(verdict.pGenerated)}`,
+    lines: [
+      `Score ${percent(verdict.pGenerated)}; images from ${percent(verdict.threshold)} up are shown as likely generated (your threshold).`,
+      SCORE_MEANING,
+      `Model: ${verdict.model.name}.`,
+      MODEL_LIMITS,
+      verdict.fromCache ? 'Remembered from an earlier check of the same picture.' : '',
+    ].filter(Boolean),
+    warning: verdict.model.fixture ? FIXTURE_WARNING : null,
   };
 }

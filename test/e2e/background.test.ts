@@ -8,6 +8,7 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CDPSession, Page } from 'playwright-core';
+import { fromExtensionPage as fromPage, inContentScript as contentWorld } from '../support/contexts';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
 import { startServer, type TestServer } from '../support/server';
 import { readBadges, waitForBadges, type BadgeReading } from '../support/badges';
@@ -84,41 +85,12 @@ async function offscreenTarget(): Promise<{ targetId: string } | undefined> {
   return (await targets()).find((t) => t.url.includes('/src/offscreen/index.html'));
 }
 
-/** Sends a UI message the way the popup does, from an extension page. */
-async function fromExtensionPage<T>(fn: string, arg: unknown): Promise<T> {
-  const page = await ext.context.newPage();
-  try {
-    await page.goto(`chrome-extension://${ext.extensionId}/src/popup/index.html`);
-    return (await page.evaluate(`(${fn})(${JSON.stringify(arg)})`)) as T;
-  } finally {
-    await page.close();
-  }
-}
+const fromExtensionPage = <T>(fn: string, arg: unknown): Promise<T> => fromPage<T>(ext, fn, arg);
 
 const setSiteEnabled = (site: string, enabled: boolean): Promise<unknown> =>
   fromExtensionPage('(m) => chrome.runtime.sendMessage(m)', { kind: 'ui/set-site-enabled', site, enabled });
 
-/** Runs `expression` in the content script's isolated world of `page`. */
-async function inContentScript(page: Page, expression: string): Promise<unknown> {
-  const cdp = await page.context().newCDPSession(page);
-  try {
-    const contexts: Array<{ id: number; origin: string; auxData?: { type?: string; isDefault?: boolean } }> = [];
-    cdp.on('Runtime.executionContextCreated', (e: { context: (typeof contexts)[number] }) => contexts.push(e.context));
-    await cdp.send('Runtime.enable');
-    const world = contexts.find((c) => c.auxData?.type === 'isolated' && c.origin.includes(ext.extensionId));
-    if (!world) throw new Error('content script world not found');
-    const { result, exceptionDetails } = (await cdp.send('Runtime.evaluate', {
-      expression,
-      contextId: world.id,
-      awaitPromise: true,
-      returnByValue: true,
-    })) as { result: { value: unknown }; exceptionDetails?: unknown };
-    if (exceptionDetails) throw new Error(`content script evaluation failed: ${JSON.stringify(exceptionDetails)}`);
-    return result.value;
-  } finally {
-    await cdp.detach();
-  }
-}
+const inContentScript = (page: Page, expression: string): Promise<unknown> => contentWorld(page, ext.extensionId, expression);
 
 async function tabBadgeText(pageUrl: string): Promise<string> {
   const worker = await ext.serviceWorker();
@@ -157,6 +129,8 @@ describe('background: survival', () => {
     // enough to be interrupted.
     server.delayStatic((e) => (e.dest === 'empty' ? 150 : 0));
     const page = await ext.context.newPage();
+    // Every picture in or near the viewport, so all of them are asked about at once.
+    await page.setViewportSize({ width: 1280, height: 2700 });
     await page.goto(`${server.origin}/hundred.html`);
     const worker = await ext.serviceWorker();
     const startedAt = await worker.evaluate(() => performance.timeOrigin);
@@ -296,7 +270,7 @@ describe('background: per-site switch and context menu', () => {
     const fetchesBefore = server.log.filter((e) => e.dest === 'empty').length;
     const reply = await inContentScript(
       page,
-      `chrome.runtime.sendMessage({ kind: 'content/check', items: [{ requestId: 'forged', url: '${server.otherSiteOrigin}/static/coins.png?forged', priority: 'visible' }] })`,
+      `chrome.runtime.sendMessage({ kind: 'content/check', trigger: 'auto', items: [{ requestId: 'forged', url: '${server.otherSiteOrigin}/static/coins.png?forged', priority: 'visible', minSide: 0 }] })`,
     );
     expect(reply).toEqual({ accepted: 0, refused: 'site-off' });
     await page.reload();

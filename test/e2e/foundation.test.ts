@@ -60,6 +60,8 @@ const settled = (b: BadgeReading[]): boolean => b.length >= expectedBadges() && 
 
 async function openPhotos(): Promise<Page> {
   const page = await ext.context.newPage();
+  // Pictures are checked when in or near the viewport: a tall one puts every photo there.
+  await page.setViewportSize({ width: 1280, height: 4000 });
   await page.goto(`${server.origin}/photos.html`);
   return page;
 }

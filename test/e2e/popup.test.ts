@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Download, Page } from 'playwright-core';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
 import { startServer, type TestServer } from '../support/server';
-import { readBadges, waitForBadges, type BadgeReading } from '../support/badges';
+import { readBadges, readCovers, waitForBadges, type BadgeReading } from '../support/badges';
 import { PHOTOS_DIR } from '../support/photos';
 import { axeViolations } from '../support/axe';
 
@@ -236,6 +236,34 @@ describe('options page', () => {
     await options.getByRole('button', { name: 'Switch on again' }).click();
     await expect.poll(async () => (await syncSettings()).disabledSites).toEqual([]);
     await waitForBadges(site, settled(PHOTOS.length), 30_000);
+  });
+
+  it('sets how pages are checked and shown: on demand (with the popup\'s "check all"), blurred, no "likely real" badges', async () => {
+    await options.getByLabel('Only when I ask').check();
+    await expect.poll(async () => (await syncSettings()).scanMode).toBe('on-demand');
+    await options.locator('#suspectedStyle').selectOption('blur');
+    await expect.poll(async () => (await syncSettings()).suspectedStyle).toBe('blur');
+    await options.getByLabel('Show “likely real” badges too').uncheck();
+    await expect.poll(async () => (await syncSettings()).showRealBadges).toBe(false);
+    // On demand: a reload checks nothing until the popup's button is pressed.
+    await site.reload();
+    await site.waitForLoadState('load');
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await readBadges(site)).toEqual([]);
+    await popup.reload();
+    await popup.getByRole('button', { name: 'Check all images on this page now' }).click();
+    await popup.getByText('Checking every image').waitFor({ timeout: 10_000 });
+    const badges = await waitForBadges(site, settled(PHOTOS.length), 30_000);
+    // "Likely real" badges are there but not drawn; likely generated ones are blurred.
+    for (const b of badges) expect(b.hidden).toBe(b.state === 'real');
+    const covers = await readCovers(site);
+    expect(covers.map((c) => c.src).sort()).toEqual(badges.filter((b) => b.state === 'generated').map((b) => b.src).sort());
+    expect(covers.every((c) => c.mode === 'blur')).toBe(true);
+    await options.getByLabel('Automatically').check();
+    await options.locator('#suspectedStyle').selectOption('badge');
+    await options.getByLabel('Show “likely real” badges too').check();
+    await expect.poll(async () => (await syncSettings()).showRealBadges).toBe(true);
+    await expect.poll(async () => (await readCovers(site)).length).toBe(0);
   });
 
   it('exports the history as CSV and JSON', async () => {

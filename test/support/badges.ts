@@ -1,5 +1,7 @@
 // Reads the extension's badges from a page. They live in a closed shadow root that page
-// scripts cannot reach, so the test reads them through the DevTools protocol, which can.
+// scripts cannot reach, so the test reads them through the DevTools protocol, which can. Only
+// what is inside the closed shadow root of the extension's overlay counts: a page forging
+// look-alike elements cannot fool the tests.
 
 import type { Page } from 'playwright-core';
 
@@ -14,6 +16,22 @@ export interface BadgeReading {
   /** Position in page coordinates (CSS px). */
   left: number;
   top: number;
+  /** img, background, poster or svg-image. */
+  kind: string;
+  /** Not drawn: covered by the page's fixed layer, too little of the picture visible, or a "real" badge switched off. */
+  hidden: boolean;
+  /** Index of the frame document (0: the top page), in document order. */
+  frame: number;
+}
+
+export interface CoverReading {
+  mode: string;
+  src: string;
+  hidden: boolean;
+  left: number;
+  top: number;
+  width: number;
+  height: number;
 }
 
 interface CdpNode {
@@ -24,6 +42,7 @@ interface CdpNode {
   attributes?: string[];
   children?: CdpNode[];
   shadowRoots?: CdpNode[];
+  shadowRootType?: string;
   contentDocument?: CdpNode;
 }
 
@@ -39,23 +58,55 @@ function text(n: CdpNode): string {
   return (n.children ?? []).map(text).join('');
 }
 
-function walk(n: CdpNode, visit: (n: CdpNode) => void): void {
-  visit(n);
-  for (const c of n.children ?? []) walk(c, visit);
-  for (const s of n.shadowRoots ?? []) walk(s, visit);
+function walk(n: CdpNode, visit: (n: CdpNode, inOverlay: boolean, frame: number) => void, inOverlay = false, frame = { n: 0, cur: 0 }): void {
+  visit(n, inOverlay, frame.cur);
+  for (const c of n.children ?? []) walk(c, visit, inOverlay, frame);
+  for (const s of n.shadowRoots ?? []) {
+    // The extension's layer: a closed shadow root on its own <realfake-lens-overlay> element.
+    const ours = n.nodeName === 'REALFAKE-LENS-OVERLAY' && s.shadowRootType === 'closed';
+    walk(s, visit, inOverlay || ours, frame);
+  }
+  if (n.contentDocument) {
+    const saved = frame.cur;
+    frame.cur = ++frame.n;
+    walk(n.contentDocument, visit, false, frame);
+    frame.cur = saved;
+  }
 }
 
-export async function readBadges(page: Page): Promise<BadgeReading[]> {
+/** Where a box of the layer is drawn: its transform's translation (or left/top), in page px. */
+function place(style: string): { left: number; top: number } {
+  const t = /transform:\s*translate\((-?[\d.]+)px,\s*(-?[\d.]+)px\)/.exec(style);
+  return t ? { left: Number(t[1]), top: Number(t[2]) } : { left: px(style, 'left'), top: px(style, 'top') };
+}
+
+function px(style: string, prop: string): number {
+  return Number(new RegExp(`(?:^|;)\\s*${prop}:\\s*(-?[\\d.]+)px`).exec(style)?.[1] ?? NaN);
+}
+
+async function readLayer(page: Page): Promise<{ badges: BadgeReading[]; covers: CoverReading[] }> {
   const cdp = await page.context().newCDPSession(page);
   try {
     const { root } = (await cdp.send('DOM.getDocument', { depth: -1, pierce: true })) as { root: CdpNode };
-    const found: BadgeReading[] = [];
-    walk(root, (n) => {
+    const badges: BadgeReading[] = [];
+    const covers: CoverReading[] = [];
+    walk(root, (n, inOverlay, frame) => {
+      if (!inOverlay || n.nodeName !== 'BUTTON') return;
       const a = attrs(n);
-      if (n.nodeName !== 'DIV' || a.class !== 'badge' || !a['data-state']) return;
       const style = a.style ?? '';
-      const px = (prop: string): number => Number(new RegExp(`${prop}:\\s*(-?[\\d.]+)px`).exec(style)?.[1] ?? NaN);
-      found.push({
+      if (a.class === 'cover') {
+        covers.push({
+          mode: a['data-mode'] ?? '',
+          src: a['data-src'] ?? '',
+          hidden: 'hidden' in a,
+          ...place(style),
+          width: px(style, 'width'),
+          height: px(style, 'height'),
+        });
+        return;
+      }
+      if (a.class !== 'badge' || !a['data-state']) return;
+      badges.push({
         state: a['data-state'],
         src: a['data-src'] ?? '',
         p: a['data-p'] !== undefined ? Number(a['data-p']) : null,
@@ -63,14 +114,24 @@ export async function readBadges(page: Page): Promise<BadgeReading[]> {
         text: text(n),
         title: a.title ?? '',
         ariaLabel: a['aria-label'] ?? '',
-        left: px('left'),
-        top: px('top'),
+        ...place(style),
+        kind: a['data-kind'] ?? '',
+        hidden: 'hidden' in a || a['data-off'] === 'true',
+        frame,
       });
     });
-    return found;
+    return { badges, covers };
   } finally {
     await cdp.detach();
   }
+}
+
+export async function readBadges(page: Page): Promise<BadgeReading[]> {
+  return (await readLayer(page)).badges;
+}
+
+export async function readCovers(page: Page): Promise<CoverReading[]> {
+  return (await readLayer(page)).covers;
 }
 
 /** Polls until `done(badges)` holds, or throws with the last reading. */

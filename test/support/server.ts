@@ -18,6 +18,8 @@ const TYPES: Record<string, string> = {
 
 export interface RequestLogEntry {
   path: string;
+  /** Path and query string, as requested. */
+  url: string;
   cookie: string | undefined;
   referer: string | undefined;
   /** Sec-Fetch-Dest: "image" for the page's <img>, "empty" for the extension's fetch(). */
@@ -47,6 +49,7 @@ export async function startServer(staticDir: string): Promise<TestServer> {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const entry: RequestLogEntry = {
       path,
+      url: req.url ?? path,
       cookie: req.headers.cookie,
       referer: req.headers.referer,
       dest: req.headers['sec-fetch-dest'] as string | undefined,

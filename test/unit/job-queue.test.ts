@@ -64,4 +64,23 @@ describe('JobQueue', () => {
     await busy;
     await expect(shared).resolves.toBe('y');
   });
+
+  it('withdraws one request alone, and a tab closing withdraws all of its requests', async () => {
+    const q = new JobQueue(1);
+    const gate = deferred<void>();
+    const busy = q.run('busy', 'visible', 1, () => gate.promise);
+    const far = q.run('far', 'near', '1/doc/r1', async () => 'far');
+    const kept = q.run('kept', 'near', '1/doc/r2', async () => 'kept');
+    const sharedA = q.run('shared', 'near', '1/doc/r3', async () => 'shared');
+    void q.run('shared', 'near', '2/doc/r9', async () => 'shared');
+    expect(q.cancelOwners(['1/doc/r1', '1/doc/r3', '1/doc/nope'])).toBe(1);
+    await expect(far).rejects.toBeInstanceOf(CancelledError);
+    expect(q.size.waiting).toBe(2);
+    expect(q.cancelTab(1)).toBe(1); // "kept" had only tab 1's request; "shared" still has tab 2's
+    await expect(kept).rejects.toBeInstanceOf(CancelledError);
+    expect(q.cancelTab(11)).toBe(0); // tab 11 is not tab 1
+    gate.resolve();
+    await busy;
+    await expect(sharedA).resolves.toBe('shared');
+  });
 });

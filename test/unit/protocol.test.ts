@@ -11,26 +11,47 @@ import {
 import { DEFAULT_ENGINE_OPTIONS } from '../../src/shared/settings';
 
 describe('content -> background', () => {
+  const item = { requestId: 'r', url: 'https://a/b.jpg', priority: 'visible', minSide: 0 };
   it('accepts a well-formed batch and copies only known fields', () => {
-    const m = parseContentToBackground({ kind: 'content/check', items: [{ requestId: 'r1', url: 'https://a/b.jpg', priority: 'near', extra: 1 }], x: 2 });
-    expect(m).toEqual({ kind: 'content/check', items: [{ requestId: 'r1', url: 'https://a/b.jpg', priority: 'near' }] });
+    const m = parseContentToBackground({ kind: 'content/check', trigger: 'auto', items: [{ requestId: 'r1', url: 'https://a/b.jpg', priority: 'near', minSide: 128, extra: 1 }], x: 2 });
+    expect(m).toEqual({ kind: 'content/check', trigger: 'auto', items: [{ requestId: 'r1', url: 'https://a/b.jpg', priority: 'near', minSide: 128 }] });
+  });
+  it('accepts one picture sent as bytes, withdrawals and mistake reports', () => {
+    const bytes = { ...item, url: 'blob:https://a/1', bytes: 'data:image/png;base64,iVBORw0KGgo=' };
+    expect(parseContentToBackground({ kind: 'content/check', trigger: 'user', items: [bytes] })).toEqual({ kind: 'content/check', trigger: 'user', items: [bytes] });
+    expect(parseContentToBackground({ kind: 'content/cancel', requestIds: ['a', 'b'] })).toEqual({ kind: 'content/cancel', requestIds: ['a', 'b'] });
+    expect(parseContentToBackground({ kind: 'content/report-mistake', url: 'https://a/b.jpg', mistake: true })).toEqual({
+      kind: 'content/report-mistake',
+      url: 'https://a/b.jpg',
+      mistake: true,
+    });
   });
   it('refuses malformed, empty, oversized and foreign messages', () => {
-    const item = { requestId: 'r', url: 'https://a/b.jpg', priority: 'visible' };
     for (const bad of [
       null,
       'content/check',
       { kind: 'content/check' },
-      { kind: 'content/check', items: [] },
-      { kind: 'content/check', items: Array(MAX_ITEMS_PER_CHECK + 1).fill(item) },
-      { kind: 'content/check', items: [{ requestId: '', url: 'https://a' }] },
-      { kind: 'content/check', items: [{ requestId: 'r', url: 'x'.repeat(9000) }] },
-      { kind: 'content/check', items: [{ requestId: 5, url: 'https://a', priority: 'visible' }] },
-      { kind: 'content/check', items: [{ requestId: 'r', url: 'https://a', priority: 'menu' }] },
-      { kind: 'content/check', items: [{ requestId: 'r', url: 'https://a' }] },
+      { kind: 'content/check', trigger: 'auto', items: [] },
+      { kind: 'content/check', items: [item] },
+      { kind: 'content/check', trigger: 'page', items: [item] },
+      { kind: 'content/check', trigger: 'auto', items: Array(MAX_ITEMS_PER_CHECK + 1).fill(item) },
+      { kind: 'content/check', trigger: 'auto', items: [{ ...item, requestId: '' }] },
+      { kind: 'content/check', trigger: 'auto', items: [{ ...item, url: 'x'.repeat(9000) }] },
+      { kind: 'content/check', trigger: 'auto', items: [{ ...item, requestId: 5 }] },
+      { kind: 'content/check', trigger: 'auto', items: [{ ...item, priority: 'menu' }] },
+      { kind: 'content/check', trigger: 'auto', items: [{ ...item, minSide: -1 }] },
+      { kind: 'content/check', trigger: 'auto', items: [{ ...item, minSide: 1.5 }] },
+      { kind: 'content/check', trigger: 'auto', items: [{ requestId: 'r', url: 'https://a' }] },
+      // Bytes must be a base64 image data: URL, and travel alone.
+      { kind: 'content/check', trigger: 'auto', items: [{ ...item, bytes: 'data:text/html;base64,AAAA' }] },
+      { kind: 'content/check', trigger: 'auto', items: [{ ...item, bytes: 'https://a/b.jpg' }] },
+      { kind: 'content/check', trigger: 'auto', items: [{ ...item, bytes: 'data:image/png;base64,AAAA' }, item] },
+      { kind: 'content/cancel', requestIds: [] },
+      { kind: 'content/cancel', requestIds: [3] },
+      { kind: 'content/report-mistake', url: 'https://a/b.jpg' },
       { kind: 'ui/get-status' },
     ]) {
-      expect(parseContentToBackground(bad)).toBeNull();
+      expect(parseContentToBackground(bad), JSON.stringify(bad).slice(0, 200)).toBeNull();
     }
   });
 });
@@ -71,7 +92,8 @@ describe('other directions', () => {
     expect(parseBackgroundToOffscreen({ ...fetch, engine: undefined })).toBeNull();
     expect(parseBackgroundToOffscreen({ ...fetch, target: undefined })).toBeNull();
     const token = '0123456789abcdef0123456789abcdef';
-    expect(parseBackgroundToOffscreen({ target: 'offscreen', kind: 'offscreen/infer', token, engine })).not.toBeNull();
+    expect(parseBackgroundToOffscreen({ target: 'offscreen', kind: 'offscreen/infer', token, minSide: 0, engine })).not.toBeNull();
+    expect(parseBackgroundToOffscreen({ target: 'offscreen', kind: 'offscreen/infer', token, engine })).toBeNull();
     expect(parseBackgroundToOffscreen({ target: 'offscreen', kind: 'offscreen/infer', token: 'x', engine })).toBeNull();
     expect(parseBackgroundToOffscreen({ target: 'offscreen', kind: 'offscreen/release', token: `${token}0` })).toBeNull();
     expect(parseFetchReply({ ok: true, token, sha256: 'ab'.repeat(32), bytes: 10 })).not.toBeNull();

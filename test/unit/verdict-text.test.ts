@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Verdict } from '../../src/shared/protocol';
-import { describeVerdict, FIXTURE_WARNING } from '../../src/shared/verdict-text';
+import { describeCard, describeVerdict, FIXTURE_WARNING, MODEL_LIMITS } from '../../src/shared/verdict-text';
 
 const model = { id: 'm', name: 'Realfake ConvNeXt-L', fixture: false };
 const done = (p: number, fixture = false): Verdict => ({
@@ -36,5 +36,23 @@ describe('describeVerdict', () => {
     expect(describeVerdict({ status: 'failed', reason: 'timeout', detail: 'no answer within 20 s' }).label).toBe(
       "Couldn't check: timed out",
     );
+  });
+});
+
+describe('describeCard', () => {
+  it('gives the score, the threshold, the model, what the score means and its limits', () => {
+    const c = describeCard({ ...done(0.97), threshold: 0.7 } as Verdict);
+    expect(c.heading).toBe('Likely generated · 97%');
+    expect(c.lines[0]).toBe('Score 97%; images from 70% up are shown as likely generated (your threshold).');
+    expect(c.lines).toContain('Model: Realfake ConvNeXt-L.');
+    expect(c.lines).toContain(MODEL_LIMITS);
+    expect(c.warning).toBeNull();
+  });
+  it('warns about the fixture, and says a failure judged nothing', () => {
+    expect(describeCard(done(0.2, true)).warning).toBe(FIXTURE_WARNING);
+    expect(describeCard(done(0.2, true)).heading).toBe('Likely real · 20%');
+    const failed = describeCard({ status: 'failed', reason: 'too-large', detail: 'larger than 20 MB' });
+    expect(failed.heading).toBe("Couldn't check: too large");
+    expect(failed.lines).toEqual(['Details: larger than 20 MB.', 'Nothing was judged, so this says nothing about the image.']);
   });
 });

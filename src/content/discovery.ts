@@ -1,0 +1,127 @@
+// Walks the page (and its open shadow roots) for elements showing a picture, in small time
+// slices so a page with thousands of elements never gets a long task, and watches for what
+// changes later: inserted nodes (infinite scroll, SPAs), src/srcset/poster/style changes, and
+// images that finish loading.
+
+import { readSource, type Reading } from './sources';
+
+/** Longest stretch of main-thread work before yielding to the page. */
+const SLICE_MS = 4;
+
+const WATCHED_ATTRIBUTES = ['src', 'srcset', 'sizes', 'poster', 'href', 'xlink:href', 'style', 'class'];
+
+export interface DiscoveryHandlers {
+  found(el: Element, reading: Reading): void;
+  /** Nodes left the document: forget elements that are gone. */
+  removed(): void;
+}
+
+export class Discovery {
+  private readonly queue: Array<{ node: Node; deep: boolean }> = [];
+  private readonly seenRoots = new WeakSet<Node>();
+  private readonly observers: MutationObserver[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly handlers: DiscoveryHandlers,
+    private readonly signal: AbortSignal,
+  ) {
+    signal.addEventListener('abort', () => {
+      for (const o of this.observers) o.disconnect();
+      clearTimeout(this.timer);
+      this.queue.length = 0;
+    });
+  }
+
+  /** Starts with the whole document. */
+  start(): void {
+    this.watch(document);
+    this.enqueue(document.documentElement, true);
+  }
+
+  /** Looks at one element (and, if `deep`, everything under it) again soon. */
+  enqueue(node: Node, deep: boolean): void {
+    if (this.signal.aborted) return;
+    this.queue.push({ node, deep });
+    this.timer ??= setTimeout(() => this.work(), 0);
+  }
+
+  private watch(root: Document | ShadowRoot): void {
+    if (this.seenRoots.has(root)) return;
+    this.seenRoots.add(root);
+    const observer = new MutationObserver((records) => this.onMutations(records));
+    observer.observe(root, { childList: true, subtree: true, attributes: true, attributeFilter: WATCHED_ATTRIBUTES });
+    this.observers.push(observer);
+    // load/error do not bubble; a capturing listener on the root sees them all (a shadow
+    // root's events stay inside it, hence one listener per root).
+    const again = (e: Event): void => {
+      if (e.target instanceof Element) this.enqueue(e.target, false);
+    };
+    root.addEventListener('load', again, { capture: true, signal: this.signal });
+    root.addEventListener('error', again, { capture: true, signal: this.signal });
+  }
+
+  private onMutations(records: MutationRecord[]): void {
+    let removed = false;
+    for (const r of records) {
+      if (r.type === 'attributes') {
+        const el = r.target as Element;
+        if (el.closest('realfake-lens-overlay')) continue;
+        // A <source> inside <picture> changes which file its <img> shows.
+        const target = el.localName === 'source' ? el.parentElement?.querySelector('img') ?? null : el;
+        if (target) this.enqueue(target, false);
+        continue;
+      }
+      for (const n of r.addedNodes) if (n.nodeType === Node.ELEMENT_NODE && n.nodeName.toLowerCase() !== 'realfake-lens-overlay') this.enqueue(n, true);
+      if (r.removedNodes.length > 0) removed = true;
+    }
+    if (removed) this.handlers.removed();
+  }
+
+  private work(): void {
+    this.timer = undefined;
+    const deadline = performance.now() + SLICE_MS;
+    while (this.queue.length > 0 && performance.now() < deadline) {
+      const { node, deep } = this.queue.shift() as { node: Node; deep: boolean };
+      if (!node.isConnected && !(node instanceof ShadowRoot)) continue;
+      if (!deep) {
+        if (node instanceof Element) this.visit(node);
+        continue;
+      }
+      // A deep walk is itself sliced: what is left of it goes back to the front of the queue.
+      const walker = document.createTreeWalker(node, NodeFilter.SHOW_ELEMENT);
+      let el: Node | null = node instanceof Element ? node : walker.nextNode();
+      while (el) {
+        this.visit(el as Element);
+        if (performance.now() >= deadline) {
+          const next = walker.nextNode();
+          if (next) this.queue.unshift({ node: next, deep: true }, ...siblingsAfter(next, node));
+          break;
+        }
+        el = walker.nextNode();
+      }
+    }
+    if (this.queue.length > 0) this.timer = setTimeout(() => this.work(), 0);
+  }
+
+  private visit(el: Element): void {
+    this.handlers.found(el, readSource(el));
+    const shadow = el.shadowRoot;
+    if (shadow && !this.seenRoots.has(shadow)) {
+      this.watch(shadow);
+      this.queue.push({ node: shadow, deep: true });
+    }
+  }
+}
+
+/**
+ * When a deep walk stops at `next`, the rest of the walk is `next`'s subtree plus everything
+ * after it in document order within `root`: its following siblings and those of its ancestors.
+ */
+function siblingsAfter(next: Node, root: Node): Array<{ node: Node; deep: boolean }> {
+  const rest: Array<{ node: Node; deep: boolean }> = [];
+  for (let n: Node | null = next; n && n !== root; n = n.parentNode) {
+    for (let s = n.nextSibling; s; s = s.nextSibling) if (s.nodeType === Node.ELEMENT_NODE) rest.push({ node: s, deep: true });
+  }
+  return rest;
+}

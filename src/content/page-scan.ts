@@ -1,0 +1,284 @@
+// One document's scan: discovery finds elements showing pictures, IntersectionObservers say
+// which are in or near the viewport, each distinct picture is asked about once (visible first),
+// requests for pictures that went far away before an answer are withdrawn, and every element
+// showing a picture gets its badge.
+
+import browser from 'webextension-polyfill';
+import type { ContentToBackground, ScanPriority, Verdict } from '../shared/protocol';
+import type { Settings } from '../shared/settings';
+import { BadgeLayer } from './badge-layer';
+import { Discovery } from './discovery';
+import { Requests, needsPageBytes, pageBytesLabel, type Refusal } from './requests';
+import type { Reading, Source } from './sources';
+
+/** "Near" the viewport: within one viewport height above or below it. */
+const NEAR_MARGIN = '100% 0px 100% 0px';
+
+interface Tracked {
+  el: Element;
+  source: Source;
+  /** Rendered size from the last intersection report (CSS px); null before the first. */
+  rendered: { width: number; height: number } | null;
+  near: boolean;
+  visible: boolean;
+}
+
+/** One distinct picture (by address) and every element showing it. */
+interface Picture {
+  url: string;
+  elements: Set<Tracked>;
+  requestId: string | null;
+  priority: ScanPriority | null;
+  verdict: Verdict | null;
+  /** The engine found it smaller than the minimum size: no badge. */
+  skipped: boolean;
+  /** The user asked about this picture from the context menu: badged whatever its size. */
+  asked: boolean;
+}
+
+export interface ScanHooks {
+  /** The background refused (paused, switched off, on-demand): stop asking. */
+  refused(refusal: Refusal): void;
+}
+
+export class PageScan {
+  private readonly tracked = new Map<Element, Tracked>();
+  private readonly pictures = new Map<string, Picture>();
+  private readonly byRequest = new Map<string, Picture>();
+  private readonly discovery: Discovery;
+  private readonly requests: Requests;
+  private readonly layer: BadgeLayer;
+  private readonly nearObserver: IntersectionObserver;
+  private readonly visibleObserver: IntersectionObserver;
+  /** On-demand mode until the user asks; then (and in automatic mode) pictures are asked about. */
+  private asking: 'auto' | 'user' | null;
+  private sweepTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private settings: Settings,
+    private readonly hooks: ScanHooks,
+    signal: AbortSignal,
+  ) {
+    this.asking = settings.scanMode === 'auto' ? 'auto' : null;
+    this.layer = new BadgeLayer(this.badgeOptions(), (url, mistake) => this.report(url, mistake), signal);
+    this.requests = new Requests(
+      (refusal, ids) => this.onRefused(refusal, ids),
+      (id) => this.onVerdict(id, { status: 'failed', reason: 'undecodable', detail: 'the page would not hand over this picture' }),
+      signal,
+    );
+    this.nearObserver = new IntersectionObserver((entries) => this.onIntersections(entries, 'near'), { rootMargin: NEAR_MARGIN });
+    this.visibleObserver = new IntersectionObserver((entries) => this.onIntersections(entries, 'visible'));
+    this.discovery = new Discovery(
+      { found: (el, reading) => this.onFound(el, reading), removed: () => this.scheduleSweep() },
+      signal,
+    );
+    signal.addEventListener('abort', () => {
+      this.nearObserver.disconnect();
+      this.visibleObserver.disconnect();
+      clearTimeout(this.sweepTimer);
+    });
+    this.discovery.start();
+  }
+
+  /** The user asked to check every picture on the page now (popup, on-demand mode). */
+  checkAll(): void {
+    this.asking = 'user';
+    for (const t of this.tracked.values()) this.consider(t);
+  }
+
+  applySettings(next: Settings): void {
+    const minChanged = next.minImageSize !== this.settings.minImageSize;
+    this.settings = next;
+    if (next.scanMode === 'auto' && this.asking === null) this.asking = 'auto';
+    this.layer.setOptions(this.badgeOptions());
+    if (minChanged) for (const t of this.tracked.values()) this.consider(t);
+  }
+
+  /** An answer from the background. */
+  onVerdict(requestId: string, verdict: Verdict): void {
+    const picture = this.byRequest.get(requestId);
+    this.byRequest.delete(requestId);
+    this.requests.settle(requestId);
+    if (!picture || picture.requestId !== requestId) return;
+    picture.requestId = null;
+    picture.verdict = verdict;
+    picture.skipped = verdict.status === 'failed' && verdict.reason === 'too-small';
+    for (const t of picture.elements) this.draw(t, picture);
+  }
+
+  /** A context-menu answer: badge every element showing `url`, whatever its size. */
+  showMenuVerdict(url: string, verdict: Verdict): void {
+    const picture = this.picture(url);
+    picture.verdict = verdict;
+    picture.skipped = false;
+    picture.asked = true;
+    for (const img of Array.from(document.images)) {
+      if (img.currentSrc !== url && img.src !== url) continue;
+      const t = this.tracked.get(img) ?? this.track(img, { kind: 'img', url, natural: null });
+      this.layer.show(t.el, this.shown(t, picture));
+    }
+  }
+
+  private badgeOptions(): { threshold: number; suspectedStyle: Settings['suspectedStyle']; showRealBadges: boolean } {
+    return { threshold: this.settings.threshold, suspectedStyle: this.settings.suspectedStyle, showRealBadges: this.settings.showRealBadges };
+  }
+
+  private picture(url: string): Picture {
+    let p = this.pictures.get(url);
+    if (!p) {
+      p = { url, elements: new Set(), requestId: null, priority: null, verdict: null, skipped: false, asked: false };
+      this.pictures.set(url, p);
+    }
+    return p;
+  }
+
+  private track(el: Element, source: Source): Tracked {
+    const t: Tracked = { el, source, rendered: null, near: false, visible: false };
+    this.tracked.set(el, t);
+    this.picture(source.url).elements.add(t);
+    this.nearObserver.observe(el);
+    this.visibleObserver.observe(el);
+    return t;
+  }
+
+  private untrack(t: Tracked): void {
+    this.tracked.delete(t.el);
+    this.nearObserver.unobserve(t.el);
+    this.visibleObserver.unobserve(t.el);
+    this.layer.remove(t.el);
+    const picture = this.pictures.get(t.source.url);
+    if (!picture) return;
+    picture.elements.delete(t);
+    this.withdrawIfUnwanted(picture);
+  }
+
+  private onFound(el: Element, reading: Reading): void {
+    const t = this.tracked.get(el);
+    if (reading === 'wait') return; // looked at again when it loads
+    if (!reading) {
+      if (t) this.untrack(t);
+      return;
+    }
+    if (t && t.source.url === reading.url) {
+      t.source = reading; // natural size may be known now
+      this.consider(t);
+      return;
+    }
+    // New, or showing another picture now (src/srcset swapped): a fresh verdict.
+    if (t) this.untrack(t);
+    this.track(el, reading);
+    // The intersection observers report its size and position shortly.
+  }
+
+  private onIntersections(entries: IntersectionObserverEntry[], which: 'near' | 'visible'): void {
+    for (const e of entries) {
+      const t = this.tracked.get(e.target);
+      if (!t) continue;
+      t.rendered = { width: e.boundingClientRect.width, height: e.boundingClientRect.height };
+      if (which === 'near') t.near = e.isIntersecting;
+      else t.visible = e.isIntersecting;
+      this.consider(t);
+    }
+  }
+
+  private bigEnough(t: Tracked): boolean {
+    if (this.pictures.get(t.source.url)?.asked) return true;
+    const min = this.settings.minImageSize;
+    const r = t.rendered;
+    if (!r || Math.min(r.width, r.height) < min) return false;
+    const n = t.source.natural;
+    return !n || Math.min(n.width, n.height) >= min;
+  }
+
+  /** Decides what an element needs now: nothing, its badge, or a question to the background. */
+  private consider(t: Tracked): void {
+    const picture = this.pictures.get(t.source.url);
+    if (!picture) return;
+    if (!this.bigEnough(t) || picture.skipped) {
+      this.layer.remove(t.el);
+      this.withdrawIfUnwanted(picture);
+      return;
+    }
+    if (picture.verdict) {
+      this.draw(t, picture);
+      return;
+    }
+    const wanted = this.asking === 'user' || (this.asking === 'auto' && t.near);
+    if (!wanted) {
+      this.withdrawIfUnwanted(picture);
+      return;
+    }
+    const priority: ScanPriority = t.visible ? 'visible' : t.near ? 'near' : 'rest';
+    if (picture.requestId === null) {
+      picture.priority = priority;
+      picture.requestId = this.requests.ask({
+        url: picture.url,
+        priority,
+        // Only an <img> tells its natural size here; for the others the engine checks it.
+        minSide: t.source.natural ? 0 : this.settings.minImageSize,
+        trigger: this.asking === 'user' ? 'user' : 'auto',
+      });
+      this.byRequest.set(picture.requestId, picture);
+    }
+    this.draw(t, picture);
+  }
+
+  private shown(t: Tracked, picture: Picture): Parameters<BadgeLayer['show']>[1] {
+    return {
+      url: picture.url,
+      kind: t.source.kind,
+      natural: t.source.natural,
+      verdict: picture.verdict,
+      reportUrl: needsPageBytes(picture.url) ? pageBytesLabel(picture.url) : picture.url,
+    };
+  }
+
+  private draw(t: Tracked, picture: Picture): void {
+    if (picture.skipped || !this.bigEnough(t)) {
+      this.layer.remove(t.el);
+      return;
+    }
+    // "Checking" shows only while a request is out; a withdrawn one shows nothing.
+    if (!picture.verdict && picture.requestId === null) {
+      this.layer.remove(t.el);
+      return;
+    }
+    this.layer.show(t.el, this.shown(t, picture));
+  }
+
+  /** A request whose pictures all went far away (or away) before its answer is withdrawn. */
+  private withdrawIfUnwanted(picture: Picture): void {
+    if (picture.requestId === null || this.asking !== 'auto') return;
+    for (const t of picture.elements) if (t.near && this.bigEnough(t)) return;
+    const id = picture.requestId;
+    picture.requestId = null;
+    this.byRequest.delete(id);
+    this.requests.cancel([id]);
+    for (const t of picture.elements) this.layer.remove(t.el);
+  }
+
+  private onRefused(refusal: Refusal, requestIds: string[]): void {
+    for (const id of requestIds) {
+      const picture = this.byRequest.get(id);
+      this.byRequest.delete(id);
+      if (!picture || picture.requestId !== id) continue;
+      picture.requestId = null;
+      for (const t of picture.elements) this.layer.remove(t.el);
+    }
+    if (refusal === 'on-demand') this.asking = null;
+    this.hooks.refused(refusal);
+  }
+
+  private report(url: string, mistake: boolean): void {
+    const message: ContentToBackground = { kind: 'content/report-mistake', url, mistake };
+    void browser.runtime.sendMessage(message).catch(() => undefined);
+  }
+
+  /** Elements that left the document are forgotten (batched: removals come in bursts). */
+  private scheduleSweep(): void {
+    this.sweepTimer ??= setTimeout(() => {
+      this.sweepTimer = undefined;
+      for (const t of [...this.tracked.values()]) if (!t.el.isConnected) this.untrack(t);
+    }, 200);
+  }
+}
