@@ -81,6 +81,8 @@ export interface ShownImage {
   kind: SourceKind;
   natural: { width: number; height: number } | null;
   verdict: Verdict | null;
+  /** In or near the viewport (the page scan's observer says): only such badges are drawn. */
+  near: boolean;
   /** What "report a mistake" names (the history's address for this picture). */
   reportUrl: string;
 }
@@ -102,12 +104,15 @@ interface Entry extends ShownImage {
   moves: boolean;
   /** Where its badge was last put (page coordinates), or null while not drawn. */
   placed: { left: number; top: number } | null;
-  /** Whether the page's fixed layer covered it, and when that was last looked at. */
-  covered: { value: boolean; at: number };
+  /** Whether the page's fixed layer covered it when last looked at; stale: look again. */
+  covered: { value: boolean; stale: boolean };
 }
 
-/** How long an occlusion reading stays good: hit testing every frame of a scroll costs too much. */
-const COVERED_TTL_MS = 250;
+/**
+ * While the page scrolls, what covers the pictures (a sticky header) is looked at again at most
+ * this often, all at once: hit testing forces a layout, and once per frame would cost too much.
+ */
+const COVER_SWEEP_MS = 400;
 
 /** Ancestors that clip `el`, and whether it sits in something fixed or sticky. */
 function ancestry(el: Element): { clippers: Element[]; moves: boolean } {
@@ -145,12 +150,13 @@ export class BadgeLayer {
   private readonly root: ShadowRoot;
   private readonly entries = new Map<Element, Entry>();
   private readonly resizeObserver: ResizeObserver;
-  private readonly screenObserver: IntersectionObserver;
   private frame = 0;
   /** What the next frame must place again. */
   private readonly dirty = new Set<Entry>();
   private allDirty = false;
   private scrolled = false;
+  private lastCoverSweep = -Infinity;
+  private sweepTimer: ReturnType<typeof setTimeout> | undefined;
   private card: { entry: Entry; el: HTMLDivElement } | null = null;
 
   constructor(
@@ -183,7 +189,7 @@ export class BadgeLayer {
       throttle ??= setTimeout(() => {
         throttle = undefined;
         // A modal may have come or gone: look at what covers each picture again.
-        for (const e of this.entries.values()) e.covered.at = -Infinity;
+        for (const e of this.entries.values()) e.covered.stale = true;
         this.schedule('all');
       }, 100);
     });
@@ -199,17 +205,6 @@ export class BadgeLayer {
         if (e) this.schedule(e);
       }
     });
-    this.screenObserver = new IntersectionObserver(
-      (changes) => {
-        for (const c of changes) {
-          const e = this.entries.get(c.target);
-          if (!e) continue;
-          e.onScreen = c.isIntersecting;
-          this.schedule(e);
-        }
-      },
-      { rootMargin: '50% 0px 50% 0px' },
-    );
     const onChange = (): void => this.schedule('all');
     window.addEventListener('resize', onChange, { passive: true, signal });
     // Badges sit in page coordinates: scrolling the page moves them with their pictures for free,
@@ -225,8 +220,8 @@ export class BadgeLayer {
     signal.addEventListener('abort', () => {
       guard.disconnect();
       this.resizeObserver.disconnect();
-      this.screenObserver.disconnect();
       cancelAnimationFrame(this.frame);
+      clearTimeout(this.sweepTimer);
       this.host.remove();
     });
   }
@@ -262,16 +257,19 @@ export class BadgeLayer {
         reported: false,
         ...ancestry(el),
         fit: fitOf(el, shown.kind),
-        onScreen: false,
+        onScreen: shown.near,
         placed: null,
-        covered: { value: false, at: -Infinity }, // performance.now() starts near 0 on a new page
+        covered: { value: false, stale: true },
       };
       this.entries.set(el, entry);
       this.resizeObserver.observe(el);
-      this.screenObserver.observe(el);
     } else {
       // Asked again with nothing new (every intersection change asks): nothing to do.
-      if (entry.url === shown.url && entry.verdict === shown.verdict && entry.natural === shown.natural) return;
+      if (entry.url === shown.url && entry.verdict === shown.verdict && entry.natural === shown.natural) {
+        this.setNear(el, shown.near);
+        return;
+      }
+      entry.onScreen = shown.near;
       if (entry.url !== shown.url) {
         entry.revealed = false;
         entry.reported = false;
@@ -283,6 +281,15 @@ export class BadgeLayer {
     this.schedule(entry);
   }
 
+  /** The picture came near the viewport or left it: draw or stop drawing its badge. */
+  setNear(el: Element, near: boolean): void {
+    const entry = this.entries.get(el);
+    if (!entry || entry.onScreen === near) return;
+    entry.onScreen = near;
+    entry.near = near;
+    this.schedule(entry);
+  }
+
   remove(el: Element): void {
     const entry = this.entries.get(el);
     if (!entry) return;
@@ -290,7 +297,6 @@ export class BadgeLayer {
     entry.badge.remove();
     entry.cover?.remove();
     this.resizeObserver.unobserve(el);
-    this.screenObserver.unobserve(el);
     this.entries.delete(el);
   }
 
@@ -514,8 +520,8 @@ export class BadgeLayer {
    * True when something fixed (a modal, a menu, a sticky header) is drawn over the picture at
    * (x, y), a point of the picture just outside where its badge goes.
    */
-  private covered(entry: Entry, x: number, y: number, now: number): boolean {
-    if (now - entry.covered.at < COVERED_TTL_MS) return entry.covered.value;
+  private covered(entry: Entry, x: number, y: number): boolean {
+    if (!entry.covered.stale) return entry.covered.value;
     let value = false;
     if (x >= 0 && y >= 0 && x < innerWidth && y < innerHeight) {
       const top = document.elementFromPoint(x, y);
@@ -525,25 +531,39 @@ export class BadgeLayer {
         value = container !== null && !container.contains(entry.el);
       }
     }
-    entry.covered = { value, at: now };
+    entry.covered = { value, stale: false };
     return value;
   }
 
   /** Reads every rectangle first, then writes every position: no layout thrash. */
   private layout(): void {
-    const sx = window.scrollX;
-    const sy = window.scrollY;
     const now = performance.now();
-    const todo = new Set<Entry>(this.allDirty ? this.entries.values() : this.dirty);
+    const todo = new Set<Entry>(this.dirty);
+    if (this.allDirty) for (const e of this.entries.values()) if (e.onScreen || e.placed || e.cover) todo.add(e);
     if (this.scrolled) {
+      const sweep = now - this.lastCoverSweep >= COVER_SWEEP_MS;
+      if (sweep) this.lastCoverSweep = now;
       for (const e of this.entries.values()) {
-        // Moving pictures, and a fresh look at what covers the visible ones (a sticky header).
-        if (e.onScreen && (e.moves || now - e.covered.at >= COVERED_TTL_MS)) todo.add(e);
+        if (!e.onScreen) continue;
+        if (sweep) e.covered.stale = true;
+        // Pictures in fixed or sticky boxes move on the page as it scrolls.
+        if (sweep || e.moves) todo.add(e);
+      }
+      // The last scroll of a burst still gets its sweep, a little later.
+      if (!sweep) {
+        this.sweepTimer ??= setTimeout(() => {
+          this.sweepTimer = undefined;
+          this.schedule('scroll');
+        }, COVER_SWEEP_MS);
       }
     }
     this.dirty.clear();
     this.allDirty = false;
     this.scrolled = false;
+    // Nothing to place: read nothing (reading the scroll offset would itself force a layout).
+    if (todo.size === 0) return;
+    const sx = window.scrollX;
+    const sy = window.scrollY;
 
     const plans: Array<{ entry: Entry; visible: Rect | null; spot: { left: number; top: number } | null }> = [];
     for (const entry of todo) {
@@ -555,7 +575,7 @@ export class BadgeLayer {
       }
       const visible = this.visibleRect(entry);
       let spot = badgeSpot(visible, BADGE_MIN);
-      if (spot && visible && this.covered(entry, visible.left + 2, visible.top + 2, now)) spot = null;
+      if (spot && visible && this.covered(entry, visible.left + 2, visible.top + 2)) spot = null;
       plans.push({ entry, visible: spot ? visible : null, spot });
     }
     // Writes only what changed, and only transforms and sizes of our own boxes: the page's

@@ -13,6 +13,8 @@ import type { Reading, Source } from './sources';
 
 /** "Near" the viewport: within one viewport height above or below it. */
 const NEAR_MARGIN = '100% 0px 100% 0px';
+/** A shed request whose picture is still near is asked again after this pause. */
+const SHED_RETRY_MS = 10_000;
 
 interface Tracked {
   el: Element;
@@ -48,8 +50,8 @@ export class PageScan {
   private readonly discovery: Discovery;
   private readonly requests: Requests;
   private readonly layer: BadgeLayer;
+  /** One observer for everything: near the viewport (for asking and drawing), and visible (for order). */
   private readonly nearObserver: IntersectionObserver;
-  private readonly visibleObserver: IntersectionObserver;
   /** On-demand mode until the user asks; then (and in automatic mode) pictures are asked about. */
   private asking: 'auto' | 'user' | null;
   private sweepTimer: ReturnType<typeof setTimeout> | undefined;
@@ -66,16 +68,16 @@ export class PageScan {
       (id) => this.onVerdict(id, { status: 'failed', reason: 'undecodable', detail: 'the page would not hand over this picture' }),
       signal,
     );
-    this.nearObserver = new IntersectionObserver((entries) => this.onIntersections(entries, 'near'), { rootMargin: NEAR_MARGIN });
-    this.visibleObserver = new IntersectionObserver((entries) => this.onIntersections(entries, 'visible'));
+    this.nearObserver = new IntersectionObserver((entries) => this.onIntersections(entries), { rootMargin: NEAR_MARGIN });
     this.discovery = new Discovery(
       { found: (el, reading) => this.onFound(el, reading), removed: () => this.scheduleSweep() },
       signal,
     );
     signal.addEventListener('abort', () => {
       this.nearObserver.disconnect();
-      this.visibleObserver.disconnect();
       clearTimeout(this.sweepTimer);
+      clearTimeout(this.shedTimer);
+      this.shedTimer = undefined;
     });
     this.discovery.start();
   }
@@ -104,6 +106,57 @@ export class PageScan {
     picture.verdict = verdict;
     picture.skipped = verdict.status === 'failed' && verdict.reason === 'too-small';
     for (const t of picture.elements) this.draw(t, picture);
+    this.forgetIfUnused(picture);
+  }
+
+  /** Pictures whose request the worker shed (its queue was full) while they were near. */
+  private readonly shedPictures = new Set<Picture>();
+  private shedTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * The worker's queue was full and dropped these requests: they count as withdrawn. A picture
+   * is asked about again when it next comes near, or, if it is still near, after a pause (so a
+   * full queue never turns into a loop of asking and shedding).
+   */
+  onShed(requestIds: string[]): void {
+    for (const id of requestIds) {
+      const picture = this.byRequest.get(id);
+      this.byRequest.delete(id);
+      this.requests.settle(id);
+      if (!picture || picture.requestId !== id) continue;
+      picture.requestId = null;
+      for (const t of picture.elements) this.layer.remove(t.el);
+      this.shedPictures.add(picture);
+      this.forgetIfUnused(picture);
+    }
+    this.shedTimer ??= setTimeout(() => this.reaskShed(), SHED_RETRY_MS);
+  }
+
+  private reaskShed(): void {
+    this.shedTimer = undefined;
+    const vw = window.innerWidth;
+    const vh = window.innerHeight;
+    const list = [...this.shedPictures];
+    this.shedPictures.clear();
+    for (const picture of list) {
+      if (this.pictures.get(picture.url) !== picture) continue; // forgotten meanwhile
+      // Far away: asked again when it comes near (the observer reports that), not now.
+      if (![...picture.elements].some((t) => t.near)) continue;
+      for (const t of picture.elements) {
+        // The observer reports only crossings of the near margin: look at visibility afresh.
+        const r = t.el.getBoundingClientRect();
+        t.visible = t.near && r.bottom > 0 && r.right > 0 && r.top < vh && r.left < vw;
+        this.consider(t);
+      }
+    }
+  }
+
+  /** A picture no element shows and nobody waits for is forgotten (pages that add images forever). */
+  private forgetIfUnused(picture: Picture): void {
+    if (picture.elements.size === 0 && picture.requestId === null && this.pictures.get(picture.url) === picture) {
+      this.pictures.delete(picture.url);
+      this.shedPictures.delete(picture);
+    }
   }
 
   /** A context-menu answer: badge every element showing `url`, whatever its size. */
@@ -137,19 +190,18 @@ export class PageScan {
     this.tracked.set(el, t);
     this.picture(source.url).elements.add(t);
     this.nearObserver.observe(el);
-    this.visibleObserver.observe(el);
     return t;
   }
 
   private untrack(t: Tracked): void {
     this.tracked.delete(t.el);
     this.nearObserver.unobserve(t.el);
-    this.visibleObserver.unobserve(t.el);
     this.layer.remove(t.el);
     const picture = this.pictures.get(t.source.url);
     if (!picture) return;
     picture.elements.delete(t);
     this.withdrawIfUnwanted(picture);
+    this.forgetIfUnused(picture);
   }
 
   private onFound(el: Element, reading: Reading): void {
@@ -170,13 +222,18 @@ export class PageScan {
     // The intersection observers report its size and position shortly.
   }
 
-  private onIntersections(entries: IntersectionObserverEntry[], which: 'near' | 'visible'): void {
+  private onIntersections(entries: IntersectionObserverEntry[]): void {
+    const vw = window.innerWidth;
+    const vh = window.innerHeight;
     for (const e of entries) {
       const t = this.tracked.get(e.target);
       if (!t) continue;
-      t.rendered = { width: e.boundingClientRect.width, height: e.boundingClientRect.height };
-      if (which === 'near') t.near = e.isIntersecting;
-      else t.visible = e.isIntersecting;
+      const r = e.boundingClientRect;
+      t.rendered = { width: r.width, height: r.height };
+      t.near = e.isIntersecting;
+      // Visible now (for the order of asking): the same report, against the viewport itself.
+      t.visible = t.near && r.bottom > 0 && r.right > 0 && r.top < vh && r.left < vw;
+      this.layer.setNear(t.el, t.near);
       this.consider(t);
     }
   }
@@ -229,6 +286,7 @@ export class PageScan {
       kind: t.source.kind,
       natural: t.source.natural,
       verdict: picture.verdict,
+      near: t.near,
       reportUrl: needsPageBytes(picture.url) ? pageBytesLabel(picture.url) : picture.url,
     };
   }
