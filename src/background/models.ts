@@ -20,7 +20,7 @@ import { getEngineOptions } from '../shared/settings';
 import { forgetActiveManifest } from './checker';
 import { closeOffscreen, ensureOffscreen, OFFSCREEN_PATH } from './offscreen-client';
 
-function info(m: ModelManifest, downloadedFrom: string | null, installedAt: number | null): ModelInfo {
+function info(m: ModelManifest, downloadedFrom: string | null, installedAt: number | null, importedFrom: string | null = null): ModelInfo {
   return {
     id: m.id,
     name: m.name,
@@ -31,8 +31,9 @@ function info(m: ModelManifest, downloadedFrom: string | null, installedAt: numb
     origin: m.source.origin,
     sha256: m.onnx.sha256,
     bytes: m.onnx.bytes,
-    packaged: downloadedFrom === null,
+    packaged: downloadedFrom === null && importedFrom === null,
     downloadedFrom,
+    importedFrom,
     installedAt,
   };
 }
@@ -65,7 +66,7 @@ async function listModels(): Promise<ModelsReply> {
   const download = await downloadStatus();
   return {
     activeId: (await loadActiveModel()).manifest.id,
-    models: [...packaged.filter((m): m is ModelInfo => m !== null), ...installed.map((s) => info(s.manifest, s.manifestUrl, s.installedAt))],
+    models: [...packaged.filter((m): m is ModelInfo => m !== null), ...installed.map((s) => info(s.manifest, s.importedFrom === null ? s.manifestUrl : null, s.installedAt, s.importedFrom))],
     // The folder of the download under way is shown as that download, not as an unfinished one.
     unfinished: unfinished.filter((u) => !(running(download) && download?.id === u.id)),
     download,

@@ -14,14 +14,14 @@ import { checkModelUrl, onnxUrlOf, resumesAt } from '../detector/model-source';
 import { Sha256 } from '../detector/sha256';
 import { readModelsIndex } from '../shared/model-registry';
 import {
-  MANIFEST_FILE,
+  chunkSizeFor,
+  finishInstall,
   modelDir,
   partName,
   PROGRESS_FILE,
   readJson,
   readStoredModel,
   removeStoredModel,
-  SOURCE_FILE,
   writeFile,
   type DownloadProgress,
 } from '../shared/model-store';
@@ -30,12 +30,6 @@ import type { ModelActionReply, ModelDownloadStatus } from '../shared/protocol';
 const MAX_MANIFEST_CHARS = 1 << 20;
 /** The first try and up to three continuations after the connection drops. */
 const MAX_ATTEMPTS = 4;
-
-/** About 64 chunks per model, each between 64 KiB and 8 MiB (about 100 files for 800 MB). */
-export function chunkSizeFor(bytes: number): number {
-  const KiB64 = 65_536;
-  return Math.min(8 * 1024 * 1024, Math.max(KiB64, Math.ceil(bytes / 64 / KiB64) * KiB64));
-}
 
 /** The connection dropped or ended early: the download can go on from its last whole chunk. */
 class Interrupted extends Error {}
@@ -172,9 +166,7 @@ async function download(manifestUrl: URL, status: ModelDownloadStatus, signal: A
   if (sha !== manifest.onnx.sha256) {
     throw new Error(`the downloaded file's SHA-256 ${sha} does not match the manifest's ${manifest.onnx.sha256}: refused (corrupt, or not the file the manifest describes)`);
   }
-  await writeFile(dir, SOURCE_FILE, JSON.stringify({ manifestUrl: manifestUrl.href, installedAt: Date.now() }));
-  await writeFile(dir, MANIFEST_FILE, text); // last: from now on the model counts as installed
-  await dir.removeEntry(PROGRESS_FILE).catch(() => undefined);
+  await finishInstall(dir, { manifestUrl: manifestUrl.href }, text); // from now on the model counts as installed
 }
 
 /** One request for the rest of the file; returns the progress once the whole file is written. */

@@ -6,6 +6,7 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import browser from 'webextension-polyfill';
 import type { ModelActionReply, ModelInfo, ModelsReply, UiToBackground } from '../shared/protocol';
+import { ImportFromFiles } from './ImportFromFiles';
 
 const ask = <T,>(msg: UiToBackground): Promise<T> => browser.runtime.sendMessage(msg) as Promise<T>;
 
@@ -18,6 +19,11 @@ function originOf(url: string): string {
   } catch {
     return url;
   }
+}
+
+function whereFrom(m: ModelInfo): string {
+  if (m.importedFrom !== null) return `imported from the file ${m.importedFrom}`;
+  return m.downloadedFrom === null ? 'packaged with the extension' : `downloaded from ${originOf(m.downloadedFrom)}`;
 }
 
 function Details(props: { model: ModelInfo }) {
@@ -37,7 +43,7 @@ function Details(props: { model: ModelInfo }) {
       <dt>Weights from</dt>
       <dd>{m.origin}</dd>
       <dt>Installed</dt>
-      <dd>{m.downloadedFrom === null ? 'packaged with the extension' : `downloaded from ${originOf(m.downloadedFrom)}`}</dd>
+      <dd>{whereFrom(m)}</dd>
       <dt>Size</dt>
       <dd>{mb(m.bytes)}</dd>
       <dt>SHA-256</dt>
@@ -134,7 +140,7 @@ export function ModelManager() {
           <li key={m.id} data-model-id={m.id}>
             <span>
               <strong>{m.name}</strong> <code>{m.id}</code> · {m.precision} · {mb(m.bytes)} ·{' '}
-              {m.packaged ? 'packaged' : `downloaded from ${originOf(m.downloadedFrom ?? '')}`}
+              {m.packaged ? 'packaged' : whereFrom(m)}
               {m.fixture ? ' · test model' : ''}
             </span>
             <span class="buttons">
@@ -205,6 +211,17 @@ export function ModelManager() {
           </button>
         </div>
       )}
+      <ImportFromFiles
+        onStart={() => {
+          setError(null);
+          setMessage(null);
+        }}
+        onEnd={async (outcome) => {
+          await refresh(); // the message appears with the list it describes
+          if (outcome.ok) setMessage(outcome.message);
+          else setError(outcome.error);
+        }}
+      />
       {error && (
         <p class="error" role="alert">
           {error}

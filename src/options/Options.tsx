@@ -7,7 +7,7 @@ import browser from 'webextension-polyfill';
 import type { HistoryEntry, UiToBackground } from '../shared/protocol';
 import { DEFAULT_SETTINGS, normalizeSettings, SETTING_RANGES, type Settings } from '../shared/settings';
 import { MODEL_LIMITS, percent } from '../shared/verdict-text';
-import { historyToCsv, historyToJson } from './export';
+import { historyToCsv, historyToJson, reportedMistakes } from './export';
 import { ModelManager } from './ModelManager';
 import { PageSettings } from './PageSettings';
 
@@ -48,6 +48,11 @@ export function Options() {
   const [confirming, setConfirming] = useState(false);
   const [message, setMessage] = useState<string | null>(null);
 
+  // Opened from the popup at a section (#h-model): show it once the page has rendered.
+  useEffect(() => {
+    if (location.hash) document.getElementById(location.hash.slice(1))?.scrollIntoView();
+  }, []);
+
   useEffect(() => {
     const load = (): void =>
       void browser.storage.sync.get(null).then((raw) => setSettings(normalizeSettings(raw)));
@@ -61,12 +66,15 @@ export function Options() {
     void browser.storage.sync.set(patch);
   };
 
-  const exportAs = async (format: 'json' | 'csv'): Promise<void> => {
-    const { entries } = await ask<{ entries: HistoryEntry[] }>({ kind: 'ui/export-history' });
-    const stamp = new Date().toISOString().slice(0, 10);
-    if (format === 'json') download(`realfake-lens-history-${stamp}.json`, 'application/json', historyToJson(entries));
-    else download(`realfake-lens-history-${stamp}.csv`, 'text/csv', historyToCsv(entries));
-    setMessage(`Exported ${entries.length} ${entries.length === 1 ? "entry" : "entries"}.`);
+  const exportAs = async (format: 'json' | 'csv', which: 'history' | 'mistakes'): Promise<void> => {
+    const all = (await ask<{ entries: HistoryEntry[] }>({ kind: 'ui/export-history' })).entries;
+    const entries = which === 'mistakes' ? reportedMistakes(all) : all;
+    const name = `realfake-lens-${which}-${new Date().toISOString().slice(0, 10)}`;
+    if (format === 'json') download(`${name}.json`, 'application/json', historyToJson(entries));
+    else download(`${name}.csv`, 'text/csv', historyToCsv(entries));
+    const one = entries.length === 1;
+    const noun = which === 'mistakes' ? (one ? 'reported mistake' : 'reported mistakes') : one ? 'history entry' : 'history entries';
+    setMessage(`Exported ${entries.length} ${noun}.`);
   };
 
   const deleteAll = async (): Promise<void> => {
@@ -153,17 +161,24 @@ export function Options() {
       <ModelManager />
       <section aria-labelledby="h-data">
         <h2 id="h-data">Your data</h2>
-        <p class="help">
-          Stored on this computer only: scores of checked images (by address and by a fingerprint of the picture),
-          the history with small thumbnails and your reported mistakes, counters, and these settings. No image,
-          address or verdict ever leaves this computer.
+        <p class="help" id="what-is-stored">
+          Stored on this computer only, in this browser’s storage for the extension: scores of checked images (by
+          address and by a fingerprint of the picture), the history with small thumbnails and your reported mistakes,
+          counters, these settings, and models you installed. No image, address or verdict ever leaves this computer:
+          the extension fetches only the images the pages you visit already show, and a model only when you ask it to.
         </p>
         <div class="buttons">
-          <button type="button" onClick={() => void exportAs('json')}>
+          <button type="button" onClick={() => void exportAs('json', 'history')}>
             Export history (JSON)
           </button>
-          <button type="button" onClick={() => void exportAs('csv')}>
+          <button type="button" onClick={() => void exportAs('csv', 'history')}>
             Export history (CSV)
+          </button>
+          <button type="button" onClick={() => void exportAs('json', 'mistakes')}>
+            Export reported mistakes (JSON)
+          </button>
+          <button type="button" onClick={() => void exportAs('csv', 'mistakes')}>
+            Export reported mistakes (CSV)
           </button>
           {!confirming && (
             <button type="button" class="danger" onClick={() => setConfirming(true)}>
@@ -192,11 +207,25 @@ export function Options() {
       <section aria-labelledby="h-about">
         <h2 id="h-about">About the model</h2>
         <p>
-          Realfake Lens runs LAION’s “realfake” classifier: a ConvNeXt-Large network fine-tuned on about 1.8 million
-          real photos and Stable Diffusion v1.4 images (about 99% accurate on its own validation set). The score is
-          the model’s estimate that a picture was made by Stable Diffusion; it is not proof either way.
+          Realfake Lens runs LAION’s “realfake” classifier: a ConvNeXt-Large network (an image-recognition model
+          first trained on ImageNet) fine-tuned on about 1.8 million real photos and Stable Diffusion v1.4 images. It
+          was about 99% accurate on its own validation set, which comes from the same sources as its training data.
         </p>
-        <p>{MODEL_LIMITS}</p>
+        <h3>What the score means</h3>
+        <p>
+          The score is the model’s estimate, from 0% to 100%, that a picture was made by Stable Diffusion. Images at or
+          above your threshold ({percent(settings.threshold)}) are labelled “likely generated”, the rest “likely
+          real”. It is an estimate, not proof either way: use it as one clue among others.
+        </p>
+        <h3>Known limits</h3>
+        <ul class="limits">
+          <li>{MODEL_LIMITS}</li>
+          <li>Noisy real photos, landscapes, building sites and furniture are sometimes taken for generated images.</li>
+          <li>
+            Each picture is shrunk to 256 pixels on its shorter side and judged on its central 224 × 224 pixels, so
+            fine detail and the edges of wide pictures are not seen; images smaller than your minimum size are skipped.
+          </li>
+        </ul>
       </section>
     </main>
   );

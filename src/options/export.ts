@@ -1,4 +1,5 @@
-// History export: JSON as stored, CSV for spreadsheets. Pure, so the tests can check it.
+// History export: JSON as stored, CSV for spreadsheets; the whole history or only the reported
+// mistakes (the local labelled set). Pure, so the tests can check it.
 
 import type { HistoryEntry } from '../shared/protocol';
 
@@ -42,4 +43,9 @@ export function historyToJson(entries: HistoryEntry[]): string {
     null,
     2,
   );
+}
+
+/** The entries reported as wrong: each a labelled example (see `label`). */
+export function reportedMistakes(entries: HistoryEntry[]): HistoryEntry[] {
+  return entries.filter((e) => e.mistake);
 }

@@ -4,7 +4,7 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import type { StatusReply, TabReply } from '../shared/protocol';
 import { FIXTURE_WARNING, MODEL_LIMITS } from '../shared/verdict-text';
-import { getStatus, getTab, scanTab, setPaused, setSiteEnabled, targetTabId } from './api';
+import { getStatus, getTab, openModelOptions, scanTab, setPaused, setSiteEnabled, targetTabId } from './api';
 import { HistoryList } from './HistoryList';
 import { ModelStatus } from './ModelStatus';
 import { SiteControls } from './SiteControls';
@@ -53,7 +53,7 @@ export function App() {
       )}
       {error && <p class="warning">Could not reach the extension: {error}</p>}
       {tab && <SiteControls tab={tab} onSite={onSite} onPause={onPause} onCheckAll={onCheckAll} />}
-      {status && <ModelStatus status={status} />}
+      {status && <ModelStatus status={status} onOpenOptions={() => void openModelOptions()} />}
       {tab && <HistoryList site={tab.site} />}
       <p class="limits">{MODEL_LIMITS}</p>
       <p class="privacy">Everything runs on this computer. No image, address or verdict leaves it.</p>

@@ -28,7 +28,9 @@ function Row({ e, onMistake }: { e: HistoryEntry; onMistake: (e: HistoryEntry) =
           <span class="verdict">
             {verdict} {percent(e.pGenerated)}
           </span>
-          <span class="muted">{ago(e.time, Date.now())}</span>
+          <time class="muted" dateTime={new Date(e.time).toISOString()} title={new Date(e.time).toLocaleString()}>
+            {ago(e.time, Date.now())}
+          </time>
         </div>
         {evidence && (
           // What the file says about itself, apart from the score; the tooltip has the details.
@@ -36,10 +38,12 @@ function Row({ e, onMistake }: { e: HistoryEntry; onMistake: (e: HistoryEntry) =
             {evidence.label}
           </div>
         )}
-        <div class="bar" role="img" aria-label={`score ${percent(e.pGenerated)}`}>
+        <div class="bar" role="img" aria-label={`score ${percent(e.pGenerated)}, threshold ${percent(e.threshold)}`}>
           <span style={{ width: percent(e.pGenerated) }} />
+          {/* Where "likely generated" began when it was judged. */}
+          <i class="mark" style={{ left: percent(e.threshold) }} />
         </div>
-        <div class="line">
+        <div class="line page">
           {isWebLink(e.pageUrl) ? (
             <a href={e.pageUrl} target="_blank" rel="noreferrer noopener" title={e.pageUrl}>
               {e.pageTitle || e.site || 'page'}
@@ -47,9 +51,12 @@ function Row({ e, onMistake }: { e: HistoryEntry; onMistake: (e: HistoryEntry) =
           ) : (
             <span>{e.pageTitle || e.site}</span>
           )}
+        </div>
+        {/* The page gets a line of its own: its title is the longest text of the row. */}
+        <div class="line actions">
           {isWebLink(e.url) && (
-            <a href={e.url} target="_blank" rel="noreferrer noopener">
-              image
+            <a href={e.url} target="_blank" rel="noreferrer noopener" title={e.url}>
+              Open image
             </a>
           )}
           <button

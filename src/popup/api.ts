@@ -15,6 +15,9 @@ export const setPaused = (paused: boolean): Promise<unknown> => ask({ kind: 'ui/
 export const markMistake = (id: number, mistake: boolean): Promise<unknown> => ask({ kind: 'ui/mark-mistake', id, mistake });
 export const clearHistory = (): Promise<unknown> => ask({ kind: 'ui/clear-history' });
 export const scanTab = (tabId: number): Promise<{ ok: boolean }> => ask({ kind: 'ui/scan-tab', tabId });
+/** The options page, scrolled to its model section. */
+export const openModelOptions = (): Promise<unknown> =>
+  browser.tabs.create({ url: browser.runtime.getURL('src/options/index.html#h-model') });
 
 export async function listHistory(site: string | null, query: string): Promise<HistoryEntry[]> {
   const reply = await ask<{ entries: HistoryEntry[] }>({ kind: 'ui/list-history', site, query, limit: 100 });

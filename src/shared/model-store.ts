@@ -4,13 +4,14 @@
 //   models/<id>/part-00000.bin …   the ONNX file in chunks; each chunk is written and committed
 //                                  on its own, so an interrupted download keeps what it finished
 //   models/<id>/download.json      while downloading: where from, how far, the hash state so far
-//   models/<id>/source.json        once installed: the manifest URL and when
+//   models/<id>/source.json        once installed: the manifest URL (or the imported file's
+//                                  name) and when
 //   models/<id>/manifest.json      written last, after the SHA-256 matched: its presence means
 //                                  "installed"; a folder without it is an unfinished download
 //   active.json                    the model the user chose ({ id }), packaged or downloaded
 
 import { parseManifest, type ModelManifest } from '../detector/manifest';
-import type { Sha256State } from '../detector/sha256';
+import { Sha256, type Sha256State } from '../detector/sha256';
 
 const MODELS_DIR = 'models';
 const ACTIVE_FILE = 'active.json';
@@ -20,8 +21,20 @@ export const PROGRESS_FILE = 'download.json';
 
 export interface StoredModel {
   manifest: ModelManifest;
+  /** Where a downloaded model came from ('' for an imported one). */
   manifestUrl: string;
+  /** The ONNX file's name for a model imported from files (null for a downloaded one). */
+  importedFrom: string | null;
   installedAt: number;
+}
+
+/** How a model reached OPFS: downloaded from a manifest URL, or imported from local files. */
+export type ModelSource = { manifestUrl: string } | { importedFrom: string };
+
+/** About 64 chunks per model, each between 64 KiB and 8 MiB (about 100 files for 800 MB). */
+export function chunkSizeFor(bytes: number): number {
+  const KiB64 = 65_536;
+  return Math.min(8 * 1024 * 1024, Math.max(KiB64, Math.ceil(bytes / 64 / KiB64) * KiB64));
 }
 
 /** What an unfinished download saved: enough to continue it. */
@@ -91,6 +104,39 @@ export async function writeFile(dir: FileSystemDirectoryHandle, name: string, da
 
 export const partName = (i: number): string => `part-${String(i).padStart(5, '0')}.bin`;
 
+/**
+ * Makes a model whose chunks are all written installed: where it came from, then its manifest
+ * (last: its presence means "installed"), then the download's progress file goes.
+ */
+export async function finishInstall(dir: FileSystemDirectoryHandle, source: ModelSource, manifestText: string): Promise<void> {
+  await writeFile(dir, SOURCE_FILE, JSON.stringify({ ...source, installedAt: Date.now() }));
+  await writeFile(dir, MANIFEST_FILE, manifestText);
+  await dir.removeEntry(PROGRESS_FILE).catch(() => undefined);
+}
+
+/**
+ * Stores the bytes `read` gives, chunk by chunk (chunkSizeFor), as model `dir`'s ONNX parts, and
+ * returns their SHA-256, hashed as they pass. `read(at, n)` returns up to n bytes from `at`.
+ */
+export async function writeChunks(
+  dir: FileSystemDirectoryHandle,
+  total: number,
+  read: (at: number, n: number) => Promise<Uint8Array<ArrayBuffer>>,
+  progress: (written: number) => void,
+): Promise<string> {
+  const size = chunkSizeFor(total);
+  const hash = new Sha256();
+  for (let i = 0, at = 0; at < total; i++) {
+    const data = await read(at, Math.min(size, total - at));
+    if (data.length === 0) throw new Error(`the file ended after ${at} of ${total} bytes`);
+    hash.update(data);
+    await writeFile(dir, partName(i), data);
+    at += data.length;
+    progress(at);
+  }
+  return hash.hex();
+}
+
 async function entries(dir: FileSystemDirectoryHandle): Promise<Array<[string, FileSystemHandle]>> {
   const out: Array<[string, FileSystemHandle]> = [];
   for await (const e of (dir as unknown as Entries).entries()) out.push(e);
@@ -106,10 +152,11 @@ export async function readStoredModel(id: string): Promise<StoredModel | null> {
   try {
     const manifest = parseManifest(raw);
     if (manifest.id !== id) return null;
-    const src = (await readJson(dir, SOURCE_FILE)) as { manifestUrl?: unknown; installedAt?: unknown } | undefined;
+    const src = (await readJson(dir, SOURCE_FILE)) as { manifestUrl?: unknown; importedFrom?: unknown; installedAt?: unknown } | undefined;
     return {
       manifest,
       manifestUrl: typeof src?.manifestUrl === 'string' ? src.manifestUrl : '',
+      importedFrom: typeof src?.importedFrom === 'string' ? src.importedFrom : null,
       installedAt: typeof src?.installedAt === 'number' ? src.installedAt : 0,
     };
   } catch {

@@ -129,7 +129,12 @@ export type BackgroundToContent =
   /** The user asked about one image (context menu): badge the images showing `url`, any size. */
   | { kind: 'menu-verdict'; url: string; verdict: Verdict }
   /** The user asked, from the popup, for every image on the page to be checked now. */
-  | { kind: 'scan-now' };
+  | { kind: 'scan-now' }
+  /**
+   * The worker's queue was full and dropped these requests (off-screen ones first): the page
+   * treats them as withdrawn and asks again when their pictures come near or into view.
+   */
+  | { kind: 'shed'; requestIds: string[] };
 
 // ---- ui (popup, options) -> background ----------------------------------------------------
 
@@ -376,6 +381,11 @@ function parseVerdict(v: unknown): Verdict | null {
 
 export function parseBackgroundToContent(v: unknown): BackgroundToContent | null {
   if (isRecord(v) && v.kind === 'scan-now') return { kind: 'scan-now' };
+  if (isRecord(v) && v.kind === 'shed') {
+    const ids = v.requestIds;
+    if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_ITEMS_PER_CHECK || !ids.every(isRequestId)) return null;
+    return { kind: 'shed', requestIds: [...ids] };
+  }
   if (!isRecord(v) || !isShortString(v.url, MAX_URL_LENGTH)) return null;
   const verdict = parseVerdict(v.verdict);
   if (!verdict) return null;
@@ -559,8 +569,10 @@ export interface ModelInfo {
   sha256: string;
   bytes: number;
   packaged: boolean;
-  /** The manifest URL a downloaded model came from (null when packaged). */
+  /** The manifest URL a downloaded model came from (null when packaged or imported). */
   downloadedFrom: string | null;
+  /** The ONNX file's name for a model imported from files in the options page (else null). */
+  importedFrom: string | null;
   installedAt: number | null;
 }
 

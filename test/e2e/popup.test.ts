@@ -141,6 +141,39 @@ describe('popup', () => {
     await popup.emulateMedia({ colorScheme: 'light' });
   });
 
+  it('draws each history row’s score bar and threshold mark from the stored entry, and opens the page or the image', async () => {
+    const stored = await idbHistory();
+    const row = popup.locator(`li.entry[data-url="${server.origin}/static/coins.png"]`);
+    const entry = stored.find((h) => h.url === `${server.origin}/static/coins.png`) as unknown as { pGenerated: number; threshold: number };
+    const pct = `${Math.round(entry.pGenerated * 100)}%`;
+    expect(await row.locator('.bar > span').evaluate((e) => (e as HTMLElement).style.width)).toBe(pct);
+    expect(await row.locator('.bar > .mark').evaluate((e) => (e as HTMLElement).style.left)).toBe(`${Math.round(entry.threshold * 100)}%`);
+    expect(await row.locator('.bar').getAttribute('aria-label')).toBe(`score ${pct}, threshold ${Math.round(entry.threshold * 100)}%`);
+    expect(await row.locator('.verdict').textContent()).toBe(`${entry.pGenerated >= entry.threshold ? 'Likely generated' : 'Likely real'} ${pct}`);
+    expect(await row.locator('time').getAttribute('datetime')).toMatch(/^\d{4}-\d\d-\d\dT/);
+
+    const pageLink = row.getByRole('link', { name: 'A gallery of photos' });
+    expect(await pageLink.getAttribute('href')).toBe(`${server.origin}/gallery.html`);
+    const [image] = await Promise.all([ext.context.waitForEvent('page'), row.getByRole('link', { name: 'Open image' }).click()]);
+    await image.waitForLoadState();
+    expect(image.url()).toBe(`${server.origin}/static/coins.png`);
+    await image.close();
+  });
+
+  it('is usable with the keyboard: Tab reaches the switches and Space flips them', async () => {
+    await popup.bringToFront();
+    await popup.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    const focusedId = (): Promise<string> => popup.evaluate(() => document.activeElement?.id ?? '');
+    for (let i = 0; i < 30 && (await focusedId()) !== 'pause-switch'; i++) await popup.keyboard.press('Tab');
+    expect(await focusedId()).toBe('pause-switch');
+    await popup.keyboard.press('Space');
+    await expect.poll(async () => (await syncSettings()).paused).toBe(true);
+    await waitForBadges(site, (b) => b.length === 0, 10_000);
+    await popup.keyboard.press('Space');
+    await expect.poll(async () => (await syncSettings()).paused).toBe(false);
+    await waitForBadges(site, settled(PHOTOS.length), 30_000);
+  });
+
   it('switches this site off and on: stored, badges gone at once, toolbar says off, rescanned', async () => {
     const pageUrl = `${server.origin}/gallery.html`;
     await popup.getByRole('switch', { name: 'Check images on 127.0.0.1' }).click();
@@ -266,13 +299,13 @@ describe('options page', () => {
     await expect.poll(async () => (await readCovers(site)).length).toBe(0);
   });
 
-  it('exports the history as CSV and JSON', async () => {
+  it('exports the history, and the reported mistakes alone, as CSV and JSON', async () => {
     // The popup test cleared the history; the rescan above found everything in the cache, so
     // check one new image to have an entry.
-    server.page('/one.html', '<!doctype html><title>one more</title><img src="/static/rocket.jpg" width="300" alt="">');
+    server.page('/one.html', '<!doctype html><title>one more</title><img src="/static/rocket.jpg" width="300" alt=""><img src="/static/camera.png" width="300" alt="">');
     const one = await ext.context.newPage();
     await one.goto(`${server.origin}/one.html`);
-    await waitForBadges(one, settled(1));
+    await waitForBadges(one, settled(2));
     await one.close();
     const [csv] = await Promise.all([options.waitForEvent('download'), options.getByRole('button', { name: 'Export history (CSV)' }).click()]);
     const text = await readDownload(csv);
@@ -281,6 +314,26 @@ describe('options page', () => {
     const [json] = await Promise.all([options.waitForEvent('download'), options.getByRole('button', { name: 'Export history (JSON)' }).click()]);
     const entries = JSON.parse(await readDownload(json)) as Array<{ url: string }>;
     expect(entries.map((e) => e.url)).toContain(`${server.origin}/static/rocket.jpg`);
+
+    // Reported mistakes only: the one entry marked wrong, labelled the opposite of its verdict.
+    const rocket = `${server.origin}/static/rocket.jpg`;
+    const stored = (await options.evaluate(() => chrome.runtime.sendMessage({ kind: 'ui/export-history' }))) as {
+      entries: Array<{ id: number; url: string; pGenerated: number; threshold: number }>;
+    };
+    expect(stored.entries.map((e) => e.url).sort()).toEqual([`${server.origin}/static/camera.png`, rocket]);
+    const target = stored.entries.find((e) => e.url === rocket);
+    await options.evaluate((id) => chrome.runtime.sendMessage({ kind: 'ui/mark-mistake', id, mistake: true }), target?.id);
+    const label = (target?.pGenerated ?? 0) >= (target?.threshold ?? 0) ? 'real' : 'generated';
+    const [mj] = await Promise.all([options.waitForEvent('download'), options.getByRole('button', { name: 'Export reported mistakes (JSON)' }).click()]);
+    expect(mj.suggestedFilename()).toMatch(/^realfake-lens-mistakes-\d{4}-\d\d-\d\d\.json$/);
+    const mistakes = JSON.parse(await readDownload(mj)) as Array<{ url: string; mistake: boolean; label: string }>;
+    expect(mistakes.map((e) => [e.url, e.mistake, e.label])).toEqual([[rocket, true, label]]);
+    await options.getByText('Exported 1 reported mistake.').waitFor();
+    const [mc] = await Promise.all([options.waitForEvent('download'), options.getByRole('button', { name: 'Export reported mistakes (CSV)' }).click()]);
+    const rows = (await readDownload(mc)).trimEnd().split('\r\n');
+    expect(rows).toHaveLength(2);
+    expect(rows[1]).toContain(`,true,${label},`);
+    expect(rows[1]).toContain(rocket);
     await options.screenshot({ path: join(ARTIFACTS, 'options-light.png'), fullPage: true });
     expect(await axeViolations(options), 'axe-core, light').toEqual([]);
     await options.emulateMedia({ colorScheme: 'dark' });

@@ -1,0 +1,280 @@
+// Installing a converted model from local files in the options page (file picker -> manifest
+// validated -> size and SHA-256 checked while the file is stored in OPFS by the page itself), in
+// real Chromium: the committed fixture model, copied under other ids with rewritten manifests into
+// a temporary folder, is imported with visible progress, its stored bytes hash (node:crypto) to the
+// fixture's SHA-256, the offscreen engine loads it and a page image's verdict names it. A wrong
+// SHA-256, a wrong size, a broken manifest, a missing model file and ids already in use are refused
+// with clear errors and leave nothing in OPFS. A copy whose probe logits are wrong imports (its
+// file is intact) but fails to load: the popup says so, says what to do, and opens the options.
+
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ModelsReply, StatusReply, UiToBackground } from '../../src/shared/protocol';
+import { axeViolations } from '../support/axe';
+import { waitForBadges, type BadgeReading } from '../support/badges';
+import { launchWithExtension, type ExtensionSession } from '../support/chrome';
+import { PHOTOS_DIR } from '../support/photos';
+import { startServer, type TestServer } from '../support/server';
+
+const ARTIFACTS = join(import.meta.dirname, '../../artifacts/e2e');
+const FIXTURE = resolve(import.meta.dirname, '../../models/fixture');
+const onnx = readFileSync(join(FIXTURE, 'model.onnx'));
+const ONNX_SHA = createHash('sha256').update(onnx).digest('hex');
+type Manifest = Record<string, unknown> & { id: string; name: string; onnx: { sha256: string; bytes: number; file: string }; probe: { logits: number[] } };
+const fixtureManifest = JSON.parse(readFileSync(join(FIXTURE, 'manifest.json'), 'utf8')) as Manifest;
+
+let server: TestServer;
+let ext: ExtensionSession;
+let options: Page;
+let tmp: string;
+
+/** Writes a folder like the converter's: manifest.json (rewritten by `change`) and model.onnx. */
+function modelFolder(name: string, change: (m: Manifest) => void, file: Buffer = onnx): string[] {
+  const dir = join(tmp, name);
+  mkdirSync(dir);
+  const m = structuredClone(fixtureManifest);
+  change(m);
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m, null, 1));
+  writeFileSync(join(dir, 'model.onnx'), file);
+  return [join(dir, 'manifest.json'), join(dir, 'model.onnx')];
+}
+
+const renamed = (id: string, name: string) => (m: Manifest) => {
+  m.id = id;
+  m.name = name;
+};
+
+async function ask<T>(msg: UiToBackground): Promise<T> {
+  return options.evaluate((m) => chrome.runtime.sendMessage(m), msg) as Promise<T>;
+}
+
+/** Every file under OPFS's models/ folder (path -> size), read in the service worker. */
+async function opfsModels(): Promise<Record<string, number>> {
+  return (await ext.serviceWorker()).evaluate(async () => {
+    const out: Record<string, number> = {};
+    type Dir = FileSystemDirectoryHandle & { entries(): AsyncIterable<[string, FileSystemHandle]> };
+    const walk = async (dir: Dir, prefix: string): Promise<void> => {
+      for await (const [name, h] of dir.entries()) {
+        if (h.kind === 'directory') await walk(h as Dir, `${prefix}${name}/`);
+        else out[`${prefix}${name}`] = (await (h as FileSystemFileHandle).getFile()).size;
+      }
+    };
+    const root = (await navigator.storage.getDirectory()) as Dir;
+    try {
+      await walk((await root.getDirectoryHandle('models')) as Dir, '');
+    } catch {
+      // no models folder
+    }
+    return out;
+  });
+}
+
+/** The stored chunks of a model, concatenated in the service worker, hashed by node:crypto. */
+async function storedSha(id: string): Promise<{ sha: string; bytes: number }> {
+  const b64 = await (await ext.serviceWorker()).evaluate(async (modelId) => {
+    const dir = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('models')).getDirectoryHandle(modelId);
+    const parts: Blob[] = [];
+    for (let i = 0; ; i++) {
+      try {
+        parts.push(await (await dir.getFileHandle(`part-${String(i).padStart(5, '0')}.bin`)).getFile());
+      } catch {
+        break;
+      }
+    }
+    const bytes = new Uint8Array(await new Blob(parts).arrayBuffer());
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(s);
+  }, id);
+  const buf = Buffer.from(b64, 'base64');
+  return { sha: createHash('sha256').update(buf).digest('hex'), bytes: buf.length };
+}
+
+async function importFiles(paths: string[]): Promise<void> {
+  await options.locator('#model-files').setInputFiles(paths);
+  await options.getByRole('button', { name: 'Import model files' }).click();
+}
+
+const refusal = () => options.getByRole('alert').filter({ hasText: 'Not installed' });
+
+const settled = (n: number) => (b: BadgeReading[]) => b.length === n && b.every((x) => x.state !== 'checking');
+
+const good: string[] = [];
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  tmp = mkdtempSync(join(tmpdir(), 'rfl-import-'));
+  good.push(...modelFolder('good', renamed('imported-copy', 'Imported fixture copy')));
+  server = await startServer(PHOTOS_DIR);
+  server.page('/photo.html', '<!doctype html><meta charset="utf-8"><title>photo</title><img src="/static/chelsea.png" width="300" alt="">');
+  server.page('/coins.html', '<!doctype html><meta charset="utf-8"><title>coins</title><img src="/static/coins.png" width="300" alt="">');
+  ext = await launchWithExtension();
+  options = await ext.context.newPage();
+  await options.goto(`chrome-extension://${ext.extensionId}/src/options/index.html`);
+  await options.locator('li[data-model-id="realfake-fixture"]').waitFor();
+}, 180_000);
+
+afterAll(async () => {
+  await ext?.close();
+  await server?.close();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('model import from files in the options page', () => {
+  it('imports the converter’s two files with visible progress, checks them and stores them in OPFS', async () => {
+    // Records the progress label each time the page changes (the import is quick).
+    await options.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { seen: string[] }).seen = seen;
+      new MutationObserver(() => {
+        const t = document.querySelector('label[for="import-progress"]')?.textContent;
+        if (t && seen[seen.length - 1] !== t) seen.push(t);
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
+    await importFiles(good);
+    await options.getByText('Installed Imported fixture copy from files').waitFor();
+    const seen = await options.evaluate(() => (window as unknown as { seen: string[] }).seen);
+    const partWay = seen
+      .map((t) => /^Reading and storing the model file: ([\d.]+) MB of 1\.1 MB$/.exec(t)?.[1])
+      .filter((v): v is string => v !== undefined)
+      .map(Number);
+    expect(partWay.some((v) => v > 0 && v < 1.1), seen.join(' | ')).toBe(true);
+    expect(seen.some((t) => t.startsWith('Checking the SHA-256'))).toBe(true);
+    expect(await options.locator('#import-progress').count()).toBe(0);
+
+    const item = options.locator('li[data-model-id="imported-copy"]');
+    expect(await item.textContent()).toContain('imported from the file model.onnx');
+    const files = await opfsModels();
+    expect(files['imported-copy/manifest.json']).toBeGreaterThan(0);
+    expect(files['imported-copy/source.json']).toBeGreaterThan(0);
+    expect(Object.keys(files).filter((f) => f.startsWith('imported-copy/part-')).length).toBeGreaterThan(1);
+    expect(await storedSha('imported-copy')).toEqual({ sha: ONNX_SHA, bytes: onnx.length });
+    const listed = (await ask<ModelsReply>({ kind: 'ui/list-models' })).models.find((m) => m.id === 'imported-copy');
+    expect(listed).toMatchObject({ packaged: false, downloadedFrom: null, importedFrom: 'model.onnx', sha256: ONNX_SHA });
+  });
+
+  it('switches to the imported model: the offscreen engine loads it from OPFS and a page image’s verdict names it', async () => {
+    await options.locator('li[data-model-id="imported-copy"]').getByRole('button', { name: 'Use this model' }).click();
+    await options.getByText('Now using Imported fixture copy').waitFor();
+    expect((await ask<StatusReply>({ kind: 'ui/get-status' })).engine.model?.id).toBe('imported-copy');
+
+    const page = await ext.context.newPage();
+    await page.goto(`${server.origin}/photo.html`);
+    const [badge] = await waitForBadges(page, settled(1));
+    expect(badge?.state, JSON.stringify(badge)).not.toBe('failed');
+    expect(badge?.title).toContain('Model: Imported fixture copy.');
+    const status = await ask<StatusReply>({ kind: 'ui/get-status' });
+    expect(status.engine.state).toBe('ready');
+    expect(status.engine.model).toEqual({ id: 'imported-copy', name: 'Imported fixture copy', fixture: true });
+    const history = await ask<{ entries: Array<{ url: string; modelId: string }> }>({ kind: 'ui/export-history' });
+    expect(history.entries.find((e) => e.url.endsWith('/static/chelsea.png'))?.modelId).toBe('imported-copy');
+    await page.close();
+  });
+
+  it('refuses a model file whose SHA-256 is not the manifest’s, and keeps nothing', async () => {
+    const bad = modelFolder('badsha', (m) => {
+      renamed('badsha-copy', 'Wrong hash copy')(m);
+      m.onnx.sha256 = 'ab'.repeat(32);
+    });
+    await importFiles(bad);
+    const alert = refusal().filter({ hasText: 'SHA-256' });
+    await alert.waitFor();
+    expect(await alert.textContent()).toBe(
+      `Not installed: model.onnx’s SHA-256 ${ONNX_SHA} does not match the manifest’s ${'ab'.repeat(32)}: refused (corrupt, or not the file the manifest describes). Nothing of it was kept.`,
+    );
+    expect(Object.keys(await opfsModels()).filter((f) => f.startsWith('badsha-copy'))).toEqual([]);
+    expect((await ask<ModelsReply>({ kind: 'ui/list-models' })).models.map((m) => m.id)).not.toContain('badsha-copy');
+  });
+
+  it('refuses a broken manifest, a file of the wrong size and a missing model file, writing nothing', async () => {
+    const before = await opfsModels();
+    const broken = modelFolder('broken', (m) => {
+      renamed('broken-copy', 'Broken manifest')(m);
+      m.labels = ['fake'];
+    });
+    await importFiles(broken);
+    await refusal().filter({ hasText: 'manifest.json is not a valid model manifest' }).waitFor();
+
+    const notJson = modelFolder('not-json', renamed('not-json-copy', 'Not JSON'));
+    writeFileSync(notJson[0] as string, '{"id": "not-json-copy", ');
+    await importFiles(notJson);
+    await refusal().filter({ hasText: 'manifest.json is not a model manifest (not JSON)' }).waitFor();
+
+    const short = modelFolder('short', renamed('short-copy', 'Truncated copy'), onnx.subarray(0, 500_000));
+    await importFiles(short);
+    await refusal().filter({ hasText: `model.onnx has 500000 bytes but the manifest says ${onnx.length}` }).waitFor();
+
+    await importFiles([short[0] as string]);
+    await refusal().filter({ hasText: 'the manifest names the model file “model.onnx”: choose it together with manifest.json' }).waitFor();
+    await importFiles([short[1] as string]);
+    await refusal().filter({ hasText: 'no manifest.json among the chosen files' }).waitFor();
+
+    expect(await opfsModels()).toEqual(before);
+  });
+
+  it('refuses an id that is installed already or part of the extension', async () => {
+    await importFiles(good);
+    await refusal().filter({ hasText: '"imported-copy" is installed already: remove it first' }).waitFor();
+    const packaged = modelFolder('same-id', renamed('realfake-fixture', 'Impostor'));
+    await importFiles(packaged);
+    await refusal().filter({ hasText: 'a model with the id "realfake-fixture" is part of the extension already' }).waitFor();
+    expect(await storedSha('imported-copy')).toEqual({ sha: ONNX_SHA, bytes: onnx.length });
+  });
+
+  it('passes axe-core with the import form, light and dark', async () => {
+    await options.locator('#model-files').scrollIntoViewIfNeeded();
+    await options.screenshot({ path: join(ARTIFACTS, 'options-import-light.png'), fullPage: true });
+    expect(await axeViolations(options), 'axe-core, light').toEqual([]);
+    await options.emulateMedia({ colorScheme: 'dark' });
+    await options.screenshot({ path: join(ARTIFACTS, 'options-import-dark.png'), fullPage: true });
+    expect(await axeViolations(options), 'axe-core, dark').toEqual([]);
+    await options.emulateMedia({ colorScheme: 'light' });
+  });
+
+  it('a model whose probe check fails: the popup shows the error and what to do, and opens the model options', async () => {
+    const damaged = modelFolder('probe', (m) => {
+      renamed('probe-copy', 'Wrong probe copy')(m);
+      m.probe.logits = m.probe.logits.map((x) => x + 1);
+    });
+    await importFiles(damaged);
+    await options.getByText('Installed Wrong probe copy from files').waitFor();
+    await options.locator('li[data-model-id="probe-copy"]').getByRole('button', { name: 'Use this model' }).click();
+    await options.getByText('Now using Wrong probe copy').waitFor();
+
+    const page = await ext.context.newPage();
+    await page.goto(`${server.origin}/coins.html`);
+    const [badge] = await waitForBadges(page, settled(1));
+    expect(badge?.state).toBe('failed');
+    const tabId = await (await ext.serviceWorker()).evaluate(async (url) => (await chrome.tabs.query({ url }))[0]?.id, `${server.origin}/coins.html`);
+    const popup = await ext.context.newPage();
+    await popup.setViewportSize({ width: 360, height: 720 });
+    await popup.goto(`chrome-extension://${ext.extensionId}/src/popup/index.html?tab=${tabId}`);
+    const engine = popup.locator('[data-engine-state="failed"]');
+    await engine.waitFor();
+    const card = popup.getByRole('definition').filter({ hasText: 'model output differs from its manifest' });
+    expect(await card.textContent()).toMatch(/^model output differs from its manifest's reference by \d\.\d\de[+-]\d+$/);
+    const advice = popup.locator('dd.advice');
+    expect(await advice.textContent()).toContain('is not the one its manifest describes. In the options, switch to another model');
+    await popup.screenshot({ path: join(ARTIFACTS, 'popup-model-failed-light.png'), fullPage: true });
+    expect(await axeViolations(popup), 'axe-core, light').toEqual([]);
+    await popup.emulateMedia({ colorScheme: 'dark' });
+    await popup.screenshot({ path: join(ARTIFACTS, 'popup-model-failed-dark.png'), fullPage: true });
+    expect(await axeViolations(popup), 'axe-core, dark').toEqual([]);
+
+    const [opened] = await Promise.all([ext.context.waitForEvent('page'), advice.getByRole('button', { name: 'Open the model options' }).click()]);
+    await opened.waitForLoadState();
+    expect(opened.url()).toBe(`chrome-extension://${ext.extensionId}/src/options/index.html#h-model`);
+    await opened.locator('li[data-model-id="probe-copy"]').waitFor();
+    // Back to the packaged model from there: the popup's next status reads ready again.
+    await opened.locator('li[data-model-id="realfake-fixture"]').getByRole('button', { name: 'Use this model' }).click();
+    await opened.getByText('Now using').waitFor();
+    await page.reload();
+    await waitForBadges(page, (b) => b.length === 1 && b[0]?.state !== 'checking' && b[0]?.state !== 'failed', 30_000);
+    await popup.locator('[data-engine-state="ready"]').waitFor();
+    await Promise.all([opened.close(), popup.close(), page.close()]);
+  });
+});
