@@ -9,7 +9,7 @@ import { loadActiveModel, summarize } from '../shared/model-registry';
 import type { EngineOptions, Evidence, JudgeReply, Verdict } from '../shared/protocol';
 import { getEngineOptions, getSettings, siteOf, type Settings } from '../shared/settings';
 import { checkImageUrl } from '../shared/url-policy';
-import { CancelledError, JobQueue, type Owner, type Priority } from './job-queue';
+import { CancelledError, JobQueue, ShedError, type Owner, type Priority } from './job-queue';
 import { fetchInOffscreen, inferInOffscreen, releaseInOffscreen } from './offscreen-client';
 import { bumpStat, getPrediction, getPredictionByHash, recordResult } from './prediction-store';
 
@@ -19,7 +19,15 @@ export const REQUEST_TIMEOUT_MS = 90_000;
 /** Fetch-and-infer rounds when the offscreen document was re-created and lost the bytes. */
 const MAX_ROUNDS = 3;
 
-export const queue = new JobQueue(MAX_CONCURRENT);
+/**
+ * Waiting work is capped (a page of 5,000 images, or one adding images forever, cannot grow
+ * the queue): past the cap the least urgent requests (the rest of the page, then near the
+ * viewport; visible ones only as a last resort, right-clicks never), oldest first, are shed and
+ * their pages told so (BackgroundToContent 'shed').
+ */
+export const QUEUE_LIMITS = { waiting: 400, perTab: 200 } as const;
+
+export const queue = new JobQueue(MAX_CONCURRENT, QUEUE_LIMITS);
 
 let manifestPromise: Promise<ModelManifest> | null = null;
 export function activeManifest(): Promise<ModelManifest> {
@@ -58,6 +66,8 @@ export interface CheckRequest {
   priority: Priority;
   /** Who waits (see JobQueue): the tab, or one withdrawable request of it. */
   owner: Owner;
+  /** Called (and the verdict is null) when the queue shed this request to stay under its cap. */
+  onShed?: () => void;
 }
 
 /** What one queued job produced: a new score, a score found by hash, or a failure. */
@@ -179,6 +189,10 @@ export async function checkImage(req: CheckRequest): Promise<Verdict | null> {
     });
   } catch (e) {
     if (e instanceof CancelledError) return null;
+    if (e instanceof ShedError) {
+      req.onShed?.();
+      return null;
+    }
     return { status: 'failed', reason: 'model-error', detail: e instanceof Error ? e.message : String(e) };
   }
   if (outcome.kind === 'failed') return { status: 'failed', reason: outcome.reason, detail: outcome.detail };

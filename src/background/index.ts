@@ -3,6 +3,7 @@
 // context-menu.ts and offscreen-client.ts (the engine).
 
 import {
+  MAX_ITEMS_PER_CHECK,
   PENDING_PORT,
   parseContentToBackground,
   parseOffscreenToBackground,
@@ -64,6 +65,26 @@ function ownerOf(sender: chrome.runtime.MessageSender, requestId: string): strin
   return `${sender.tab?.id ?? -1}/${sender.documentId ?? sender.frameId ?? 0}/${requestId}`;
 }
 
+/** Shed request ids per asking document, told in batches (a full queue sheds many at once). */
+const shedOutbox = new Map<string, { sender: chrome.runtime.MessageSender; ids: string[] }>();
+
+function tellShed(sender: chrome.runtime.MessageSender, requestId: string): void {
+  const doc = ownerOf(sender, '');
+  const box = shedOutbox.get(doc);
+  if (box) {
+    box.ids.push(requestId);
+    return;
+  }
+  shedOutbox.set(doc, { sender, ids: [requestId] });
+  setTimeout(() => {
+    const ids = shedOutbox.get(doc)?.ids ?? [];
+    shedOutbox.delete(doc);
+    for (let i = 0; i < ids.length; i += MAX_ITEMS_PER_CHECK) {
+      void deliver(sender, { kind: 'shed', requestIds: ids.slice(i, i + MAX_ITEMS_PER_CHECK) });
+    }
+  }, 0);
+}
+
 /** chrome.storage.session: the user asked to check this tab's images now (on-demand mode). */
 const grantKey = (tabId: number): string => `scan-grant:${tabId}`;
 const GRANT_MS = 60_000;
@@ -101,6 +122,7 @@ async function onContentCheck(
       incognito: tab.incognito,
       priority: item.priority,
       owner: ownerOf(sender, item.requestId),
+      onShed: () => tellShed(sender, item.requestId),
     }).then(async (verdict) => {
       if (!verdict) return; // withdrawn by the page before it started
       await deliver(sender, { kind: 'verdict', requestId: item.requestId, url: item.url, verdict });
@@ -299,4 +321,13 @@ chrome.storage.onChanged.addListener((changes, area) => {
 
 // Hooks for the end-to-end tests, which cannot open Chrome's native context menu in headless
 // mode. Reachable only from the extension's own service worker context.
-Object.assign(globalThis, { realfakeLensTestHooks: { onMenuClicked, siteOf } });
+Object.assign(globalThis, {
+  realfakeLensTestHooks: {
+    onMenuClicked,
+    siteOf,
+    /** The verdict path as a tab would use it (incognito tabs cannot be opened by the tests). */
+    checkImage,
+    /** Read-only view of the job queue: waiting and running tasks, requests shed, its caps. */
+    queueSize: () => ({ ...queue.size, shed: queue.shed, limits: { ...queue.limits } }),
+  },
+});

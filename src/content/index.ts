@@ -64,6 +64,9 @@ browser.runtime.onMessage.addListener((raw: unknown, sender: browser.Runtime.Mes
     case 'verdict':
       scan?.onVerdict(msg.requestId, msg.verdict);
       break;
+    case 'shed':
+      scan?.onShed(msg.requestIds);
+      break;
   }
   return undefined;
 });
