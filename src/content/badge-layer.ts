@@ -290,6 +290,13 @@ export class BadgeLayer {
     this.schedule(entry);
   }
 
+  /** Drops a badge that went far away, unless the user did something with it (opened, reported). */
+  prune(el: Element): void {
+    const entry = this.entries.get(el);
+    if (!entry || entry.revealed || entry.reported || this.card?.entry === entry) return;
+    this.remove(el);
+  }
+
   remove(el: Element): void {
     const entry = this.entries.get(el);
     if (!entry) return;

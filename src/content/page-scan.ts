@@ -301,6 +301,12 @@ export class PageScan {
       this.layer.remove(t.el);
       return;
     }
+    // Badges exist only near the viewport: a page with 10,000 copies of a picture keeps a
+    // few dozen, not 10,000 (the layer keeps the ones the user opened or reported).
+    if (!t.near && !picture.asked) {
+      this.layer.prune(t.el);
+      return;
+    }
     this.layer.show(t.el, this.shown(t, picture));
   }
 

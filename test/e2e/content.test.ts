@@ -287,9 +287,15 @@ describe('content script: on-demand mode', () => {
 
     const tabId = await (await ext.serviceWorker()).evaluate(async (url) => (await chrome.tabs.query({ url }))[0]?.id, `${server.origin}/ondemand.html`);
     expect(await fromExtensionPage(ext, '(m) => chrome.runtime.sendMessage(m)', { kind: 'ui/scan-tab', tabId })).toEqual({ ok: true });
-    // All of them, even those far below the viewport.
-    const badges = await waitForBadges(page, (b) => b.length === PHOTOS.length && settledAll(b), 120_000);
-    for (const b of badges) expectReference(b, fileOf(b.src));
+    // All of them are judged, even those far below the viewport (the extension fetched each)...
+    await expect.poll(() => PHOTOS.map((_, i) => extensionFetches(`?od${i}`)), { timeout: 120_000 }).toEqual(PHOTOS.map(() => 1));
+    // ...and badged when they are near the viewport: the first two now, the last one at the bottom.
+    const top = await waitForBadges(page, (b) => ['?od0', '?od1'].every((q) => b.some((x) => x.src.endsWith(q) && x.state !== 'checking')), 120_000);
+    for (const b of top) expectReference(b, fileOf(b.src));
+    await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+    const last = `?od${PHOTOS.length - 1}`;
+    const bottom = await waitForBadges(page, (b) => b.some((x) => x.src.endsWith(last) && x.state !== 'checking'), 30_000);
+    expectReference(bottom.find((b) => b.src.endsWith(last))!, PHOTOS[PHOTOS.length - 1]!);
     expect(extensionFetches('?od-forged')).toBe(0);
     await page.close();
   }, 180_000);
