@@ -31,6 +31,17 @@ export default defineConfig({
         },
       },
       {
+        // `npm run test:full`: one full-size ConvNeXt-Large through convert, model:install and eval.
+        test: {
+          name: 'full',
+          include: ['test/full/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 1_800_000,
+          hookTimeout: 600_000,
+          fileParallelism: false,
+        },
+      },
+      {
         // Real Chromium with the built extension; one browser per file, files one at a time.
         test: {
           name: 'e2e',
