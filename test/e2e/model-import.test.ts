@@ -17,6 +17,7 @@ import type { ModelsReply, StatusReply, UiToBackground } from '../../src/shared/
 import { axeViolations } from '../support/axe';
 import { waitForBadges, type BadgeReading } from '../support/badges';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
+import { opfsModels as readOpfsModels, storedSha as readStoredSha } from '../support/opfs';
 import { PHOTOS_DIR } from '../support/photos';
 import { startServer, type TestServer } from '../support/server';
 
@@ -52,47 +53,8 @@ async function ask<T>(msg: UiToBackground): Promise<T> {
   return options.evaluate((m) => chrome.runtime.sendMessage(m), msg) as Promise<T>;
 }
 
-/** Every file under OPFS's models/ folder (path -> size), read in the service worker. */
-async function opfsModels(): Promise<Record<string, number>> {
-  return (await ext.serviceWorker()).evaluate(async () => {
-    const out: Record<string, number> = {};
-    type Dir = FileSystemDirectoryHandle & { entries(): AsyncIterable<[string, FileSystemHandle]> };
-    const walk = async (dir: Dir, prefix: string): Promise<void> => {
-      for await (const [name, h] of dir.entries()) {
-        if (h.kind === 'directory') await walk(h as Dir, `${prefix}${name}/`);
-        else out[`${prefix}${name}`] = (await (h as FileSystemFileHandle).getFile()).size;
-      }
-    };
-    const root = (await navigator.storage.getDirectory()) as Dir;
-    try {
-      await walk((await root.getDirectoryHandle('models')) as Dir, '');
-    } catch {
-      // no models folder
-    }
-    return out;
-  });
-}
-
-/** The stored chunks of a model, concatenated in the service worker, hashed by node:crypto. */
-async function storedSha(id: string): Promise<{ sha: string; bytes: number }> {
-  const b64 = await (await ext.serviceWorker()).evaluate(async (modelId) => {
-    const dir = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('models')).getDirectoryHandle(modelId);
-    const parts: Blob[] = [];
-    for (let i = 0; ; i++) {
-      try {
-        parts.push(await (await dir.getFileHandle(`part-${String(i).padStart(5, '0')}.bin`)).getFile());
-      } catch {
-        break;
-      }
-    }
-    const bytes = new Uint8Array(await new Blob(parts).arrayBuffer());
-    let s = '';
-    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    return btoa(s);
-  }, id);
-  const buf = Buffer.from(b64, 'base64');
-  return { sha: createHash('sha256').update(buf).digest('hex'), bytes: buf.length };
-}
+const opfsModels = (): Promise<Record<string, number>> => readOpfsModels(ext);
+const storedSha = (id: string): Promise<{ sha: string; bytes: number }> => readStoredSha(ext, id);
 
 async function importFiles(paths: string[]): Promise<void> {
   await options.locator('#model-files').setInputFiles(paths);
