@@ -98,8 +98,6 @@ interface Entry extends ShownImage {
   clippers: Element[];
   /** Computed object-fit and object-position, read when the entry is (re)shown. */
   fit: { fit: string; position: string };
-  /** In or near the viewport: only these are measured and drawn. */
-  onScreen: boolean;
   /** Inside something fixed or sticky: its place on the page changes as the page scrolls. */
   moves: boolean;
   /** Where its badge was last put (page coordinates), or null while not drawn. */
@@ -257,7 +255,6 @@ export class BadgeLayer {
         reported: false,
         ...ancestry(el),
         fit: fitOf(el, shown.kind),
-        onScreen: shown.near,
         placed: null,
         covered: { value: false, stale: true },
       };
@@ -269,7 +266,6 @@ export class BadgeLayer {
         this.setNear(el, shown.near);
         return;
       }
-      entry.onScreen = shown.near;
       if (entry.url !== shown.url) {
         entry.revealed = false;
         entry.reported = false;
@@ -284,8 +280,7 @@ export class BadgeLayer {
   /** The picture came near the viewport or left it: draw or stop drawing its badge. */
   setNear(el: Element, near: boolean): void {
     const entry = this.entries.get(el);
-    if (!entry || entry.onScreen === near) return;
-    entry.onScreen = near;
+    if (!entry || entry.near === near) return;
     entry.near = near;
     this.schedule(entry);
   }
@@ -546,12 +541,12 @@ export class BadgeLayer {
   private layout(): void {
     const now = performance.now();
     const todo = new Set<Entry>(this.dirty);
-    if (this.allDirty) for (const e of this.entries.values()) if (e.onScreen || e.placed || e.cover) todo.add(e);
+    if (this.allDirty) for (const e of this.entries.values()) if (e.near || e.placed || e.cover) todo.add(e);
     if (this.scrolled) {
       const sweep = now - this.lastCoverSweep >= COVER_SWEEP_MS;
       if (sweep) this.lastCoverSweep = now;
       for (const e of this.entries.values()) {
-        if (!e.onScreen) continue;
+        if (!e.near) continue;
         if (sweep) e.covered.stale = true;
         // Pictures in fixed or sticky boxes move on the page as it scrolls.
         if (sweep || e.moves) todo.add(e);
@@ -576,7 +571,7 @@ export class BadgeLayer {
     for (const entry of todo) {
       if (!this.entries.has(entry.el)) continue;
       // Far from the viewport: not measured (a page of thousands of pictures stays cheap).
-      if (!entry.onScreen) {
+      if (!entry.near) {
         plans.push({ entry, visible: null, spot: null });
         continue;
       }

@@ -30,7 +30,6 @@ interface Picture {
   url: string;
   elements: Set<Tracked>;
   requestId: string | null;
-  priority: ScanPriority | null;
   verdict: Verdict | null;
   /** The engine found it smaller than the minimum size: no badge. */
   skipped: boolean;
@@ -179,7 +178,7 @@ export class PageScan {
   private picture(url: string): Picture {
     let p = this.pictures.get(url);
     if (!p) {
-      p = { url, elements: new Set(), requestId: null, priority: null, verdict: null, skipped: false, asked: false };
+      p = { url, elements: new Set(), requestId: null, verdict: null, skipped: false, asked: false };
       this.pictures.set(url, p);
     }
     return p;
@@ -267,7 +266,6 @@ export class PageScan {
     }
     const priority: ScanPriority = t.visible ? 'visible' : t.near ? 'near' : 'rest';
     if (picture.requestId === null) {
-      picture.priority = priority;
       picture.requestId = this.requests.ask({
         url: picture.url,
         priority,

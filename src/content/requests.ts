@@ -149,11 +149,10 @@ export class Requests {
     }
     const batch = this.outbox;
     this.outbox = [];
-    // Most urgent first; one message per trigger.
+    // Most urgent first.
     const rank: Record<ScanPriority, number> = { visible: 0, near: 1, rest: 2 };
     batch.sort((a, b) => rank[a.item.priority] - rank[b.item.priority]);
-    void this.send(batch.filter((p) => p.trigger === 'auto'));
-    void this.send(batch.filter((p) => p.trigger === 'user'));
+    void this.sendByTrigger(batch);
   }
 
   private async send(batch: Pending[]): Promise<void> {
@@ -196,8 +195,8 @@ export class Requests {
     });
   }
 
+  /** One message per trigger; bytes travel one picture per message. */
   private async sendByTrigger(list: Pending[]): Promise<void> {
-    // Bytes travel one picture per message.
     for (const p of list.filter((x) => x.item.bytes !== undefined)) await this.send([p]);
     const rest = list.filter((x) => x.item.bytes === undefined);
     await this.send(rest.filter((p) => p.trigger === 'auto'));
