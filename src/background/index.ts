@@ -123,7 +123,7 @@ async function onContentCheck(
       priority: item.priority,
       owner: ownerOf(sender, item.requestId),
       onShed: () => tellShed(sender, item.requestId),
-    }).then(async (verdict) => {
+    }, settings).then(async (verdict) => {
       if (!verdict) return; // withdrawn by the page before it started
       await deliver(sender, { kind: 'verdict', requestId: item.requestId, url: item.url, verdict });
       await recordVerdict(tab.id, item.url, verdict);
