@@ -14,6 +14,7 @@ import { cpus, homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { launchWithExtension, type ExtensionSession } from '../test/support/chrome';
+import { fromExtensionPage } from '../test/support/contexts';
 import { waitForBadges } from '../test/support/badges';
 import { writeSyntheticPictures } from '../test/support/png';
 import { PYTHON, REPO } from '../test/support/python';
@@ -93,16 +94,29 @@ async function nativeMsPerImage(batch: number): Promise<number> {
   return ms;
 }
 
-async function browserRow(ext: ExtensionSession, threads: number, batch: number, run: number): Promise<Row> {
+/** The WebGPU adapter the extension's pages see, if any. */
+async function adapterHere(ext: ExtensionSession): Promise<{ software: boolean; shaderF16: boolean; name: string } | null> {
+  return fromExtensionPage(
+    ext,
+    `async () => {
+      const a = await navigator.gpu?.requestAdapter();
+      if (!a) return null;
+      return { software: a.info?.isFallbackAdapter ?? false, shaderF16: a.features.has('shader-f16'), name: [a.info?.vendor, a.info?.architecture, a.info?.description].filter(Boolean).join(' ') };
+    }`,
+    null,
+  );
+}
+
+async function browserRow(ext: ExtensionSession, backend: 'wasm' | 'webgpu', threads: number, batch: number, run: number): Promise<Row> {
   const worker = await ext.serviceWorker();
   await worker.evaluate(
-    async ({ threads, batch }) => {
-      await chrome.storage.local.set({ 'engine.threads': threads, 'engine.maxBatch': batch, 'engine.batchWindowMs': 1000 });
+    async ({ threads, batch, webgpu }) => {
+      await chrome.storage.local.set({ 'engine.useWebGpu': webgpu, 'engine.threads': threads, 'engine.maxBatch': batch, 'engine.batchWindowMs': 1000 });
       if ((await chrome.runtime.getContexts({ contextTypes: [chrome.runtime.ContextType.OFFSCREEN_DOCUMENT] })).length > 0) {
         await chrome.offscreen.closeDocument();
       }
     },
-    { threads, batch },
+    { threads, batch, webgpu: backend === 'webgpu' },
   );
   const files = pictures.slice(run * IMAGES_PER_RUN, (run + 1) * IMAGES_PER_RUN);
   server.page(`/run${run}.html`, `<!doctype html>${files.map((f) => `<img src="/static/${f}" width="160">`).join('')}`);
@@ -115,6 +129,9 @@ async function browserRow(ext: ExtensionSession, threads: number, batch: number,
   const failed = badges.filter((b) => b.state !== 'generated' && b.state !== 'real');
   expect(failed.map((b) => `${b.src}: ${b.state} ${b.reason} ${b.title}`)).toEqual([]);
   const status = (await worker.evaluate(() => chrome.runtime.sendMessage({ target: 'offscreen', kind: 'offscreen/status' }))) as {
+    backend: string;
+    precision: string;
+    note: string | null;
     threads: number;
     largestBatch: number;
     loadMs: number;
@@ -122,8 +139,12 @@ async function browserRow(ext: ExtensionSession, threads: number, batch: number,
   };
   expect(status.inferred.images).toBe(files.length);
   expect(status.largestBatch).toBe(batch);
+  expect(status.backend, `engine note: ${status.note}`).toBe(backend);
   return {
-    name: `browser WASM ${status.threads} thread${status.threads === 1 ? '' : 's'}, batch ${batch}`,
+    name:
+      backend === 'webgpu'
+        ? `browser WebGPU ${status.precision}, batch ${batch}`
+        : `browser WASM ${status.threads} thread${status.threads === 1 ? '' : 's'}, batch ${batch}`,
     msPerImage: status.inferred.ms / status.inferred.images,
     loadMs: status.loadMs,
     peakMb,
@@ -151,12 +172,21 @@ afterAll(async () => {
 describe('bench: inference engine', () => {
   it('ConvNeXt-Large: native onnxruntime against the extension engine', async () => {
     const native = { b1: await nativeMsPerImage(1), b4: await nativeMsPerImage(4) };
-    const ext = await launchWithExtension({ dist: DIST });
+    // Linux Chromium keeps WebGPU behind these switches; without a GPU they give only SwiftShader, not measured.
+    const ext = await launchWithExtension({ dist: DIST, extraArgs: ['--enable-unsafe-webgpu', '--enable-features=Vulkan'] });
     const rows: Row[] = [];
+    let gpuLine: string;
     try {
       const all = Math.max(1, CORES);
       let run = 0;
-      for (const threads of [1, all]) for (const batch of [1, 4]) rows.push(await browserRow(ext, threads, batch, run++));
+      for (const threads of [1, all]) for (const batch of [1, 4]) rows.push(await browserRow(ext, 'wasm', threads, batch, run++));
+      const adapter = await adapterHere(ext);
+      if (adapter && !adapter.software) {
+        for (const batch of [1, 4]) rows.push(await browserRow(ext, 'webgpu', 0, batch, run++));
+        gpuLine = `  WebGPU adapter: ${adapter.name || 'unnamed'}, shader-f16 ${adapter.shaderF16 ? 'yes' : 'no'} (the bench packages the fp32 model only)`;
+      } else {
+        gpuLine = `  WebGPU: not measured here (${adapter ? 'only a software adapter, a CPU emulation' : 'no adapter'}).`;
+      }
     } finally {
       await ext.close();
     }
@@ -174,7 +204,7 @@ describe('bench: inference engine', () => {
         const mem = r.peakMb === null ? '' : `  peak ${(r.peakMb / 1024).toFixed(2)} GB (${(r.peakMb / modelMb).toFixed(2)}x model)`;
         return fmt(r.name, r.msPerImage, ref, load + mem);
       }),
-      '  WebGPU: not measured here (no hardware adapter; SwiftShader is a CPU emulation).',
+      gpuLine,
       `goal: browser WASM on all threads within 2.0x of native per image -> ${
         (rows.find((r) => r.name.includes(`${Math.max(1, CORES)} thread`) && r.name.endsWith('batch 1'))?.msPerImage ?? Infinity) /
           native.b1 <=

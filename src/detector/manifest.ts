@@ -47,7 +47,16 @@ export interface ModelManifest {
     bytes: number;
     opset: number;
   };
+  /**
+   * fp32: the exported graph. fp16: every float tensor inside the graph is fp16 (input and output
+   * stay float32), for WebGPU adapters with `shader-f16`; CPU backends run it through casts.
+   */
   precision: 'fp32' | 'fp16';
+  /**
+   * The id of the model this one was converted alongside (same weights, another precision), or
+   * null. The engine picks among such variants by backend (src/detector/variants.ts).
+   */
+  variantOf: string | null;
   input: { name: string; shape: [number | string, number, number, number] };
   output: { name: string };
   /** Labels in output order. */
@@ -101,13 +110,14 @@ function triple(o: Record<string, unknown>, key: string, path: string, positive:
 }
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
+const ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 /** Validates untrusted JSON into a manifest, with a message that names the offending field. */
 export function parseManifest(json: unknown): ModelManifest {
   if (!isRecord(json)) fail('(root)', 'must be an object');
   if (json.schemaVersion !== 1) fail('schemaVersion', 'must be 1');
   const id = str(json, 'id', '');
-  if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(id)) fail('id', 'must be lowercase letters, digits, ".", "_" or "-"');
+  if (!ID_RE.test(id)) fail('id', 'must be lowercase letters, digits, ".", "_" or "-"');
   if (typeof json.fixture !== 'boolean') fail('fixture', 'must be a boolean');
 
   const source = rec(json, 'source', '');
@@ -124,6 +134,11 @@ export function parseManifest(json: unknown): ModelManifest {
 
   const precision = json.precision;
   if (precision !== 'fp32' && precision !== 'fp16') fail('precision', 'must be "fp32" or "fp16"');
+
+  const variantOf = json.variantOf ?? null;
+  if (variantOf !== null && (typeof variantOf !== 'string' || !ID_RE.test(variantOf) || variantOf === id)) {
+    fail('variantOf', "must be another model's id");
+  }
 
   const input = rec(json, 'input', '');
   const shape = input.shape;
@@ -186,6 +201,7 @@ export function parseManifest(json: unknown): ModelManifest {
       opset: num(onnx, 'opset', 'onnx', { int: true, min: 1 }),
     },
     precision,
+    variantOf,
     input: { name: str(input, 'name', 'input'), shape: shape as ModelManifest['input']['shape'] },
     output: { name: str(output, 'name', 'output') },
     labels: labels as string[],

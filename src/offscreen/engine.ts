@@ -11,7 +11,8 @@ import ortWasmPath from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url';
 import type { ModelManifest } from '../detector/manifest';
 import { probeInput } from '../detector/probe';
 import type { Backend, EngineOptions, EngineStatus } from '../shared/protocol';
-import { loadActiveModel, summarize } from '../shared/model-registry';
+import { loadActiveFamily, summarize, type ActiveModel } from '../shared/model-registry';
+import { loadPlan } from '../detector/variants';
 import { readStoredOnnx } from '../shared/model-store';
 
 // Every ORT file is bundled with the extension: no CDN, no remote code.
@@ -29,26 +30,30 @@ interface Loaded {
 interface GpuAdapterLike {
   info?: { isFallbackAdapter?: boolean };
   isFallbackAdapter?: boolean;
+  features?: ReadonlySet<string>;
 }
 interface GpuLike {
   requestAdapter(): Promise<GpuAdapterLike | null>;
 }
 
-/** Why WebGPU should not be used here, or null when a usable adapter exists. */
-async function webGpuUnusable(options: EngineOptions): Promise<string | null> {
+/** What WebGPU offers here: why it should not be used (null when it may), and shader-f16. */
+async function webGpuHere(options: EngineOptions): Promise<{ unusable: string | null; shaderF16: boolean }> {
+  if (!options.useWebGpu) return { unusable: 'WebGPU is turned off in the engine settings', shaderF16: false };
   const gpu = (navigator as Navigator & { gpu?: GpuLike }).gpu;
-  if (!gpu) return 'WebGPU is not available in this browser';
+  if (!gpu) return { unusable: 'WebGPU is not available in this browser', shaderF16: false };
   let adapter: GpuAdapterLike | null = null;
   try {
     adapter = await gpu.requestAdapter();
   } catch {
     adapter = null;
   }
-  if (!adapter) return 'WebGPU has no adapter on this machine';
+  if (!adapter) return { unusable: 'WebGPU has no adapter on this machine', shaderF16: false };
+  // Test-only fault: claim shader-f16 on an adapter without it, to exercise the fp16 path.
+  const shaderF16 = options.faults.pretendShaderF16 || (adapter.features?.has('shader-f16') ?? false);
   // A software adapter (e.g. SwiftShader) is slower than WASM.
   const software = adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false;
-  if (software && !options.allowSoftwareWebGpu) return 'WebGPU has only a software adapter here, slower than WebAssembly';
-  return null;
+  if (software && !options.allowSoftwareWebGpu) return { unusable: 'WebGPU has only a software adapter here, slower than WebAssembly', shaderF16 };
+  return { unusable: null, shaderF16 };
 }
 
 async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
@@ -145,11 +150,8 @@ export class Engine {
     return loaded;
   }
 
-  private async loadSession(options: EngineOptions): Promise<Loaded> {
-    this.status = { ...this.status, state: 'loading', note: null, progress: 0 };
-    const { manifest, onnxUrl, storedId } = await loadActiveModel();
-    this.status.model = summarize(manifest);
-    this.status.precision = manifest.precision;
+  /** The ONNX bytes of one installed model, SHA-256 checked, with load progress in the status. */
+  private async readModel({ manifest, onnxUrl, storedId }: ActiveModel): Promise<Uint8Array<ArrayBuffer>> {
     const progress = (share: number): void => {
       this.status.progress = share;
     };
@@ -159,6 +161,12 @@ export class Engine {
         ? await readStoredOnnx(storedId, manifest.onnx.bytes, progress)
         : await fetchModel(onnxUrl ?? '', manifest.onnx.bytes, progress);
     if ((await sha256Hex(model)) !== manifest.onnx.sha256) throw new Error('model file does not match its manifest (SHA-256)');
+    return model;
+  }
+
+  private async loadSession(options: EngineOptions): Promise<Loaded> {
+    this.status = { ...this.status, state: 'loading', note: null, progress: 0 };
+    const family = await loadActiveFamily();
 
     // Read by ORT once, when it first starts WebAssembly; threads need cross-origin isolation.
     const wanted = options.threads > 0 ? options.threads : defaultThreads();
@@ -166,39 +174,52 @@ export class Engine {
     const notes: string[] = [];
     if (!crossOriginIsolated && wanted > 1) notes.push('not cross-origin isolated, so WebAssembly runs on 1 thread');
 
-    const unusable = await webGpuUnusable(options);
-    if (unusable === null) {
+    const gpu = await webGpuHere(options);
+    if (gpu.unusable !== null) notes.unshift(gpu.unusable);
+    const plan = loadPlan(family, { usable: gpu.unusable === null, shaderF16: gpu.shaderF16 });
+    if (gpu.unusable === null && plan.every((a) => a.backend !== 'webgpu')) {
+      notes.unshift('the model is installed only in fp16, which needs WebGPU shader-f16, not offered here');
+    }
+    const failures: string[] = [];
+    let bytesOf: string | null = null;
+    let bytes: Uint8Array<ArrayBuffer> | null = null;
+    for (const [i, { backend, model }] of plan.entries()) {
+      const { manifest } = model;
+      const last = i === plan.length - 1;
+      // Precision is named only where there is a choice of it.
+      const what = `${backend === 'webgpu' ? 'WebGPU' : 'WebAssembly'}${family.length > 1 ? ` ${manifest.precision}` : ''}`;
+      this.status.model = summarize(manifest);
+      this.status.precision = manifest.precision;
+      // Only one model copy at a time: the previous attempt's bytes and session go first.
+      if (bytes === null || bytesOf !== manifest.id) {
+        bytes = null;
+        bytes = await this.readModel(model);
+        bytesOf = manifest.id;
+      }
       let session: ort.InferenceSession | null = null;
       try {
-        if (options.faults.failWebGpuInit) throw new Error('injected fault: WebGPU initialisation failed');
-        session = await ort.InferenceSession.create(model, { executionProviders: ['webgpu'] });
-        const loaded: Loaded = { session, manifest, backend: 'webgpu' };
-        const err = await probeError(loaded, options.faults.perturbWebGpuProbe);
+        if (backend === 'webgpu' && options.faults.failWebGpuInit) throw new Error('injected fault: WebGPU initialisation failed');
+        session = await ort.InferenceSession.create(
+          bytes,
+          backend === 'webgpu' ? { executionProviders: ['webgpu'] } : { executionProviders: ['wasm'], graphOptimizationLevel: 'all' },
+        );
+        const loaded: Loaded = { session, manifest, backend };
+        const err = await probeError(loaded, backend === 'webgpu' && options.faults.perturbWebGpuProbe);
         if (err <= manifest.probe.tolerance) {
-          this.status.note = null;
+          if (failures.length > 0) notes.unshift(`${failures.join('; ')}; using ${what}`);
+          this.status.note = notes.join('; ') || null;
           return loaded;
         }
-        notes.unshift(`WebGPU output differed from the reference by ${err.toExponential(2)}; using WebAssembly`);
+        if (last) throw new Error(`model output differs from its manifest's reference by ${err.toExponential(2)}`);
+        failures.push(`${what} output differed from the reference by ${err.toExponential(2)}`);
+        await session.release();
       } catch (e) {
-        notes.unshift(`WebGPU failed (${e instanceof Error ? e.message : String(e)}); using WebAssembly`);
+        await session?.release().catch(() => undefined);
+        if (last) throw e;
+        failures.push(`${what} failed (${e instanceof Error ? e.message : String(e)})`);
       }
-      // Only one model copy at a time: the rejected WebGPU session goes before WASM loads.
-      await session?.release();
-    } else {
-      notes.unshift(unusable);
     }
-    const session = await ort.InferenceSession.create(model, {
-      executionProviders: ['wasm'],
-      graphOptimizationLevel: 'all',
-    });
-    const loaded: Loaded = { session, manifest, backend: 'wasm' };
-    const err = await probeError(loaded);
-    if (!(err <= manifest.probe.tolerance)) {
-      await session.release();
-      throw new Error(`model output differs from its manifest's reference by ${err.toExponential(2)}`);
-    }
-    this.status.note = notes.join('; ') || null;
-    return loaded;
+    throw new Error('no model to load');
   }
 
   /** Loads the model once; `options` count only for the load that actually happens. */

@@ -3,7 +3,8 @@
 
 import { parseManifest, type ModelManifest } from '../detector/manifest';
 import type { ModelSummary } from './protocol';
-import { readActiveChoice, readStoredModel } from './model-store';
+import { isVariantOf } from '../detector/variants';
+import { listStoredModels, readActiveChoice, readStoredModel } from './model-store';
 
 export const MODELS_INDEX = 'models/index.json';
 
@@ -54,6 +55,26 @@ export async function loadActiveModel(): Promise<ActiveModel> {
   }
   const id = chosen !== null && index.models[chosen] !== undefined ? chosen : index.active;
   return { ...(await loadPackagedModel(index, id)), storedId: null };
+}
+
+/**
+ * The model in use first, then every installed variant of it (the same network at another
+ * precision: see src/detector/variants.ts), packaged or downloaded. A variant whose manifest cannot
+ * be read is left out rather than failing the load.
+ */
+export async function loadActiveFamily(): Promise<ActiveModel[]> {
+  const chosen = await loadActiveModel();
+  const index = await readModelsIndex();
+  const packaged = await Promise.all(
+    Object.keys(index.models)
+      .filter((id) => id !== chosen.manifest.id)
+      .map((id) => loadPackagedModel(index, id).then((p): ActiveModel => ({ ...p, storedId: null }), () => null)),
+  );
+  const stored = (await listStoredModels().catch(() => ({ installed: [] }))).installed
+    .filter((s) => index.models[s.manifest.id] === undefined)
+    .map((s): ActiveModel => ({ manifest: s.manifest, onnxUrl: null, storedId: s.manifest.id }));
+  const variants = [...packaged, ...stored].filter((m): m is ActiveModel => m !== null && isVariantOf(m.manifest, chosen.manifest));
+  return [chosen, ...variants];
 }
 
 export function summarize(m: ModelManifest): ModelSummary {

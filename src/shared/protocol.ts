@@ -216,6 +216,8 @@ export interface StatusReply {
 
 /** Engine settings; the offscreen document cannot read chrome.storage, so they travel along. */
 export interface EngineOptions {
+  /** Try WebGPU at all (false: WebAssembly only, e.g. to measure it on a machine with a GPU). */
+  useWebGpu: boolean;
   /** Use WebGPU even on a software adapter (slower than WASM; for testing the WebGPU path). */
   allowSoftwareWebGpu: boolean;
   /** WebAssembly threads; 0: the machine's cores less one (left for the page), at least 1. */
@@ -225,8 +227,11 @@ export interface EngineOptions {
   batchWindowMs: number;
   /** The engine asks to be closed (giving all its memory back) after this long idle; 0: never. */
   idleReleaseMs: number;
-  /** Test-only faults, to exercise the WebGPU fallback where WebGPU works (never set by the UI). */
-  faults: { failWebGpuInit: boolean; perturbWebGpuProbe: boolean };
+  /**
+   * Test-only faults, to exercise the WebGPU fallbacks where WebGPU works (never set by the UI);
+   * pretendShaderF16 makes the engine treat the adapter as having `shader-f16`.
+   */
+  faults: { failWebGpuInit: boolean; perturbWebGpuProbe: boolean; pretendShaderF16: boolean };
 }
 
 export const ENGINE_LIMITS = {
@@ -468,19 +473,20 @@ function intWithin(v: unknown, r: { min: number; max: number }): v is number {
 }
 
 function parseEngineOptions(v: unknown): EngineOptions | null {
-  if (!isRecord(v) || typeof v.allowSoftwareWebGpu !== 'boolean' || !isRecord(v.faults)) return null;
+  if (!isRecord(v) || typeof v.useWebGpu !== 'boolean' || typeof v.allowSoftwareWebGpu !== 'boolean' || !isRecord(v.faults)) return null;
   const L = ENGINE_LIMITS;
   if (!intWithin(v.threads, L.threads) || !intWithin(v.maxBatch, L.maxBatch)) return null;
   if (!intWithin(v.batchWindowMs, L.batchWindowMs) || !intWithin(v.idleReleaseMs, L.idleReleaseMs)) return null;
-  const { failWebGpuInit, perturbWebGpuProbe } = v.faults;
-  if (typeof failWebGpuInit !== 'boolean' || typeof perturbWebGpuProbe !== 'boolean') return null;
+  const { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16 } = v.faults;
+  if (typeof failWebGpuInit !== 'boolean' || typeof perturbWebGpuProbe !== 'boolean' || typeof pretendShaderF16 !== 'boolean') return null;
   return {
+    useWebGpu: v.useWebGpu,
     allowSoftwareWebGpu: v.allowSoftwareWebGpu,
     threads: v.threads,
     maxBatch: v.maxBatch,
     batchWindowMs: v.batchWindowMs,
     idleReleaseMs: v.idleReleaseMs,
-    faults: { failWebGpuInit, perturbWebGpuProbe },
+    faults: { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16 },
   };
 }
 

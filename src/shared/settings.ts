@@ -102,6 +102,7 @@ export function scanningAllowed(settings: Settings, pageUrl: string | undefined)
 }
 
 /** Advanced, per machine (chrome.storage.local): engine settings, with these keys. */
+export const USE_WEBGPU_KEY = 'engine.useWebGpu';
 export const ALLOW_SOFTWARE_WEBGPU_KEY = 'engine.allowSoftwareWebGpu';
 export const ENGINE_KEYS = {
   threads: 'engine.threads',
@@ -109,20 +110,21 @@ export const ENGINE_KEYS = {
   batchWindowMs: 'engine.batchWindowMs',
   idleReleaseMs: 'engine.idleReleaseMs',
 } as const;
-/** Test-only: { failWebGpuInit, perturbWebGpuProbe } (see EngineOptions.faults). */
+/** Test-only: { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16 } (see EngineOptions.faults). */
 export const ENGINE_FAULTS_KEY = 'engine.testFaults';
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
+  useWebGpu: true,
   allowSoftwareWebGpu: false,
   threads: 0,
   maxBatch: 4,
   batchWindowMs: 15,
   idleReleaseMs: 5 * 60_000,
-  faults: { failWebGpuInit: false, perturbWebGpuProbe: false },
+  faults: { failWebGpuInit: false, perturbWebGpuProbe: false, pretendShaderF16: false },
 };
 
 export async function getEngineOptions(): Promise<EngineOptions> {
-  const raw = await chrome.storage.local.get([ALLOW_SOFTWARE_WEBGPU_KEY, ENGINE_FAULTS_KEY, ...Object.values(ENGINE_KEYS)]);
+  const raw = await chrome.storage.local.get([USE_WEBGPU_KEY, ALLOW_SOFTWARE_WEBGPU_KEY, ENGINE_FAULTS_KEY, ...Object.values(ENGINE_KEYS)]);
   const d = DEFAULT_ENGINE_OPTIONS;
   const num = (k: keyof typeof ENGINE_KEYS): number => {
     const r = ENGINE_LIMITS[k];
@@ -130,11 +132,16 @@ export async function getEngineOptions(): Promise<EngineOptions> {
   };
   const faults = (raw[ENGINE_FAULTS_KEY] ?? {}) as Record<string, unknown>;
   return {
+    useWebGpu: raw[USE_WEBGPU_KEY] !== false,
     allowSoftwareWebGpu: raw[ALLOW_SOFTWARE_WEBGPU_KEY] === true,
     threads: num('threads'),
     maxBatch: num('maxBatch'),
     batchWindowMs: num('batchWindowMs'),
     idleReleaseMs: num('idleReleaseMs'),
-    faults: { failWebGpuInit: faults.failWebGpuInit === true, perturbWebGpuProbe: faults.perturbWebGpuProbe === true },
+    faults: {
+      failWebGpuInit: faults.failWebGpuInit === true,
+      perturbWebGpuProbe: faults.perturbWebGpuProbe === true,
+      pretendShaderF16: faults.pretendShaderF16 === true,
+    },
   };
 }

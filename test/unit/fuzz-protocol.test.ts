@@ -70,8 +70,8 @@ function validUi(m: unknown): boolean {
 }
 
 const validEngine = (e: unknown): boolean =>
-  isRec(e) && bool(e.allowSoftwareWebGpu) && int(e.threads, 0, 64) && int(e.maxBatch, 1, 16) && int(e.batchWindowMs, 0, 1000) &&
-  int(e.idleReleaseMs, 0, 24 * 3_600_000) && isRec(e.faults) && bool(e.faults.failWebGpuInit) && bool(e.faults.perturbWebGpuProbe);
+  isRec(e) && bool(e.useWebGpu) && bool(e.allowSoftwareWebGpu) && int(e.threads, 0, 64) && int(e.maxBatch, 1, 16) && int(e.batchWindowMs, 0, 1000) &&
+  int(e.idleReleaseMs, 0, 24 * 3_600_000) && isRec(e.faults) && bool(e.faults.failWebGpuInit) && bool(e.faults.perturbWebGpuProbe) && bool(e.faults.pretendShaderF16);
 
 function validOffscreen(m: unknown): boolean {
   if (!isRec(m) || m.target !== 'offscreen') return false;
@@ -97,12 +97,13 @@ const text = (max: number): fc.Arbitrary<string> => fc.string({ minLength: 1, ma
 const hex = (n: number): fc.Arbitrary<string> => fc.stringMatching(new RegExp(`^[0-9a-f]{${n}}$`));
 const hostArb = fc.oneof(fc.domain(), fc.ipV4().map((x) => x), fc.constant('[::1]'));
 const engineArb = fc.record({
+  useWebGpu: fc.boolean(),
   allowSoftwareWebGpu: fc.boolean(),
   threads: fc.integer({ min: 0, max: 64 }),
   maxBatch: fc.integer({ min: 1, max: 16 }),
   batchWindowMs: fc.integer({ min: 0, max: 1000 }),
   idleReleaseMs: fc.integer({ min: 0, max: 24 * 3_600_000 }),
-  faults: fc.record({ failWebGpuInit: fc.boolean(), perturbWebGpuProbe: fc.boolean() }),
+  faults: fc.record({ failWebGpuInit: fc.boolean(), perturbWebGpuProbe: fc.boolean(), pretendShaderF16: fc.boolean() }),
 });
 const itemArb = fc.record({ requestId: text(64), url: fc.oneof(fc.webUrl(), text(100)), priority: fc.constantFrom('visible', 'near', 'rest'), minSide: fc.integer({ min: 0, max: 4096 }) });
 const contentArb = fc.oneof(

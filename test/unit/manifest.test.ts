@@ -26,6 +26,11 @@ describe('parseManifest', () => {
     expect(m.labels[m.generatedIndex]).toBe('fake');
     expect(m.preprocessing.resize).toEqual({ mode: 'shorter-side', size: 256, interpolation: 'bilinear' });
     expect(m.probe.logits).toHaveLength(m.probe.batch * m.labels.length);
+    expect(m.variantOf).toBeNull();
+  });
+
+  it("reads variantOf: another model's id", () => {
+    expect(parseManifest(broken((m) => (m.variantOf = 'realfake'))).variantOf).toBe('realfake');
   });
 
   const cases: Array<[string, RegExp, (m: Record<string, Json>) => void]> = [
@@ -56,6 +61,9 @@ describe('parseManifest', () => {
     ['centerCrop', /preprocessing\.centerCrop/, (m) => (m.preprocessing.centerCrop = '224')],
     ['mean of 2', /preprocessing\.mean/, (m) => (m.preprocessing.mean = [0.5, 0.5])],
     ['std zero', /preprocessing\.std/, (m) => (m.preprocessing.std = [0.229, 0, 0.225])],
+    ['variantOf its own id', /variantOf/, (m) => (m.variantOf = m.id)],
+    ['variantOf not an id', /variantOf/, (m) => (m.variantOf = '../x')],
+    ['variantOf a number', /variantOf/, (m) => (m.variantOf = 1)],
     ['probe.batch', /probe\.batch/, (m) => (m.probe.batch = 0)],
     ['probe.logits wrong count', /probe\.logits/, (m) => m.probe.logits.pop()],
     ['probe.logits not finite', /probe\.logits/, (m) => (m.probe.logits[0] = null)],

@@ -11,12 +11,13 @@ import {
 } from '../../src/shared/protocol';
 
 const engine: EngineOptions = {
+  useWebGpu: true,
   allowSoftwareWebGpu: false,
   threads: 0,
   maxBatch: 4,
   batchWindowMs: 10,
   idleReleaseMs: 60_000,
-  faults: { failWebGpuInit: false, perturbWebGpuProbe: false },
+  faults: { failWebGpuInit: false, perturbWebGpuProbe: false, pretendShaderF16: false },
 };
 
 const status = {

@@ -1,0 +1,56 @@
+// Which installed copy of the chosen model the engine loads, on which backend, in which order.
+// A model's variants (manifest `variantOf`) are the same network at another precision: fp16
+// computes in half precision, which only a WebGPU device with `shader-f16` runs natively (half
+// the GPU memory and bandwidth); CPU backends run an fp16 graph through casts, slower than fp32.
+
+import type { ModelManifest } from './manifest';
+
+export interface WebGpuAvailability {
+  /** A usable adapter (not a software one, unless allowed). */
+  usable: boolean;
+  /** The adapter offers the `shader-f16` feature. */
+  shaderF16: boolean;
+}
+
+export interface LoadAttempt<M> {
+  backend: 'webgpu' | 'wasm';
+  model: M;
+}
+
+/** The family root: the fp32 model a variant was converted with, or the model itself. */
+export function familyId(m: ModelManifest): string {
+  return m.variantOf ?? m.id;
+}
+
+/**
+ * Whether `other` may stand in for `chosen`: the same family, and nothing that changes what a score
+ * means (labels, class order, preprocessing, input size, fixture or not) differs.
+ */
+export function isVariantOf(other: ModelManifest, chosen: ModelManifest): boolean {
+  if (other.id === chosen.id || familyId(other) !== familyId(chosen)) return false;
+  const meaning = (m: ModelManifest): string =>
+    JSON.stringify([m.labels, m.generatedIndex, m.preprocessing, m.input.shape.slice(1), m.fixture, m.output.name, m.input.name]);
+  return meaning(other) === meaning(chosen);
+}
+
+/**
+ * The sessions to try, best first; the engine takes the first that loads and passes its probe.
+ * On WebGPU: the fp16 variant when the adapter has shader-f16, then fp32 (an fp16 graph is never
+ * tried without shader-f16). On WebAssembly, always last: fp32 if installed, else what there is.
+ * `family` holds the chosen model first, then its variants.
+ */
+export function loadPlan<M extends { manifest: ModelManifest }>(family: readonly M[], gpu: WebGpuAvailability): LoadAttempt<M>[] {
+  const chosen = family[0];
+  if (!chosen) return [];
+  const of = (precision: 'fp32' | 'fp16'): M | undefined =>
+    chosen.manifest.precision === precision ? chosen : family.find((m) => m.manifest.precision === precision);
+  const fp32 = of('fp32');
+  const fp16 = of('fp16');
+  const plan: LoadAttempt<M>[] = [];
+  if (gpu.usable) {
+    if (gpu.shaderF16 && fp16) plan.push({ backend: 'webgpu', model: fp16 });
+    if (fp32) plan.push({ backend: 'webgpu', model: fp32 });
+  }
+  plan.push({ backend: 'wasm', model: fp32 ?? chosen });
+  return plan;
+}

@@ -1,0 +1,69 @@
+// Which variant of the chosen model the engine tries on which backend, and which models count as
+// variants at all. Worked by hand from the rules in src/detector/variants.ts's comments.
+
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseManifest, type ModelManifest } from '../../src/detector/manifest';
+import { isVariantOf, loadPlan } from '../../src/detector/variants';
+
+const base = (): ModelManifest => parseManifest(JSON.parse(readFileSync(resolve(import.meta.dirname, '../../models/fixture/manifest.json'), 'utf8')));
+
+function model(id: string, precision: 'fp32' | 'fp16', variantOf: string | null = null, edit: (m: ModelManifest) => void = () => {}) {
+  const manifest = { ...base(), id, precision, variantOf };
+  edit(manifest);
+  return { manifest };
+}
+
+const fp32 = model('rf', 'fp32');
+const fp16 = model('rf-fp16', 'fp16', 'rf');
+const plan = (family: Array<{ manifest: ModelManifest }>, usable: boolean, shaderF16: boolean) =>
+  loadPlan(family, { usable, shaderF16 }).map((a) => `${a.backend}:${a.model.manifest.id}`);
+
+describe('loadPlan', () => {
+  it('uses the fp16 variant on WebGPU with shader-f16, then fp32 on WebGPU, then fp32 on WebAssembly', () => {
+    expect(plan([fp32, fp16], true, true)).toEqual(['webgpu:rf-fp16', 'webgpu:rf', 'wasm:rf']);
+    // Whichever of the two the user chose.
+    expect(plan([fp16, fp32], true, true)).toEqual(['webgpu:rf-fp16', 'webgpu:rf', 'wasm:rf']);
+  });
+
+  it('never tries an fp16 graph on WebGPU without shader-f16', () => {
+    expect(plan([fp16, fp32], true, false)).toEqual(['webgpu:rf', 'wasm:rf']);
+    expect(plan([fp16], true, false)).toEqual(['wasm:rf-fp16']);
+  });
+
+  it('prefers fp32 on WebAssembly, and runs fp16 there only when nothing else is installed', () => {
+    expect(plan([fp16, fp32], false, true)).toEqual(['wasm:rf']);
+    expect(plan([fp16], false, false)).toEqual(['wasm:rf-fp16']);
+    expect(plan([fp32], true, true)).toEqual(['webgpu:rf', 'wasm:rf']);
+  });
+
+  it('has nothing to try without a model', () => {
+    expect(loadPlan([], { usable: true, shaderF16: true })).toEqual([]);
+  });
+});
+
+describe('isVariantOf', () => {
+  it('links a variant to its fp32 model, and variants of one model to each other', () => {
+    expect(isVariantOf(fp16.manifest, fp32.manifest)).toBe(true);
+    expect(isVariantOf(fp32.manifest, fp16.manifest)).toBe(true);
+    expect(isVariantOf(model('rf-int8', 'fp32', 'rf').manifest, fp16.manifest)).toBe(true);
+    expect(isVariantOf(fp32.manifest, fp32.manifest)).toBe(false);
+  });
+
+  it('refuses models of another family', () => {
+    expect(isVariantOf(model('other-fp16', 'fp16', 'other').manifest, fp32.manifest)).toBe(false);
+    expect(isVariantOf(model('other', 'fp32').manifest, fp32.manifest)).toBe(false);
+  });
+
+  it('refuses a declared variant whose scores would mean something else', () => {
+    const edits: Array<(m: ModelManifest) => void> = [
+      (m) => (m.labels = ['real', 'fake']),
+      (m) => (m.generatedIndex = 1),
+      (m) => (m.preprocessing = { ...m.preprocessing, resize: { ...m.preprocessing.resize, size: 224 } }),
+      (m) => (m.preprocessing = { ...m.preprocessing, mean: [0.5, 0.5, 0.5] }),
+      (m) => (m.fixture = false),
+    ];
+    for (const edit of edits) expect(isVariantOf(model('rf-fp16', 'fp16', 'rf', edit).manifest, fp32.manifest)).toBe(false);
+  });
+});
