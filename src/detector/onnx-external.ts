@@ -1,0 +1,167 @@
+// Splits a single-file ONNX model, without copying its weights, into a small graph whose large
+// initializers point at the original file as "external data" (ONNX's data_location EXTERNAL with
+// location/offset/length). onnxruntime then reads each weight straight from the model bytes into
+// its place in the WebAssembly heap, instead of first copying the whole file into the heap (a
+// WebAssembly memory never shrinks, so that copy stayed allocated for the session's life).
+//
+// Only the protobuf framing is read: ModelProto.graph (field 7) -> GraphProto.initializer (field 5)
+// -> TensorProto.raw_data (field 9). Everything else is copied through byte for byte.
+
+export class OnnxFormatError extends Error {
+  override name = 'OnnxFormatError';
+}
+
+const WIRE_VARINT = 0;
+const WIRE_I64 = 1;
+const WIRE_LEN = 2;
+const WIRE_I32 = 5;
+
+const MODEL_GRAPH = 7;
+const GRAPH_INITIALIZER = 5;
+const TENSOR_RAW_DATA = 9;
+const TENSOR_EXTERNAL_DATA = 13;
+const TENSOR_DATA_LOCATION = 14;
+const DATA_LOCATION_EXTERNAL = 1;
+
+/** Reads a varint at `pos`; lengths and offsets stay below 2^53, so numbers suffice. */
+function varint(buf: Uint8Array, pos: number, end: number): [number, number] {
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; i < 10; i++) {
+    if (pos >= end) throw new OnnxFormatError('truncated varint');
+    const b = buf[pos++] as number;
+    value += (b & 0x7f) * scale;
+    if (b < 0x80) {
+      if (value > Number.MAX_SAFE_INTEGER) throw new OnnxFormatError('varint too large');
+      return [value, pos];
+    }
+    scale *= 128;
+  }
+  throw new OnnxFormatError('varint longer than 10 bytes');
+}
+
+function encodeVarint(n: number): Uint8Array {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n % 128) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return Uint8Array.from(out);
+}
+
+interface Field {
+  number: number;
+  wire: number;
+  /** The whole field, key included. */
+  start: number;
+  end: number;
+  /** For length-delimited fields: the payload. */
+  payloadStart: number;
+}
+
+/** The fields of the message in buf[start, end). */
+function* fields(buf: Uint8Array, start: number, end: number): Generator<Field> {
+  let pos = start;
+  while (pos < end) {
+    const fieldStart = pos;
+    const [key, afterKey] = varint(buf, pos, end);
+    const number = Math.floor(key / 8);
+    const wire = key % 8;
+    let next: number;
+    let payloadStart = afterKey;
+    if (wire === WIRE_VARINT) next = varint(buf, afterKey, end)[1];
+    else if (wire === WIRE_I64) next = afterKey + 8;
+    else if (wire === WIRE_I32) next = afterKey + 4;
+    else if (wire === WIRE_LEN) {
+      const [len, at] = varint(buf, afterKey, end);
+      payloadStart = at;
+      next = at + len;
+    } else throw new OnnxFormatError(`unsupported wire type ${wire}`);
+    if (number === 0 || next > end) throw new OnnxFormatError('truncated or malformed field');
+    yield { number, wire, start: fieldStart, end: next, payloadStart };
+    pos = next;
+  }
+}
+
+function lengthDelimited(number: number, parts: Uint8Array[]): Uint8Array[] {
+  const len = parts.reduce((n, p) => n + p.length, 0);
+  return [encodeVarint(number * 8 + WIRE_LEN), encodeVarint(len), ...parts];
+}
+
+const utf8 = new TextEncoder();
+
+function stringEntry(key: string, value: string): Uint8Array[] {
+  return lengthDelimited(TENSOR_EXTERNAL_DATA, [
+    ...lengthDelimited(1, [utf8.encode(key)]),
+    ...lengthDelimited(2, [utf8.encode(value)]),
+  ]);
+}
+
+const size = (parts: Uint8Array[]): number => parts.reduce((n, p) => n + p.length, 0);
+
+export interface ExternalizedModel {
+  /** The model without its large weights (they are read from the original bytes by offset). */
+  graph: Uint8Array<ArrayBuffer>;
+  /** Initializers moved out, and their bytes. */
+  tensors: number;
+  bytes: number;
+}
+
+/**
+ * The graph of `model` with every initializer whose raw_data holds at least `minBytes` bytes
+ * pointing into the original file under the name `location`. Returns null when there is nothing
+ * worth moving or the model already uses external data. Throws OnnxFormatError on malformed input.
+ */
+export function externalizeInitializers(model: Uint8Array, location: string, minBytes = 1024): ExternalizedModel | null {
+  let tensors = 0;
+  let bytes = 0;
+  const tensor = (start: number, end: number): Uint8Array[] => {
+    const parts: Uint8Array[] = [];
+    let raw: Field | null = null;
+    for (const f of fields(model, start, end)) {
+      if (f.number === TENSOR_DATA_LOCATION || f.number === TENSOR_EXTERNAL_DATA) throw new AlreadyExternal();
+      if (f.number === TENSOR_RAW_DATA && f.wire === WIRE_LEN && f.end - f.payloadStart >= minBytes) raw = f;
+      else parts.push(model.subarray(f.start, f.end));
+    }
+    if (!raw) return [model.subarray(start, end)];
+    tensors++;
+    bytes += raw.end - raw.payloadStart;
+    return [
+      ...parts,
+      ...stringEntry('location', location),
+      ...stringEntry('offset', String(raw.payloadStart)),
+      ...stringEntry('length', String(raw.end - raw.payloadStart)),
+      encodeVarint(TENSOR_DATA_LOCATION * 8 + WIRE_VARINT),
+      encodeVarint(DATA_LOCATION_EXTERNAL),
+    ];
+  };
+  const graph = (start: number, end: number): Uint8Array[] => {
+    const parts: Uint8Array[] = [];
+    for (const f of fields(model, start, end)) {
+      if (f.number === GRAPH_INITIALIZER && f.wire === WIRE_LEN) parts.push(...lengthDelimited(GRAPH_INITIALIZER, tensor(f.payloadStart, f.end)));
+      else parts.push(model.subarray(f.start, f.end));
+    }
+    return parts;
+  };
+  const parts: Uint8Array[] = [];
+  try {
+    for (const f of fields(model, 0, model.length)) {
+      if (f.number === MODEL_GRAPH && f.wire === WIRE_LEN) parts.push(...lengthDelimited(MODEL_GRAPH, graph(f.payloadStart, f.end)));
+      else parts.push(model.subarray(f.start, f.end));
+    }
+  } catch (e) {
+    if (e instanceof AlreadyExternal) return null;
+    throw e;
+  }
+  if (tensors === 0) return null;
+  const out = new Uint8Array(size(parts));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return { graph: out, tensors, bytes };
+}
+
+class AlreadyExternal extends Error {}
