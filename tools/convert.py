@@ -12,9 +12,10 @@ are read from the tensors; keys that cannot be placed are named in the error.
 
 Parity is part of the conversion: the same random inputs (and the manifest's probe input) go
 through PyTorch and through the exported ONNX run by onnxruntime-node (tools/run_onnx.mjs); logits
-must agree to 1e-4 or nothing is written. With --fp16 an fp16 variant (conv/matmul weights stored
-as fp16, computing in fp32) is also written as <id>-fp16, after checking its probabilities against
-PyTorch. Output folders are written under a temporary name and renamed into place at the end: a
+must agree to 1e-4 or nothing is written. With --fp16 an fp16 variant is also written as <id>-fp16
+(every weight and activation fp16 but the final classifier layer's, which stay float32,
+computing in fp16 where the backend can, e.g. WebGPU with shader-f16; float32 input and output as before; its manifest names <id> in "variantOf"), after
+checking its logits and probabilities against PyTorch. Output folders are written under a temporary name and renamed into place at the end: a
 failed or interrupted conversion leaves nothing in models/.
 
 Defaults, stored in the manifest: --labels fake,real and --generated-index 0 (the published realfake
@@ -66,7 +67,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help='shorter-side: torchvision Resize(N); square: Resize((N, N)) (default: shorter-side)')
     ap.add_argument('--resize', type=int, default=DEFAULT_PREPROCESSING['resize']['size'], help='resize size N (default: 256)')
     ap.add_argument('--crop', type=int, default=DEFAULT_PREPROCESSING['centerCrop'], help='center crop and input size (default: 224)')
-    ap.add_argument('--fp16', action='store_true', help='also write an fp16 variant as <id>-fp16 (about half the size)')
+    ap.add_argument('--fp16', action='store_true', help='also write an fp16-compute variant as <id>-fp16 (about half the size)')
     ap.add_argument('--prefix', help='the key prefix to strip (default: found from the stem weight)')
     ap.add_argument('--ignore', action='append', metavar='REGEX', help='drop checkpoint keys matching REGEX (repeatable)')
     ap.add_argument('--parity-tolerance', type=float, default=PARITY_TOLERANCE,
@@ -79,7 +80,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.checkpoint = args.checkpoint[0]
     args.labels = [s.strip() for s in args.labels.split(',')]
     if not ID_RE.match(args.id) or args.id in RESERVED_IDS or (args.fp16 and not ID_RE.match(args.id + '-fp16')):
-        ap.error(f'--id {args.id!r}: use lowercase letters, digits, ".", "_" or "-" (at most 64), not "fixture"')
+        ap.error(f'--id {args.id!r}: use lowercase letters, digits, ".", "_" or "-" (at most 64), '
+                 f'not the test fixture\'s ({", ".join(sorted(RESERVED_IDS))})')
     if len(args.labels) < 2 or not all(args.labels) or len(set(args.labels)) != len(args.labels):
         ap.error(f'--labels {",".join(args.labels)!r}: give at least two distinct, non-empty names')
     if not 0 <= args.generated_index < len(args.labels):

@@ -50,7 +50,8 @@ describe('model:install', () => {
     expect(forced.code, forced.stderr).toBe(0);
     expect(leftovers(models)).toEqual([]);
 
-    // --activate switches between installed models.
+    // --activate switches between installed models, and back to either committed fixture.
+    expect(readModel(join(models, 'synthetic-fp16'))).toMatchObject({ precision: 'fp16', variantOf: 'synthetic' });
     expect((await install(['--activate', 'synthetic-fp16', '--models-dir', models])).code).toBe(0);
     expect(activeId(models)).toBe('synthetic-fp16');
     const unknown = await install(['--activate', 'nope', '--models-dir', models]);

@@ -110,6 +110,49 @@ export async function onnxLogits(onnxPath: string, input: Float32Array, dims: nu
   }
 }
 
+/** Element types (onnx TensorProto names) in an ONNX file, read by Python's onnx package. */
+export interface OnnxTypes {
+  /** Graph inputs and outputs: name -> element type. */
+  inputs: Record<string, string>;
+  outputs: Record<string, string>;
+  /** How many initializers / intermediate tensors (strict shape inference) have each element type. */
+  initializers: Record<string, number>;
+  intermediates: Record<string, number>;
+  /** How many nodes of each op type. */
+  ops: Record<string, number>;
+  /** The names of the float32 initializers / intermediate tensors (graph inputs and outputs aside). */
+  float32: { initializers: string[]; intermediates: string[] };
+  /** Each node's output -> that node's op type and inputs. */
+  producers: Record<string, { op: string; inputs: string[] }>;
+}
+
+const ONNX_TYPES_PY = `
+import collections, json, sys
+import onnx
+m = onnx.load(sys.argv[1])
+name = onnx.TensorProto.DataType.Name
+elem = lambda v: name(v.type.tensor_type.elem_type)
+inferred = onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True).graph
+print(json.dumps({
+    'inputs': {v.name: elem(v) for v in m.graph.input},
+    'outputs': {v.name: elem(v) for v in m.graph.output},
+    'initializers': collections.Counter(name(t.data_type) for t in m.graph.initializer),
+    'intermediates': collections.Counter(elem(v) for v in inferred.value_info),
+    'ops': collections.Counter(n.op_type for n in m.graph.node),
+    'float32': {
+        'initializers': sorted(t.name for t in m.graph.initializer if t.data_type == onnx.TensorProto.FLOAT),
+        'intermediates': sorted(v.name for v in inferred.value_info if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT),
+    },
+    'producers': {o: {'op': n.op_type, 'inputs': list(n.input)} for n in m.graph.node for o in n.output},
+}))
+`;
+
+export async function onnxTypes(onnxPath: string): Promise<OnnxTypes> {
+  const r = await runPython(['-c', ONNX_TYPES_PY, onnxPath]);
+  if (r.code !== 0) throw new Error(`cannot read the types of ${onnxPath} with python3-onnx:\n${r.stderr}`);
+  return JSON.parse(r.stdout) as OnnxTypes;
+}
+
 /** Entries of a folder whose names say they are leftovers of an unfinished write. */
 export function leftovers(dir: string): string[] {
   if (!existsSync(dir)) return [];

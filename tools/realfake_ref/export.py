@@ -1,4 +1,4 @@
-"""ONNX export, the fp16 variant, the PyTorch-vs-onnxruntime parity check, and the manifest.
+"""ONNX export, the fp16 variant (fp16 compute), the PyTorch-vs-onnxruntime parity check, and the manifest.
 
 Shared by tools/fixture_model.py (the test fixture) and tools/convert.py (real checkpoints), so the
 two write the same kind of file with the same manifest schema (src/detector/manifest.ts).
@@ -19,9 +19,6 @@ from .files import sha256_file
 from .fixture import probe_input
 INPUT_NAME = 'input'
 OUTPUT_NAME = 'logits'
-# Operators whose second input is a weight worth storing as fp16 (convolutions and the 1x1 MLPs,
-# which the exporter writes as MatMul / Gemm): >99% of a ConvNeXt's bytes.
-_FP16_WEIGHT_OPS = {'Conv', 'MatMul', 'Gemm'}
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,35 +35,166 @@ def export_onnx(model: torch.nn.Module, path: Path, crop: int = 224) -> None:
     )
 
 
-def cast_weights_to_fp16(src: Path, dst: Path) -> int:
-    """Stores the conv / matmul weights of an fp32 graph as fp16, each followed by a Cast back to fp32.
+def convert_to_fp16(src: Path, dst: Path) -> dict[str, int]:
+    """Writes an fp16-compute copy of an fp32 graph: every float tensor becomes float16 except the
+    graph's own input and output, which stay float32 (a Cast after `input`), and the classifier head,
+    which stays float32 (see below).
 
-    The download halves while every operator still computes in fp32 with fp32 input and output, so
-    the graph runs on any onnxruntime backend (CPU and WASM have few fp16 kernels) and the
-    extension feeds it the same Float32Array. Returns the number of tensors stored as fp16.
+    Why compute in fp16, not only store fp16 weights: on WebGPU with the adapter feature
+    `shader-f16` the extension runs this variant, and there fp16 arithmetic halves the memory
+    traffic of every activation (the bulk of a ConvNeXt's run time), not just the download. The
+    public interface does not change: the same names, the same Float32Array in and out. Backends
+    without fp16 kernels for an op still run the file: onnxruntime's CPU EP (and WASM, the same
+    kernels) inserts Casts around those ops (there: Conv, MatMul, Gemm, Erf, the element-wise ops;
+    LayerNormalization and Transpose do run in fp16), so it rounds less than a full-fp16 backend.
+
+    The classifier head stays float32: the Gemm (or MatMul and its bias Add) that produces `logits`,
+    found structurally (the producer of `logits`, back through at most one Add), with its weight
+    and bias, behind a Cast fp16 -> fp32 of its input (the final LayerNorm/Flatten's output); it
+    writes `logits` itself, so no Cast before the output. Why: an f16 shader that accumulates in
+    its data type sums the head's 1536-wide dot product (ConvNeXt-Large) in fp16, and that rounding
+    dominated the fp16 variant's logit error (all-fp16 compute emulated on two random
+    ConvNeXt-Large checkpoints: probe max|Δlogit| 2.7e-2 and 5.2e-2 with the head in fp16, 1.1e-2
+    with it in fp32; the error grows with the logits), while the head is 0.0015% of the FLOPs and
+    12 KB of float32 weights (1536 x 2): no measurable cost in time or size. A graph whose `logits`
+    come from anything else is refused (ValueError).
+
+    What changes: float initializers and float tensor attributes (Constant / ConstantOfShape
+    values), Cast targets, and value_info types. Integer tensors (shape constants) and scalar float
+    attributes (LayerNormalization epsilon, Gemm alpha/beta) stay as they are: attributes are fp32
+    by definition, whatever the tensors' type. A float value beyond fp16's range (65504) is refused
+    rather than turned into inf. The result is checked by onnx.checker and by strict shape
+    inference, which must find no float32 tensor inside the graph but the head's. Returns counts of
+    what was converted (for the log); `head_fp32`: the head's initializers kept as float32.
     """
     import onnx  # only here: importing it costs every other tool half a second
     from onnx import TensorProto, helper, numpy_helper
 
+    FLOAT, HALF = TensorProto.FLOAT, TensorProto.FLOAT16
+
+    def to_half(t: onnx.TensorProto) -> onnx.TensorProto:
+        x = numpy_helper.to_array(t)
+        with np.errstate(over='ignore'):  # overflow is reported below, by name
+            half = x.astype(np.float16)
+        if not np.array_equal(np.isfinite(half), np.isfinite(x)):
+            raise ValueError(f'{t.name!r} holds values beyond fp16 range (max |x| {np.nanmax(np.abs(x)):.4g})')
+        return numpy_helper.from_array(half, t.name)
+
     model = onnx.load(str(src))
     graph = model.graph
-    weights = {n.input[1] for n in graph.node if n.op_type in _FP16_WEIGHT_OPS and len(n.input) > 1}
-    kept, casts = [], []
-    for init in graph.initializer:
-        if init.name in weights and init.data_type == TensorProto.FLOAT:
-            half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name + '__fp16')
-            kept.append(half)
-            casts.append(helper.make_node('Cast', [half.name], [init.name], to=TensorProto.FLOAT, name=init.name + '__cast'))
-        else:
-            kept.append(init)
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
-    nodes = list(graph.node)
+    counts = {'initializers': 0, 'constants': 0, 'casts': 0, 'head_fp32': 0}
+    initializer_names = {t.name for t in graph.initializer}
+
+    # The classifier head, before anything changes: `logits` <- Gemm, or <- MatMul, or <- Add <- MatMul.
+    producer = {v: n for n in graph.node for v in n.output}
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for n in graph.node:
+        for v in n.input:
+            consumers.setdefault(v, []).append(n)
+    out_node = producer.get(OUTPUT_NAME)
+    if out_node is None or OUTPUT_NAME not in {v.name for v in graph.output}:
+        raise ValueError(f'no node produces the graph output {OUTPUT_NAME!r}')
+    head_nodes: list[onnx.NodeProto]
+    if out_node.op_type in ('Gemm', 'MatMul'):
+        head_nodes = [out_node]
+    elif out_node.op_type == 'Add':
+        mm = [producer[v] for v in out_node.input if v in producer and producer[v].op_type == 'MatMul']
+        bias = [v for v in out_node.input if v in initializer_names]
+        if len(mm) != 1 or len(bias) != 1 or len(consumers[mm[0].output[0]]) != 1:
+            raise ValueError(f'{OUTPUT_NAME!r} comes from an Add that is not MatMul + bias: no classifier head to keep in fp32')
+        head_nodes = [mm[0], out_node]
+    else:
+        raise ValueError(f'{OUTPUT_NAME!r} comes from {out_node.op_type} {out_node.name!r}, not a Gemm/MatMul '
+                         '(+ Add) classifier head')
+    head_ids = {id(n) for n in head_nodes}
+    head_x = head_nodes[0].input[0]  # the activation entering the head (Flatten's output)
+    head_params = [v for n in head_nodes for v in n.input if v in initializer_names]
+    inner = {v for n in head_nodes[:-1] for v in n.output}  # MatMul -> Add, when separate
+    if head_x in initializer_names or any(v not in initializer_names and v != head_x and v not in inner
+                                          for n in head_nodes for v in n.input if v):
+        raise ValueError('the classifier head takes inputs other than one activation and its initializers')
+    for v in head_params:
+        if any(id(n) not in head_ids for n in consumers[v]):
+            raise ValueError(f'the classifier head\'s {v!r} is also used outside it')
+    head_params_set = set(head_params)
+
+    for i, t in enumerate(graph.initializer):
+        if t.data_type == FLOAT:
+            if t.name in head_params_set:
+                counts['head_fp32'] += 1
+                continue
+            graph.initializer[i].CopyFrom(to_half(t))
+            counts['initializers'] += 1
+    for node in graph.node:
+        for a in node.attribute:
+            if a.type == onnx.AttributeProto.GRAPH or a.type == onnx.AttributeProto.GRAPHS:
+                raise ValueError(f'{node.op_type} node {node.name!r} has a subgraph: not supported by the fp16 conversion')
+            if a.type == onnx.AttributeProto.TENSOR and a.t.data_type == FLOAT:
+                a.t.CopyFrom(to_half(a.t))
+                counts['constants'] += 1
+            elif node.op_type == 'Cast' and a.name == 'to' and a.i == FLOAT:
+                a.i = HALF
+                counts['casts'] += 1
+            elif node.op_type == 'Constant' and a.name in ('value_float', 'value_floats'):
+                raise ValueError(f'Constant {node.name!r} uses {a.name}, which is always float32')
+    # Intermediate tensors, and graph inputs that are initializers (older exporters list them), but the head's.
+    for vi in list(graph.value_info) + [v for v in graph.input if v.name in initializer_names]:
+        if vi.type.tensor_type.elem_type == FLOAT and vi.name not in head_params_set and vi.name not in inner:
+            vi.type.tensor_type.elem_type = HALF
+
+    # float32 at the edges: `input` -> Cast -> (fp16 graph) -> Cast -> head (fp32) -> `logits`, same public names.
+    taken = {n.name for n in graph.node} | {v for n in graph.node for v in (*n.input, *n.output)}
+
+    def fresh(name: str) -> str:
+        while name in taken:
+            name += '_'
+        taken.add(name)
+        return name
+
+    def rename(old: str, new: str) -> None:
+        for node in graph.node:
+            node.input[:] = [new if v == old else v for v in node.input]
+            node.output[:] = [new if v == old else v for v in node.output]
+
+    head: list[onnx.NodeProto] = []
+    tail: list[onnx.NodeProto] = []
+    for v in graph.input:
+        if v.name not in initializer_names and v.type.tensor_type.elem_type == FLOAT:
+            half = fresh(v.name + '_fp16')
+            rename(v.name, half)
+            head.append(helper.make_node('Cast', [v.name], [half], to=HALF, name=fresh(v.name + '_to_fp16')))
+    head_out = head_nodes[-1].output[0]
+    for v in graph.output:
+        if v.type.tensor_type.elem_type == FLOAT and v.name != head_out:
+            half = fresh(v.name + '_fp16')
+            rename(v.name, half)
+            tail.append(helper.make_node('Cast', [half], [v.name], to=FLOAT, name=fresh(v.name + '_to_fp32')))
+    head_x32 = fresh(head_x + '_fp32')
+    head_nodes[0].input[0] = head_x32
+    to_head = helper.make_node('Cast', [head_x], [head_x32], to=FLOAT, name=fresh('classifier_head_to_fp32'))
+    nodes: list[onnx.NodeProto] = head
+    for n in graph.node:
+        if n is head_nodes[0]:
+            nodes.append(to_head)
+        nodes.append(n)
+    nodes += tail
     del graph.node[:]
-    graph.node.extend(casts + nodes)
-    onnx.checker.check_model(model)
+    graph.node.extend(nodes)
+
+    onnx.checker.check_model(model, full_check=True)
+    inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+    edges = {v.name for v in (*graph.input, *graph.output)}
+    allowed = {head_x32} | inner  # the head's float32 activations; its weights are checked below
+    left = [v.name for v in inferred.graph.value_info
+            if v.type.tensor_type.elem_type == FLOAT and v.name not in edges and v.name not in allowed]
+    if left:
+        raise AssertionError(f'{len(left)} tensor(s) still float32 after the fp16 conversion, e.g. {left[0]!r}')
+    f32 = {t.name for t in graph.initializer if t.data_type == FLOAT}
+    if f32 != head_params_set:
+        raise AssertionError(f'float32 initializers {sorted(f32)} after the fp16 conversion, expected the head\'s '
+                             f'{sorted(head_params_set)}')
     onnx.save(model, str(dst))
-    return len(casts)
+    return counts
 
 
 def _write_f32(path: Path, x: np.ndarray) -> None:
@@ -119,10 +247,13 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 def build_manifest(*, model_id: str, name: str, version: str, fixture: bool, description: str, origin: str,
                    source_sha256: str | None, onnx_path: Path, precision: str, labels: list[str],
-                   generated_index: int, preprocessing: dict[str, Any], probe: list[float]) -> dict[str, Any]:
-    """The manifest (schema: src/detector/manifest.ts parseManifest)."""
+                   generated_index: int, preprocessing: dict[str, Any], probe: list[float],
+                   variant_of: str | None = None) -> dict[str, Any]:
+    """The manifest (schema: src/detector/manifest.ts parseManifest). `variant_of`: for a model
+    converted from another one (the fp16 variant), that model's id: same weights, preprocessing and
+    labels, another precision. Absent from the manifest when None."""
     crop = int(preprocessing['centerCrop'])
-    return {
+    manifest = {
         'schemaVersion': 1,
         'id': model_id,
         'name': name,
@@ -138,3 +269,8 @@ def build_manifest(*, model_id: str, name: str, version: str, fixture: bool, des
         'preprocessing': preprocessing,
         'probe': {'batch': PROBE_BATCH, 'logits': probe, 'tolerance': PROBE_TOLERANCE[precision]},
     }
+    if variant_of is not None:
+        if variant_of == model_id:
+            raise ValueError(f'model {model_id!r} cannot be a variant of itself')
+        manifest['variantOf'] = variant_of
+    return manifest
