@@ -54,12 +54,36 @@ function ensureModel(): void {
   rmSync(work, { recursive: true, force: true });
 }
 
-/** Peak resident memory (MB) of Chromium's extension processes, sampled until stopped. */
+/** The parent of each process on the machine. */
+function parents(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      out.set(pid, stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] ?? '');
+    } catch {
+      // the process ended
+    }
+  }
+  return out;
+}
+
+/**
+ * Peak resident memory (MB) of the largest of this bench's own Chromium extension processes,
+ * sampled until stopped. Only descendants of this process count: other Chromiums on the machine
+ * (another test run) have extension processes too.
+ */
 function watchExtensionMemory(): () => number | null {
   let peak = 0;
   const sample = (): void => {
-    for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    const parent = parents();
+    const ours = (pid: string): boolean => {
+      for (let p: string | undefined = pid, n = 0; p && n < 32; p = parent.get(p), n++) if (p === String(process.pid)) return true;
+      return false;
+    };
+    for (const pid of parent.keys()) {
       try {
+        if (!ours(pid)) continue;
         const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
         if (!cmd.includes('--extension-process')) continue;
         const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

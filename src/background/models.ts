@@ -26,6 +26,7 @@ function info(m: ModelManifest, downloadedFrom: string | null, installedAt: numb
     name: m.name,
     version: m.version,
     precision: m.precision,
+    variantOf: m.variantOf,
     fixture: m.fixture,
     sourceDescription: m.source.description,
     origin: m.source.origin,

@@ -139,7 +139,14 @@ export function ModelManager() {
         {state.models.map((m) => (
           <li key={m.id} data-model-id={m.id}>
             <span>
-              <strong>{m.name}</strong> <code>{m.id}</code> · {m.precision} · {mb(m.bytes)} ·{' '}
+              <strong>{m.name}</strong> <code>{m.id}</code> · {m.precision}
+              {m.variantOf !== null ? (
+                <>
+                  {' '}
+                  variant of <code>{m.variantOf}</code>, used instead of it on WebGPU with shader-f16
+                </>
+              ) : null}{' '}
+              · {mb(m.bytes)} ·{' '}
               {m.packaged ? 'packaged' : whereFrom(m)}
               {m.fixture ? ' · test model' : ''}
             </span>

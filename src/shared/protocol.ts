@@ -568,6 +568,8 @@ export interface ModelInfo {
   name: string;
   version: string;
   precision: 'fp32' | 'fp16';
+  /** The model this one is a variant of (same weights, another precision), or null. */
+  variantOf: string | null;
   fixture: boolean;
   sourceDescription: string;
   /** The manifest's source.origin: where the weights came from. */

@@ -4,15 +4,19 @@
 // with the reason shown; threads, batching and the idle release keep the scores PyTorch's.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
+import { fromExtensionPage } from '../support/contexts';
 import { startServer, type TestServer } from '../support/server';
 import { waitForBadges } from '../support/badges';
 import { PHOTOS_DIR, photoIndex } from '../support/photos';
 import { referenceScores } from '../support/python';
 
 const ARTIFACTS = join(import.meta.dirname, '../../artifacts/e2e');
+/** The fixture converted to fp16 compute by tools/fixture_model.py (manifest variantOf: realfake-fixture). */
+const FP16_VARIANT = resolve(import.meta.dirname, '../fixtures/models/fixture-fp16');
 let server: TestServer;
 let ext: ExtensionSession;
 let files: string[];
@@ -86,6 +90,26 @@ async function scorePage(tag: string): Promise<Map<string, number>> {
 
 let all: string[];
 
+/** Imports a converted model's folder through the options page, as a user would. */
+async function installFp16Variant(dir: string, id = 'realfake-fixture-fp16'): Promise<void> {
+  const options = await ext.context.newPage();
+  await options.goto(`chrome-extension://${ext.extensionId}/src/options/index.html`);
+  await options.locator('#model-files').setInputFiles([join(dir, 'manifest.json'), join(dir, 'model.onnx')]);
+  await options.getByRole('button', { name: 'Import model files' }).click();
+  const item = options.locator(`li[data-model-id="${id}"]`);
+  await item.waitFor({ timeout: 30_000 });
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { variantOf: string };
+  expect(await item.textContent()).toContain(`variant of ${manifest.variantOf}`);
+  await item.screenshot({ path: join(ARTIFACTS, `options-variant-${id}.png`) });
+  await options.close();
+}
+
+/** Switches the model in use, as the options page's "Use this model" does. */
+async function setActiveModel(id: string): Promise<void> {
+  const reply = await fromExtensionPage<{ ok: boolean }>(ext, '(m) => chrome.runtime.sendMessage(m)', { kind: 'ui/set-active-model', id });
+  expect(reply.ok).toBe(true);
+}
+
 /** Empties the prediction cache (directly in IndexedDB), so the same pictures are inferred again. */
 async function forgetPredictions(): Promise<void> {
   const worker = await ext.serviceWorker();
@@ -158,6 +182,12 @@ describe('engine backend', () => {
       expect(text).toContain('ready on WebAssembly');
       expect(text).toContain(c.says);
     }
+    // WebGPU turned off in the engine settings (the benchmark's WebAssembly rows on a GPU machine).
+    await setEngine({ 'engine.allowSoftwareWebGpu': true, 'engine.useWebGpu': false });
+    await scoreThroughExtension(files[1] as string, 'webgpu-off');
+    const { text } = await engineDetails();
+    expect(text).toContain('ready on WebAssembly');
+    expect(text).toContain('WebGPU is turned off in the engine settings');
   });
 
   it('runs WebAssembly on several threads (cross-origin isolated) with the same scores', async () => {
@@ -198,5 +228,60 @@ describe('engine backend', () => {
     await popup.close();
     const p = await scoreThroughExtension(files[1] as string, 'idle2');
     expect(Math.abs(p - (reference.get(join(PHOTOS_DIR, files[1] as string)) ?? NaN))).toBeLessThanOrEqual(1e-3);
+  });
+
+  it('uses an installed fp16 variant only on WebGPU with shader-f16, and falls back when the device cannot run it', async () => {
+    await installFp16Variant(FP16_VARIANT);
+    const file = files[0] as string;
+    const want = reference.get(join(PHOTOS_DIR, file)) ?? NaN;
+    /** Scores `file` afresh (not from the cache) with these engine settings; returns p and the engine's details. */
+    const run = async (tag: string, settings: Record<string, unknown>) => {
+      await forgetPredictions();
+      await setEngine(settings);
+      const p = await scoreThroughExtension(file, tag);
+      const { text } = await engineDetails();
+      console.log(`${tag}: p ${p.toFixed(6)} vs PyTorch ${want.toFixed(6)}; ${text.replace(/\s+/g, ' ')}`);
+      return { p, text };
+    };
+
+    // WebAssembly keeps the fp32 model although an fp16 variant is installed.
+    let r = await run('f16-wasm', {});
+    expect(Math.abs(r.p - want)).toBeLessThanOrEqual(1e-3);
+    expect(r.text).toContain('ready on WebAssembly (fp32');
+
+    // WebGPU without shader-f16 (SwiftShader has none): fp32; the fp16 graph is not even tried.
+    r = await run('f16-none', { 'engine.allowSoftwareWebGpu': true });
+    expect(Math.abs(r.p - want)).toBeLessThanOrEqual(1e-3);
+    expect(r.text).toContain('ready on WebGPU (fp32)');
+    expect(r.text).not.toContain('fp16');
+
+    // An adapter claiming shader-f16: the fp16 variant goes first. SwiftShader runs the fp16 graph
+    // without an error but computes nonsense without the feature; the probe catches it and the
+    // engine lands on fp32 WebGPU with the right score, saying so.
+    r = await run('f16-claimed', { 'engine.allowSoftwareWebGpu': true, 'engine.testFaults': { pretendShaderF16: true } });
+    expect(Math.abs(r.p - want)).toBeLessThanOrEqual(1e-3);
+    expect(r.text).toContain('ready on WebGPU (fp32)');
+    expect(r.text).toMatch(/WebGPU fp16 (output differed from the reference|failed).*; using WebGPU fp32/);
+  });
+
+  it('runs a model installed only in fp16 on WebAssembly, within fp16 tolerance of PyTorch', async () => {
+    // The fp16 fixture under another family, so no fp32 copy can stand in for it.
+    const dir = mkdtempSync(join(tmpdir(), 'rfl-fp16-'));
+    const manifest = JSON.parse(readFileSync(join(FP16_VARIANT, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...manifest, id: 'lone-fp16', variantOf: 'not-installed' }));
+    copyFileSync(join(FP16_VARIANT, 'model.onnx'), join(dir, 'model.onnx'));
+    await installFp16Variant(dir, 'lone-fp16');
+    await setActiveModel('lone-fp16');
+    await forgetPredictions();
+    await setEngine({});
+    const scores = await scorePage('lone-fp16');
+    const { text } = await engineDetails();
+    expect(text).toContain('ready on WebAssembly (fp16');
+    let worst = 0;
+    for (const [f, p] of scores) worst = Math.max(worst, Math.abs(p - (reference.get(join(PHOTOS_DIR, f)) ?? NaN)));
+    console.log(`fp16 graph on WebAssembly, ${scores.size} photos: largest |Δp| against PyTorch fp32 ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThanOrEqual(5e-3);
+    await setActiveModel('realfake-fixture');
+    rmSync(dir, { recursive: true, force: true });
   });
 });
