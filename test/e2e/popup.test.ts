@@ -166,11 +166,16 @@ describe('popup', () => {
     const focusedId = (): Promise<string> => popup.evaluate(() => document.activeElement?.id ?? '');
     for (let i = 0; i < 30 && (await focusedId()) !== 'pause-switch'; i++) await popup.keyboard.press('Tab');
     expect(await focusedId()).toBe('pause-switch');
+    const pause = popup.locator('#pause-switch');
     await popup.keyboard.press('Space');
-    await expect.poll(async () => (await syncSettings()).paused).toBe(true);
+    await expect.poll(async () => (await syncSettings()).paused, { timeout: 10_000 }).toBe(true);
     await waitForBadges(site, (b) => b.length === 0, 10_000);
+    // The switch shows its new state and keeps the focus, so the next Space flips it back.
+    await expect.poll(() => pause.isChecked(), { timeout: 10_000 }).toBe(true);
+    expect(await focusedId()).toBe('pause-switch');
+    await popup.bringToFront();
     await popup.keyboard.press('Space');
-    await expect.poll(async () => (await syncSettings()).paused).toBe(false);
+    await expect.poll(async () => (await syncSettings()).paused, { timeout: 10_000 }).toBe(false);
     await waitForBadges(site, settled(PHOTOS.length), 30_000);
   });
 
