@@ -110,14 +110,15 @@ function triple(o: Record<string, unknown>, key: string, path: string, positive:
 }
 
 const SHA256_RE = /^[0-9a-f]{64}$/;
-const ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** A model id: also a folder name in OPFS and in models/. */
+export const MODEL_ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 /** Validates untrusted JSON into a manifest, with a message that names the offending field. */
 export function parseManifest(json: unknown): ModelManifest {
   if (!isRecord(json)) fail('(root)', 'must be an object');
   if (json.schemaVersion !== 1) fail('schemaVersion', 'must be 1');
   const id = str(json, 'id', '');
-  if (!ID_RE.test(id)) fail('id', 'must be lowercase letters, digits, ".", "_" or "-"');
+  if (!MODEL_ID_RE.test(id)) fail('id', 'must be lowercase letters, digits, ".", "_" or "-"');
   if (typeof json.fixture !== 'boolean') fail('fixture', 'must be a boolean');
 
   const source = rec(json, 'source', '');
@@ -136,7 +137,7 @@ export function parseManifest(json: unknown): ModelManifest {
   if (precision !== 'fp32' && precision !== 'fp16') fail('precision', 'must be "fp32" or "fp16"');
 
   const variantOf = json.variantOf ?? null;
-  if (variantOf !== null && (typeof variantOf !== 'string' || !ID_RE.test(variantOf) || variantOf === id)) {
+  if (variantOf !== null && (typeof variantOf !== 'string' || !MODEL_ID_RE.test(variantOf) || variantOf === id)) {
     fail('variantOf', "must be another model's id");
   }
 

@@ -84,9 +84,10 @@ function* fields(buf: Uint8Array, start: number, end: number): Generator<Field> 
   }
 }
 
+const size = (parts: Uint8Array[]): number => parts.reduce((n, p) => n + p.length, 0);
+
 function lengthDelimited(number: number, parts: Uint8Array[]): Uint8Array[] {
-  const len = parts.reduce((n, p) => n + p.length, 0);
-  return [encodeVarint(number * 8 + WIRE_LEN), encodeVarint(len), ...parts];
+  return [encodeVarint(number * 8 + WIRE_LEN), encodeVarint(size(parts)), ...parts];
 }
 
 const utf8 = new TextEncoder();
@@ -97,8 +98,6 @@ function stringEntry(key: string, value: string): Uint8Array[] {
     ...lengthDelimited(2, [utf8.encode(value)]),
   ]);
 }
-
-const size = (parts: Uint8Array[]): number => parts.reduce((n, p) => n + p.length, 0);
 
 export interface ExternalizedModel {
   /** The model without its large weights (they are read from the original bytes by offset). */

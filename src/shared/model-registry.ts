@@ -46,8 +46,8 @@ export interface ActiveModel {
 }
 
 /** The user's choice (options page) if it is still there, else the model the build made active. */
-export async function loadActiveModel(): Promise<ActiveModel> {
-  const index = await readModelsIndex();
+export async function loadActiveModel(index?: ModelsIndex): Promise<ActiveModel> {
+  index ??= await readModelsIndex();
   const chosen = await readActiveChoice().catch(() => null);
   if (chosen !== null && index.models[chosen] === undefined) {
     const stored = await readStoredModel(chosen).catch(() => null);
@@ -63,8 +63,8 @@ export async function loadActiveModel(): Promise<ActiveModel> {
  * be read is left out rather than failing the load.
  */
 export async function loadActiveFamily(): Promise<ActiveModel[]> {
-  const chosen = await loadActiveModel();
   const index = await readModelsIndex();
+  const chosen = await loadActiveModel(index);
   const packaged = await Promise.all(
     Object.keys(index.models)
       .filter((id) => id !== chosen.manifest.id)

@@ -2,6 +2,8 @@
 // (content -> background, background -> content, ui -> background, background -> offscreen);
 // every receiver runs the matching `parse*` on what arrives and drops anything that fails.
 
+import { MODEL_ID_RE } from '../detector/manifest';
+
 /** Why an image could not be judged. The content script turns these into plain words. */
 export type FailureReason =
   | 'http-error'
@@ -620,7 +622,6 @@ export type ModelBackgroundToOffscreen =
   | { target: 'offscreen'; kind: 'offscreen/model-download-status' }
   | { target: 'offscreen'; kind: 'offscreen/model-download-cancel' };
 
-const MODEL_ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 function parseModelUiToBackground(v: Record<string, unknown>): ModelUiToBackground | null {
   switch (v.kind) {
