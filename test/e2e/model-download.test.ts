@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelsReply, StatusReply, UiToBackground } from '../../src/shared/protocol';
-import { axeViolations } from '../support/axe';
+import { axeLightAndDark } from '../support/axe';
 import { waitForBadges, type BadgeReading } from '../support/badges';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
 import { opfsModels as readOpfsModels, storedSha as readStoredSha } from '../support/opfs';
@@ -266,12 +266,7 @@ describe('model download from the options page', () => {
   });
 
   it('passes axe-core with the model section, light and dark', async () => {
-    await options.screenshot({ path: join(ARTIFACTS, 'options-models-light.png'), fullPage: true });
-    expect(await axeViolations(options), 'axe-core, light').toEqual([]);
-    await options.emulateMedia({ colorScheme: 'dark' });
-    await options.screenshot({ path: join(ARTIFACTS, 'options-models-dark.png'), fullPage: true });
-    expect(await axeViolations(options), 'axe-core, dark').toEqual([]);
-    await options.emulateMedia({ colorScheme: 'light' });
+    expect(await axeLightAndDark(options, ARTIFACTS, 'options-models'), 'axe-core').toEqual({ light: [], dark: [] });
   });
 
   it('removes the active downloaded model: the packaged one is used again', async () => {

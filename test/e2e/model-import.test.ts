@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelsReply, StatusReply, UiToBackground } from '../../src/shared/protocol';
-import { axeViolations } from '../support/axe';
+import { axeLightAndDark } from '../support/axe';
 import { waitForBadges, type BadgeReading } from '../support/badges';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
 import { opfsModels as readOpfsModels, storedSha as readStoredSha } from '../support/opfs';
@@ -189,12 +189,7 @@ describe('model import from files in the options page', () => {
 
   it('passes axe-core with the import form, light and dark', async () => {
     await options.locator('#model-files').scrollIntoViewIfNeeded();
-    await options.screenshot({ path: join(ARTIFACTS, 'options-import-light.png'), fullPage: true });
-    expect(await axeViolations(options), 'axe-core, light').toEqual([]);
-    await options.emulateMedia({ colorScheme: 'dark' });
-    await options.screenshot({ path: join(ARTIFACTS, 'options-import-dark.png'), fullPage: true });
-    expect(await axeViolations(options), 'axe-core, dark').toEqual([]);
-    await options.emulateMedia({ colorScheme: 'light' });
+    expect(await axeLightAndDark(options, ARTIFACTS, 'options-import'), 'axe-core').toEqual({ light: [], dark: [] });
   });
 
   it('a model whose probe check fails: the popup shows the error and what to do, and opens the model options', async () => {
@@ -221,11 +216,7 @@ describe('model import from files in the options page', () => {
     expect(await card.textContent()).toMatch(/^model output differs from its manifest's reference by \d\.\d\de[+-]\d+$/);
     const advice = popup.locator('dd.advice');
     expect(await advice.textContent()).toContain('is not the one its manifest describes. In the options, switch to another model');
-    await popup.screenshot({ path: join(ARTIFACTS, 'popup-model-failed-light.png'), fullPage: true });
-    expect(await axeViolations(popup), 'axe-core, light').toEqual([]);
-    await popup.emulateMedia({ colorScheme: 'dark' });
-    await popup.screenshot({ path: join(ARTIFACTS, 'popup-model-failed-dark.png'), fullPage: true });
-    expect(await axeViolations(popup), 'axe-core, dark').toEqual([]);
+    expect(await axeLightAndDark(popup, ARTIFACTS, 'popup-model-failed'), 'axe-core').toEqual({ light: [], dark: [] });
 
     const [opened] = await Promise.all([ext.context.waitForEvent('page'), advice.getByRole('button', { name: 'Open the model options' }).click()]);
     await opened.waitForLoadState();

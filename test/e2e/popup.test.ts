@@ -11,7 +11,7 @@ import { launchWithExtension, type ExtensionSession } from '../support/chrome';
 import { startServer, type TestServer } from '../support/server';
 import { readBadges, readCovers, waitForBadges, type BadgeReading } from '../support/badges';
 import { PHOTOS_DIR } from '../support/photos';
-import { axeViolations } from '../support/axe';
+import { axeLightAndDark, axeViolations } from '../support/axe';
 
 const ARTIFACTS = join(import.meta.dirname, '../../artifacts/e2e');
 const PHOTOS = ['astronaut-portrait.jpg', 'chelsea.png', 'coins.png'];
@@ -133,12 +133,7 @@ describe('popup', () => {
       expect(t.src).toBe('data:image/jpeg;base64,');
       expect(t.w).toBeGreaterThan(0);
     }
-    await popup.screenshot({ path: join(ARTIFACTS, 'popup-light.png'), fullPage: true });
-    expect(await axeViolations(popup), 'axe-core, light').toEqual([]);
-    await popup.emulateMedia({ colorScheme: 'dark' });
-    await popup.screenshot({ path: join(ARTIFACTS, 'popup-dark.png'), fullPage: true });
-    expect(await axeViolations(popup), 'axe-core, dark').toEqual([]);
-    await popup.emulateMedia({ colorScheme: 'light' });
+    expect(await axeLightAndDark(popup, ARTIFACTS, 'popup'), 'axe-core').toEqual({ light: [], dark: [] });
   });
 
   it('draws each history row’s score bar and threshold mark from the stored entry, and opens the page or the image', async () => {
@@ -339,12 +334,7 @@ describe('options page', () => {
     expect(rows).toHaveLength(2);
     expect(rows[1]).toContain(`,true,${label},`);
     expect(rows[1]).toContain(rocket);
-    await options.screenshot({ path: join(ARTIFACTS, 'options-light.png'), fullPage: true });
-    expect(await axeViolations(options), 'axe-core, light').toEqual([]);
-    await options.emulateMedia({ colorScheme: 'dark' });
-    await options.screenshot({ path: join(ARTIFACTS, 'options-dark.png'), fullPage: true });
-    expect(await axeViolations(options), 'axe-core, dark').toEqual([]);
-    await options.emulateMedia({ colorScheme: 'light' });
+    expect(await axeLightAndDark(options, ARTIFACTS, 'options'), 'axe-core').toEqual({ light: [], dark: [] });
   });
 
   it('deletes all data after confirmation: IndexedDB, counters and settings', async () => {
