@@ -503,7 +503,8 @@ describe('content script: a hostile page', () => {
     );
     const page = await open('/hostile.html');
     await expect.poll(() => page.evaluate(() => (window as unknown as { __probe: unknown[] }).__probe.length), { timeout: 30_000 }).toBe(1);
-    const badges = await waitForBadges(page, (b) => b.length === 2 && settledAll(b));
+    // Waits for the frame that draws the badges as well as for their verdicts.
+    const badges = await waitForBadges(page, (b) => b.length === 2 && settledAll(b) && b.every((x) => !x.hidden));
     expectReference(badges.find((b) => b.src.includes('coins'))!, 'coins.png');
     expectReference(badges.find((b) => b.src.includes('rocket'))!, 'rocket.jpg');
     expect(badges.every((b) => !b.hidden)).toBe(true);

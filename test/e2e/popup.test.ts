@@ -286,11 +286,14 @@ describe('options page', () => {
     await popup.reload();
     await popup.getByRole('button', { name: 'Check all images on this page now' }).click();
     await popup.getByText('Checking every image').waitFor({ timeout: 10_000 });
-    const badges = await waitForBadges(site, settled(PHOTOS.length), 30_000);
-    // "Likely real" badges are there but not drawn; likely generated ones are blurred.
+    // "Likely real" badges are there but not drawn; likely generated ones are blurred. A badge
+    // is drawn on the frame after its verdict, so the wait covers that frame too.
+    const drawn = (b: BadgeReading[]): boolean => b.every((x) => x.hidden === (x.state === 'real'));
+    const badges = await waitForBadges(site, (b) => settled(PHOTOS.length)(b) && drawn(b), 30_000);
     for (const b of badges) expect(b.hidden).toBe(b.state === 'real');
+    const suspected = badges.filter((b) => b.state === 'generated').map((b) => b.src).sort();
+    await expect.poll(async () => (await readCovers(site)).map((c) => c.src).sort(), { timeout: 10_000 }).toEqual(suspected);
     const covers = await readCovers(site);
-    expect(covers.map((c) => c.src).sort()).toEqual(badges.filter((b) => b.state === 'generated').map((b) => b.src).sort());
     expect(covers.every((c) => c.mode === 'blur')).toBe(true);
     await options.getByLabel('Automatically').check();
     await options.locator('#suspectedStyle').selectOption('badge');
