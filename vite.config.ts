@@ -63,7 +63,7 @@ export default defineConfig({
     // RFL_DIST lets parallel work build into separate folders; tests read the same variable.
     outDir: process.env.RFL_DIST ?? 'dist',
     emptyOutDir: true,
-    target: 'chrome116',
+    target: 'chrome137',
     sourcemap: false,
     chunkSizeWarningLimit: 2000,
     rollupOptions: {

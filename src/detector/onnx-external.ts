@@ -5,7 +5,9 @@
 // WebAssembly memory never shrinks, so that copy stayed allocated for the session's life).
 //
 // Only the protobuf framing is read: ModelProto.graph (field 7) -> GraphProto.initializer (field 5)
-// -> TensorProto.raw_data (field 9). Everything else is copied through byte for byte.
+// -> TensorProto.raw_data (field 9). Everything else is copied through byte for byte. The model may
+// be a Blob (a file on disk): then only the framing is read, a small window at a time, and the
+// weights themselves never enter JavaScript memory.
 
 export class OnnxFormatError extends Error {
   override name = 'OnnxFormatError';
@@ -60,26 +62,57 @@ interface Field {
   payloadStart: number;
 }
 
-/** The fields of the message in buf[start, end). */
-function* fields(buf: Uint8Array, start: number, end: number): Generator<Field> {
+/** Random access to the model's bytes. `read` returns bytes the caller may keep. */
+export interface ByteSource {
+  readonly size: number;
+  read(start: number, end: number): Promise<Uint8Array>;
+}
+
+export function bufferSource(buf: Uint8Array): ByteSource {
+  return { size: buf.length, read: (start, end) => Promise.resolve(buf.subarray(start, end)) };
+}
+
+/**
+ * A Blob read a window at a time: the framing of neighbouring fields (a graph's nodes) comes
+ * from one read, and each weight's header from one small read beside it.
+ */
+export function blobSource(blob: Blob, window = 64 * 1024): ByteSource {
+  let at = 0;
+  let cached = new Uint8Array(0);
+  return {
+    size: blob.size,
+    async read(start, end) {
+      if (start < at || end > at + cached.length) {
+        at = start;
+        cached = new Uint8Array(await blob.slice(start, Math.min(blob.size, Math.max(end, start + window))).arrayBuffer());
+      }
+      // A copy: a kept subarray would pin the whole window.
+      return cached.slice(start - at, end - at);
+    },
+  };
+}
+
+/** The fields of the message in [start, end). */
+async function* fields(src: ByteSource, start: number, end: number): AsyncGenerator<Field> {
   let pos = start;
   while (pos < end) {
-    const fieldStart = pos;
-    const [key, afterKey] = varint(buf, pos, end);
+    // A key and a length are at most 10 bytes each.
+    const head = await src.read(pos, Math.min(end, pos + 20));
+    const [key, afterKey] = varint(head, 0, head.length);
     const number = Math.floor(key / 8);
     const wire = key % 8;
     let next: number;
-    let payloadStart = afterKey;
-    if (wire === WIRE_VARINT) next = varint(buf, afterKey, end)[1];
-    else if (wire === WIRE_I64) next = afterKey + 8;
-    else if (wire === WIRE_I32) next = afterKey + 4;
+    let payloadStart = pos + afterKey;
+    if (wire === WIRE_VARINT) next = pos + varint(head, afterKey, head.length)[1];
+    else if (wire === WIRE_I64) next = pos + afterKey + 8;
+    else if (wire === WIRE_I32) next = pos + afterKey + 4;
     else if (wire === WIRE_LEN) {
-      const [len, at] = varint(buf, afterKey, end);
-      payloadStart = at;
-      next = at + len;
+      const [len, at] = varint(head, afterKey, head.length);
+      payloadStart = pos + at;
+      next = payloadStart + len;
     } else throw new OnnxFormatError(`unsupported wire type ${wire}`);
     if (number === 0 || next > end) throw new OnnxFormatError('truncated or malformed field');
-    yield { number, wire, start: fieldStart, end: next, payloadStart };
+    yield { number, wire, start: pos, end: next, payloadStart };
     pos = next;
   }
 }
@@ -112,18 +145,19 @@ export interface ExternalizedModel {
  * pointing into the original file under the name `location`. Returns null when there is nothing
  * worth moving or the model already uses external data. Throws OnnxFormatError on malformed input.
  */
-export function externalizeInitializers(model: Uint8Array, location: string, minBytes = 1024): ExternalizedModel | null {
+export async function externalizeInitializers(model: Uint8Array | Blob, location: string, minBytes = 1024): Promise<ExternalizedModel | null> {
+  const src = model instanceof Uint8Array ? bufferSource(model) : blobSource(model);
   let tensors = 0;
   let bytes = 0;
-  const tensor = (start: number, end: number): Uint8Array[] => {
+  const tensor = async (start: number, end: number): Promise<Uint8Array[]> => {
     const parts: Uint8Array[] = [];
     let raw: Field | null = null;
-    for (const f of fields(model, start, end)) {
+    for await (const f of fields(src, start, end)) {
       if (f.number === TENSOR_DATA_LOCATION || f.number === TENSOR_EXTERNAL_DATA) throw new AlreadyExternal();
       if (f.number === TENSOR_RAW_DATA && f.wire === WIRE_LEN && f.end - f.payloadStart >= minBytes) raw = f;
-      else parts.push(model.subarray(f.start, f.end));
+      else parts.push(await src.read(f.start, f.end));
     }
-    if (!raw) return [model.subarray(start, end)];
+    if (!raw) return [await src.read(start, end)];
     tensors++;
     bytes += raw.end - raw.payloadStart;
     return [
@@ -135,19 +169,19 @@ export function externalizeInitializers(model: Uint8Array, location: string, min
       encodeVarint(DATA_LOCATION_EXTERNAL),
     ];
   };
-  const graph = (start: number, end: number): Uint8Array[] => {
+  const graph = async (start: number, end: number): Promise<Uint8Array[]> => {
     const parts: Uint8Array[] = [];
-    for (const f of fields(model, start, end)) {
-      if (f.number === GRAPH_INITIALIZER && f.wire === WIRE_LEN) parts.push(...lengthDelimited(GRAPH_INITIALIZER, tensor(f.payloadStart, f.end)));
-      else parts.push(model.subarray(f.start, f.end));
+    for await (const f of fields(src, start, end)) {
+      if (f.number === GRAPH_INITIALIZER && f.wire === WIRE_LEN) parts.push(...lengthDelimited(GRAPH_INITIALIZER, await tensor(f.payloadStart, f.end)));
+      else parts.push(await src.read(f.start, f.end));
     }
     return parts;
   };
   const parts: Uint8Array[] = [];
   try {
-    for (const f of fields(model, 0, model.length)) {
-      if (f.number === MODEL_GRAPH && f.wire === WIRE_LEN) parts.push(...lengthDelimited(MODEL_GRAPH, graph(f.payloadStart, f.end)));
-      else parts.push(model.subarray(f.start, f.end));
+    for await (const f of fields(src, 0, src.size)) {
+      if (f.number === MODEL_GRAPH && f.wire === WIRE_LEN) parts.push(...lengthDelimited(MODEL_GRAPH, await graph(f.payloadStart, f.end)));
+      else parts.push(await src.read(f.start, f.end));
     }
   } catch (e) {
     if (e instanceof AlreadyExternal) return null;

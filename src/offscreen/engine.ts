@@ -3,18 +3,23 @@
 // isolated: see the manifest), proves the chosen backend on the manifest's probe input before
 // any page image is judged, runs images that arrive together as one batch, and asks to be
 // closed when idle so its memory (a WebAssembly heap never shrinks) goes back to the system.
+//
+// ORT's JSPI build (Chrome 137+): it reads a model's weights from a Blob on demand while the
+// session is built, so the model file (OPFS parts or the packaged file) never sits in JavaScript
+// memory whole, beside the heap that holds the weights. Peak memory is about the heap alone.
 
-import * as ort from 'onnxruntime-web';
+import * as ort from 'onnxruntime-web/jspi';
 // The build emits ORT's WebAssembly binary as an extension file; this is its packaged path.
-import ortMjsPath from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.mjs?url';
-import ortWasmPath from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url';
+import ortMjsPath from 'onnxruntime-web/ort-wasm-simd-threaded.jspi.mjs?url';
+import ortWasmPath from 'onnxruntime-web/ort-wasm-simd-threaded.jspi.wasm?url';
 import type { ModelManifest } from '../detector/manifest';
 import { probeInput } from '../detector/probe';
 import type { Backend, EngineOptions, EngineStatus } from '../shared/protocol';
 import { loadActiveFamily, summarize, type ActiveModel } from '../shared/model-registry';
 import { loadPlan } from '../detector/variants';
 import { externalizeInitializers, OnnxFormatError } from '../detector/onnx-external';
-import { readStoredOnnx } from '../shared/model-store';
+import { storedOnnxBlob } from '../shared/model-store';
+import type { HashReply, HashRequest } from './hash-worker';
 
 // Every ORT file is bundled with the extension: no CDN, no remote code.
 ort.env.wasm.wasmPaths = { mjs: chrome.runtime.getURL(ortMjsPath), wasm: chrome.runtime.getURL(ortWasmPath) };
@@ -57,11 +62,6 @@ async function webGpuHere(options: EngineOptions): Promise<{ unusable: string | 
   return { unusable: null, shaderF16 };
 }
 
-async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', bytes);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
-}
-
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] ?? NaN) - (b[i] ?? NaN)));
@@ -88,45 +88,60 @@ async function probeError(l: Loaded, perturb = false): Promise<number> {
   return maxAbsDiff(got, l.manifest.probe.logits);
 }
 
-/** Streams the model file, reporting the share read so far. */
-async function fetchModel(url: string, expected: number, progress: (share: number) => void): Promise<Uint8Array<ArrayBuffer>> {
+/** The packaged model file as a Blob (held by the browser, not in this document's memory). */
+async function fetchModel(url: string, expected: number): Promise<Blob> {
   const res = await fetch(url);
-  if (!res.ok || !res.body) throw new Error(`model file: HTTP ${res.status}`);
-  const out = new Uint8Array(expected);
-  const reader = res.body.getReader();
-  let at = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (at + value.byteLength > expected) {
-      await reader.cancel();
-      throw new Error('model file is larger than its manifest says');
-    }
-    out.set(value, at);
-    at += value.byteLength;
-    progress(at / expected);
-  }
-  if (at !== expected) throw new Error('model file is smaller than its manifest says');
-  return out;
+  if (!res.ok) throw new Error(`model file: HTTP ${res.status}`);
+  const file = await res.blob();
+  if (file.size !== expected) throw new Error(`model file is ${file.size > expected ? 'larger' : 'smaller'} than its manifest says`);
+  return file;
+}
+
+/**
+ * Checks `file` against `sha256` in a worker; `progress` gets the share hashed so far. Returns the
+ * check (rejecting on a mismatch) and a way to stop it.
+ */
+function verifyInWorker(file: Blob, sha256: string, progress: (share: number) => void): { checked: Promise<void>; stop: () => void } {
+  const worker = new Worker(new URL('./hash-worker.ts', import.meta.url), { type: 'module' });
+  const checked = new Promise<void>((resolve, reject) => {
+    worker.onmessage = (e: MessageEvent<HashReply>) => {
+      const m = e.data;
+      if (m.kind === 'progress') return progress(m.bytes / Math.max(1, file.size));
+      worker.terminate();
+      if (m.kind === 'error') reject(new Error(`model file could not be read: ${m.message}`));
+      else if (m.hex !== sha256) reject(new Error('model file does not match its manifest (SHA-256)'));
+      else resolve(progress(1));
+    };
+    worker.onerror = (e) => {
+      worker.terminate();
+      reject(new Error(`model file check failed: ${e.message}`));
+    };
+  });
+  // Awaited only once the session is built; a rejection before then is not "unhandled".
+  checked.catch(() => undefined);
+  worker.postMessage({ file } satisfies HashRequest);
+  return { checked, stop: () => worker.terminate() };
 }
 
 /** The name under which the model file is handed to ORT as the external data of its own graph. */
 const WEIGHTS_FILE = 'weights.bin';
 
+type SessionInput = { graph: Uint8Array<ArrayBuffer>; externalData: ort.InferenceSession.SessionOptions['externalData'] };
+
 /**
- * What ORT is given for `model`: its graph with the weights pointing into `model` itself by offset
- * (so ORT does not first copy the whole file into the WebAssembly heap, which never shrinks), or
- * the file as it is when it cannot be split.
+ * What ORT is given for `file`: its graph with the weights pointing into `file` itself by offset
+ * (ORT reads each weight from the Blob into its place in the heap), or, when the file cannot be
+ * split, its bytes as they are.
  */
-function sessionInput(model: Uint8Array<ArrayBuffer>): { graph: Uint8Array<ArrayBuffer>; externalData: ort.InferenceSession.SessionOptions['externalData'] } {
+async function sessionInput(file: Blob): Promise<SessionInput> {
   try {
-    const split = externalizeInitializers(model, WEIGHTS_FILE);
-    if (split) return { graph: split.graph, externalData: [{ path: WEIGHTS_FILE, data: model }] };
+    const split = await externalizeInitializers(file, WEIGHTS_FILE);
+    if (split) return { graph: split.graph, externalData: [{ path: WEIGHTS_FILE, data: file }] };
   } catch (e) {
     if (!(e instanceof OnnxFormatError)) throw e;
     // ORT's own parser gives the clearer error for a malformed file.
   }
-  return { graph: model, externalData: undefined };
+  return { graph: new Uint8Array(await file.arrayBuffer()), externalData: undefined };
 }
 
 /** ORT options per backend. */
@@ -179,18 +194,22 @@ export class Engine {
     return loaded;
   }
 
-  /** The ONNX bytes of one installed model, SHA-256 checked, with load progress in the status. */
-  private async readModel({ manifest, onnxUrl, storedId }: ActiveModel): Promise<Uint8Array<ArrayBuffer>> {
-    const progress = (share: number): void => {
+  /**
+   * One installed model's file, ready for ORT, with its SHA-256 check started beside it (load
+   * progress in the status is the share checked).
+   */
+  private async openModel({ manifest, onnxUrl, storedId }: ActiveModel): Promise<{ input: SessionInput; checked: Promise<void>; stop: () => void }> {
+    // A downloaded model is read from OPFS, a packaged one from the extension package.
+    const file = storedId !== null ? await storedOnnxBlob(storedId, manifest.onnx.bytes) : await fetchModel(onnxUrl ?? '', manifest.onnx.bytes);
+    const check = verifyInWorker(file, manifest.onnx.sha256, (share) => {
       this.status.progress = share;
-    };
-    // A downloaded model is read from OPFS, a packaged one fetched from the extension package.
-    const model =
-      storedId !== null
-        ? await readStoredOnnx(storedId, manifest.onnx.bytes, progress)
-        : await fetchModel(onnxUrl ?? '', manifest.onnx.bytes, progress);
-    if ((await sha256Hex(model)) !== manifest.onnx.sha256) throw new Error('model file does not match its manifest (SHA-256)');
-    return model;
+    });
+    try {
+      return { input: await sessionInput(file), ...check };
+    } catch (e) {
+      check.stop();
+      throw e;
+    }
   }
 
   private async loadSession(options: EngineOptions): Promise<Loaded> {
@@ -210,40 +229,47 @@ export class Engine {
       notes.unshift('the model is installed only in fp16, which needs WebGPU shader-f16, not offered here');
     }
     const failures: string[] = [];
-    let bytesOf: string | null = null;
-    let input: ReturnType<typeof sessionInput> | null = null;
-    for (const [i, { backend, model }] of plan.entries()) {
-      const { manifest } = model;
-      const last = i === plan.length - 1;
-      // Precision is named only where there is a choice of it.
-      const what = `${backend === 'webgpu' ? 'WebGPU' : 'WebAssembly'}${family.length > 1 ? ` ${manifest.precision}` : ''}`;
-      this.status.model = summarize(manifest);
-      this.status.precision = manifest.precision;
-      // Only one model copy at a time: the previous attempt's bytes and session go first.
-      if (input === null || bytesOf !== manifest.id) {
-        input = null;
-        input = sessionInput(await this.readModel(model));
-        bytesOf = manifest.id;
-      }
-      let session: ort.InferenceSession | null = null;
-      try {
-        if (backend === 'webgpu' && options.faults.failWebGpuInit) throw new Error('injected fault: WebGPU initialisation failed');
-        session = await ort.InferenceSession.create(input.graph, sessionOptions(backend, input.externalData));
-        const loaded: Loaded = { session, manifest, backend };
-        const err = await probeError(loaded, backend === 'webgpu' && options.faults.perturbWebGpuProbe);
-        if (err <= manifest.probe.tolerance) {
-          if (failures.length > 0) notes.unshift(`${failures.join('; ')}; using ${what}`);
-          this.status.note = notes.join('; ') || null;
-          return loaded;
+    let opened: { id: string; input: SessionInput; checked: Promise<void>; stop: () => void } | null = null;
+    try {
+      for (const [i, { backend, model }] of plan.entries()) {
+        const { manifest } = model;
+        const last = i === plan.length - 1;
+        // Precision is named only where there is a choice of it.
+        const what = `${backend === 'webgpu' ? 'WebGPU' : 'WebAssembly'}${family.length > 1 ? ` ${manifest.precision}` : ''}`;
+        this.status.model = summarize(manifest);
+        this.status.precision = manifest.precision;
+        // Only one model at a time: the previous attempt's session and check go first.
+        if (opened === null || opened.id !== manifest.id) {
+          opened?.stop();
+          opened = null;
+          opened = { id: manifest.id, ...(await this.openModel(model)) };
         }
-        if (last) throw new Error(`model output differs from its manifest's reference by ${err.toExponential(2)}`);
-        failures.push(`${what} output differed from the reference by ${err.toExponential(2)}`);
-        await session.release();
-      } catch (e) {
-        await session?.release().catch(() => undefined);
-        if (last) throw e;
-        failures.push(`${what} failed (${e instanceof Error ? e.message : String(e)})`);
+        const { input, checked } = opened;
+        let session: ort.InferenceSession | null = null;
+        try {
+          if (backend === 'webgpu' && options.faults.failWebGpuInit) throw new Error('injected fault: WebGPU initialisation failed');
+          session = await ort.InferenceSession.create(input.graph, sessionOptions(backend, input.externalData));
+          const loaded: Loaded = { session, manifest, backend };
+          const err = await probeError(loaded, backend === 'webgpu' && options.faults.perturbWebGpuProbe);
+          if (err <= manifest.probe.tolerance) {
+            // Nothing is judged before the whole file is known to be the manifest's.
+            await checked;
+            if (failures.length > 0) notes.unshift(`${failures.join('; ')}; using ${what}`);
+            this.status.note = notes.join('; ') || null;
+            return loaded;
+          }
+          if (last) throw new Error(`model output differs from its manifest's reference by ${err.toExponential(2)}`);
+          failures.push(`${what} output differed from the reference by ${err.toExponential(2)}`);
+          await session.release();
+        } catch (e) {
+          await session?.release().catch(() => undefined);
+          if (last) throw e;
+          failures.push(`${what} failed (${e instanceof Error ? e.message : String(e)})`);
+        }
       }
+    } finally {
+      // A check still running for a model that was not kept.
+      opened?.stop();
     }
     throw new Error('no model to load');
   }

@@ -189,13 +189,13 @@ export async function listStoredModels(): Promise<{ installed: StoredModel[]; un
 }
 
 /**
- * The ONNX bytes of an installed model in one buffer (the only full copy: ORT takes it as is),
- * read chunk by chunk with progress.
+ * The ONNX file of an installed model as one Blob made of its part files: nothing is read here,
+ * so the 800 MB never sits in memory whole (onnxruntime and the hash read it in pieces).
  */
-export async function readStoredOnnx(id: string, bytes: number, progress: (share: number) => void): Promise<Uint8Array<ArrayBuffer>> {
+export async function storedOnnxBlob(id: string, bytes: number): Promise<Blob> {
   const dir = await modelDir(id, false);
   if (!dir) throw new Error(`downloaded model "${id}" is gone`);
-  const out = new Uint8Array(bytes);
+  const parts: File[] = [];
   let at = 0;
   for (let i = 0; ; i++) {
     let file: File;
@@ -204,13 +204,12 @@ export async function readStoredOnnx(id: string, bytes: number, progress: (share
     } catch {
       break;
     }
-    if (at + file.size > bytes) throw new Error(`downloaded model "${id}" is larger than its manifest says`);
-    out.set(new Uint8Array(await file.arrayBuffer()), at);
     at += file.size;
-    progress(at / bytes);
+    if (at > bytes) throw new Error(`downloaded model "${id}" is larger than its manifest says`);
+    parts.push(file);
   }
   if (at !== bytes) throw new Error(`downloaded model "${id}" is incomplete (${at} of ${bytes} bytes)`);
-  return out;
+  return new Blob(parts);
 }
 
 export async function removeStoredModel(id: string): Promise<void> {

@@ -6,6 +6,8 @@
 // SHA-256, a wrong size, a broken manifest, a missing model file and ids already in use are refused
 // with clear errors and leave nothing in OPFS. A copy whose probe logits are wrong imports (its
 // file is intact) but fails to load: the popup says so, says what to do, and opens the options.
+// A stored copy changed by one bit after its install is refused at load by the engine's own
+// SHA-256 check (the probe alone would not notice so small a change).
 
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +16,7 @@ import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelsReply, StatusReply, UiToBackground } from '../../src/shared/protocol';
+import { externalizeInitializers } from '../../src/detector/onnx-external';
 import { axeLightAndDark } from '../support/axe';
 import { waitForBadges, type BadgeReading } from '../support/badges';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
@@ -229,5 +232,46 @@ describe('model import from files in the options page', () => {
     await waitForBadges(page, (b) => b.length === 1 && b[0]?.state !== 'checking' && b[0]?.state !== 'failed', 30_000);
     await popup.locator('[data-engine-state="ready"]').waitFor();
     await Promise.all([opened.close(), popup.close(), page.close()]);
+  });
+
+  it('refuses at load a stored model changed after its install, even by one bit the probe would not notice', async () => {
+    await importFiles(modelFolder('tampered', renamed('tampered-copy', 'Tampered copy')));
+    await options.getByText('Installed Tampered copy from files').waitFor();
+    // The low mantissa byte of a float in the largest weight: a change of about 1e-7 of one weight.
+    const graph = new TextDecoder('latin1').decode((await externalizeInitializers(new Uint8Array(onnx), 'w'))?.graph);
+    const entry = (key: string) => [...graph.matchAll(new RegExp(`\\x0a\\x06${key}\\x12.(\\d+)`, 'g'))].map((m) => Number(m[1]));
+    const [offsets, lengths] = [entry('offset'), entry('length')];
+    const largest = lengths.indexOf(Math.max(...lengths));
+    const at = (offsets[largest] as number) + 4 * Math.floor((lengths[largest] as number) / 8);
+    await options.evaluate(async (at) => {
+      const dir = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('models')).getDirectoryHandle('tampered-copy');
+      let start = 0;
+      for (let i = 0; ; i++) {
+        const handle = await dir.getFileHandle(`part-${String(i).padStart(5, '0')}.bin`);
+        const bytes = new Uint8Array(await (await handle.getFile()).arrayBuffer());
+        if (at < start + bytes.length) {
+          bytes[at - start]! ^= 1;
+          const w = await handle.createWritable();
+          await w.write(bytes);
+          await w.close();
+          return;
+        }
+        start += bytes.length;
+      }
+    }, at);
+    await options.locator('li[data-model-id="tampered-copy"]').getByRole('button', { name: 'Use this model' }).click();
+    await options.getByText('Now using Tampered copy').waitFor();
+
+    const page = await ext.context.newPage();
+    await page.goto(`${server.origin}/coins.html`);
+    const [badge] = await waitForBadges(page, settled(1));
+    expect(badge?.state).toBe('failed');
+    const status = await ask<StatusReply>({ kind: 'ui/get-status' });
+    expect(status.engine.state).toBe('failed');
+    expect(status.engine.note).toBe('model file does not match its manifest (SHA-256)');
+
+    await options.locator('li[data-model-id="realfake-fixture"]').getByRole('button', { name: 'Use this model' }).click();
+    await options.getByText('Now using').waitFor();
+    await page.close();
   });
 });

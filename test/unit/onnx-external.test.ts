@@ -27,8 +27,11 @@ describe('externalizeInitializers', () => {
   for (const dir of MODELS) {
     it(`moves the weights of ${dir.split('/').pop()} out of the graph, and onnxruntime reads them back by offset`, async () => {
       const model = new Uint8Array(readFileSync(join(dir, 'model.onnx')));
-      const split = externalizeInitializers(model, 'weights.bin');
+      const split = await externalizeInitializers(model, 'weights.bin');
       if (!split) throw new Error('nothing externalized');
+      // Read from a Blob (a file, a small window at a time), the split is the same bytes.
+      const fromBlob = await externalizeInitializers(new Blob([model]), 'weights.bin');
+      expect(fromBlob?.graph).toEqual(split.graph);
       console.log(`${dir.split('/').pop()}: ${model.length} bytes -> graph ${split.graph.length} bytes + ${split.tensors} tensors (${split.bytes} bytes) by offset`);
       expect(split.graph.length + split.bytes).toBeLessThanOrEqual(model.length + split.tensors * 64);
       expect(split.graph.length).toBeLessThan(model.length / 4);
@@ -41,14 +44,15 @@ describe('externalizeInitializers', () => {
     });
   }
 
-  it('leaves a model that already uses external data alone, and one with no large weights', () => {
+  it('leaves a model that already uses external data alone, and one with no large weights', async () => {
     const model = new Uint8Array(readFileSync(join(MODELS[0] as string, 'model.onnx')));
-    const split = externalizeInitializers(model, 'weights.bin');
-    expect(externalizeInitializers(split?.graph ?? new Uint8Array(), 'again.bin')).toBeNull();
-    expect(externalizeInitializers(model, 'weights.bin', Number.MAX_SAFE_INTEGER)).toBeNull();
+    const split = await externalizeInitializers(model, 'weights.bin');
+    expect(await externalizeInitializers(split?.graph ?? new Uint8Array(), 'again.bin')).toBeNull();
+    expect(await externalizeInitializers(new Blob([split?.graph ?? new Uint8Array()]), 'again.bin')).toBeNull();
+    expect(await externalizeInitializers(model, 'weights.bin', Number.MAX_SAFE_INTEGER)).toBeNull();
   });
 
-  it('refuses malformed protobuf with its own error, never reading past the end', () => {
+  it('refuses malformed protobuf with its own error, never reading past the end', async () => {
     const model = new Uint8Array(readFileSync(join(MODELS[0] as string, 'model.onnx')));
     const cases = [
       model.subarray(0, model.length - 7), // truncated inside the graph
@@ -57,6 +61,9 @@ describe('externalizeInitializers', () => {
       Uint8Array.from([0x3b, 0x00]), // wire type 3 (groups)
       Uint8Array.from([0x00, 0x00]), // field number 0
     ];
-    for (const c of cases) expect(() => externalizeInitializers(c, 'weights.bin')).toThrow(OnnxFormatError);
+    for (const c of cases) {
+      await expect(externalizeInitializers(c, 'weights.bin')).rejects.toThrow(OnnxFormatError);
+      await expect(externalizeInitializers(new Blob([c]), 'weights.bin')).rejects.toThrow(OnnxFormatError);
+    }
   });
 });
