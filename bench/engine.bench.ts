@@ -78,8 +78,6 @@ interface PeakMemory {
    * Chromium process and the same with or without a model.
    */
   privateMb: number;
-  /** Private memory when the row started: what the process kept from earlier rows. */
-  atStartMb: number;
 }
 
 /**
@@ -88,8 +86,7 @@ interface PeakMemory {
  * run) have extension processes too.
  */
 function watchExtensionMemory(): () => PeakMemory | null {
-  const peak: PeakMemory = { rssMb: 0, privateMb: 0, atStartMb: 0 };
-  let first = true;
+  const peak: PeakMemory = { rssMb: 0, privateMb: 0 };
   const kb = (status: string, field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
   const sample = (): void => {
     const parent = parents();
@@ -104,16 +101,12 @@ function watchExtensionMemory(): () => PeakMemory | null {
         if (!cmd.includes('--extension-process')) continue;
         const status = readFileSync(`/proc/${pid}/status`, 'utf8');
         peak.rssMb = Math.max(peak.rssMb, kb(status, 'VmRSS') / 1024);
-        const privateMb = (kb(status, 'RssAnon') + kb(status, 'RssShmem')) / 1024;
-        peak.privateMb = Math.max(peak.privateMb, privateMb);
-        if (first) peak.atStartMb = Math.max(peak.atStartMb, privateMb);
+        peak.privateMb = Math.max(peak.privateMb, (kb(status, 'RssAnon') + kb(status, 'RssShmem')) / 1024);
       } catch {
         // the process ended
       }
     }
-    first = false;
   };
-  sample();
   const timer = setInterval(sample, 200);
   return () => {
     clearInterval(timer);
@@ -277,8 +270,8 @@ describe('bench: inference engine', () => {
         const mem =
           r.peak === null
             ? ''
-            : `  peak ${(r.peak.privateMb / 1024).toFixed(2)} GiB private (${(r.peak.privateMb / modelMb).toFixed(2)}x model; ` +
-              `${(r.peak.atStartMb / 1024).toFixed(2)} GiB before the load), ${(r.peak.rssMb / 1024).toFixed(2)} GiB RSS (${(r.peak.rssMb / modelMb).toFixed(2)}x)`;
+            : `  peak ${(r.peak.privateMb / 1024).toFixed(2)} GiB private (${(r.peak.privateMb / modelMb).toFixed(2)}x model), ` +
+              `${(r.peak.rssMb / 1024).toFixed(2)} GiB RSS (${(r.peak.rssMb / modelMb).toFixed(2)}x)`;
         return fmt(r.name, r.msPerImage, ref, load + mem);
       }),
       gpuLine,

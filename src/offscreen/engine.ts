@@ -219,6 +219,11 @@ export class Engine {
     // Read by ORT once, when it first starts WebAssembly; threads need cross-origin isolation.
     const wanted = options.threads > 0 ? options.threads : defaultThreads();
     ort.env.wasm.numThreads = crossOriginIsolated ? wanted : 1;
+    // ORT's WebAssembly binary is given as bytes, not as a URL: compiled from a URL, Chrome caches
+    // the compiled code, and a later load that reads that cache peaked ~240 MiB higher (measured
+    // with the bench: each third load in a browser, never once the cache was cleared). Compiling
+    // the 16 MB binary each load is cheap next to reading the model.
+    ort.env.wasm.wasmBinary ??= await (await fetch(chrome.runtime.getURL(ortWasmPath))).arrayBuffer();
     const notes: string[] = [];
     if (!crossOriginIsolated && wanted > 1) notes.push('not cross-origin isolated, so WebAssembly runs on 1 thread');
 
