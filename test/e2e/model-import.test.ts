@@ -59,6 +59,12 @@ async function ask<T>(msg: UiToBackground): Promise<T> {
 const opfsModels = (): Promise<Record<string, number>> => readOpfsModels(ext);
 const storedSha = (id: string): Promise<{ sha: string; bytes: number }> => readStoredSha(ext, id);
 
+/** Makes model `id` the active one from an options page, and waits until the page says so. */
+async function useModel(id: string, name = '', page: Page = options): Promise<void> {
+  await page.locator(`li[data-model-id="${id}"]`).getByRole('button', { name: 'Use this model' }).click();
+  await page.getByText(name ? `Now using ${name}` : 'Now using').waitFor();
+}
+
 async function importFiles(paths: string[]): Promise<void> {
   await options.locator('#model-files').setInputFiles(paths);
   await options.getByRole('button', { name: 'Import model files' }).click();
@@ -123,8 +129,7 @@ describe('model import from files in the options page', () => {
   });
 
   it('switches to the imported model: the offscreen engine loads it from OPFS and a page image’s verdict names it', async () => {
-    await options.locator('li[data-model-id="imported-copy"]').getByRole('button', { name: 'Use this model' }).click();
-    await options.getByText('Now using Imported fixture copy').waitFor();
+    await useModel('imported-copy', 'Imported fixture copy');
     expect((await ask<StatusReply>({ kind: 'ui/get-status' })).engine.model?.id).toBe('imported-copy');
 
     const page = await ext.context.newPage();
@@ -202,8 +207,7 @@ describe('model import from files in the options page', () => {
     });
     await importFiles(damaged);
     await options.getByText('Installed Wrong probe copy from files').waitFor();
-    await options.locator('li[data-model-id="probe-copy"]').getByRole('button', { name: 'Use this model' }).click();
-    await options.getByText('Now using Wrong probe copy').waitFor();
+    await useModel('probe-copy', 'Wrong probe copy');
 
     const page = await ext.context.newPage();
     await page.goto(`${server.origin}/coins.html`);
@@ -226,8 +230,7 @@ describe('model import from files in the options page', () => {
     expect(opened.url()).toBe(`chrome-extension://${ext.extensionId}/src/options/index.html#h-model`);
     await opened.locator('li[data-model-id="probe-copy"]').waitFor();
     // Back to the packaged model from there: the popup's next status reads ready again.
-    await opened.locator('li[data-model-id="realfake-fixture"]').getByRole('button', { name: 'Use this model' }).click();
-    await opened.getByText('Now using').waitFor();
+    await useModel('realfake-fixture', '', opened);
     await page.reload();
     await waitForBadges(page, (b) => b.length === 1 && b[0]?.state !== 'checking' && b[0]?.state !== 'failed', 30_000);
     await popup.locator('[data-engine-state="ready"]').waitFor();
@@ -259,8 +262,7 @@ describe('model import from files in the options page', () => {
         start += bytes.length;
       }
     }, at);
-    await options.locator('li[data-model-id="tampered-copy"]').getByRole('button', { name: 'Use this model' }).click();
-    await options.getByText('Now using Tampered copy').waitFor();
+    await useModel('tampered-copy', 'Tampered copy');
 
     const page = await ext.context.newPage();
     await page.goto(`${server.origin}/coins.html`);
@@ -270,8 +272,7 @@ describe('model import from files in the options page', () => {
     expect(status.engine.state).toBe('failed');
     expect(status.engine.note).toBe('model file does not match its manifest (SHA-256)');
 
-    await options.locator('li[data-model-id="realfake-fixture"]').getByRole('button', { name: 'Use this model' }).click();
-    await options.getByText('Now using').waitFor();
+    await useModel('realfake-fixture');
     await page.close();
   });
 });
