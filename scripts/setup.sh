@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks for building, testing and the demo:
 # Chromium (the browser the end-to-end tests drive) and, for the reference pipeline,
-# Debian's PyTorch, torchvision, ONNX, PIL and NumPy. Idempotent: installs only what is missing.
+# Debian's PyTorch, torchvision, ONNX, PIL, NumPy and OpenCV (the published model's resize). Idempotent: installs only what is missing.
 # Nothing here downloads a browser build or model weights; everything comes from apt.
 set -euo pipefail
 
@@ -30,6 +30,7 @@ py_has torchvision || need_pkgs+=(python3-torchvision)
 py_has onnx || need_pkgs+=(python3-onnx)
 py_has PIL || need_pkgs+=(python3-pil)
 py_has numpy || need_pkgs+=(python3-numpy)
+py_has cv2 || need_pkgs+=(python3-opencv)
 
 if [ ${#need_pkgs[@]} -eq 0 ]; then
   echo "setup: everything needed is installed (chromium: $(chrome_path))"
@@ -50,5 +51,5 @@ export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get update -q
 "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${need_pkgs[@]}"
 chrome_path >/dev/null || { echo "setup: chromium still not found" >&2; exit 1; }
-py_has torch && py_has torchvision && py_has onnx && py_has PIL || { echo "setup: Python packages still missing" >&2; exit 1; }
+py_has torch && py_has torchvision && py_has onnx && py_has PIL && py_has cv2 || { echo "setup: Python packages still missing" >&2; exit 1; }
 echo "setup: done (chromium: $(chrome_path))"
