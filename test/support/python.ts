@@ -2,7 +2,7 @@
 // Debian's python3-* packages). Missing packages fail the test with what to do, never skip it.
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -159,4 +159,54 @@ export async function torchPreprocess(images: string[], o: PreprocessOptions & {
 /** `raw:PATH:W:H:C` input naming raw pixels for tools/reference.py. */
 export function rawInput(path: string, width: number, height: number, channels: 3 | 4): string {
   return `raw:${path}:${width}:${height}:${channels}`;
+}
+
+/** Pixels a cv2_resize.py job reads: raw bytes on disk, or a picture PIL decodes (convert(mode)). */
+export type Cv2Source =
+  | { id: string; raw: string; width: number; height: number; channels: 1 | 3 | 4 }
+  | { id: string; image: string; mode: 'L' | 'RGB' | 'RGBA' };
+
+export interface Cv2Pixels {
+  width: number;
+  height: number;
+  channels: number;
+  /** Interleaved, row-major. */
+  data: Uint8Array;
+}
+
+export interface Cv2Results {
+  /** cv2.__version__ of the Python that ran. */
+  version: string;
+  /** PIL's decoded pixels of each `image` source, by id (raw sources are not echoed). */
+  decoded: Map<string, Cv2Pixels>;
+  /** cv2.resize(..., INTER_LINEAR) of each resize, in order. */
+  resized: Cv2Pixels[];
+}
+
+const CV2_RESIZE = join(REPO, 'test/support/cv2_resize.py');
+
+/** cv2.resize(src, to, interpolation=cv2.INTER_LINEAR) for each resize, in one Python run. */
+export async function cv2Resize(sources: Cv2Source[], resizes: Array<{ source: string; to: [number, number] }>): Promise<Cv2Results> {
+  const check = await runPython(['-c', 'import cv2, numpy, PIL']);
+  if (check.code !== 0) {
+    throw new Error(`${PYTHON} cannot import cv2/numpy/PIL: run scripts/setup.sh (installs Debian's python3-opencv), or set PYTHON.\n${check.stderr}`);
+  }
+  const dir = tmp('cv2');
+  const jobs = join(dir, 'jobs.json');
+  writeFileSync(jobs, JSON.stringify({ sources, resizes }));
+  const r = await runPython([CV2_RESIZE, jobs, join(dir, 'out')]);
+  if (r.code !== 0) throw new Error(`test/support/cv2_resize.py failed (exit ${r.code}):\n${r.stderr}`);
+  type Entry = { id?: string; width: number; height: number; channels: number; file: string | null };
+  const out = JSON.parse(r.stdout) as { cv2: string; sources: Entry[]; resizes: Entry[] };
+  const pixels = (e: Entry): Cv2Pixels => ({
+    width: e.width,
+    height: e.height,
+    channels: e.channels,
+    data: new Uint8Array(readFileSync(e.file ?? '')),
+  });
+  return {
+    version: out.cv2,
+    decoded: new Map(out.sources.filter((s) => s.file !== null).map((s) => [s.id ?? '', pixels(s)])),
+    resized: out.resizes.map(pixels),
+  };
 }
