@@ -2,6 +2,8 @@
 // preprocess.ts, bundled as is): decode, PIL-exact resize, crop and normalise, for a 12 MP, a
 // 1 MP and a 300 px JPEG. Reference, measured in the same run on the same files: PIL decode +
 // torchvision's transforms in Python. Prints ms per image and the ratio; asserts nothing about time.
+// One more row: the OpenCV INTER_LINEAR port (opencv-resize.ts) taking the decoded 12 MP picture to
+// 256x256, against cv2.resize on the same picture (one thread, as the page's script has one).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,9 +23,12 @@ const SIZES = [
 ];
 const REPEATS = Number(process.env.BENCH_PREPROCESS_REPEATS ?? 5);
 
-// Makes the JPEGs (an upscaled real photo, q90) and times PIL + torchvision on them.
+// Makes the JPEGs (an upscaled real photo, q90) and times PIL + torchvision on them, and
+// cv2.resize(INTER_LINEAR) of the decoded 12 MP one to 256x256.
 const PYTHON = `
 import json, sys, time
+import cv2
+import numpy as np
 from PIL import Image
 from torchvision import transforms
 src, out, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -43,6 +48,17 @@ for s in sizes:
         times.append((time.perf_counter() - t0) * 1000)
     times = sorted(times[1:])
     res[s['name']] = times[len(times) // 2]
+    if s['name'] == '12 MP':
+        with Image.open(path) as im:
+            a = np.asarray(im.convert('RGB'))
+        cv2.setNumThreads(1)
+        times = []
+        for _ in range(repeats + 1):
+            t0 = time.perf_counter()
+            cv2.resize(a, (256, 256), interpolation=cv2.INTER_LINEAR)
+            times.append((time.perf_counter() - t0) * 1000)
+        times = sorted(times[1:])
+        res['cv2 resize'] = times[len(times) // 2]
 print(json.dumps(res))
 `;
 
@@ -57,14 +73,15 @@ beforeAll(async () => {
   const r = await runPython(['-c', PYTHON, join(PHOTOS_DIR, 'chelsea.png'), dir, String(REPEATS), JSON.stringify(SIZES)]);
   if (r.code !== 0) throw new Error(r.stderr);
   pil = JSON.parse(r.stdout) as Record<string, number>;
-  const [decode, pre] = await Promise.all([
+  const [decode, pre, cvResize] = await Promise.all([
     bundleForPage(resolve(import.meta.dirname, '../src/offscreen/decode.ts'), 'RealfakeDecode'),
     bundleForPage(resolve(import.meta.dirname, '../src/detector/preprocess.ts'), 'RealfakePreprocess'),
+    bundleForPage(resolve(import.meta.dirname, '../src/detector/opencv-resize.ts'), 'RealfakeOpenCvResize'),
   ]);
   server = await startServer(dir);
   server.route('/code.js', (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/javascript' });
-    res.end(`${decode}\n${pre}`);
+    res.end(`${decode}\n${pre}\n${cvResize}`);
   });
   server.page('/', '<!doctype html><meta charset="utf-8"><title>preprocess bench</title><script src="/code.js"></script>');
   const args = [...QUIET_FLAGS];
@@ -119,5 +136,35 @@ describe('bench: preprocessing', () => {
       );
     }
     console.log(lines.join('\n'));
+  }, 600_000);
+
+  it("resizes the decoded 12 MP picture to 256x256 like cv2 (INTER_LINEAR), against cv2's own time", async () => {
+    const s = SIZES[0] as (typeof SIZES)[number];
+    const r = await page.evaluate(
+      async ({ url, repeats }) => {
+        type Decode = typeof import('../src/offscreen/decode');
+        type Pre = typeof import('../src/detector/preprocess');
+        type CvResize = typeof import('../src/detector/opencv-resize');
+        const g = globalThis as unknown as { RealfakeDecode: Decode; RealfakePreprocess: Pre; RealfakeOpenCvResize: CvResize };
+        const img = await g.RealfakeDecode.decodeImage(await (await fetch(url)).blob());
+        const rgb = g.RealfakePreprocess.rgbaToRgb(img.rgba, img.width, img.height);
+        const times: number[] = [];
+        let length = 0;
+        for (let i = 0; i < repeats + 1; i++) {
+          const t0 = performance.now();
+          length = g.RealfakeOpenCvResize.resizeOpenCvLinear(rgb, img.width, img.height, 3, 256, 256).length;
+          times.push(performance.now() - t0);
+        }
+        const sorted = times.slice(1).sort((a, b) => a - b);
+        return { median: sorted[Math.floor(sorted.length / 2)] ?? NaN, length };
+      },
+      { url: `/static/${s.w}x${s.h}.jpg`, repeats: REPEATS },
+    );
+    expect(r.length).toBe(256 * 256 * 3);
+    const ref = pil['cv2 resize'] ?? NaN;
+    console.log(
+      `OpenCV INTER_LINEAR resize, ${s.name} RGB -> 256x256, median of ${REPEATS}: ` +
+        `browser ${r.median.toFixed(2)} ms   cv2 (1 thread) ${ref.toFixed(2)} ms   ratio ${(r.median / ref).toFixed(2)}x`,
+    );
   }, 600_000);
 });
