@@ -18,9 +18,16 @@ computing in fp16 where the backend can, e.g. WebGPU with shader-f16; float32 in
 checking its logits and probabilities against PyTorch. Output folders are written under a temporary name and renamed into place at the end: a
 failed or interrupted conversion leaves nothing in models/.
 
-Defaults, stored in the manifest: --labels fake,real and --generated-index 0 (the published realfake
-model's class order: index 0 "fake" = generated); preprocessing Resize(256) on the shorter side,
-bilinear, CenterCrop(224), ImageNet mean/std (--resize-mode square resizes both sides instead).
+Labels and preprocessing come from a preset, stored in the manifest with where each fact comes from
+(--preset; tools/realfake_ref/defaults.py):
+  laion-realfake  the published model, read from its own code: labels real,fake (index 1 = generated),
+                  both sides resized to 256 with OpenCV's INTER_LINEAR, centre crop 224, albumentations'
+                  Normalize (ImageNet mean/std). The default for a file laid out as the published one
+                  (a Lightning checkpoint of a two-class timm ConvNeXt).
+  torchvision     labels real,fake, Resize(256) on the shorter side with PIL's bilinear filter, CenterCrop(224),
+                  ToTensor + Normalize: the default for any other checkpoint.
+--labels, --generated-index, --resize-mode, --resize, --crop, --interpolation and --library override
+single facts of the preset (the manifest says so).
 
 --inspect CHECKPOINT... only reads each file and prints its layout and architecture, or why it
 would be refused (exit status 1 if any would be), without exporting anything.
@@ -40,9 +47,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # Only the torch-free constants here: bad arguments are answered before torch is imported.
-from realfake_ref.defaults import (  # noqa: E402
-    DEFAULT_GENERATED_INDEX, DEFAULT_LABELS, DEFAULT_PREPROCESSING, PARITY_TOLERANCE,
-)
+from realfake_ref.defaults import PARITY_TOLERANCE, PRESETS  # noqa: E402
 
 ID_RE = re.compile(r'^[a-z0-9][a-z0-9._-]{0,63}$')  # as parseManifest (src/detector/manifest.ts)
 RESERVED_IDS = {'fixture', 'realfake-fixture'}  # the committed test model
@@ -59,14 +64,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument('--name', help='display name (default: "<checkpoint file name> (<variant>)")')
     ap.add_argument('--version', help='model version (default: the first 12 hex digits of the checkpoint SHA-256)')
     ap.add_argument('--origin', help="where the weights came from, e.g. a URL (default: the checkpoint's file name)")
-    ap.add_argument('--labels', default=','.join(DEFAULT_LABELS),
-                    help='class names in output order, comma-separated (default: fake,real)')
-    ap.add_argument('--generated-index', type=int, default=DEFAULT_GENERATED_INDEX,
-                    help='index into --labels of the class meaning "generated" (default: 0)')
-    ap.add_argument('--resize-mode', choices=['shorter-side', 'square'], default=DEFAULT_PREPROCESSING['resize']['mode'],
-                    help='shorter-side: torchvision Resize(N); square: Resize((N, N)) (default: shorter-side)')
-    ap.add_argument('--resize', type=int, default=DEFAULT_PREPROCESSING['resize']['size'], help='resize size N (default: 256)')
-    ap.add_argument('--crop', type=int, default=DEFAULT_PREPROCESSING['centerCrop'], help='center crop and input size (default: 224)')
+    ap.add_argument('--preset', choices=['auto', *sorted(PRESETS)], default='auto',
+                    help='labels and preprocessing (default auto: laion-realfake for a file laid out as the published '
+                         'checkpoint, else torchvision)')
+    ap.add_argument('--labels', help="class names in output order, comma-separated (default: the preset's: real,fake)")
+    ap.add_argument('--generated-index', type=int,
+                    help='index into --labels of the class meaning "generated" (default: the preset\'s: 1)')
+    ap.add_argument('--resize-mode', choices=['shorter-side', 'square'],
+                    help='square: both sides to N (laion-realfake); shorter-side: torchvision Resize(N)')
+    ap.add_argument('--resize', type=int, help="resize size N (default: the preset's, 256)")
+    ap.add_argument('--interpolation', choices=['opencv-linear', 'bilinear'],
+                    help="opencv-linear: cv2.resize INTER_LINEAR (laion-realfake); bilinear: PIL's, antialiased")
+    ap.add_argument('--library', choices=['albumentations', 'torchvision'],
+                    help="whose CenterCrop offsets and Normalize arithmetic (laion-realfake: albumentations)")
+    ap.add_argument('--crop', type=int, help="center crop and input size (default: the preset's, 224)")
     ap.add_argument('--fp16', action='store_true', help='also write an fp16-compute variant as <id>-fp16 (about half the size)')
     ap.add_argument('--prefix', help='the key prefix to strip (default: found from the stem weight)')
     ap.add_argument('--ignore', action='append', metavar='REGEX', help='drop checkpoint keys matching REGEX (repeatable)')
@@ -78,17 +89,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         ap.error('give one checkpoint (several only with --inspect)')
     if not args.inspect:
         args.checkpoint = args.checkpoint[0]
-    args.labels = [s.strip() for s in args.labels.split(',')]
+    if args.labels is not None:
+        args.labels = [s.strip() for s in args.labels.split(',')]
     if not ID_RE.match(args.id) or args.id in RESERVED_IDS or (args.fp16 and not ID_RE.match(args.id + '-fp16')):
         ap.error(f'--id {args.id!r}: use lowercase letters, digits, ".", "_" or "-" (at most 64), '
                  f'not the test fixture\'s ({", ".join(sorted(RESERVED_IDS))})')
-    if len(args.labels) < 2 or not all(args.labels) or len(set(args.labels)) != len(args.labels):
+    if args.labels is not None and (len(args.labels) < 2 or not all(args.labels) or len(set(args.labels)) != len(args.labels)):
         ap.error(f'--labels {",".join(args.labels)!r}: give at least two distinct, non-empty names')
-    if not 0 <= args.generated_index < len(args.labels):
-        ap.error(f'--generated-index {args.generated_index} does not index into --labels ({len(args.labels)} names)')
+    n_labels = len(args.labels) if args.labels is not None else 2
+    if args.generated_index is not None and not 0 <= args.generated_index < n_labels:
+        ap.error(f'--generated-index {args.generated_index} does not index into the labels ({n_labels} names)')
     if not 0 < args.parity_tolerance <= PARITY_TOLERANCE:
         ap.error(f'--parity-tolerance must be in (0, {PARITY_TOLERANCE:g}]: it can be made stricter, not looser')
-    if args.crop < 32 or args.resize < args.crop:
+    crop = args.crop if args.crop is not None else 224
+    if crop < 32 or (args.resize if args.resize is not None else 256) < crop:
         ap.error('--crop must be at least 32 and --resize at least --crop')
     return args
 

@@ -32,11 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
-from realfake_ref.defaults import FP16_CHECK_TOLERANCE  # noqa: E402
+from realfake_ref.defaults import FP16_CHECK_TOLERANCE, LAION_REALFAKE  # noqa: E402
 from realfake_ref.export import build_manifest, convert_to_fp16, export_onnx, probe_logits, run_onnx_node  # noqa: E402
 from realfake_ref.files import dump_json, sha256_file  # noqa: E402
 from realfake_ref.fixture import FIXTURE_SEED, build_fixture_model  # noqa: E402
-from realfake_ref.pipeline import DEFAULT_PREPROCESSING, build_transform, load_rgb  # noqa: E402
+from realfake_ref.pipeline import load_pixels, preprocess  # noqa: E402
 
 FIXTURE_ID = 'realfake-fixture'
 CHECK_TOLERANCE = 1e-5  # PyTorch vs committed manifest (same machine class, same math)
@@ -70,9 +70,8 @@ def manifest_for(onnx_path: Path, logits: list[float], seed: int, precision: str
         source_sha256=None,
         onnx_path=onnx_path,
         precision=precision,
-        labels=['fake', 'real'],
-        generated_index=0,
-        preprocessing=DEFAULT_PREPROCESSING,
+        # The published model's preset, so that every test runs the path the real model takes.
+        preset=LAION_REALFAKE,
         probe=logits,
         variant_of=FIXTURE_ID if fp16 else None,
     )
@@ -170,10 +169,10 @@ def check(committed: Path) -> int:
 @torch.no_grad()
 def spread(photos: list[str], seed: int) -> None:
     model = build_fixture_model(seed)
-    tf = build_transform(DEFAULT_PREPROCESSING)
-    x = torch.stack([tf(load_rgb(p)) for p in photos])
-    p0 = torch.softmax(model(x), dim=1)[:, 0]
-    for name, p in zip(photos, p0):
+    pre = LAION_REALFAKE['preprocessing']
+    x = torch.stack([preprocess(load_pixels(p), pre) for p in photos])
+    pg = torch.softmax(model(x), dim=1)[:, LAION_REALFAKE['generatedIndex']]
+    for name, p in zip(photos, pg):
         print(f'{float(p):.4f}  {os.path.basename(name)}')
 
 
@@ -182,7 +181,7 @@ def main() -> int:
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument('--out', type=Path, metavar='DIR', help='write model.onnx and manifest.json into DIR and (fp16) DIR-fp16')
     g.add_argument('--check', type=Path, metavar='DIR', help='verify the files in DIR and DIR-fp16 reproduce')
-    g.add_argument('--spread', nargs='+', metavar='PHOTO', help='print p(class 0) for photos')
+    g.add_argument('--spread', nargs='+', metavar='PHOTO', help='print p(generated) for photos')
     args = ap.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     if args.out:

@@ -1,21 +1,23 @@
 #!/usr/bin/env python3
-"""The reference pipeline: PIL decode + torchvision preprocessing + PyTorch scoring.
+"""The reference pipeline: the published model's decode (np.asarray of PIL's image), OpenCV or PIL
+resizing, albumentations' or torchvision's crop and normalisation, PyTorch scoring
+(tools/realfake_ref/pipeline.py).
 
 The TypeScript detector core is tested against this (test/parity/). Images are file paths, or raw
 pixels written as `raw:PATH:WIDTH:HEIGHT:CHANNELS` (row-major uint8, 3 = RGB, 4 = RGBA; alpha is
-dropped like PIL's convert('RGB')), e.g. pixels a browser decoded.
+dropped), e.g. pixels a browser decoded.
 
-  reference.py decode IMAGE... --out DIR        PIL convert('RGB') pixels: DIR/<name>.rgb + index.json
-  reference.py resize IMAGE... --out DIR        PIL's Resize output (RGB uint8): DIR/<name>.rgb + index.json
-      [--to WxH]...                             plain Image.resize((W, H), BILINEAR) instead (once, or per image)
-  reference.py preprocess IMAGE... --out DIR    Compose([Resize, CenterCrop, ToTensor, Normalize]):
+  reference.py decode IMAGE... --out DIR        the decoded RGB pixels: DIR/<name>.rgb + index.json
+  reference.py resize IMAGE... --out DIR        the Resize output (RGB uint8): DIR/<name>.rgb + index.json
+      [--to WxH]...                             resize to exactly WxH instead (once, or per image)
+  reference.py preprocess IMAGE... --out DIR    Resize, CenterCrop, Normalize:
                                                 DIR/<name>.f32 (3xHxW float32 little-endian) + index.json
-      [--unnormalized]                          stop before Normalize (0..1 values)
+      [--unnormalized]                          stop before Normalize (the cropped levels / 255)
   reference.py score --model DIR IMAGE...       JSON on stdout: logits, probabilities, pGenerated
   reference.py score-tensor --model DIR F32...  same, for preprocessed 3xHxW float32 tensors
 
-Preprocessing comes from --model DIR's manifest (default: the realfake recipe); --resize-mode,
---size and --crop override it (e.g. --resize-mode square).
+Preprocessing comes from --model DIR's manifest, else --preset (default: laion-realfake, the
+published model's recipe); --resize-mode, --size, --crop, --interpolation and --library override it.
 """
 from __future__ import annotations
 
@@ -32,17 +34,17 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from realfake_ref.defaults import PRESETS, preset  # noqa: E402
 from realfake_ref.pipeline import (  # noqa: E402
-    DEFAULT_PREPROCESSING, build_transform, load_manifest, load_model, load_rgb, resize_transform,
-    rgb_from_raw, score_tensors, unnormalized_transform,
+    load_manifest, load_model, load_pixels, preprocess, published_pixels, resize_pixels, rgb_from_raw, score_tensors,
 )
 
 
-def open_rgb(spec: str) -> Image.Image:
+def open_rgb(spec: str) -> np.ndarray:
     if spec.startswith('raw:'):
         path, w, h, ch = spec[4:].rsplit(':', 3)
         return rgb_from_raw(Path(path).read_bytes(), int(w), int(h), int(ch))
-    return load_rgb(spec)
+    return load_pixels(spec)
 
 
 def out_name(spec: str, ext: str) -> str:
@@ -51,9 +53,13 @@ def out_name(spec: str, ext: str) -> str:
 
 
 def preprocessing(args: argparse.Namespace) -> dict[str, Any]:
-    pre = json.loads(json.dumps(load_manifest(args.model)['preprocessing'] if args.model else DEFAULT_PREPROCESSING))
+    pre = json.loads(json.dumps(load_manifest(args.model)['preprocessing'] if args.model else preset(args.preset)['preprocessing']))
     if args.resize_mode:
         pre['resize']['mode'] = args.resize_mode
+    if args.interpolation:
+        pre['resize']['interpolation'] = args.interpolation
+    if args.library:
+        pre['library'] = args.library
     if args.size:
         pre['resize']['size'] = args.size
     if args.crop:
@@ -84,35 +90,39 @@ def cmd_decode(args: argparse.Namespace) -> None:
     def produce(spec: str):
         with Image.open(spec) as im:
             mode, fmt = im.mode, im.format
-            rgb = im.convert('RGB')
-        return np.asarray(rgb, dtype=np.uint8).tobytes(), {
-            'width': rgb.width, 'height': rgb.height, 'channels': 3, 'mode': mode, 'format': fmt}
+            rgb = published_pixels(im)
+        return np.ascontiguousarray(rgb, dtype=np.uint8).tobytes(), {
+            'width': rgb.shape[1], 'height': rgb.shape[0], 'channels': 3, 'mode': mode, 'format': fmt}
     write_outputs(args, '.rgb', produce)
 
 
 def cmd_resize(args: argparse.Namespace) -> None:
-    # --to: plain Image.resize((w, h), BILINEAR), to test the resampler on any sizes; given once
+    # --to: the same resampler to exactly (w, h), to test it on any sizes; given once
     # for all images, or once per image.
     sizes = [tuple(int(v) for v in t.lower().split('x')) for t in (args.to or [])]
     if sizes and len(sizes) not in (1, len(args.images)):
         sys.exit('reference.py resize: give --to once, or once per image')
-    tf = resize_transform(preprocessing(args))
+    pre = preprocessing(args)
     todo = iter(range(len(args.images)))
 
     def produce(spec: str):
         i = next(todo)
-        im = open_rgb(spec)
-        im = im.resize(sizes[min(i, len(sizes) - 1)], Image.BILINEAR) if sizes else tf(im)
-        return np.asarray(im, dtype=np.uint8).tobytes(), {'width': im.width, 'height': im.height, 'channels': 3}
+        a = open_rgb(spec)
+        if sizes:
+            w, h = sizes[min(i, len(sizes) - 1)]
+            exact = {**pre, 'resize': {**pre['resize'], 'mode': 'exact', 'width': w, 'height': h}}
+            a = resize_pixels(a, exact)
+        else:
+            a = resize_pixels(a, pre)
+        return np.ascontiguousarray(a, dtype=np.uint8).tobytes(), {'width': a.shape[1], 'height': a.shape[0], 'channels': 3}
     write_outputs(args, '.rgb', produce)
 
 
 def cmd_preprocess(args: argparse.Namespace) -> None:
     pre = preprocessing(args)
-    tf = unnormalized_transform(pre) if args.unnormalized else build_transform(pre)
 
     def produce(spec: str):
-        t = tf(open_rgb(spec))
+        t = preprocess(open_rgb(spec), pre, normalize=not args.unnormalized)
         assert t.dtype == torch.float32
         return t.numpy().astype('<f4').tobytes(), {'shape': list(t.shape), 'dtype': 'float32'}
     write_outputs(args, '.f32', produce)
@@ -120,8 +130,8 @@ def cmd_preprocess(args: argparse.Namespace) -> None:
 
 def cmd_score(args: argparse.Namespace) -> None:
     manifest = load_manifest(args.model)
-    tf = build_transform(preprocessing(args))
-    batch = torch.stack([tf(open_rgb(s)) for s in args.images])
+    pre = preprocessing(args)
+    batch = torch.stack([preprocess(open_rgb(s), pre) for s in args.images])
     emit(manifest, args.images, batch)
 
 
@@ -145,14 +155,20 @@ def main() -> None:
     def common(p: argparse.ArgumentParser, out: bool, model_required: bool = False) -> None:
         p.add_argument('images', nargs='+', metavar='IMAGE')
         p.add_argument('--model', required=model_required, help='model folder (manifest.json)')
+        p.add_argument('--preset', choices=sorted(PRESETS), default='laion-realfake',
+                       help='the recipe when no --model is given (default: laion-realfake)')
         p.add_argument('--resize-mode', choices=['shorter-side', 'square'])
+        p.add_argument('--interpolation', choices=['opencv-linear', 'bilinear'],
+                       help="opencv-linear: cv2.resize INTER_LINEAR; bilinear: PIL's (antialiased)")
+        p.add_argument('--library', choices=['albumentations', 'torchvision'],
+                       help="whose CenterCrop offsets and Normalize arithmetic")
         p.add_argument('--size', type=int)
         p.add_argument('--crop', type=int)
         if out:
             p.add_argument('--out', required=True)
 
     common(sub.add_parser('decode', help="PIL convert('RGB') pixels"), out=True)
-    p = sub.add_parser('resize', help="PIL's resized RGB pixels")
+    p = sub.add_parser('resize', help='resized RGB pixels')
     common(p, out=True)
     p.add_argument('--to', metavar='WxH', action='append', help='resize to exactly WxH instead (once, or once per image)')
     p = sub.add_parser('preprocess', help='preprocessed tensors')

@@ -42,8 +42,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from realfake_ref.defaults import DEFAULT_GENERATED_INDEX, DEFAULT_LABELS, DEFAULT_PREPROCESSING  # noqa: E402
-from realfake_ref.pipeline import build_transform, load_manifest, load_model, score_tensors  # noqa: E402
+from realfake_ref.defaults import LAION_REALFAKE  # noqa: E402
+from realfake_ref.pipeline import load_manifest, load_model, preprocess, published_pixels, score_tensors  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE_ID = 'realfake-fixture'
@@ -157,8 +157,8 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def open_rgb(file: str) -> Image.Image:
-    """Image.open(p).convert('RGB'), the training decode, for the four types eval reads."""
+def open_rgb(file: str) -> np.ndarray:
+    """The published model's decode (realfake_ref.pipeline.published_pixels), for the four types eval reads."""
     with open(file, 'rb') as f:
         head = f.read(16)
     if sniff(head) is None:
@@ -166,7 +166,7 @@ def open_rgb(file: str) -> Image.Image:
     with Image.open(file) as im:
         if im.format not in PIL_FORMATS:
             raise InputError(f'PIL reads it as {im.format}')
-        return im.convert('RGB')
+        return published_pixels(im)
 
 
 # ---- metrics (numpy, independent of tools/eval/metrics.ts) ------------------------------------------
@@ -233,8 +233,8 @@ def model_and_manifest(args: argparse.Namespace) -> tuple[torch.nn.Module, dict[
     if args.checkpoint:
         from realfake_ref.checkpoint import load_checkpoint
         manifest = load_manifest(model_dir) if args.model else {
-            'id': Path(args.checkpoint).name, 'labels': DEFAULT_LABELS, 'generatedIndex': DEFAULT_GENERATED_INDEX,
-            'preprocessing': DEFAULT_PREPROCESSING}
+            'id': Path(args.checkpoint).name, 'labels': LAION_REALFAKE['labels'],
+            'generatedIndex': LAION_REALFAKE['generatedIndex'], 'preprocessing': LAION_REALFAKE['preprocessing']}
         return load_checkpoint(Path(args.checkpoint), prefix=args.prefix, ignore=args.ignore).model, manifest
     if model_dir is None:
         raise InputError('no model found: pass --model or --checkpoint')
@@ -269,17 +269,17 @@ def main() -> int:
         print(f'reference_score: {e}', file=sys.stderr)
         return 1
 
-    tf = build_transform(manifest['preprocessing'])
+    pre = manifest['preprocessing']
     scored: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
-    pending: list[tuple[tuple[str, str, str], Image.Image]] = []
+    pending: list[tuple[tuple[str, str, str], np.ndarray]] = []
 
     def flush() -> None:
         if not pending:
             return
-        batch = torch.stack([tf(im) for _, im in pending])
-        for ((path, _, label), im), r in zip(pending, score_tensors(model, batch, manifest)):
-            scored.append({'path': path, 'label': label, 'p': r['pGenerated'], 'width': im.width, 'height': im.height})
+        batch = torch.stack([preprocess(a, pre) for _, a in pending])
+        for ((path, _, label), a), r in zip(pending, score_tensors(model, batch, manifest)):
+            scored.append({'path': path, 'label': label, 'p': r['pGenerated'], 'width': a.shape[1], 'height': a.shape[0]})
         pending.clear()
 
     for s in samples:

@@ -53,11 +53,15 @@ describe('convert.py: checkpoints it accepts', () => {
 
     const m = readModel(dir);
     const bytes = readFileSync(join(dir, 'model.onnx'));
-    expect(m).toMatchObject({ id: 'lightning', fixture: false, precision: 'fp32', labels: ['fake', 'real'], generatedIndex: 0 });
+    // Laid out as the published file (Lightning, timm names, two classes): the laion-realfake preset.
+    expect(m).toMatchObject({ id: 'lightning', fixture: false, precision: 'fp32', labels: ['real', 'fake'], generatedIndex: 1 });
+    expect(m.preset?.name).toBe('laion-realfake');
+    expect(m.preset?.sources.labels).toMatch(/realfake\/config\.py: LABELS = \{"real": 0, "fake": 1\}/);
+    expect(m.preprocessing.library).toBe('albumentations');
     expect(m.onnx).toMatchObject({ file: 'model.onnx', opset: 17, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
     expect(m.input).toEqual({ name: 'input', shape: ['batch', 3, 224, 224] });
     expect(m.source.sha256).toBe(createHash('sha256').update(readFileSync(ck.path('lightning-timm'))).digest('hex'));
-    expect(m.preprocessing.resize).toEqual({ mode: 'shorter-side', size: 256, interpolation: 'bilinear' });
+    expect(m.preprocessing.resize).toEqual({ mode: 'square', size: 256, interpolation: 'opencv-linear' });
     expect(maxAbsDiff(m.probe.logits, ck.reference.probe)).toBeLessThanOrEqual(1e-6);
     const d = await expectParity(dir, 1e-4);
 
@@ -109,9 +113,15 @@ describe('convert.py: checkpoints it accepts', () => {
     const r = await convert(ck.path('torchvision'), ['--id', 'tv', '--out', dir, '--labels', 'ai,photo', '--generated-index', '0', '--resize-mode', 'square']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.summary).toMatchObject({ layout: 'torchvision', prefix: '', dims: [8, 16, 24, 32], depths: [1, 2, 1, 1] });
+    // Not the published layout: the torchvision preset, with the command line's changes named in the manifest.
+    expect(r.stderr).toMatch(/preset torchvision: not laid out as the published checkpoint/);
     const m = readModel(dir);
     expect(m.labels).toEqual(['ai', 'photo']);
-    expect(m.preprocessing.resize.mode).toBe('square');
+    expect(m.generatedIndex).toBe(0);
+    expect(m.preprocessing).toMatchObject({ resize: { mode: 'square', size: 256, interpolation: 'bilinear' }, library: 'torchvision' });
+    expect(m.preset?.name).toBe('torchvision');
+    expect(m.preset?.sources.labels).toMatch(/command line \(--labels ai,photo, --generated-index 0\)/);
+    expect(m.preset?.sources.preprocessing).toMatch(/changed by --resize-mode square/);
     const d = await expectParity(dir, 1e-4);
     console.log(`torchvision: converter parity max|Δlogit| ${r.summary!.parity.maxAbsLogit.toExponential(2)}, independent ${d.inputs.toExponential(2)}`);
   });
@@ -180,7 +190,7 @@ describe.concurrent('convert.py: what it reads, and what it refuses, naming why'
 
   const cases: Array<[string, string[], RegExp]> = [
     ['wrong-head', [], /1 tensor\(s\) of the wrong shape: model\.head\.fc\.weight \[2, 35\]/],
-    ['lightning-timm', ['--labels', 'fake,real,other'], /the checkpoint's head has 2 classes but --labels names 3 \(fake,real,other\)/],
+    ['lightning-timm', ['--labels', 'fake,real,other'], /the checkpoint's head has 2 classes but the labels name 3 \(fake,real,other\)/],
     ['lightning-timm', ['--parity-tolerance', '1e-9'], /parity check failed: onnxruntime and PyTorch logits differ by .* \(> 1e-09\) on the same inputs; nothing was written/],
   ];
   it.each(cases)('a conversion refused: %s %j writes nothing', async (layout, args, message) => {

@@ -130,8 +130,13 @@ def _is_tensor_dict(obj: Any) -> bool:
 
 def find_state_dict(obj: Any) -> dict[str, torch.Tensor]:
     """The tensor dictionary inside a checkpoint object (bare, Lightning, fastai, ...)."""
+    return _find_state_dict(obj)[0]
+
+
+def _find_state_dict(obj: Any) -> tuple[dict[str, torch.Tensor], str | None]:
+    """The tensor dictionary and the top-level key holding it (None: the file is the dictionary)."""
     if _is_tensor_dict(obj):
-        return dict(obj)
+        return dict(obj), None
     if isinstance(obj, dict):
         for key in _STATE_DICT_KEYS:
             inner = obj.get(key)
@@ -139,7 +144,7 @@ def find_state_dict(obj: Any) -> dict[str, torch.Tensor]:
             if isinstance(inner, dict):
                 tensors = {str(k): v for k, v in inner.items() if isinstance(v, torch.Tensor)}
                 if tensors:
-                    return tensors
+                    return tensors, key
         keys = ', '.join(sorted(map(str, obj))[:12])
         raise CheckpointError(f'found no state_dict: the top-level keys are {keys}')
     raise CheckpointError(f'found no state_dict: the file holds a {type(obj).__name__}, not a dict of tensors')
@@ -312,11 +317,17 @@ class LoadedCheckpoint:
     sha256: str
     # Pickled classes / functions that were replaced by inert placeholders (not tensors).
     ignored_objects: list[str]
+    # The top-level key holding the state_dict ('state_dict' in a Lightning checkpoint), or None.
+    container: str | None = None
+
+    def looks_published(self) -> bool:
+        """Laid out as LAION's published realfake file: a Lightning checkpoint of a two-class timm ConvNeXt."""
+        return self.container == 'state_dict' and self.layout == 'timm' and self.arch.num_classes == 2
 
 
 def load_checkpoint(path: Path, *, prefix: str | None = None, ignore: list[str] | None = None) -> LoadedCheckpoint:
     """The checkpoint as an eval-mode torchvision ConvNeXt; raises CheckpointError with the reason."""
-    state = find_state_dict(read_checkpoint(path))
+    state, container = _find_state_dict(read_checkpoint(path))
     placed = place_weights(state, prefix, ignore)
     arch = infer_architecture(placed)
     model = build_module(arch)
@@ -325,4 +336,4 @@ def load_checkpoint(path: Path, *, prefix: str | None = None, ignore: list[str] 
         if t.is_floating_point() and not torch.isfinite(t).all():
             raise CheckpointError(f'{placed.spell(name)} holds NaN or infinite values')
     return LoadedCheckpoint(model.eval(), arch, placed.layout, placed.prefix, sha256_file(Path(path)),
-                            sorted(_SafeUnpickler.replaced))
+                            sorted(_SafeUnpickler.replaced), container)

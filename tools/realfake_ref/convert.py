@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import copy
 import shutil
 import sys
 import tempfile
@@ -13,7 +12,7 @@ import numpy as np
 import torch
 
 from .checkpoint import Architecture, CheckpointError, LoadedCheckpoint, load_checkpoint
-from .defaults import DEFAULT_PREPROCESSING, FP16_CHECK_TOLERANCE, PARITY_TOLERANCE, PROBE_BATCH
+from .defaults import FP16_CHECK_TOLERANCE, PARITY_TOLERANCE, PROBE_BATCH, preset
 from .export import build_manifest, convert_to_fp16, export_onnx, parity_inputs, probe_logits, run_onnx_node, softmax, torch_logits
 from .files import dump_json, staged_dir
 
@@ -96,6 +95,42 @@ def check_fp16(onnx_path: Path, model: torch.nn.Module, crop: int) -> dict:
     return {'inputs': int(x.shape[0]), 'maxAbsLogit': d, 'maxAbsP': dp, 'labelAgreement': agree}
 
 
+def choose_preset(args: argparse.Namespace, ck: LoadedCheckpoint) -> dict:
+    """The preset (labels, preprocessing, sources) for this checkpoint, with the command line's
+    overrides applied and recorded in its sources."""
+    name = args.preset
+    if name == 'auto':
+        name = 'laion-realfake' if ck.looks_published() else 'torchvision'
+        why = ('laid out as the published checkpoint (Lightning, timm names, two classes)' if name == 'laion-realfake'
+               else f'not laid out as the published checkpoint ({ck.container or "bare"} state_dict, {ck.layout} names, '
+                    f'{ck.arch.num_classes} classes)')
+        log(f'preset {name}: {why}')
+    chosen = preset(name)
+    pre = chosen['preprocessing']
+    label_flags = []
+    for key, flag, value in (('labels', 'labels', args.labels), ('generatedIndex', 'generated-index', args.generated_index)):
+        if value is not None and value != chosen[key]:
+            chosen[key] = value
+            label_flags.append(f"--{flag} {','.join(value) if isinstance(value, list) else value}")
+    if label_flags:
+        chosen['sources']['labels'] = f"set on the command line ({', '.join(label_flags)}), not the {name} preset's"
+    changed = []
+    for flag, value, where in (('resize-mode', args.resize_mode, ('resize', 'mode')), ('resize', args.resize, ('resize', 'size')),
+                               ('interpolation', args.interpolation, ('resize', 'interpolation'))):
+        if value is not None and pre['resize'][where[1]] != value:
+            pre['resize'][where[1]] = value
+            changed.append(f'--{flag} {value}')
+    if args.crop is not None and args.crop != pre['centerCrop']:
+        pre['centerCrop'] = args.crop
+        changed.append(f'--crop {args.crop}')
+    if args.library is not None and args.library != pre['library']:
+        pre['library'] = args.library
+        changed.append(f'--library {args.library}')
+    if changed:
+        chosen['sources']['preprocessing'] = f"the {name} preset changed by {', '.join(changed)} on the command line"
+    return chosen
+
+
 def convert(args: argparse.Namespace) -> dict:
     """Runs the conversion tools/convert.py's arguments describe; returns its summary."""
     started = time.monotonic()
@@ -112,14 +147,13 @@ def convert(args: argparse.Namespace) -> dict:
     if ck.ignored_objects:
         log(f"ignored pickled objects that are not tensors (never called): {', '.join(ck.ignored_objects)}")
     log(f'{args.checkpoint.name}: {ck.layout} names, prefix {ck.prefix!r}, {ck.arch.describe()} ({variant})')
-    if ck.arch.num_classes != len(args.labels):
-        raise ConversionError(f'the checkpoint\'s head has {ck.arch.num_classes} classes but --labels names '
-                              f'{len(args.labels)} ({",".join(args.labels)}): pass --labels with {ck.arch.num_classes} names')
-
-    pre = copy.deepcopy(DEFAULT_PREPROCESSING)
-    pre['resize'] = {'mode': args.resize_mode, 'size': args.resize, 'interpolation': 'bilinear'}
-    pre['centerCrop'] = args.crop
-    probe = probe_logits(ck.model, args.crop)
+    chosen = choose_preset(args, ck)
+    labels = chosen['labels']
+    if ck.arch.num_classes != len(labels):
+        raise ConversionError(f'the checkpoint\'s head has {ck.arch.num_classes} classes but the labels name '
+                              f'{len(labels)} ({",".join(labels)}): pass --labels with {ck.arch.num_classes} names')
+    crop = int(chosen['preprocessing']['centerCrop'])
+    probe = probe_logits(ck.model, crop)
     common = dict(
         version=args.version or ck.sha256[:12],
         fixture=False,
@@ -127,9 +161,7 @@ def convert(args: argparse.Namespace) -> dict:
                      f'checkpoint' + (f' (key prefix "{ck.prefix}")' if ck.prefix else '')),
         origin=args.origin or args.checkpoint.name,
         source_sha256=ck.sha256,
-        labels=args.labels,
-        generated_index=args.generated_index,
-        preprocessing=pre,
+        preset=chosen,
         probe=probe,
     )
     name = args.name or f'{args.checkpoint.name} ({variant})'
@@ -138,9 +170,9 @@ def convert(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix='rfl-convert-') as scratch:
         fp32 = Path(scratch) / 'model.onnx'
         t0 = time.monotonic()
-        export_onnx(ck.model, fp32, args.crop)
+        export_onnx(ck.model, fp32, crop)
         log(f'exported ONNX opset 17 in {time.monotonic() - t0:.1f} s ({fp32.stat().st_size / 1e6:.1f} MB)')
-        summary['parity'] = check_parity(fp32, ck.model, args.crop, args.parity_tolerance)
+        summary['parity'] = check_parity(fp32, ck.model, crop, args.parity_tolerance)
         if args.fp16:
             fp16 = Path(scratch) / 'model-fp16.onnx'
             try:
@@ -149,7 +181,7 @@ def convert(args: argparse.Namespace) -> dict:
                 raise ConversionError(f'cannot make the fp16 variant: {e}') from e
             log(f"fp16 variant: {n['initializers']} initializers and {n['constants']} constants as fp16, computing in fp16 "
                 f"({fp16.stat().st_size / 1e6:.1f} MB)")
-            summary['fp16'] = check_fp16(fp16, ck.model, args.crop)
+            summary['fp16'] = check_fp16(fp16, ck.model, crop)
 
         # Everything is checked: only now does anything appear under the output folder(s).
         with staged_dir(out, replace=args.force) as d32:

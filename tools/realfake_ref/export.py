@@ -246,12 +246,14 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def build_manifest(*, model_id: str, name: str, version: str, fixture: bool, description: str, origin: str,
-                   source_sha256: str | None, onnx_path: Path, precision: str, labels: list[str],
-                   generated_index: int, preprocessing: dict[str, Any], probe: list[float],
-                   variant_of: str | None = None) -> dict[str, Any]:
-    """The manifest (schema: src/detector/manifest.ts parseManifest). `variant_of`: for a model
-    converted from another one (the fp16 variant), that model's id: same weights, preprocessing and
-    labels, another precision. Absent from the manifest when None."""
+                   source_sha256: str | None, onnx_path: Path, precision: str, preset: dict[str, Any],
+                   probe: list[float], variant_of: str | None = None) -> dict[str, Any]:
+    """The manifest (schema: src/detector/manifest.ts parseManifest). `preset`: labels,
+    generatedIndex, preprocessing, and the preset's name and where each fact comes from
+    (realfake_ref.defaults). `variant_of`: for a model converted from another one (the fp16
+    variant), that model's id: same weights, preprocessing and labels, another precision. Absent
+    from the manifest when None."""
+    preprocessing = preset['preprocessing']
     crop = int(preprocessing['centerCrop'])
     manifest = {
         'schemaVersion': 1,
@@ -264,9 +266,10 @@ def build_manifest(*, model_id: str, name: str, version: str, fixture: bool, des
         'precision': precision,
         'input': {'name': INPUT_NAME, 'shape': ['batch', 3, crop, crop]},
         'output': {'name': OUTPUT_NAME},
-        'labels': labels,
-        'generatedIndex': generated_index,
+        'labels': list(preset['labels']),
+        'generatedIndex': int(preset['generatedIndex']),
         'preprocessing': preprocessing,
+        'preset': {'name': preset['name'], 'sources': dict(preset['sources'])},
         'probe': {'batch': PROBE_BATCH, 'logits': probe, 'tolerance': PROBE_TOLERANCE[precision]},
     }
     if variant_of is not None:

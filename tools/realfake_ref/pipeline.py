@@ -1,4 +1,8 @@
-"""PIL decode, torchvision preprocessing and PyTorch scoring, driven by a model manifest."""
+"""The reference pipeline, driven by a model manifest: decode as the published code does, resize
+(OpenCV or PIL), centre-crop and normalise (albumentations' or torchvision's arithmetic), score
+with PyTorch. Written from the libraries' own behaviour, independently of the TypeScript in
+src/detector/, which the tests hold to it.
+"""
 from __future__ import annotations
 
 import json
@@ -6,64 +10,115 @@ import re
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 from PIL import Image
 from torchvision import transforms
 from torchvision.transforms import InterpolationMode
 
-from .defaults import DEFAULT_PREPROCESSING  # noqa: F401 - re-exported (tools/reference.py, fixture_model.py)
-
 Manifest = dict[str, Any]
+Pre = dict[str, Any]
 
 
 def load_manifest(model_dir: str | Path) -> Manifest:
     return json.loads((Path(model_dir) / 'manifest.json').read_text())
 
 
-def load_rgb(path: str | Path) -> Image.Image:
-    """The training-time decode: Image.open(p).convert('RGB') (alpha is dropped, not composited)."""
+def published_pixels(im: Image.Image) -> np.ndarray:
+    """The HxWx3 uint8 array the published code hands to its transforms.
+
+    realfake/data.py reads `np.asarray(PIL.Image.open(path))` (no EXIF rotation, no colour
+    profile), expands grey to three channels and drops alpha: that is followed for the modes where
+    it is well defined (L, RGB, RGBA). For the others np.asarray would give the model something that
+    is not the picture a person sees (palette indices, CMYK ink, 16-bit values read as 0..255
+    levels, two-channel grey+alpha), so they are converted with PIL's convert('RGB'), the picture
+    PIL shows."""
+    if im.mode in ('L', 'RGB', 'RGBA'):
+        a = np.asarray(im)
+        if a.ndim == 2:
+            a = np.repeat(a[:, :, None], 3, axis=2)  # ExpandChannels
+        return np.ascontiguousarray(a[:, :, :3])  # RGBAtoRGB: the alpha channel is dropped
+    return np.asarray(im.convert('RGB'))
+
+
+def load_pixels(path: str | Path) -> np.ndarray:
     with Image.open(path) as im:
-        return im.convert('RGB')
+        return published_pixels(im)
 
 
-def _resize_arg(pre: dict[str, Any]) -> int | tuple[int, int]:
-    r = pre['resize']
-    if r.get('interpolation', 'bilinear') != 'bilinear':
-        raise ValueError(f"unsupported interpolation {r.get('interpolation')!r}")
-    if r['mode'] == 'shorter-side':
-        return int(r['size'])  # Resize(size): shorter side -> size
-    if r['mode'] == 'square':
-        return (int(r['size']), int(r['size']))
-    raise ValueError(f"unknown resize mode {r['mode']!r}")
-
-
-def resize_transform(pre: dict[str, Any]) -> transforms.Resize:
-    return transforms.Resize(_resize_arg(pre), interpolation=InterpolationMode.BILINEAR)
-
-
-def build_transform(pre: dict[str, Any]) -> transforms.Compose:
-    """Exactly Compose([Resize, CenterCrop, ToTensor, Normalize]) as used in training."""
-    return transforms.Compose([
-        resize_transform(pre),
-        transforms.CenterCrop(int(pre['centerCrop'])),
-        transforms.ToTensor(),
-        transforms.Normalize(pre['mean'], pre['std']),
-    ])
-
-
-def unnormalized_transform(pre: dict[str, Any]) -> transforms.Compose:
-    """Resize + CenterCrop + ToTensor: the 0..1 values before Normalize."""
-    return transforms.Compose([resize_transform(pre), transforms.CenterCrop(int(pre['centerCrop'])), transforms.ToTensor()])
-
-
-def rgb_from_raw(data: bytes, width: int, height: int, channels: int = 3) -> Image.Image:
-    """Raw row-major RGB (3) or RGBA (4) bytes -> PIL RGB image (alpha dropped like convert('RGB'))."""
+def rgb_from_raw(data: bytes, width: int, height: int, channels: int = 3) -> np.ndarray:
+    """Raw row-major RGB (3) or RGBA (4) bytes -> HxWx3 uint8 (alpha dropped)."""
     arr = np.frombuffer(data, dtype=np.uint8)
     if arr.size != width * height * channels:
         raise ValueError(f'expected {width * height * channels} bytes, got {arr.size}')
-    arr = arr.reshape(height, width, channels)[:, :, :3]
-    return Image.fromarray(np.ascontiguousarray(arr), 'RGB')
+    return np.ascontiguousarray(arr.reshape(height, width, channels)[:, :, :3])
+
+
+def resized_size(width: int, height: int, pre: Pre) -> tuple[int, int]:
+    """(width, height) after the manifest's resize: both sides to N, or torchvision's Resize(N)."""
+    r = pre['resize']
+    if r['mode'] == 'exact':  # tools/reference.py resize --to WxH
+        return int(r['width']), int(r['height'])
+    n = int(r['size'])
+    if r['mode'] == 'square':
+        return n, n
+    if r['mode'] == 'shorter-side':
+        short, long = min(width, height), max(width, height)
+        new_long = int(n * long / short)
+        return (n, new_long) if width <= height else (new_long, n)
+    raise ValueError(f"unknown resize mode {r['mode']!r}")
+
+
+def resize_pixels(a: np.ndarray, pre: Pre) -> np.ndarray:
+    w, h = resized_size(a.shape[1], a.shape[0], pre)
+    interpolation = pre['resize'].get('interpolation', 'bilinear')
+    if interpolation == 'opencv-linear':
+        return cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR)
+    if interpolation == 'bilinear':  # PIL's, through torchvision as the training recipe calls it
+        size = (h, w)
+        return np.asarray(transforms.Resize(size, interpolation=InterpolationMode.BILINEAR)(Image.fromarray(a, 'RGB')))
+    raise ValueError(f'unsupported interpolation {interpolation!r}')
+
+
+def library(pre: Pre) -> str:
+    lib = pre.get('library', 'torchvision')
+    if lib not in ('torchvision', 'albumentations'):
+        raise ValueError(f'unknown preprocessing library {lib!r}')
+    return lib
+
+
+def crop_and_normalize(a: np.ndarray, pre: Pre, normalize: bool = True) -> torch.Tensor:
+    """CenterCrop + (ToTensor/Normalize or albumentations' Normalize) -> 3xCxC float32.
+    Without `normalize`: the cropped levels / 255 (ToTensor's values), for either library."""
+    c = int(pre['centerCrop'])
+    if library(pre) == 'torchvision':
+        t = transforms.ToTensor()(transforms.CenterCrop(c)(Image.fromarray(a, 'RGB')))
+        return transforms.Normalize(pre['mean'], pre['std'])(t) if normalize else t
+    # albumentations CenterCrop: y1 = (height - crop) // 2, x1 = (width - crop) // 2; it refuses
+    # crops larger than the image.
+    h, w = a.shape[:2]
+    if c > h or c > w:
+        raise ValueError(f'albumentations CenterCrop({c}) of a {w}x{h} image')
+    y0, x0 = (h - c) // 2, (w - c) // 2
+    crop = a[y0:y0 + c, x0:x0 + c]
+    if not normalize:
+        return torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1))).to(torch.float32) / 255
+    # albumentations.augmentations.functional.normalize, in float32 throughout.
+    mean = np.array(pre['mean'], dtype=np.float32)
+    mean *= 255.0
+    std = np.array(pre['std'], dtype=np.float32)
+    std *= 255.0
+    denominator = np.reciprocal(std, dtype=np.float32)
+    x = crop.astype(np.float32)
+    x -= mean
+    x *= denominator
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))  # ToTensorV2
+
+
+def preprocess(a: np.ndarray, pre: Pre, normalize: bool = True) -> torch.Tensor:
+    """The model input (3xCxC float32) from HxWx3 uint8 pixels, as the manifest's recipe computes it."""
+    return crop_and_normalize(resize_pixels(a, pre), pre, normalize)
 
 
 def _fixture_seed(manifest: Manifest) -> int:
