@@ -3,19 +3,37 @@
 // the tests and the tools alike.
 
 export interface ResizeSpec {
-  /** "shorter-side": torchvision Resize(size) on a PIL image; "square": Resize((size, size)). */
+  /** "shorter-side": torchvision Resize(size); "square": both sides to size (aspect ratio not kept). */
   mode: 'shorter-side' | 'square';
   size: number;
-  /** PIL bilinear, which always antialiases when downscaling. */
-  interpolation: 'bilinear';
+  /**
+   * "opencv-linear": cv2.resize(..., INTER_LINEAR), which does not antialias when shrinking
+   * (albumentations' Resize, the published model); "bilinear": PIL's bilinear, which does.
+   */
+  interpolation: 'opencv-linear' | 'bilinear';
 }
+
+export type PreprocessingLibrary = 'albumentations' | 'torchvision';
 
 export interface PreprocessingSpec {
   resize: ResizeSpec;
-  /** torchvision CenterCrop(size). */
+  /** CenterCrop(size). */
   centerCrop: number;
   mean: [number, number, number];
   std: [number, number, number];
+  /**
+   * Whose CenterCrop offsets and Normalize arithmetic: albumentations ((size - crop) // 2;
+   * (x - mean * 255) * (1 / (std * 255)) in float32) or torchvision (round((size - crop) / 2),
+   * padding small images; (x / 255 - mean) / std). Manifests written before this field are torchvision.
+   */
+  library: PreprocessingLibrary;
+}
+
+/** A named set of labels and preprocessing (tools/realfake_ref/defaults.py), and where each fact comes from. */
+export interface PresetInfo {
+  name: string;
+  /** Fact ("labels", "decoding", "preprocessing") -> its source, e.g. the published code's file and line. */
+  sources: Record<string, string>;
 }
 
 export interface ProbeSpec {
@@ -64,6 +82,8 @@ export interface ModelManifest {
   /** Index into `labels` of the class meaning "generated". */
   generatedIndex: number;
   preprocessing: PreprocessingSpec;
+  /** The preset the converter applied, or null (manifests written before presets). */
+  preset: PresetInfo | null;
   probe: ProbeSpec;
 }
 
@@ -112,6 +132,19 @@ function triple(o: Record<string, unknown>, key: string, path: string, positive:
 const SHA256_RE = /^[0-9a-f]{64}$/;
 /** A model id: also a folder name in OPFS and in models/. */
 export const MODEL_ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+function parsePreset(v: unknown): PresetInfo | null {
+  if (v === undefined || v === null) return null;
+  if (!isRecord(v)) fail('preset', 'must be an object or null');
+  const name = str(v, 'name', 'preset');
+  const sources = rec(v, 'sources', 'preset');
+  const out: Record<string, string> = {};
+  for (const [k, text] of Object.entries(sources)) {
+    if (typeof text !== 'string' || text.length > 1000) fail(`preset.sources.${k}`, 'must be a string of at most 1000 characters');
+    out[k] = text;
+  }
+  return { name, sources: out };
+}
 
 /** Validates untrusted JSON into a manifest, with a message that names the offending field. */
 export function parseManifest(json: unknown): ModelManifest {
@@ -166,9 +199,21 @@ export function parseManifest(json: unknown): ModelManifest {
   if (resize.mode !== 'shorter-side' && resize.mode !== 'square') {
     fail('preprocessing.resize.mode', 'must be "shorter-side" or "square"');
   }
-  if (resize.interpolation !== 'bilinear') fail('preprocessing.resize.interpolation', 'must be "bilinear"');
+  const interpolation = resize.interpolation;
+  if (interpolation !== 'bilinear' && interpolation !== 'opencv-linear') {
+    fail('preprocessing.resize.interpolation', 'must be "opencv-linear" or "bilinear"');
+  }
   const resizeSize = num(resize, 'size', 'preprocessing.resize', { int: true, min: 1 });
   const centerCrop = num(pre, 'centerCrop', 'preprocessing', { int: true, min: 1 });
+  const library = pre.library ?? 'torchvision';
+  if (library !== 'albumentations' && library !== 'torchvision') {
+    fail('preprocessing.library', 'must be "albumentations" or "torchvision"');
+  }
+  // albumentations' CenterCrop refuses a crop larger than the image; torchvision pads instead.
+  if (library === 'albumentations' && resizeSize < centerCrop) {
+    fail('preprocessing.centerCrop', 'must not exceed preprocessing.resize.size with the albumentations library');
+  }
+  const preset = parsePreset(json.preset);
   if (shape[2] !== centerCrop || shape[3] !== centerCrop) {
     fail('input.shape', `must end in the center crop size (${centerCrop}x${centerCrop})`);
   }
@@ -208,11 +253,13 @@ export function parseManifest(json: unknown): ModelManifest {
     labels: labels as string[],
     generatedIndex,
     preprocessing: {
-      resize: { mode: resize.mode, size: resizeSize, interpolation: 'bilinear' },
+      resize: { mode: resize.mode, size: resizeSize, interpolation },
       centerCrop,
       mean: triple(pre, 'mean', 'preprocessing', false),
       std: triple(pre, 'std', 'preprocessing', true),
+      library,
     },
+    preset,
     probe: {
       batch: probeBatch,
       logits: logits as number[],

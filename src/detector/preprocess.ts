@@ -1,9 +1,12 @@
-// The model's input, computed exactly as the training recipe does it on a PIL image:
-//   Image.convert('RGB') -> Resize(size) -> CenterCrop(crop) -> ToTensor() -> Normalize(mean, std)
-// (torchvision 0.14 + Pillow 9.4). Bit-for-bit where possible, so the browser's scores match the
-// reference pipeline's (test/parity/).
+// The model input, computed exactly as the model's manifest says its own code computed it.
+// The published model (preset laion-realfake): the decoded RGB pixels -> cv2.resize to 256 x 256
+// (INTER_LINEAR) -> albumentations CenterCrop(224) -> albumentations Normalize (ImageNet mean/std).
+// The torchvision recipe (Resize on the shorter side with PIL's bilinear, CenterCrop, ToTensor,
+// Normalize) stays for other models. Bit-for-bit where possible, so the browser's scores match the
+// reference pipeline's (tools/realfake_ref/pipeline.py, test/parity/).
 
-import type { PreprocessingSpec, ResizeSpec } from './manifest';
+import type { PreprocessingLibrary, PreprocessingSpec, ResizeSpec } from './manifest';
+import { resizeOpenCvLinear } from './opencv-resize';
 import { resizeBilinear } from './pil-resize';
 
 type Pixels = Uint8Array | Uint8ClampedArray;
@@ -28,19 +31,27 @@ export function resizedSize(width: number, height: number, resize: ResizeSpec): 
 }
 
 /**
- * Where CenterCrop(crop) starts reading, per axis: int(round((size - crop) / 2)), or, when the
- * image is smaller than the crop, minus the zero padding torchvision adds before it ((crop - size) // 2).
+ * Where CenterCrop(crop) starts reading, per axis. torchvision: int(round((size - crop) / 2)), or,
+ * when the image is smaller than the crop, minus the zero padding it adds before it
+ * ((crop - size) // 2). albumentations: (size - crop) // 2 (it refuses smaller images; the
+ * manifest guarantees resize >= crop).
  */
-export function centerCropOffset(size: number, crop: number): number {
+export function centerCropOffset(size: number, crop: number, library: PreprocessingLibrary = 'torchvision'): number {
+  if (library === 'albumentations') return Math.floor((size - crop) / 2);
   if (size < crop) return -Math.floor((crop - size) / 2);
   return roundHalfEven((size - crop) / 2);
 }
 
-export function centerCropOffsets(width: number, height: number, crop: number): { left: number; top: number } {
-  return { left: centerCropOffset(width, crop), top: centerCropOffset(height, crop) };
+export function centerCropOffsets(
+  width: number,
+  height: number,
+  crop: number,
+  library: PreprocessingLibrary = 'torchvision',
+): { left: number; top: number } {
+  return { left: centerCropOffset(width, crop, library), top: centerCropOffset(height, crop, library) };
 }
 
-/** RGBA -> RGB like PIL's convert('RGB'): alpha is dropped, not composited over anything. */
+/** RGBA -> RGB: alpha is dropped, not composited over anything (PIL's convert('RGB'), the published RGBAtoRGB). */
 export function rgbaToRgb(rgba: Pixels, width: number, height: number): Uint8Array {
   const n = width * height;
   if (rgba.length !== n * 4) throw new RangeError(`rgbaToRgb: expected ${n * 4} bytes, got ${rgba.length}`);
@@ -54,8 +65,14 @@ export function rgbaToRgb(rgba: Pixels, width: number, height: number): Uint8Arr
 }
 
 /** CenterCrop on interleaved RGB; pixels outside the image (torchvision's padding) are 0. */
-export function centerCrop(rgb: Pixels, width: number, height: number, crop: number): Uint8Array {
-  const { left, top } = centerCropOffsets(width, height, crop);
+export function centerCrop(
+  rgb: Pixels,
+  width: number,
+  height: number,
+  crop: number,
+  library: PreprocessingLibrary = 'torchvision',
+): Uint8Array {
+  const { left, top } = centerCropOffsets(width, height, crop, library);
   const out = new Uint8Array(crop * crop * 3);
   for (let y = 0; y < crop; y++) {
     const sy = y + top;
@@ -79,35 +96,51 @@ export function toUnit(v: number): number {
 }
 
 /**
- * 256-entry table per channel: Normalize((x - mean) / std) with every step rounded to float32,
- * as torch does with float32 tensors (a double op on float32 inputs rounds to the same float32).
+ * 256-entry table per channel, every step rounded to float32 (a double op on float32 inputs rounds
+ * to the same float32 as the float32 op). torchvision: Normalize((x / 255 - mean) / std), as torch
+ * does with float32 tensors. albumentations: mean and std are float32 arrays scaled by 255 in
+ * float32, the reciprocal of std taken in float32, then (x - mean) * reciprocal.
  */
-function normalizeTable(mean: number, std: number): Float32Array {
+function normalizeTable(mean: number, std: number, library: PreprocessingLibrary): Float32Array {
+  const table = new Float32Array(256);
+  if (library === 'albumentations') {
+    const m = Math.fround(Math.fround(mean) * 255);
+    const r = Math.fround(1 / Math.fround(Math.fround(std) * 255));
+    for (let v = 0; v < 256; v++) table[v] = Math.fround(Math.fround(v - m) * r);
+    return table;
+  }
   const m = Math.fround(mean);
   const s = Math.fround(std);
-  const table = new Float32Array(256);
   for (let v = 0; v < 256; v++) table[v] = Math.fround(Math.fround(toUnit(v) - m) / s);
   return table;
 }
 
+type Normalization = { mean: readonly number[]; std: readonly number[]; library?: PreprocessingLibrary };
+
 /** Interleaved RGB crop -> planar CHW float32; with `norm`, normalised, else ToTensor's 0..1. */
-export function toChw(rgb: Pixels, size: number, norm?: { mean: readonly number[]; std: readonly number[] }): Float32Array {
+export function toChw(rgb: Pixels, size: number, norm?: Normalization): Float32Array {
   const plane = size * size;
   const out = new Float32Array(3 * plane);
   for (let c = 0; c < 3; c++) {
     const table = norm
-      ? normalizeTable(norm.mean[c] ?? 0, norm.std[c] ?? 1)
+      ? normalizeTable(norm.mean[c] ?? 0, norm.std[c] ?? 1, norm.library ?? 'torchvision')
       : Float32Array.from({ length: 256 }, (_, v) => toUnit(v));
     for (let i = 0; i < plane; i++) out[c * plane + i] = table[rgb[i * 3 + c] ?? 0] ?? 0;
   }
   return out;
 }
 
+/** The manifest's resampler on interleaved RGB. */
+export function resizeRgb(rgb: Pixels, width: number, height: number, resize: ResizeSpec): { pixels: Uint8Array; width: number; height: number } {
+  const [rw, rh] = resizedSize(width, height, resize);
+  const resample = resize.interpolation === 'opencv-linear' ? resizeOpenCvLinear : resizeBilinear;
+  return { pixels: resample(rgb, width, height, 3, rw, rh), width: rw, height: rh };
+}
+
 /** Resize + CenterCrop of RGB pixels: the crop x crop x 3 bytes the model sees. */
 export function resizeAndCrop(rgb: Pixels, width: number, height: number, spec: PreprocessingSpec): Uint8Array {
-  const [rw, rh] = resizedSize(width, height, spec.resize);
-  const resized = resizeBilinear(rgb, width, height, 3, rw, rh);
-  return centerCrop(resized, rw, rh, spec.centerCrop);
+  const resized = resizeRgb(rgb, width, height, spec.resize);
+  return centerCrop(resized.pixels, resized.width, resized.height, spec.centerCrop, spec.library);
 }
 
 /** The model input (CHW float32, 3 x crop x crop) from interleaved RGB bytes. */

@@ -1,6 +1,6 @@
 // The browser's decode (src/offscreen/decode.ts, bundled as is) in real headless Chromium,
-// against PIL's: the 0..1 values the model sees (TypeScript Resize + CenterCrop + ToTensor on
-// the browser's pixels vs torchvision on PIL's) must agree to 1/255 on every photo.
+// against PIL's: the 0..1 values the model sees (TypeScript Resize + CenterCrop on
+// the browser's pixels vs the reference pipeline on PIL's) must agree to 1/255 on every photo.
 
 import { resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -14,11 +14,13 @@ import { PHOTOS_DIR, photoIndex, photoPath, type PhotoInfo } from '../support/ph
 import { pilDecode, torchPreprocess, type PilPixels, type PilTensor } from '../support/python';
 import { startServer, type TestServer } from '../support/server';
 
+// The published model's recipe (the reference's default preset, laion-realfake).
 const SPEC: PreprocessingSpec = {
-  resize: { mode: 'shorter-side', size: 256, interpolation: 'bilinear' },
+  resize: { mode: 'square', size: 256, interpolation: 'opencv-linear' },
   centerCrop: 224,
   mean: [0.485, 0.456, 0.406],
   std: [0.229, 0.224, 0.225],
+  library: 'albumentations',
 };
 
 let server: TestServer;
@@ -53,7 +55,7 @@ beforeAll(async () => {
   const key = <T extends { input: string }>(xs: T[]) => new Map(xs.map((x) => [x.input.split('/').pop() ?? '', x]));
   const [decoded, tensors, script] = await Promise.all([
     pilDecode(files),
-    torchPreprocess(files, { unnormalized: true }),
+    torchPreprocess(files, { unnormalized: true, resizeMode: 'square', interpolation: 'opencv-linear', library: 'albumentations' }),
     bundleForPage(resolve(import.meta.dirname, '../../src/offscreen/decode.ts'), 'RealfakeDecode'),
   ]);
   pil = key(decoded);

@@ -1,5 +1,6 @@
-// The TypeScript preprocessing against PIL + torchvision on the same decoded pixels: PIL's resize
-// must be reproduced byte for byte, and the model input to within 1e-6.
+// The TypeScript preprocessing against the reference pipeline (tools/realfake_ref/pipeline.py: cv2 +
+// numpy for the published recipe, PIL + torchvision for the torchvision one) on the same decoded
+// pixels: the resize must be reproduced byte for byte, and the model input to within 1e-6.
 
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +8,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { PreprocessingSpec } from '../../src/detector/manifest';
 import { resizeBilinear } from '../../src/detector/pil-resize';
-import { preprocessRgb, resizedSize, toChw, resizeAndCrop } from '../../src/detector/preprocess';
+import { preprocessRgb, resizeRgb, toChw, resizeAndCrop } from '../../src/detector/preprocess';
 import { photoIndex, photoPath, type PhotoInfo } from '../support/photos';
 import { pilDecode, pilResize, rawInput, torchPreprocess, type PilPixels, type PilTensor } from '../support/python';
 import { maxAbsDiff, countDiffs } from '../support/compare';
@@ -17,8 +18,13 @@ const SHORTER: PreprocessingSpec = {
   centerCrop: 224,
   mean: [0.485, 0.456, 0.406],
   std: [0.229, 0.224, 0.225],
+  library: 'torchvision',
 };
 const SQUARE: PreprocessingSpec = { ...SHORTER, resize: { ...SHORTER.resize, mode: 'square' } };
+// The published model's (preset laion-realfake): cv2 INTER_LINEAR to 256 x 256, albumentations crop and Normalize.
+const PUBLISHED: PreprocessingSpec = { ...SHORTER, resize: { mode: 'square', size: 256, interpolation: 'opencv-linear' }, library: 'albumentations' };
+// Mixed: OpenCV's resampler on the shorter side (odd crop offsets: albumentations floors where torchvision rounds).
+const OPENCV_SHORTER: PreprocessingSpec = { ...PUBLISHED, resize: { ...PUBLISHED.resize, mode: 'shorter-side' } };
 
 let photos: PhotoInfo[];
 let decoded: Map<string, PilPixels>;
@@ -44,13 +50,15 @@ describe('PIL decode of the photos', () => {
 });
 
 for (const [name, spec] of [
-  ['shorter-side', SHORTER],
-  ['square', SQUARE],
+  ['published: square, opencv-linear, albumentations', PUBLISHED],
+  ['shorter-side, opencv-linear, albumentations', OPENCV_SHORTER],
+  ['shorter-side, PIL bilinear, torchvision', SHORTER],
+  ['square, PIL bilinear, torchvision', SQUARE],
 ] as const) {
   describe(`Resize (${name}) and the model input, per photo`, () => {
     let resized: Map<string, PilPixels>;
     let tensors: Map<string, PilTensor>;
-    const opts = { resizeMode: spec.resize.mode };
+    const opts = { resizeMode: spec.resize.mode, interpolation: spec.resize.interpolation, library: spec.library };
 
     beforeAll(async () => {
       const files = photos.map((p) => photoPath(p.file));
@@ -59,20 +67,19 @@ for (const [name, spec] of [
       );
     });
 
-    it("reproduces PIL's resized pixels byte for byte", () => {
+    it("reproduces the reference's resized pixels byte for byte", () => {
       for (const p of photos) {
         const px = pixels(p.file);
         const want = resized.get(p.file);
-        const [w, h] = resizedSize(px.width, px.height, spec.resize);
+        const { pixels: got, width: w, height: h } = resizeRgb(px.rgb, px.width, px.height, spec.resize);
         expect([w, h], p.file).toEqual([want?.width, want?.height]);
-        const got = resizeBilinear(px.rgb, px.width, px.height, 3, w, h);
         const diff = countDiffs(got, want?.rgb ?? new Uint8Array());
         console.log(`resize ${name} ${p.file.padEnd(24)} ${px.width}x${px.height} -> ${w}x${h}: ${diff} bytes differ`);
         expect(diff, p.file).toBe(0);
       }
     });
 
-    it('matches Compose([Resize, CenterCrop, ToTensor, Normalize]) to 1e-6', () => {
+    it('matches the reference model input (Resize, CenterCrop, Normalize) to 1e-6', () => {
       const worst: number[] = [];
       for (const p of photos) {
         const px = pixels(p.file);
@@ -86,7 +93,7 @@ for (const [name, spec] of [
       for (const [i, d] of worst.entries()) expect(d, photos[i]?.file).toBeLessThanOrEqual(1e-6);
     });
 
-    it('matches ToTensor (before Normalize) exactly', async () => {
+    it('matches the cropped levels / 255 (before Normalize) exactly', async () => {
       const raw = byFile(await torchPreprocess(photos.map((p) => photoPath(p.file)), { ...opts, unnormalized: true }));
       for (const p of photos) {
         const px = pixels(p.file);

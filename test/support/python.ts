@@ -121,17 +121,21 @@ export interface PreprocessOptions {
   resizeMode?: 'shorter-side' | 'square';
   size?: number;
   crop?: number;
+  interpolation?: 'opencv-linear' | 'bilinear';
+  library?: 'albumentations' | 'torchvision';
 }
 
 function preprocessArgs(o: PreprocessOptions): string[] {
   return [
     ...(o.resizeMode ? ['--resize-mode', o.resizeMode] : []),
+    ...(o.interpolation ? ['--interpolation', o.interpolation] : []),
+    ...(o.library ? ['--library', o.library] : []),
     ...(o.size ? ['--size', String(o.size)] : []),
     ...(o.crop ? ['--crop', String(o.crop)] : []),
   ];
 }
 
-/** PIL's Image.open(p).convert('RGB') pixels. */
+/** The reference decode: the published np.asarray(Image.open(p)), grey expanded and alpha dropped (other modes: PIL's convert('RGB')). */
 export async function pilDecode(images: string[]): Promise<PilPixels[]> {
   const dir = tmp('decode');
   await reference(['decode', ...images, '--out', dir]);
@@ -139,17 +143,17 @@ export async function pilDecode(images: string[]): Promise<PilPixels[]> {
 }
 
 /**
- * torchvision Resize(...) output (PIL bilinear) of each image, or Image.resize((w, h)) with `to`
- * (one size for all images, or one per image).
+ * The reference Resize output of each image (PIL's bilinear unless `interpolation` says
+ * opencv-linear), or the resize to exactly (w, h) with `to` (one size for all images, or one per image).
  */
 export async function pilResize(images: string[], o: PreprocessOptions & { to?: Array<[number, number]> } = {}): Promise<PilPixels[]> {
   const dir = tmp('resize');
   const to = (o.to ?? []).flatMap(([w, h]) => ['--to', `${w}x${h}`]);
-  await reference(['resize', ...images, '--out', dir, ...to, ...preprocessArgs(o)]);
+  await reference(['resize', ...images, '--out', dir, ...to, ...preprocessArgs({ interpolation: 'bilinear', ...o })]);
   return readPixels(dir);
 }
 
-/** Compose([Resize, CenterCrop, ToTensor, Normalize]) tensors (CHW), or without Normalize. */
+/** The reference Resize, CenterCrop, Normalize tensors (CHW; the laion-realfake preset unless `o` says otherwise), or without Normalize. */
 export async function torchPreprocess(images: string[], o: PreprocessOptions & { unnormalized?: boolean } = {}): Promise<PilTensor[]> {
   const dir = tmp('pre');
   await reference(['preprocess', ...images, '--out', dir, ...(o.unnormalized ? ['--unnormalized'] : []), ...preprocessArgs(o)]);

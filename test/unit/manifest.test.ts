@@ -23,10 +23,28 @@ describe('parseManifest', () => {
     const m = parseManifest(valid());
     expect(m.id).toBe('realfake-fixture');
     expect(m.fixture).toBe(true);
-    expect(m.labels[m.generatedIndex]).toBe('fake');
-    expect(m.preprocessing.resize).toEqual({ mode: 'shorter-side', size: 256, interpolation: 'bilinear' });
+    // The published model's preset (realfake/config.py LABELS = {"real": 0, "fake": 1}; realfake/data.py).
+    expect(m.labels).toEqual(['real', 'fake']);
+    expect(m.generatedIndex).toBe(1);
+    expect(m.preprocessing.resize).toEqual({ mode: 'square', size: 256, interpolation: 'opencv-linear' });
+    expect(m.preprocessing.library).toBe('albumentations');
+    expect(m.preset?.name).toBe('laion-realfake');
+    expect(m.preset?.sources.labels).toMatch(/realfake\/config\.py/);
     expect(m.probe.logits).toHaveLength(m.probe.batch * m.labels.length);
     expect(m.variantOf).toBeNull();
+  });
+
+  it('reads a manifest written before presets as the torchvision recipe with no preset', () => {
+    const m = parseManifest(
+      broken((m) => {
+        delete m.preset;
+        delete m.preprocessing.library;
+        m.preprocessing.resize.interpolation = 'bilinear';
+      }),
+    );
+    expect(m.preprocessing.library).toBe('torchvision');
+    expect(m.preprocessing.resize.interpolation).toBe('bilinear');
+    expect(m.preset).toBeNull();
   });
 
   it("reads variantOf: another model's id", () => {
@@ -59,6 +77,10 @@ describe('parseManifest', () => {
     ['resize.interpolation', /preprocessing\.resize\.interpolation/, (m) => (m.preprocessing.resize.interpolation = 'bicubic')],
     ['resize.size', /preprocessing\.resize\.size/, (m) => (m.preprocessing.resize.size = 0)],
     ['centerCrop', /preprocessing\.centerCrop/, (m) => (m.preprocessing.centerCrop = '224')],
+    ['library', /preprocessing\.library/, (m) => (m.preprocessing.library = 'opencv')],
+    ['albumentations crop above the resize', /preprocessing\.centerCrop/, (m) => (m.preprocessing.resize.size = 200)],
+    ['preset not an object', /preset/, (m) => (m.preset = 'laion-realfake')],
+    ['preset source not a string', /preset\.sources\.labels/, (m) => (m.preset.sources.labels = 1)],
     ['mean of 2', /preprocessing\.mean/, (m) => (m.preprocessing.mean = [0.5, 0.5])],
     ['std zero', /preprocessing\.std/, (m) => (m.preprocessing.std = [0.229, 0, 0.225])],
     ['variantOf its own id', /variantOf/, (m) => (m.variantOf = m.id)],

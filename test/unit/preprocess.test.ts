@@ -20,6 +20,7 @@ const SPEC: PreprocessingSpec = {
   centerCrop: 224,
   mean: [0.485, 0.456, 0.406],
   std: [0.229, 0.224, 0.225],
+  library: 'torchvision',
 };
 
 describe('roundHalfEven (Python round)', () => {
@@ -69,6 +70,14 @@ describe('center crop', () => {
     ]);
   });
 
+  it("albumentations floors the offset: (259 - 224) // 2 = 17 where torchvision's round(17.5) = 18", () => {
+    expect(centerCropOffset(259, 224, 'albumentations')).toBe(17);
+    expect(centerCropOffset(259, 224, 'torchvision')).toBe(18);
+    expect(centerCropOffsets(256, 256, 224, 'albumentations')).toEqual({ left: 16, top: 16 });
+    const rgb = Uint8Array.from([10, 10, 10, 20, 20, 20, 30, 30, 30, 40, 40, 40]);
+    expect(Array.from(centerCrop(rgb, 4, 1, 1, 'albumentations'))).toEqual([20, 20, 20]); // (4 - 1) // 2 = 1
+  });
+
   it('copies the right window', () => {
     // 4x1 gray-as-RGB, crop 1
     const rgb = Uint8Array.from([10, 10, 10, 20, 20, 20, 30, 30, 30, 40, 40, 40]);
@@ -100,6 +109,18 @@ describe('RGBA to tensor', () => {
       expect(t[8 + i]).toBeCloseTo((1 - 0.406) / 0.225, 5);
     }
     expect(Array.from(toChw(rgb, 2).slice(0, 6))).toEqual([1, 1, 1, 1, 0, 0]);
+  });
+
+  it("normalises albumentations' way: (x - 255 mean) / (255 std), e.g. (255 - 123.675) / 58.395 = 2.248909", () => {
+    const alb = { ...SPEC, library: 'albumentations' as const };
+    const rgb = Uint8Array.from([255, 0, 128, 0, 255, 128]);
+    const t = toChw(rgb, 1, alb);
+    expect(t[0]).toBeCloseTo((255 - 123.675) / 58.395, 5);
+    expect(t[1]).toBeCloseTo((0 - 116.28) / 57.12, 5);
+    expect(t[2]).toBeCloseTo((128 - 103.53) / 57.375, 5);
+    // The same number to float32 rounding as torchvision's (x / 255 - mean) / std, not bit for bit.
+    const tv = toChw(rgb, 1, SPEC);
+    for (let i = 0; i < 3; i++) expect(Math.abs((t[i] ?? 0) - (tv[i] ?? 0))).toBeLessThan(1e-6);
   });
 
   it('preprocesses a uniform image to uniform channels of the right size, whatever its alpha', () => {

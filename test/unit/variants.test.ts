@@ -58,8 +58,10 @@ describe('isVariantOf', () => {
 
   it('refuses a declared variant whose scores would mean something else', () => {
     const edits: Array<(m: ModelManifest) => void> = [
-      (m) => (m.labels = ['real', 'fake']),
-      (m) => (m.generatedIndex = 1),
+      (m) => (m.labels = [...m.labels].reverse()),
+      (m) => (m.generatedIndex = 1 - m.generatedIndex),
+      (m) => (m.preprocessing = { ...m.preprocessing, library: m.preprocessing.library === 'albumentations' ? 'torchvision' : 'albumentations' }),
+      (m) => (m.preprocessing = { ...m.preprocessing, resize: { ...m.preprocessing.resize, interpolation: 'bilinear' } }),
       (m) => (m.preprocessing = { ...m.preprocessing, resize: { ...m.preprocessing.resize, size: 224 } }),
       (m) => (m.preprocessing = { ...m.preprocessing, mean: [0.5, 0.5, 0.5] }),
       (m) => (m.fixture = false),
