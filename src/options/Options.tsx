@@ -6,7 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 import browser from 'webextension-polyfill';
 import type { HistoryEntry, UiToBackground } from '../shared/protocol';
 import { DEFAULT_SETTINGS, normalizeSettings, SETTING_RANGES, type Settings } from '../shared/settings';
-import { MODEL_LIMITS, percent } from '../shared/verdict-text';
+import { describePreparation, MODEL_LIMITS, percent, PUBLISHED_INPUT } from '../shared/verdict-text';
 import { historyToCsv, historyToJson, reportedMistakes } from './export';
 import { ModelManager } from './ModelManager';
 import { PageSettings } from './PageSettings';
@@ -222,8 +222,8 @@ export function Options() {
           <li>{MODEL_LIMITS}</li>
           <li>Noisy real photos, landscapes, building sites and furniture are sometimes taken for generated images.</li>
           <li>
-            Each picture is shrunk to 256 pixels on its shorter side and judged on its central 224 × 224 pixels, so
-            fine detail and the edges of wide pictures are not seen; images smaller than your minimum size are skipped.
+            {describePreparation(PUBLISHED_INPUT)} This is how the model was evaluated by its authors, so the extension
+            does the same. Images smaller than your minimum size are skipped.
           </li>
         </ul>
       </section>

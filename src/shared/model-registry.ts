@@ -78,5 +78,6 @@ export async function loadActiveFamily(): Promise<ActiveModel[]> {
 }
 
 export function summarize(m: ModelManifest): ModelSummary {
-  return { id: m.id, name: m.name, fixture: m.fixture };
+  const { resize, centerCrop } = m.preprocessing;
+  return { id: m.id, name: m.name, fixture: m.fixture, input: { resize: resize.mode, size: resize.size, crop: centerCrop } };
 }

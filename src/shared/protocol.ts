@@ -31,10 +31,19 @@ export const FAILURE_REASONS: readonly FailureReason[] = [
   'too-small',
 ];
 
+/** How a model's input is made from a picture (from its manifest), for the words the card shows. */
+export interface InputSummary {
+  resize: 'square' | 'shorter-side';
+  size: number;
+  crop: number;
+}
+
 export interface ModelSummary {
   id: string;
   name: string;
   fixture: boolean;
+  /** Absent in verdicts stored before it existed. */
+  input?: InputSummary;
 }
 
 export type Verdict =
@@ -331,8 +340,26 @@ export function parseContentToBackground(v: unknown): ContentToBackground | null
   return { kind: 'content/check', trigger: v.trigger, items: parsed };
 }
 
+function isInputSummary(v: unknown): v is InputSummary {
+  const side = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n > 0 && n <= 4096;
+  return isRecord(v) && (v.resize === 'square' || v.resize === 'shorter-side') && side(v.size) && side(v.crop);
+}
+
 function isModelSummary(v: unknown): v is ModelSummary {
-  return isRecord(v) && isShortString(v.id, 64) && isShortString(v.name, 200) && typeof v.fixture === 'boolean';
+  return (
+    isRecord(v) &&
+    isShortString(v.id, 64) &&
+    isShortString(v.name, 200) &&
+    typeof v.fixture === 'boolean' &&
+    (v.input === undefined || isInputSummary(v.input))
+  );
+}
+
+/** A validated summary rebuilt field by field (nothing else from the sender is kept). */
+function copyModelSummary(m: ModelSummary): ModelSummary {
+  const out: ModelSummary = { id: m.id, name: m.name, fixture: m.fixture };
+  if (m.input) out.input = { resize: m.input.resize, size: m.input.size, crop: m.input.crop };
+  return out;
 }
 
 function parseFinding(v: unknown): EvidenceFinding | null {
@@ -374,7 +401,7 @@ function parseVerdict(v: unknown): Verdict | null {
       status: 'done',
       pGenerated: v.pGenerated,
       threshold: v.threshold,
-      model: { id: v.model.id, name: v.model.name, fixture: v.model.fixture },
+      model: copyModelSummary(v.model),
       fromCache: v.fromCache,
       ...(v.evidence === undefined ? {} : withEvidence(v.evidence)),
     };

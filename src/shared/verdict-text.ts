@@ -1,6 +1,6 @@
 // What a badge says, in plain words. Pure, so the badge, the popup and the tests agree.
 
-import type { FailureReason, Verdict } from './protocol';
+import type { FailureReason, InputSummary, Verdict } from './protocol';
 
 export type BadgeState = 'checking' | 'generated' | 'real' | 'failed';
 
@@ -31,6 +31,24 @@ export const FIXTURE_WARNING =
   'TEST MODEL: this score comes from a test model with random weights and means nothing.';
 export const MODEL_LIMITS =
   'The model has only seen Stable Diffusion v1.4; other generators, small thumbnails and heavily compressed images make it less reliable.';
+
+/** The published model's input (its evaluation code: Resize(256, 256), CenterCrop(224, 224)), for the About text. */
+export const PUBLISHED_INPUT: InputSummary = { resize: 'square', size: 256, crop: 224 };
+
+/** How a picture becomes the model's input, and what that means for what it sees. */
+export function describePreparation(input: InputSummary): string {
+  const { size, crop } = input;
+  if (input.resize === 'square') {
+    return (
+      `Each picture is squeezed to ${size} × ${size} pixels and its centre ${crop} × ${crop} is judged: ` +
+      'wide or tall pictures are distorted, their edges are not seen, and fine detail is lost in big pictures.'
+    );
+  }
+  return (
+    `Each picture is shrunk to ${size} pixels on its shorter side and its centre ${crop} × ${crop} is judged: ` +
+    'the edges of wide or tall pictures are not seen, and fine detail is lost in big pictures.'
+  );
+}
 
 export function percent(p: number): string {
   return `${Math.round(p * 100)}%`;
@@ -105,6 +123,7 @@ export function describeCard(verdict: Verdict | null): CardText {
       `Score ${percent(verdict.pGenerated)}; images from ${percent(verdict.threshold)} up are shown as likely generated (your threshold).`,
       SCORE_MEANING,
       `Model: ${verdict.model.name}.`,
+      verdict.model.input ? describePreparation(verdict.model.input) : '',
       MODEL_LIMITS,
       verdict.fromCache ? 'Remembered from an earlier check of the same picture.' : '',
     ].filter(Boolean),

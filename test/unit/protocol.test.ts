@@ -64,6 +64,16 @@ describe('background -> content', () => {
     ).not.toBeNull();
     expect(parseBackgroundToContent({ kind: 'verdict', requestId: 'r1', url: 'u', verdict: { status: 'failed', reason: 'timeout', detail: 'x' } })).not.toBeNull();
   });
+  it("keeps a model's input summary, and refuses a malformed one", () => {
+    const input = { resize: 'square', size: 256, crop: 224 };
+    const v = { status: 'done', pGenerated: 0.3, threshold: 0.5, model: { ...model, input, extra: 'x' }, fromCache: true };
+    const parsed = parseBackgroundToContent({ kind: 'verdict', requestId: 'r1', url: 'u', verdict: v });
+    expect(parsed && parsed.kind === 'verdict' && parsed.verdict.status === 'done' ? parsed.verdict.model : null).toEqual({ ...model, input });
+    for (const bad of [{ ...input, resize: 'longer-side' }, { ...input, size: 0 }, { ...input, crop: 1.5 }, 'square']) {
+      const verdict = { ...v, model: { ...model, input: bad } };
+      expect(parseBackgroundToContent({ kind: 'verdict', requestId: 'r1', url: 'u', verdict }), JSON.stringify(bad)).toBeNull();
+    }
+  });
   it('refuses impossible scores and unknown reasons', () => {
     for (const verdict of [
       { status: 'done', pGenerated: 1.5, threshold: 0.5, model, fromCache: false },

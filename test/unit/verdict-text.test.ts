@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Verdict } from '../../src/shared/protocol';
-import { describeCard, describeVerdict, FIXTURE_WARNING, MODEL_LIMITS } from '../../src/shared/verdict-text';
+import { describeCard, describePreparation, describeVerdict, FIXTURE_WARNING, MODEL_LIMITS } from '../../src/shared/verdict-text';
 
 const model = { id: 'm', name: 'Realfake ConvNeXt-L', fixture: false };
 const done = (p: number, fixture = false): Verdict => ({
@@ -48,6 +48,16 @@ describe('describeCard', () => {
     expect(c.lines).toContain(MODEL_LIMITS);
     expect(c.warning).toBeNull();
   });
+  it("says how the model's input was made: squeezed to a square, or shrunk on the shorter side", () => {
+    const square = { resize: 'square', size: 256, crop: 224 } as const;
+    const c = describeCard({ status: 'done', pGenerated: 0.97, threshold: 0.5, model: { ...model, input: square }, fromCache: false });
+    expect(c.lines).toContain(describePreparation(square));
+    expect(describePreparation(square)).toMatch(/^Each picture is squeezed to 256 × 256 pixels and its centre 224 × 224 is judged: wide or tall pictures are distorted/);
+    expect(describePreparation({ resize: 'shorter-side', size: 256, crop: 224 })).toMatch(/shrunk to 256 pixels on its shorter side/);
+    // A verdict stored before models carried their input says nothing about it rather than something wrong.
+    expect(describeCard(done(0.97)).lines.some((l) => l.startsWith('Each picture'))).toBe(false);
+  });
+
   it('warns about the fixture, and says a failure judged nothing', () => {
     expect(describeCard(done(0.2, true)).warning).toBe(FIXTURE_WARNING);
     expect(describeCard(done(0.2, true)).heading).toBe('Likely real · 20%');
