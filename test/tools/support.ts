@@ -32,6 +32,8 @@ export interface Reference {
   dims: number[];
   depths: number[];
   classes: number;
+  /** make_timm_checkpoint.py: the checkpoint's state_dict keys, in its order. */
+  keys?: string[];
 }
 
 export interface Checkpoints {
@@ -48,6 +50,20 @@ export async function makeCheckpoints(layouts: string[], extra: string[] = []): 
   const dir = tempDir('ckpt');
   const r = await runPython(['tools/make_test_checkpoint.py', dir, ...layouts, ...extra]);
   if (r.code !== 0) throw new Error(`make_test_checkpoint.py failed:\n${r.stderr}`);
+  return readCheckpoints(dir);
+}
+
+/** OUTDIR/lightning-timm.ckpt of tools/make_timm_checkpoint.py: an independent re-implementation of timm's
+ *  ConvNeXt (tools/timm_convnext_ref.py, nothing of the converter's), saved as a Lightning checkpoint. */
+export async function makeTimmCheckpoint(extra: string[] = []): Promise<Checkpoints> {
+  await requireReferencePython();
+  const dir = tempDir('timm');
+  const r = await runPython(['tools/make_timm_checkpoint.py', dir, ...extra]);
+  if (r.code !== 0) throw new Error(`make_timm_checkpoint.py failed:\n${r.stderr}`);
+  return readCheckpoints(dir);
+}
+
+function readCheckpoints(dir: string): Checkpoints {
   const reference = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as Reference;
   const bytes = readFileSync(join(dir, reference.inputs.file));
   const inputs = new Float32Array(bytes.length / 4);
