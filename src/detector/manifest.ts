@@ -1,5 +1,5 @@
 // The model manifest: everything the extension knows about a model comes from here
-// (DESIGN.md, "Model files and the manifest"). Written by tools/, read by the browser,
+// (docs/ARCHITECTURE.md, "Model files and the manifest"). Written by tools/, read by the browser,
 // the tests and the tools alike.
 
 export interface ResizeSpec {

@@ -1,7 +1,8 @@
-// Fetches an image's bytes with the extension's host permission, the careful way (DESIGN.md,
-// security rules): only allowed addresses (re-checked after redirects), no cookies, no referrer,
-// one timeout for the whole download, a streamed byte cap, a magic-byte check, and a pixel cap
-// read from the header while the bytes arrive, so a huge image is refused before any decode.
+// Fetches an image's bytes with the extension's host permission, the careful way
+// (docs/ARCHITECTURE.md, "Security rules"): only allowed addresses (re-checked after
+// redirects), no cookies, no referrer, one timeout for the whole download, a streamed byte cap,
+// a magic-byte check, and a pixel cap read from the header while the bytes arrive, so a huge
+// image is refused before any decode.
 
 import { isComplete, readImageSize } from '../detector/image-header';
 import { collectMetadata, type MetadataScan } from '../detector/provenance';

@@ -1,6 +1,7 @@
-// Which image URLs the extension may fetch with its own privileges (DESIGN.md, security rules):
-// only http(s) and data: (blob: images are read by the content script), and never a loopback, private or link-local host unless the page
-// that shows the image is itself on such a host.
+// Which image URLs the extension may fetch with its own privileges (docs/ARCHITECTURE.md,
+// "Security rules"): only http(s) and data: (blob: images are read by the content script), and
+// never a loopback, private or link-local host unless the page that shows the image is itself
+// on such a host.
 
 export type UrlDecision = { ok: true; url: URL } | { ok: false; reason: 'unsupported-url' | 'blocked-address'; detail: string };
 

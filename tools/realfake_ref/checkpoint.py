@@ -1,5 +1,5 @@
 """Reads a ConvNeXt classifier checkpoint in the layouts real checkpoints come in and builds the
-matching torchvision ConvNeXt module (DESIGN.md, "Model files and the manifest").
+matching torchvision ConvNeXt module (docs/ARCHITECTURE.md, "Model files and the manifest").
 
 Accepted layouts:
   - a bare state_dict, or one under `state_dict` (PyTorch Lightning), `model` (fastai's
