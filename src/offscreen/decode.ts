@@ -1,6 +1,12 @@
 // Deterministic decoding of image bytes to straight (non-premultiplied) RGBA pixels, as
 // close to PIL's decode as the browser allows: no colour-space conversion, no EXIF rotation
 // (PIL's Image.open applies neither, and the model was trained on PIL decodes).
+// createImageBitmap's imageOrientation 'none' does not stop Chromium from rotating (measured in
+// Chromium 156: it behaves like 'from-image'), so the EXIF Orientation of JPEG and PNG files is set
+// to 1 in a copy of the bytes before decoding; the caller's bytes (and their SHA-256) are untouched.
+
+import { withoutExifOrientation } from '../detector/exif-orientation';
+import { sniffImageType } from '../detector/sniff';
 
 export interface DecodedImage {
   width: number;
@@ -60,10 +66,20 @@ function readStraightAlpha(bitmap: ImageBitmap): Uint8ClampedArray | null {
   }
 }
 
+/** `bytes`, or a copy whose EXIF orientation says not to rotate. Only JPEG and PNG carry one Chromium applies. */
+async function withoutOrientation(bytes: Blob): Promise<Blob> {
+  const type = sniffImageType(new Uint8Array(await bytes.slice(0, 32).arrayBuffer()));
+  if (type !== 'jpeg' && type !== 'png') return bytes;
+  const all = new Uint8Array(await bytes.arrayBuffer());
+  const patched = withoutExifOrientation(all);
+  return patched === all ? bytes : new Blob([patched as BlobPart], { type: bytes.type });
+}
+
 export async function decodeImage(bytes: Blob): Promise<DecodedImage> {
+  const source = await withoutOrientation(bytes);
   let bitmap: ImageBitmap;
   try {
-    bitmap = await createImageBitmap(bytes, {
+    bitmap = await createImageBitmap(source, {
       colorSpaceConversion: 'none',
       premultiplyAlpha: 'none',
       imageOrientation: 'none',

@@ -1,8 +1,11 @@
 // The browser's decode (src/offscreen/decode.ts, bundled as is) in real headless Chromium,
 // against PIL's: the 0..1 values the model sees (TypeScript Resize + CenterCrop on
-// the browser's pixels vs the reference pipeline on PIL's) must agree to 1/255 on every photo.
+// the browser's pixels vs the reference pipeline on PIL's) must agree to 1/255 on every photo. And
+// pictures carrying each EXIF orientation (JPEG and PNG, written by exiftool and PIL at test time)
+// decode to PIL's pixels exactly: PIL's Image.open does not rotate, and Chromium would.
 
-import { resolve } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PreprocessingSpec } from '../../src/detector/manifest';
@@ -10,6 +13,7 @@ import { resizeAndCrop, rgbaToRgb, toChw } from '../../src/detector/preprocess';
 import { chromePath } from '../support/chrome';
 import { bundleForPage } from '../support/bundle';
 import { maxAbsDiff } from '../support/compare';
+import { makeOrientedSet, type OrientedSet } from '../support/oriented';
 import { PHOTOS_DIR, photoIndex, photoPath, type PhotoInfo } from '../support/photos';
 import { pilDecode, torchPreprocess, type PilPixels, type PilTensor } from '../support/python';
 import { startServer, type TestServer } from '../support/server';
@@ -29,6 +33,8 @@ let page: Page;
 let photos: PhotoInfo[];
 let pil: Map<string, PilPixels>;
 let torch: Map<string, PilTensor>;
+let oriented: OrientedSet;
+let pilOriented: Map<string, PilPixels>;
 
 interface BrowserDecoded {
   width: number;
@@ -36,7 +42,7 @@ interface BrowserDecoded {
   rgba: Uint8Array;
 }
 
-async function decodeInBrowser(file: string): Promise<BrowserDecoded> {
+async function decodeInBrowser(file: string, base = '/static/'): Promise<BrowserDecoded> {
   const r = await page.evaluate(async (url) => {
     const blob = await (await fetch(url)).blob();
     const api = (globalThis as unknown as { RealfakeDecode: typeof import('../../src/offscreen/decode') }).RealfakeDecode;
@@ -45,7 +51,7 @@ async function decodeInBrowser(file: string): Promise<BrowserDecoded> {
     let bin = '';
     for (let i = 0; i < img.rgba.length; i += 0x8000) bin += String.fromCharCode(...img.rgba.subarray(i, i + 0x8000));
     return { width: img.width, height: img.height, b64: btoa(bin) };
-  }, `/static/${file}`);
+  }, `${base}${file}`);
   return { width: r.width, height: r.height, rgba: new Uint8Array(Buffer.from(r.b64, 'base64')) };
 }
 
@@ -53,14 +59,23 @@ beforeAll(async () => {
   photos = photoIndex();
   const files = photos.map((p) => photoPath(p.file));
   const key = <T extends { input: string }>(xs: T[]) => new Map(xs.map((x) => [x.input.split('/').pop() ?? '', x]));
-  const [decoded, tensors, script] = await Promise.all([
+  oriented = await makeOrientedSet();
+  const [decoded, tensors, script, decodedOriented] = await Promise.all([
     pilDecode(files),
     torchPreprocess(files, { unnormalized: true, resizeMode: 'square', interpolation: 'opencv-linear', library: 'albumentations' }),
     bundleForPage(resolve(import.meta.dirname, '../../src/offscreen/decode.ts'), 'RealfakeDecode'),
+    pilDecode(oriented.files.map((f) => join(oriented.dir, f.file))),
   ]);
   pil = key(decoded);
   torch = key(tensors);
+  pilOriented = key(decodedOriented);
   server = await startServer(PHOTOS_DIR);
+  for (const f of oriented.files) {
+    server.route(`/oriented/${f.file}`, (_req, res) => {
+      res.writeHead(200, { 'content-type': f.file.endsWith('.png') ? 'image/png' : 'image/jpeg' });
+      res.end(readFileSync(join(oriented.dir, f.file)));
+    });
+  }
   server.route('/decode.js', (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/javascript' });
     res.end(script);
@@ -84,6 +99,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await server?.close();
+  if (oriented) rmSync(oriented.dir, { recursive: true, force: true });
 });
 
 describe("Chromium's decode vs PIL's, per photo", () => {
@@ -112,6 +128,28 @@ describe("Chromium's decode vs PIL's, per photo", () => {
     for (const r of rows) expect(r.opaque, r.file).toBe(0);
     for (const r of rows) expect(r.translucent, r.file).toBe(0);
     expect(rows.some((r) => r.translucentPixels > 0)).toBe(true);
+  });
+});
+
+describe('EXIF orientation is ignored, as PIL ignores it', () => {
+  it('decodes every orientation (1-8; JPEG both byte orders, PNG eXIf) to exactly PIL\'s pixels', async () => {
+    const rows: Array<{ file: string; writer: string; size: string; pilSize: string; diff: number }> = [];
+    for (const f of oriented.files) {
+      const got = await decodeInBrowser(f.file, '/oriented/');
+      const ref = pilOriented.get(f.file);
+      if (!ref) throw new Error(`no PIL reference for ${f.file}`);
+      const sameSize = got.width === ref.width && got.height === ref.height;
+      rows.push({
+        file: f.file,
+        writer: f.writer,
+        size: `${got.width}x${got.height}`,
+        pilSize: `${ref.width}x${ref.height}`,
+        diff: sameSize ? splitByAlpha(got.rgba, ref.rgb).opaque : Number.POSITIVE_INFINITY,
+      });
+    }
+    console.log('oriented file          writer                     browser / PIL size   max |Δ| (0..255)');
+    for (const r of rows) console.log(`  ${r.file.padEnd(20)} ${r.writer.padEnd(26)} ${r.size.padStart(7)} / ${r.pilSize.padEnd(9)} ${r.diff}`);
+    for (const r of rows) expect({ file: r.file, size: r.size, diff: r.diff }).toEqual({ file: r.file, size: r.pilSize, diff: 0 });
   });
 });
 

@@ -7,8 +7,10 @@
 //  - ICC profiles are ignored (PIL applies none; the extension decodes with colorSpaceConversion
 //    'none' for the same reason),
 //  - CMYK JPEGs are read as CMYK and converted with PIL's own formula instead of a colour profile,
-//  - EXIF orientation is NOT applied: PIL's Image.open does not rotate, nor does the extension
-//    (src/offscreen/decode.ts asks createImageBitmap for imageOrientation 'none').
+//  - EXIF orientation is NOT applied (sharp rotates only when asked: no autoOrient, no rotate()):
+//    PIL's Image.open does not rotate, nor does the extension (src/offscreen/decode.ts sets the
+//    Orientation to 1 in a copy before Chromium decodes it). Checked for all 8 values, JPEG and
+//    PNG eXIf, in test/parity/eval-decode-orientation.test.ts.
 // Known difference: 16-bit greyscale PNG (PIL clips its 0..65535 values to 255; sharp keeps the
 // high byte, as browsers do).
 

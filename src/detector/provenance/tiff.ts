@@ -30,7 +30,8 @@ const TYPE_SIZES: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1,
 const MAX_ENTRIES = 1_000;
 const MAX_STRING = 64 * 1024;
 
-class Tiff {
+/** A TIFF block and its byte order; reads throw ProvenanceError outside the block. */
+export class Tiff {
   constructor(
     readonly b: Uint8Array,
     readonly little: boolean,
@@ -81,9 +82,10 @@ function valueOf(t: Tiff, entry: number): { type: number; bytes: Uint8Array } | 
   return { type, bytes: t.b.subarray(at, at + total) };
 }
 
-function readIfd(t: Tiff, offset: number, visit: (tag: number, entry: number) => void): void {
+/** Calls `visit` with each entry's tag and offset (12-byte entries) of the directory at `offset`. */
+export function readIfd(t: Tiff, offset: number, visit: (tag: number, entry: number) => void, maxEntries = MAX_ENTRIES): void {
   const n = t.u16(offset);
-  if (n > MAX_ENTRIES) throw new ProvenanceError('EXIF directory too large');
+  if (n > maxEntries) throw new ProvenanceError('EXIF directory too large');
   if (offset + 2 + n * 12 > t.b.length) throw new ProvenanceError('EXIF directory outside the block');
   for (let i = 0; i < n; i++) {
     const entry = offset + 2 + i * 12;
@@ -91,12 +93,18 @@ function readIfd(t: Tiff, offset: number, visit: (tag: number, entry: number) =>
   }
 }
 
-/** Reads the generator-related EXIF fields; throws ProvenanceError on a malformed block. */
-export function readExif(tiff: Uint8Array): ExifFields {
+/** The block's byte order from its "II"/"MM" + 42 header; throws ProvenanceError if it has none. */
+export function openTiff(tiff: Uint8Array): Tiff {
   const order = String.fromCharCode(tiff[0] ?? 0, tiff[1] ?? 0);
   if (order !== 'II' && order !== 'MM') throw new ProvenanceError('not a TIFF header');
   const t = new Tiff(tiff, order === 'II');
   if (t.u16(2) !== 42) throw new ProvenanceError('not a TIFF header');
+  return t;
+}
+
+/** Reads the generator-related EXIF fields; throws ProvenanceError on a malformed block. */
+export function readExif(tiff: Uint8Array): ExifFields {
+  const t = openTiff(tiff);
   const out: ExifFields = {};
   let exifIfd = 0;
   const utf8 = new TextDecoder('utf-8');
