@@ -185,7 +185,8 @@ describe('model download from the options page', () => {
     expect(badge?.state, JSON.stringify(badge)).not.toBe('failed');
     const status = await ask<StatusReply>({ kind: 'ui/get-status' });
     expect(status.engine.state).toBe('ready');
-    expect(status.engine.model).toEqual({ id: 'fixture-copy', name: 'Downloaded fixture copy', fixture: true });
+    // The copy's manifest is the fixture's: the published recipe's input (squeezed to 256, centre 224).
+    expect(status.engine.model).toEqual({ id: 'fixture-copy', name: 'Downloaded fixture copy', fixture: true, input: { resize: 'square', size: 256, crop: 224 } });
     const history = await ask<{ entries: Array<{ url: string; modelId: string }> }>({ kind: 'ui/export-history' });
     expect(history.entries.find((e) => e.url.endsWith('/static/chelsea.png'))?.modelId).toBe('fixture-copy');
     await page.close();

@@ -139,7 +139,7 @@ describe('model import from files in the options page', () => {
     expect(badge?.title).toContain('Model: Imported fixture copy.');
     const status = await ask<StatusReply>({ kind: 'ui/get-status' });
     expect(status.engine.state).toBe('ready');
-    expect(status.engine.model).toEqual({ id: 'imported-copy', name: 'Imported fixture copy', fixture: true });
+    expect(status.engine.model).toEqual({ id: 'imported-copy', name: 'Imported fixture copy', fixture: true, input: { resize: 'square', size: 256, crop: 224 } });
     const history = await ask<{ entries: Array<{ url: string; modelId: string }> }>({ kind: 'ui/export-history' });
     expect(history.entries.find((e) => e.url.endsWith('/static/chelsea.png'))?.modelId).toBe('imported-copy');
     await page.close();
