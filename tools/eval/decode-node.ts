@@ -3,7 +3,8 @@
 //
 // sharp (libvips with libjpeg-turbo/mozjpeg, libpng, libwebp, cgif) gives the same bytes as
 // Debian's Pillow 9.4 on JPEG (baseline, progressive, 4:2:0 and 4:4:4, greyscale), PNG (RGB, RGBA,
-// greyscale, palette, 1-bit, 16-bit RGB), WebP (lossy and lossless) and GIF (first frame), when
+// greyscale, grey + alpha, palette with and without tRNS, 1-bit, 16-bit), WebP (lossy and
+// lossless) and GIF (first frame; test/parity/decode-cases.test.ts), when
 //  - ICC profiles are ignored (PIL applies none; the extension decodes with colorSpaceConversion
 //    'none' for the same reason),
 //  - CMYK JPEGs are read as CMYK and converted with PIL's own formula instead of a colour profile,
@@ -11,8 +12,8 @@
 //    PIL's Image.open does not rotate, nor does the extension (src/offscreen/decode.ts sets the
 //    Orientation to 1 in a copy before Chromium decodes it). Checked for all 8 values, JPEG and
 //    PNG eXIf, in test/parity/eval-decode-orientation.test.ts.
-// Known difference: 16-bit greyscale PNG (PIL clips its 0..65535 values to 255; sharp keeps the
-// high byte, as browsers do).
+// 16-bit PNG: sharp keeps each level's high byte, as Chromium does; so does the reference (PIL's
+// convert('RGB') would clip 16-bit grey to white).
 
 import sharp from 'sharp';
 import { sniffImageType, type ImageType } from '../../src/detector/sniff';

@@ -33,7 +33,14 @@ def published_pixels(im: Image.Image) -> np.ndarray:
     it is well defined (L, RGB, RGBA). For the others np.asarray would give the model something that
     is not the picture a person sees (palette indices, CMYK ink, 16-bit values read as 0..255
     levels, two-channel grey+alpha), so they are converted with PIL's convert('RGB'), the picture
-    PIL shows."""
+    PIL shows, except 16-bit grey (below)."""
+    if im.format == 'PNG' and im.mode in ('I', 'I;16', 'I;16B'):
+        # 16-bit grey PNG (mode I in Pillow 9, I;16 in later ones): convert('RGB') clips its 0..65535
+        # levels to 255, a white picture. Chromium, the browser a person sees it in, keeps each
+        # level's high byte (v >> 8, measured: test/parity/decode-cases.test.ts), as PIL itself does
+        # for 16-bit RGB and RGBA PNGs; so does the reference.
+        grey = (np.asarray(im).astype(np.uint32) >> 8).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
     if im.mode in ('L', 'RGB', 'RGBA'):
         a = np.asarray(im)
         if a.ndim == 2:
