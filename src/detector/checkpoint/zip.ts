@@ -90,13 +90,27 @@ function describeStart(head: Uint8Array): string {
   return `it starts with "${text}"`;
 }
 
-async function findEndOfCentralDirectory(source: RandomAccessSource): Promise<{ at: number; record: Uint8Array }> {
+/** The file's last bytes, already read: the end records and often the central directory lie in them. */
+interface Tail {
+  start: number;
+  bytes: Uint8Array;
+}
+
+/** `length` bytes at `offset`, from the tail when it holds them (one request fewer over HTTP). */
+function readNear(source: RandomAccessSource, tail: Tail, offset: number, length: number, what: string): Promise<Uint8Array> {
+  if (offset >= tail.start && offset + length <= tail.start + tail.bytes.length) {
+    return Promise.resolve(tail.bytes.subarray(offset - tail.start, offset - tail.start + length));
+  }
+  return readExactly(source, offset, length, what);
+}
+
+async function findEndOfCentralDirectory(source: RandomAccessSource): Promise<{ at: number; record: Uint8Array; tail: Tail }> {
   const tailLength = Math.min(source.size, EOCD_SIZE + MAX_COMMENT);
   const tail = await readExactly(source, source.size - tailLength, tailLength, 'the end of the file');
   // The record ends the file, followed only by its own comment: look from the end backwards.
   for (let i = tail.length - EOCD_SIZE; i >= 0; i--) {
     if (u32(tail, i) === EOCD_SIG && i + EOCD_SIZE + u16(tail, i + 20) === tail.length) {
-      return { at: source.size - tailLength + i, record: tail.subarray(i, i + EOCD_SIZE) };
+      return { at: source.size - tailLength + i, record: tail.subarray(i, i + EOCD_SIZE), tail: { start: source.size - tailLength, bytes: tail } };
     }
   }
   const head = await readExactly(source, 0, Math.min(64, source.size), 'the start of the file');
@@ -114,6 +128,7 @@ async function locateCentralDirectory(
   source: RandomAccessSource,
   eocdAt: number,
   eocd: Uint8Array,
+  tail: Tail,
 ): Promise<{ count: number; offset: number; size: number; end: number; zip64: boolean }> {
   let count = u16(eocd, 10);
   let size = u32(eocd, 12);
@@ -122,7 +137,7 @@ async function locateCentralDirectory(
     throw new CheckpointError('inconsistent', 'a zip archive split over several disks, which a checkpoint never is');
   }
   const locatorAt = eocdAt - ZIP64_LOCATOR_SIZE;
-  const locator = locatorAt >= 0 ? await readExactly(source, locatorAt, ZIP64_LOCATOR_SIZE, 'the zip64 locator') : null;
+  const locator = locatorAt >= 0 ? await readNear(source, tail, locatorAt, ZIP64_LOCATOR_SIZE, 'the zip64 locator') : null;
   if (!locator || u32(locator, 0) !== ZIP64_LOCATOR_SIG) {
     if (count === 0xffff || size === 0xffffffff || offset === 0xffffffff) {
       throw new CheckpointError('inconsistent', 'the end of central directory asks for zip64 values, but there is no zip64 locator');
@@ -136,7 +151,7 @@ async function locateCentralDirectory(
   if (recordAt + ZIP64_EOCD_SIZE > locatorAt) {
     throw new CheckpointError('inconsistent', `the zip64 end of central directory (at ${recordAt}) does not lie before its locator (at ${locatorAt})`);
   }
-  const record = await readExactly(source, recordAt, ZIP64_EOCD_SIZE, 'the zip64 end of central directory');
+  const record = await readNear(source, tail, recordAt, ZIP64_EOCD_SIZE, 'the zip64 end of central directory');
   if (u32(record, 0) !== ZIP64_EOCD_SIG) {
     throw new CheckpointError('inconsistent', `no zip64 end of central directory at ${recordAt}, where its locator points`);
   }
@@ -199,7 +214,7 @@ export async function readZipDirectory(source: RandomAccessSource, limits: ZipLi
     throw new CheckpointError('not-zip', `not a PyTorch checkpoint (a zip archive): ${describeStart(head)}`);
   }
   const eocd = await findEndOfCentralDirectory(source);
-  const cd = await locateCentralDirectory(source, eocd.at, eocd.record);
+  const cd = await locateCentralDirectory(source, eocd.at, eocd.record, eocd.tail);
   if (cd.count > limits.maxEntries) {
     throw new CheckpointError('too-large', `the archive declares ${cd.count} entries; a checkpoint has at most a few thousand (limit ${limits.maxEntries})`);
   }
@@ -215,7 +230,7 @@ export async function readZipDirectory(source: RandomAccessSource, limits: ZipLi
       `the central directory (bytes ${cd.offset}-${cd.offset + cd.size}) does not end where the end records begin (${cd.end})`,
     );
   }
-  const bytes = await readExactly(source, cd.offset, cd.size, 'the central directory');
+  const bytes = await readNear(source, eocd.tail, cd.offset, cd.size, 'the central directory');
   const entries: ZipEntry[] = [];
   const byName = new Map<string, ZipEntry>();
   let at = 0;
