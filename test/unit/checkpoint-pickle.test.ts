@@ -112,6 +112,8 @@ describe('tensors', () => {
     await refuse(stateDictPickle([{ key: 'w', storage: '0', numel: 8, shape: [8] }]), { 0: storage }, 'inconsistent', /declares 8 float32 values \(32 bytes\), its archive entry holds 16/);
     await refuse(stateDictPickle([{ key: 'w', storage: '0', storageType: 'QInt8Storage', numel: 16, shape: [16] }]), { 0: storage }, 'bad-tensor', /QInt8Storage/);
     await refuse(pickle(P.proto(2), P.emptyDict(), P.str('epoch'), P.int(3), P.setitem(), P.stop()), {}, 'no-state-dict', /top-level keys are epoch/);
+    await refuse(pickle(P.proto(2), P.global('__main__', 'Net'), P.emptyTuple(), P.newobj(), P.stop()), {}, 'no-state-dict', /holds a placeholder for __main__\.Net, not a dict of tensors/);
+    await refuse(pickle(P.proto(2), P.global('toString', 'x'), P.global('torch._utils', '_rebuild_tensor_v2'), P.stop()), {}, 'no-state-dict', /holds a torch\._utils\._rebuild_tensor_v2/);
   });
 });
 

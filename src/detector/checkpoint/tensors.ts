@@ -6,7 +6,7 @@
 import keys from './convnext-keys.json';
 import { CheckpointError, listing } from './errors';
 import { readExactly, type RandomAccessSource } from './source';
-import { DEFAULT_PICKLE_LIMITS, PickleDict, unpickle, type PickleLimits, type PickleValue, type TensorRef } from './unpickle';
+import { DEFAULT_PICKLE_LIMITS, Inert, KnownGlobal, PickleDict, PickleTuple, unpickle, type PickleLimits, type PickleValue, type TensorRef } from './unpickle';
 import { DEFAULT_ZIP_LIMITS, locateEntry, readZipDirectory, type StoredEntry, type ZipLimits } from './zip';
 
 export type DType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
@@ -93,7 +93,14 @@ export function findStateDict(root: PickleValue): { container: string; tensors: 
     const top = [...root.entries()].map(([k]) => keyText(k)).sort();
     throw new CheckpointError('no-state-dict', `found no state_dict: the top-level keys are ${top.slice(0, 12).join(', ')}`);
   }
-  const what = root === null ? 'None' : Array.isArray(root) ? 'list' : typeof root === 'object' ? root.constructor.name : typeof root;
+  const what =
+    root === null ? 'None'
+    : Array.isArray(root) ? 'list'
+    : root instanceof Inert ? `placeholder for ${root.global}`
+    : root instanceof PickleTuple ? 'tuple'
+    : root instanceof KnownGlobal ? `${root.module}.${root.name}`
+    : typeof root === 'object' && 'kind' in root ? root.kind
+    : typeof root;
   throw new CheckpointError('no-state-dict', `found no state_dict: the file holds a ${what}, not a dict of tensors`);
 }
 
@@ -191,7 +198,7 @@ export async function readCheckpointTensors(source: RandomAccessSource, limits: 
   });
 
   const tensors = refs.map(([key, t]): TensorInfo => {
-    const type = STORAGE_DTYPES[t.storage.storageType];
+    const type = Object.hasOwn(STORAGE_DTYPES, t.storage.storageType) ? STORAGE_DTYPES[t.storage.storageType] : undefined;
     if (!type) throw new CheckpointError('bad-tensor', `${key} is stored as ${t.storage.storageType}, an element type this reader does not know`);
     const entry = storages.get(t.storage.key) as StoredEntry;
     if (t.storage.numel * type.itemSize !== entry.size) {
