@@ -2,8 +2,10 @@
 """Checkpoints for the TypeScript checkpoint reader's tests (test/tools/checkpoint-reader.test.ts),
 written by PyTorch, and what PyTorch reads back from each.
 
-  /usr/bin/python3 test/support/checkpoint_cases.py write OUTDIR [--dims 8,16,24,32 --depths 1,2,1,1]
+  /usr/bin/python3 test/support/checkpoint_cases.py write OUTDIR
       writes, beside tools/make_test_checkpoint.py's layouts in OUTDIR, the cases below
+  /usr/bin/python3 test/support/checkpoint_cases.py add-adam LIGHTNING.ckpt OUT.ckpt
+      writes OUT.ckpt: LIGHTNING.ckpt with Adam's state and custom hyper-parameters (as adam below)
   /usr/bin/python3 test/support/checkpoint_cases.py report [--safe] FILE...
       prints JSON: for each file, the state_dict torch.load finds (key, dtype, shape, stride,
       contiguity and the SHA-256 of the values as numpy gives them), or the error; with --safe
@@ -77,6 +79,21 @@ def rezip(src: Path, dst: Path, compression: int = zipfile.ZIP_STORED, force_zip
                 f.write(zin.read(info.filename))
 
 
+def with_adam(ck: dict) -> dict:
+    """A Lightning checkpoint as training leaves it: Adam's state after one step (exp_avg and
+    exp_avg_sq beside every weight, as in LAION's published file) and custom hyper-parameters."""
+    params = [torch.nn.Parameter(v.clone()) for v in ck['state_dict'].values()]
+    opt = torch.optim.Adam(params, lr=1e-3)
+    for p in params:
+        p.grad = p.detach() * 2
+    opt.step()
+    adam = dict(ck)
+    adam['optimizer_states'] = [opt.state_dict()]
+    adam['hyper_parameters'] = AttributeDict(lr=1e-3, custom=HyperParameters(1e-3, 'convnext_large'))
+    adam['custom'] = HyperParameters(2e-4, 'x')
+    return adam
+
+
 def write(out: Path) -> None:
     ck = torch.load(out / 'lightning-timm.ckpt')
     timm = {k[len('model.'):]: v for k, v in ck['state_dict'].items()}
@@ -89,15 +106,7 @@ def write(out: Path) -> None:
     mixed['step'] = torch.tensor([7, 8, 9], dtype=torch.int64)
     torch.save(mixed, out / 'mixed-dtypes.ckpt')
 
-    params = [torch.nn.Parameter(v.clone()) for v in timm.values()]
-    opt = torch.optim.Adam(params, lr=1e-3)
-    sum((p * p).sum() for p in params).backward()
-    opt.step()
-    adam = dict(ck)
-    adam['optimizer_states'] = [opt.state_dict()]
-    adam['hyper_parameters'] = AttributeDict(lr=1e-3, custom=HyperParameters(1e-3, 'convnext_large'))
-    adam['custom'] = HyperParameters(2e-4, 'x')
-    torch.save(adam, out / 'adam.ckpt')
+    torch.save(with_adam(ck), out / 'adam.ckpt')
 
     torch.save(dict(reversed(list(timm.items()))), out / 'reversed.ckpt')
 
@@ -140,6 +149,8 @@ def report(path: Path, safe: bool) -> dict:
 def main() -> int:
     if sys.argv[1] == 'write':
         write(Path(sys.argv[2]))
+    elif sys.argv[1] == 'add-adam':
+        torch.save(with_adam(torch.load(sys.argv[2])), sys.argv[3])
     else:
         safe = sys.argv[2] == '--safe'
         print(json.dumps({p: report(Path(p), safe) for p in sys.argv[3 if safe else 2:]}))
