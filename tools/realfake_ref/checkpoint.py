@@ -15,6 +15,7 @@ with the offending key names, in the checkpoint's own spelling.
 """
 from __future__ import annotations
 
+import json
 import pickle
 import re
 import zipfile
@@ -33,15 +34,13 @@ class CheckpointError(Exception):
     """A checkpoint that cannot be converted; the message says why, naming keys."""
 
 
-# Where a ConvNeXt's weights begin, in each naming scheme: finds the prefix put before every key.
-_ANCHORS = ('features.0.0.weight', 'stem.0.weight')
-_STATE_DICT_KEYS = ('state_dict', 'model', 'model_state_dict', 'module')
-_BLOCK_PARTS = {'conv_dw': 'block.0', 'norm': 'block.2', 'mlp.fc1': 'block.3', 'mlp.fc2': 'block.5'}
-_TORCHVISION_RE = re.compile(
-    r'features\.0\.[01]\.(weight|bias)'
-    r'|features\.[246]\.[01]\.(weight|bias)'
-    r'|features\.[1357]\.\d+\.(layer_scale|block\.[0235]\.(weight|bias))'
-    r'|classifier\.[02]\.(weight|bias)')
+# Where a ConvNeXt's weights begin, where a checkpoint keeps them, and their names in timm and
+# torchvision: one data file, which the extension's own checkpoint reader reads too.
+_KEYS = json.loads((Path(__file__).resolve().parents[2] / 'src/detector/checkpoint/convnext-keys.json').read_text())
+_ANCHORS = tuple(_KEYS['anchors'])
+_STATE_DICT_KEYS = tuple(_KEYS['stateDictKeys'])
+_BLOCK_PARTS = dict(_KEYS['timmBlockParts'])
+_TORCHVISION_RE = re.compile(_KEYS['torchvisionKey'])
 
 
 class _Inert:
