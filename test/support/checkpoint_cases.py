@@ -16,8 +16,7 @@ Cases (one small ConvNeXt, lightning-timm.ckpt from make_test_checkpoint.py as t
   mixed-dtypes  a bare timm state_dict with float16, bfloat16, float64 and int64 tensors
   adam          a Lightning checkpoint with a real Adam optimizer state (exp_avg tensors of every
                 weight), a custom hyper-parameter class and Lightning's AttributeDict (a dict
-                subclass: the converter's loader cannot read this file, its placeholder object
-                takes no SETITEMS)
+                subclass, filled by SETITEMS after it is built)
   reversed      a bare state_dict whose keys, and so its storages, are saved in reverse order
   shared        a bare state_dict whose tensors view one storage (slices, a transposed view)
   zip64         lightning-timm re-zipped by Python's zipfile with force_zip64 (zip64 local headers)

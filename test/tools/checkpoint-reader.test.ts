@@ -32,8 +32,8 @@ const READABLE = ['lightning-timm', 'timm', 'torchvision', 'hostile', 'wrong-hea
 
 let ck: Checkpoints;
 let marker: string;
-// (adam.ckpt is left out: the converter's own loader cannot read it, see checkpoint_cases.py.)
-const ACCEPTED = ['lightning-timm', 'timm', 'torchvision', 'hostile', 'fp16', 'reversed', 'zip64'];
+// adam.ckpt holds Lightning's AttributeDict (a dict subclass) as hyper-parameters, as real Lightning files do.
+const ACCEPTED = ['lightning-timm', 'timm', 'torchvision', 'hostile', 'fp16', 'reversed', 'zip64', 'adam'];
 const PLACED = [...ACCEPTED, 'wrong-head', 'missing-keys', 'not-convnext', 'extra-keys'];
 
 interface ConverterPlacement {

@@ -54,6 +54,17 @@ class _Inert:
     def __setstate__(self, state: Any) -> None:
         pass
 
+    # Subclasses of dict or list (Lightning's AttributeDict holding the hyper-parameters) are
+    # filled by SETITEMS / APPENDS after they are built: accept and drop the items.
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+    def append(self, value: Any) -> None:
+        pass
+
+    def extend(self, values: Any) -> None:
+        pass
+
 
 # The globals a tensor checkpoint needs (torch.load maps storage classes itself).
 _ALLOWED_GLOBALS = {
