@@ -18,6 +18,7 @@ const B = 'coins.png';
 const C = 'camera.png';
 /** The bytes an address serves after it changed: a picture no other test shows. */
 const D = 'hubble-palette.png';
+const E = 'coffee-alpha.png';
 
 let server: TestServer;
 let ext: ExtensionSession;
@@ -38,7 +39,7 @@ interface Seen {
 /** Every request to the routes below, with the headers that decide. */
 const seen: Seen[] = [];
 
-function guarded(path: string, allow: (req: IncomingMessage) => boolean, file: string): void {
+function guarded(path: string, allow: (req: IncomingMessage) => boolean, file: string, headers: Record<string, string> = {}): void {
   const body = bytesOf(file);
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const ok = allow(req);
@@ -56,7 +57,7 @@ function guarded(path: string, allow: (req: IncomingMessage) => boolean, file: s
       res.writeHead(403, { 'content-type': 'text/plain' }).end('hotlinking not allowed');
       return;
     }
-    res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'no-store' }).end(body);
+    res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'no-store', ...headers }).end(body);
   };
   server.route(path, handler);
 }
@@ -148,8 +149,8 @@ function near(got: number | null | undefined, file: string): void {
 }
 
 beforeAll(async () => {
-  const scores = await referenceScores([A, B, C, D].map(photoPath));
-  for (const f of [A, B, C, D]) reference.set(f, scores.get(photoPath(f)) ?? NaN);
+  const scores = await referenceScores([A, B, C, D, E].map(photoPath));
+  for (const f of [A, B, C, D, E]) reference.set(f, scores.get(photoPath(f)) ?? NaN);
   server = await startServer(PHOTOS_DIR);
   ext = await launchWithExtension();
   await ext.context.addCookies([{ name: 'session', value: 'secret', url: server.origin }]);
@@ -225,6 +226,21 @@ describe('hotlink protection', () => {
     // The page's read (its own fetch) carries no cookie.
     expect(fromPage.length).toBeGreaterThan(0);
     for (const r of fromPage) expect(r.cookie).toBeUndefined();
+    await page.close();
+  }, 120_000);
+
+  it("another site's picture served only to CORS requests from the page's origin is read by the page", async () => {
+    guarded('/hot/cors.png', (req) => req.headers.origin === pageOrigin(), E, { 'access-control-allow-origin': pageOrigin() });
+    const src = `${server.otherSiteOrigin}/hot/cors.png`;
+    const page = await open('/hot-cors.html', `<img crossorigin="anonymous" src="${src}" width="200" height="150" alt="">`);
+    const [badge] = await waitForBadges(page, settled(1));
+    expect(badge?.state).toMatch(/^(generated|real)$/);
+    near(badge?.p, E);
+    expect(badge?.title).toContain('the page read the picture itself');
+    // Refused to the extension twice (plain, then naming the page), then read by the page without cookies.
+    const asked = seen.filter((r) => r.path === '/hot/cors.png' && r.dest === 'empty');
+    expect(asked.map((r) => r.status)).toEqual([403, 403, 200]);
+    expect(asked.every((r) => r.cookie === undefined)).toBe(true);
     await page.close();
   }, 120_000);
 
@@ -375,7 +391,7 @@ describe('request audit', () => {
     expect(plain.length).toBeGreaterThan(6);
     expect(plain.filter((r) => r.cookie !== undefined || r.referer !== undefined).map((r) => `${r.path} ${r.referer} ${r.cookie}`)).toEqual([]);
     // For each refused picture the first request was plain too.
-    for (const path of ['/hot/referer.png', '/hot/cookie.png', '/hot/same-origin.png', '/hot/gone.png']) {
+    for (const path of ['/hot/referer.png', '/hot/cookie.png', '/hot/same-origin.png', '/hot/cors.png', '/hot/gone.png']) {
       const first = fromExtension.find((r) => r.path === path);
       expect(first, path).toMatchObject({ status: path === '/hot/gone.png' ? 404 : 403, referer: undefined, cookie: undefined });
     }
