@@ -63,7 +63,7 @@ describe('bench: prediction cache', () => {
         for (let start = 0; start < entries; start += 10_000) {
           const tx = db.transaction('predictions', 'readwrite');
           for (let i = start; i < Math.min(entries, start + 10_000); i++) {
-            void tx.store.put({ key: store.predictionKey('m', url(i)), modelId: 'm', url: url(i), sha256: hex(i), pGenerated: 0.5, createdAt: now, lastUsedAt: now });
+            void tx.store.put({ key: store.predictionKey('m', url(i)), modelId: 'm', url: url(i), sha256: hex(i), pGenerated: 0.5, createdAt: now, lastUsedAt: now, checkedAt: now, validators: null });
           }
           await tx.done;
         }

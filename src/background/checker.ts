@@ -1,17 +1,20 @@
-// Decides each image: the cache by URL first (no fetch); otherwise the offscreen document
-// downloads and hashes the bytes, the cache is asked again by hash (the same picture under
-// another URL), and only then is the model run. Work goes through the priority queue with a
-// timeout; results go to the cache and the history unless the tab is incognito and the user
-// said no.
+// Decides each image: the cache by URL first (no fetch) while the address was checked recently;
+// otherwise the offscreen document downloads and hashes the bytes (a conditional request when the
+// cache knows the address: 304 or the same bytes cost no inference), the cache is asked again by
+// hash (the same picture under another URL), and only then is the model run. A refused download
+// is tried once more the way a page would load it (hotlink.ts). Work goes through the priority
+// queue with a timeout; results go to the cache, the history and the counters unless the tab is
+// incognito and the user said no: then nothing at all is written.
 
 import type { ModelManifest } from '../detector/manifest';
 import { loadActiveModel, summarize } from '../shared/model-registry';
-import type { EngineOptions, Evidence, JudgeReply, Verdict } from '../shared/protocol';
-import { getEngineOptions, getSettings, siteOf, type Settings } from '../shared/settings';
+import type { BytesRoute, EngineOptions, Evidence, FetchReply, JudgeReply, Validators, Verdict } from '../shared/protocol';
+import { cookiesAllowed, getEngineOptions, getSettings, siteOf, type Settings } from '../shared/settings';
 import { checkImageUrl } from '../shared/url-policy';
+import { referrerFor, REFUSED_STATUSES, withReferrer } from './hotlink';
 import { CancelledError, JobQueue, ShedError, type Owner, type Priority } from './job-queue';
 import { fetchInOffscreen, inferInOffscreen, releaseInOffscreen } from './offscreen-client';
-import { bumpStat, getPrediction, getPredictionByHash, recordResult } from './prediction-store';
+import { bumpStat, getPrediction, getPredictionByHash, markChecked, recordResult, type PredictionRecord } from './prediction-store';
 
 const MAX_CONCURRENT = 4;
 /** A request that has not finished by then is answered "timed out" (fetch has its own, shorter one). */
@@ -51,6 +54,10 @@ export interface CheckRequest {
   url: string;
   /** The picture as a data: URL, read by the page's content script (blob: and long data: images). */
   bytes?: string;
+  /** With `bytes`: the page read them from `url` after the server refused the extension. */
+  via?: 'page';
+  /** The page's own <img> failed to load `url`: a refusal is not hotlink protection. */
+  brokenInPage?: boolean;
   /** Not judged (answer "too-small") when it decodes smaller than this on its shorter side. */
   minSide: number;
   /** The page (frame) that shows the image. */
@@ -70,11 +77,21 @@ export interface CheckRequest {
   onShed?: () => void;
 }
 
-/** What one queued job produced: a new score, a score found by hash, or a failure. */
+interface Routed {
+  /** How the bytes were had around a refusal (absent: plainly). */
+  via?: BytesRoute;
+  validators?: Validators;
+}
+
+/**
+ * What one queued job produced: a new score, a score found by hash, the cached score of an address
+ * that still serves the same bytes, or a failure (`askPage`: the server refused us, not the page).
+ */
 type Outcome =
-  | { kind: 'inferred'; pGenerated: number; sha256: string; thumbnail: string | null; evidence?: Evidence }
-  | { kind: 'hash-hit'; pGenerated: number; sha256: string; evidence?: Evidence }
-  | { kind: 'failed'; reason: Extract<JudgeReply, { ok: false }>['reason']; detail: string };
+  | ({ kind: 'inferred'; pGenerated: number; sha256: string; thumbnail: string | null; evidence?: Evidence } & Routed)
+  | ({ kind: 'hash-hit'; pGenerated: number; sha256: string; evidence?: Evidence } & Routed)
+  | { kind: 'unchanged'; pGenerated: number; evidence?: Evidence; validators: Validators }
+  | { kind: 'failed'; reason: Extract<JudgeReply, { ok: false }>['reason']; detail: string; askPage?: boolean };
 
 /** Inferences under way by content hash, so two URLs of one picture arriving together infer once. */
 const inferring = new Map<string, Promise<JudgeReply>>();
@@ -87,17 +104,60 @@ function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => T): Promi
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
-async function judge(modelId: string, req: CheckRequest, engine: EngineOptions): Promise<Outcome> {
+/** A cached verdict older than this is checked against the server again. */
+function isStale(record: PredictionRecord, settings: Settings, now = Date.now()): boolean {
+  return now - (record.checkedAt ?? record.createdAt) >= settings.revalidateAfterHours * 3_600_000;
+}
+
+type Fetched = { reply: FetchReply; via?: BytesRoute };
+
+/**
+ * The picture's bytes: as they are, plainly (no cookies, no referrer); and when the server refuses
+ * an address the page itself loaded, once more with the page's address as referrer (and the site's
+ * cookies where the user allowed them).
+ */
+async function fetchBytes(req: CheckRequest, engine: EngineOptions, settings: Settings, conditional?: Validators): Promise<Fetched> {
+  if (req.bytes) return { reply: await fetchInOffscreen(req.bytes, req.tabUrl, engine), ...(req.via ? { via: req.via } : {}) };
+  const first = await fetchInOffscreen(req.url, req.tabUrl, engine, { conditional });
+  if (first.ok || first.status === undefined || !REFUSED_STATUSES.includes(first.status) || req.brokenInPage) return { reply: first };
+  const referrer = referrerFor(req.url, req.pageUrl);
+  const withCookies = cookiesAllowed(settings, req.pageUrl);
+  if (!referrer && !withCookies) return { reply: first };
+  const again = (): Promise<FetchReply> => fetchInOffscreen(req.url, req.tabUrl, engine, { conditional, withCookies });
+  const second = referrer ? await withReferrer(req.url, referrer, again) : await again();
+  if (!second) return { reply: first };
+  if (second.ok) return { reply: second, via: withCookies ? 'cookies' : 'referrer' };
+  const tried = [referrer ? "with the page's address as referrer" : '', withCookies ? "with the site's cookies" : ''].filter(Boolean).join(' and ');
+  const cookies = withCookies
+    ? ''
+    : "; the server may want the site's cookies, which Realfake Lens sends only for sites you allow in its options";
+  return { reply: { ...first, detail: `${first.detail}, also ${tried}${cookies}` } };
+}
+
+async function judge(modelId: string, req: CheckRequest, engine: EngineOptions, settings: Settings, cached?: PredictionRecord): Promise<Outcome> {
   for (let round = 1; ; round++) {
-    const fetched = await fetchInOffscreen(req.bytes ?? req.url, req.tabUrl, engine);
-    if (!fetched.ok) return { kind: 'failed', reason: fetched.reason, detail: fetched.detail };
+    const { reply: fetched, via } = await fetchBytes(req, engine, settings, round === 1 ? (cached?.validators ?? undefined) : undefined);
+    if (!fetched.ok) {
+      // A refused address the page showed: the page may read it itself (same origin or CORS).
+      const askPage = !req.bytes && !req.brokenInPage && fetched.status !== undefined && REFUSED_STATUSES.includes(fetched.status);
+      return { kind: 'failed', reason: fetched.reason, detail: fetched.detail, ...(askPage ? { askPage } : {}) };
+    }
+    const routed: Routed = { ...(via ? { via } : {}), validators: fetched.validators };
+    if ('notModified' in fetched) {
+      if (cached) return { kind: 'unchanged', pGenerated: cached.pGenerated, evidence: cached.evidence, validators: fetched.validators };
+      return { kind: 'failed', reason: 'http-error', detail: 'HTTP 304 to a request that was not conditional' };
+    }
+    if (cached && cached.sha256 === fetched.sha256) {
+      void releaseInOffscreen(fetched.token);
+      return { kind: 'unchanged', pGenerated: cached.pGenerated, evidence: cached.evidence, validators: fetched.validators };
+    }
     const known = await getPredictionByHash(modelId, fetched.sha256);
     const hashKey = `${modelId}\n${fetched.sha256}`;
     const running = inferring.get(hashKey);
     if (known || running) {
       void releaseInOffscreen(fetched.token);
       const reply = known ? { ok: true as const, pGenerated: known.pGenerated, evidence: known.evidence } : await running;
-      if (reply?.ok) return { kind: 'hash-hit', pGenerated: reply.pGenerated, sha256: fetched.sha256, evidence: reply.evidence };
+      if (reply?.ok) return { kind: 'hash-hit', pGenerated: reply.pGenerated, sha256: fetched.sha256, evidence: reply.evidence, ...routed };
       if (reply && !reply.tokenLost) return { kind: 'failed', reason: reply.reason, detail: reply.detail };
       continue; // the other request lost its bytes; try with ours
     }
@@ -110,21 +170,31 @@ async function judge(modelId: string, req: CheckRequest, engine: EngineOptions):
       inferring.delete(hashKey);
     }
     if (reply.ok) {
-      return { kind: 'inferred', pGenerated: reply.pGenerated, sha256: fetched.sha256, thumbnail: reply.thumbnail, evidence: reply.evidence };
+      return { kind: 'inferred', pGenerated: reply.pGenerated, sha256: fetched.sha256, thumbnail: reply.thumbnail, evidence: reply.evidence, ...routed };
     }
     if (!reply.tokenLost || round >= MAX_ROUNDS) return { kind: 'failed', reason: reply.reason, detail: reply.detail };
   }
 }
 
+/** Whether this request may write anything (cache, history, counters): not in incognito unless allowed. */
+function remembers(req: CheckRequest, settings: Settings): boolean {
+  return !req.incognito || settings.incognitoHistory;
+}
+
 async function record(req: CheckRequest, modelId: string, outcome: Outcome, settings: Settings): Promise<void> {
+  // Incognito leaves no trace (cache, history or counters) unless the user allowed it.
+  if (!remembers(req, settings)) return;
   if (outcome.kind === 'failed') {
     // Too small to judge is a skip, not a failure.
     if (outcome.reason !== 'too-small') await bumpStat('failures');
     return;
   }
+  if (outcome.kind === 'unchanged') {
+    await markChecked(modelId, req.url, outcome.validators);
+    await bumpStat('cacheHits');
+    return;
+  }
   await bumpStat(outcome.kind === 'inferred' ? 'inferences' : 'hashHits');
-  // Incognito leaves no trace (cache or history) unless the user allowed it.
-  if (req.incognito && !settings.incognitoHistory) return;
   await recordResult(
     // Pictures the page handed over are cached by their bytes only: a blob: URL names nothing
     // lasting, and a data: label is not unique.
@@ -134,6 +204,7 @@ async function record(req: CheckRequest, modelId: string, outcome: Outcome, sett
       sha256: outcome.sha256,
       pGenerated: outcome.pGenerated,
       evidence: outcome.evidence,
+      validators: req.bytes ? null : (outcome.validators ?? null),
     },
     {
       url: req.url,
@@ -165,13 +236,21 @@ export async function checkImage(req: CheckRequest, known?: Settings): Promise<V
   }
   const settings = known ?? (await getSettings());
   const model = summarize(manifest);
-  const cached = req.bytes ? undefined : await getPrediction(manifest.id, req.url);
-  if (cached) {
+  const remember = remembers(req, settings);
+  const cached = req.bytes ? undefined : await getPrediction(manifest.id, req.url, remember);
+  // Predictions cached before provenance was read have no evidence: the verdict simply lacks it.
+  const fromCache = (c: PredictionRecord): Verdict => ({
+    status: 'done',
+    pGenerated: c.pGenerated,
+    threshold: settings.threshold,
+    model,
+    fromCache: true,
+    ...(c.evidence ? { evidence: c.evidence } : {}),
+  });
+  if (cached && !isStale(cached, settings)) {
     // Counted after answering: a page scrolling past cached pictures must not wait on a write.
-    void bumpStat('cacheHits').catch(() => undefined);
-    // Predictions cached before provenance was read have no evidence: the verdict simply lacks it.
-    const evidence = cached.evidence ? { evidence: cached.evidence } : {};
-    return { status: 'done', pGenerated: cached.pGenerated, threshold: settings.threshold, model, fromCache: true, ...evidence };
+    if (remember) void bumpStat('cacheHits').catch(() => undefined);
+    return fromCache(cached);
   }
 
   const engine = await getEngineOptions();
@@ -179,7 +258,7 @@ export async function checkImage(req: CheckRequest, known?: Settings): Promise<V
   try {
     const key = `${manifest.id}\n${req.bytes ?? req.url}`;
     outcome = await queue.run(key, req.priority, req.owner, async () => {
-      const result = await withTimeout<Outcome>(judge(manifest.id, req, engine), REQUEST_TIMEOUT_MS, () => ({
+      const result = await withTimeout<Outcome>(judge(manifest.id, req, engine, settings, cached), REQUEST_TIMEOUT_MS, () => ({
         kind: 'failed',
         reason: 'timeout',
         detail: `no verdict within ${REQUEST_TIMEOUT_MS / 1000} s`,
@@ -196,7 +275,12 @@ export async function checkImage(req: CheckRequest, known?: Settings): Promise<V
     }
     return { status: 'failed', reason: 'model-error', detail: e instanceof Error ? e.message : String(e) };
   }
-  if (outcome.kind === 'failed') return { status: 'failed', reason: outcome.reason, detail: outcome.detail };
+  if (outcome.kind === 'failed') {
+    // The address stopped answering: what it served before is still the best there is.
+    if (cached) return fromCache(cached);
+    return { status: 'failed', reason: outcome.reason, detail: outcome.detail, ...(outcome.askPage ? { askPage: true as const } : {}) };
+  }
+  if (outcome.kind === 'unchanged' && cached) return fromCache(cached);
   return {
     status: 'done',
     pGenerated: outcome.pGenerated,
@@ -204,5 +288,6 @@ export async function checkImage(req: CheckRequest, known?: Settings): Promise<V
     model,
     fromCache: outcome.kind === 'hash-hit',
     ...(outcome.evidence ? { evidence: outcome.evidence } : {}),
+    ...(outcome.kind !== 'unchanged' && outcome.via ? { via: outcome.via } : {}),
   };
 }

@@ -20,6 +20,7 @@ import { summarize } from '../shared/model-registry';
 import { getSettings, scanningAllowed, siteOf } from '../shared/settings';
 import { activeManifest, checkImage, queue } from './checker';
 import { onMenuClicked, registerContextMenu } from './context-menu';
+import { activeReferrerRules } from './hotlink';
 import { deleteDownloadedModels, onModelUi } from './models';
 import { closeOffscreen, engineStatus, OFFSCREEN_PATH, RELEASED_KEY } from './offscreen-client';
 import { clearHistory, deleteStore, listHistory, markLatestMistake, markMistake, readStats, type HistoryRecord } from './prediction-store';
@@ -114,6 +115,8 @@ async function onContentCheck(
     void checkImage({
       url: item.url,
       bytes: item.bytes,
+      ...(item.via ? { via: item.via } : {}),
+      brokenInPage: item.brokenInPage === true,
       minSide: item.minSide,
       pageUrl,
       tabUrl: tab.url ?? pageUrl,
@@ -327,6 +330,8 @@ Object.assign(globalThis, {
     siteOf,
     /** The verdict path as a tab would use it (incognito tabs cannot be opened by the tests). */
     checkImage,
+    /** declarativeNetRequest session rules in force (a referrer rule lives only during its retry). */
+    activeReferrerRules,
     /** Read-only view of the job queue: waiting and running tasks, requests shed, its caps. */
     queueSize: () => ({ ...queue.size, shed: queue.shed, limits: { ...queue.limits } }),
   },

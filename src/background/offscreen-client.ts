@@ -10,6 +10,7 @@ import {
   type EngineStatus,
   type FetchReply,
   type JudgeReply,
+  type Validators,
 } from '../shared/protocol';
 
 export const OFFSCREEN_PATH = 'src/offscreen/index.html';
@@ -66,8 +67,16 @@ async function send(msg: BackgroundToOffscreen): Promise<unknown> {
   }
 }
 
-export async function fetchInOffscreen(url: string, pageUrl: string, engine: EngineOptions): Promise<FetchReply> {
-  const reply = parseFetchReply(await send({ target: 'offscreen', kind: 'offscreen/fetch', url, pageUrl, engine }));
+export async function fetchInOffscreen(
+  url: string,
+  pageUrl: string,
+  engine: EngineOptions,
+  manner: { withCookies?: boolean; conditional?: Validators } = {},
+): Promise<FetchReply> {
+  const msg: BackgroundToOffscreen = { target: 'offscreen', kind: 'offscreen/fetch', url, pageUrl, engine };
+  if (manner.withCookies) msg.withCookies = true;
+  if (manner.conditional) msg.conditional = manner.conditional;
+  const reply = parseFetchReply(await send(msg));
   return reply ?? { ok: false, reason: 'network', detail: 'engine gave no answer' };
 }
 

@@ -2,12 +2,14 @@
 // URL and indexed by model id + SHA-256 of the image's bytes, so the same picture under two
 // URLs is inferred once and switching models never reuses another model's verdicts. The worker
 // may be stopped at any time: everything that matters is written here, not kept in memory.
+// An address can start serving other bytes: a prediction remembers when its address last served
+// its bytes (checkedAt) and the response's validators, so the checker can ask again later.
 
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
-import type { Evidence, HistoryEntry } from '../shared/protocol';
+import type { Evidence, HistoryEntry, Validators } from '../shared/protocol';
 
 export const DB_NAME = 'realfake-lens';
-export const DB_VERSION = 2;
+export const DB_VERSION = 3;
 
 export interface PredictionRecord {
   /** `${modelId}\n${url}` */
@@ -21,6 +23,10 @@ export interface PredictionRecord {
   lastUsedAt: number;
   /** Provenance evidence read from the file; absent in records written before it existed. */
   evidence?: Evidence;
+  /** When the address was last seen serving these bytes (v3; set to createdAt for older records). */
+  checkedAt: number;
+  /** ETag / Last-Modified of that response, for a conditional request (null: none given). */
+  validators: Validators | null;
 }
 
 /** A history entry as stored: the protocol's HistoryEntry before it has an id. */
@@ -57,6 +63,17 @@ export function openStore(): Promise<IDBPDatabase<LensDb>> {
         history.createIndex('time', 'time');
         history.createIndex('site', 'site');
       }
+      if (oldVersion >= 1 && oldVersion < 3) {
+        // v3: when the address last served the bytes, and its validators. Older records count as
+        // checked when made, with no validators (their first revalidation is a plain download).
+        const store = tx.objectStore('predictions');
+        void store.openCursor().then(async function fill(cursor): Promise<void> {
+          if (!cursor) return;
+          const r = cursor.value as Partial<PredictionRecord> & PredictionRecord;
+          await cursor.update({ ...r, checkedAt: r.checkedAt ?? r.createdAt, validators: r.validators ?? null });
+          await fill(await cursor.continue());
+        });
+      }
     },
     blocking(_current, _blocked, event) {
       // Something wants to delete or upgrade the database: close this very connection (which
@@ -83,11 +100,11 @@ export function predictionKey(modelId: string, url: string): string {
   return `${modelId}\n${url}`;
 }
 
-/** Looks a URL up and marks it used (for least-recently-used eviction). */
-export async function getPrediction(modelId: string, url: string): Promise<PredictionRecord | undefined> {
+/** Looks a URL up and (unless `touch` is false: nothing may be written) marks it used, for eviction. */
+export async function getPrediction(modelId: string, url: string, touch = true): Promise<PredictionRecord | undefined> {
   const db = await openStore();
   const record = await db.get('predictions', predictionKey(modelId, url));
-  if (record) {
+  if (record && touch) {
     // Touching on every hit would double the cost of a lookup; a minute's precision is plenty.
     const now = Date.now();
     if (now - record.lastUsedAt > 60_000) void db.put('predictions', { ...record, lastUsedAt: now }).catch(() => undefined);
@@ -108,8 +125,27 @@ export async function putPrediction(
 ): Promise<void> {
   const db = await openStore();
   const now = Date.now();
-  await db.put('predictions', { key: predictionKey(modelId, url), modelId, url, sha256, pGenerated, createdAt: now, lastUsedAt: now });
+  await db.put('predictions', {
+    key: predictionKey(modelId, url),
+    modelId,
+    url,
+    sha256,
+    pGenerated,
+    createdAt: now,
+    lastUsedAt: now,
+    checkedAt: now,
+    validators: null,
+  });
   await evictPredictions(maxEntries);
+}
+
+/** The address still serves the bytes of its prediction (304, or the same SHA-256): checked now. */
+export async function markChecked(modelId: string, url: string, validators: Validators): Promise<void> {
+  const tx = (await openStore()).transaction('predictions', 'readwrite');
+  const record = await tx.store.get(predictionKey(modelId, url));
+  const now = Date.now();
+  if (record) await tx.store.put({ ...record, checkedAt: now, lastUsedAt: now, validators });
+  await tx.done;
 }
 
 /** Deletes the least recently used predictions beyond `maxEntries`. */
@@ -179,7 +215,7 @@ export interface StoreLimits {
  * worker stopped in between leaves both or neither; then the caps are applied.
  */
 export async function recordResult(
-  p: { modelId: string; url: string; sha256: string | null; pGenerated: number; evidence?: Evidence | undefined },
+  p: { modelId: string; url: string; sha256: string | null; pGenerated: number; evidence?: Evidence | undefined; validators?: Validators | null },
   history: HistoryRecord | null,
   limits: StoreLimits,
 ): Promise<void> {
@@ -187,7 +223,14 @@ export async function recordResult(
   const now = Date.now();
   const tx = db.transaction(['predictions', 'history'], 'readwrite');
   const writes: Promise<unknown>[] = [
-    tx.objectStore('predictions').put({ key: predictionKey(p.modelId, p.url), ...p, createdAt: now, lastUsedAt: now }),
+    tx.objectStore('predictions').put({
+      key: predictionKey(p.modelId, p.url),
+      ...p,
+      validators: p.validators ?? null,
+      createdAt: now,
+      lastUsedAt: now,
+      checkedAt: now,
+    }),
   ];
   if (history && limits.historyMaxEntries > 0) writes.push(tx.objectStore('history').add(history));
   await Promise.all([...writes, tx.done]);

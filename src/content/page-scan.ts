@@ -35,6 +35,11 @@ interface Picture {
   skipped: boolean;
   /** The user asked about this picture from the context menu: badged whatever its size. */
   asked: boolean;
+  /**
+   * The server refused the extension's fetch and the page is reading the picture itself: this
+   * refusal is shown if the page cannot (a cross-origin picture without CORS).
+   */
+  refusal: Verdict | null;
 }
 
 export interface ScanHooks {
@@ -64,7 +69,11 @@ export class PageScan {
     this.layer = new BadgeLayer(this.badgeOptions(), (url, mistake) => this.report(url, mistake), signal);
     this.requests = new Requests(
       (refusal, ids) => this.onRefused(refusal, ids),
-      (id) => this.onVerdict(id, { status: 'failed', reason: 'undecodable', detail: 'the page would not hand over this picture' }),
+      (id) =>
+        this.onVerdict(
+          id,
+          this.byRequest.get(id)?.refusal ?? { status: 'failed', reason: 'undecodable', detail: 'the page would not hand over this picture' },
+        ),
       signal,
     );
     this.nearObserver = new IntersectionObserver((entries) => this.onIntersections(entries), { rootMargin: NEAR_MARGIN });
@@ -102,6 +111,20 @@ export class PageScan {
     this.requests.settle(requestId);
     if (!picture || picture.requestId !== requestId) return;
     picture.requestId = null;
+    if (verdict.status === 'failed' && verdict.askPage && picture.refusal === null && /^https?:/.test(picture.url)) {
+      // Refused to the extension but shown by the page: the page reads the bytes itself, once.
+      picture.refusal = verdict;
+      const t = picture.elements.values().next().value;
+      picture.requestId = this.requests.ask({
+        url: picture.url,
+        priority: t?.visible ? 'visible' : 'near',
+        minSide: t?.source.natural ? 0 : this.settings.minImageSize,
+        trigger: this.asking === 'user' ? 'user' : 'auto',
+        readFromPage: true,
+      });
+      this.byRequest.set(picture.requestId, picture);
+      return;
+    }
     picture.verdict = verdict;
     picture.skipped = verdict.status === 'failed' && verdict.reason === 'too-small';
     for (const t of picture.elements) this.draw(t, picture);
@@ -178,7 +201,7 @@ export class PageScan {
   private picture(url: string): Picture {
     let p = this.pictures.get(url);
     if (!p) {
-      p = { url, elements: new Set(), requestId: null, verdict: null, skipped: false, asked: false };
+      p = { url, elements: new Set(), requestId: null, verdict: null, skipped: false, asked: false, refusal: null };
       this.pictures.set(url, p);
     }
     return p;
@@ -272,6 +295,8 @@ export class PageScan {
         // Only an <img> tells its natural size here; for the others the engine checks it.
         minSide: t.source.natural ? 0 : this.settings.minImageSize,
         trigger: this.asking === 'user' ? 'user' : 'auto',
+        // An <img> that failed to load here: a refusal is the page's too (not hotlinking).
+        brokenInPage: [...picture.elements].some((e) => e.source.kind === 'img' && e.source.natural === null),
       });
       this.byRequest.set(picture.requestId, picture);
     }

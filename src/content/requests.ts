@@ -31,6 +31,10 @@ export interface Ask {
   priority: ScanPriority;
   minSide: number;
   trigger: CheckTrigger;
+  /** The page's own <img> failed to load this address. */
+  brokenInPage?: boolean;
+  /** The server refused the extension: the page reads this http(s) picture and sends its bytes. */
+  readFromPage?: boolean;
 }
 
 interface Pending {
@@ -53,8 +57,15 @@ export function pageBytesLabel(url: string): string {
   return `${url.slice(0, url.indexOf(',') + 1)}… (${url.length} characters)`;
 }
 
+/**
+ * A picture as a data: URL, read by the page: blob: and data: URLs, and (after the server refused
+ * the extension) same-origin or CORS-readable addresses, never with cookies. A cross-origin
+ * picture without CORS fails here (the fetch is the page's, under its origin's rules).
+ */
 async function readPageBytes(url: string): Promise<string> {
-  const blob = await (await fetch(url, { credentials: 'omit' })).blob();
+  const response = await fetch(url, { credentials: 'omit', mode: 'cors', cache: 'force-cache' });
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  const blob = await response.blob();
   if (blob.size > MAX_PAGE_BYTES) throw new Error('too large');
   const type = /^image\/[a-z0-9.+-]{1,40}$/.test(blob.type) ? blob.type : 'image/unknown';
   const dataUrl = await new Promise<string>((resolve, reject) => {
@@ -97,9 +108,12 @@ export class Requests {
   /** Queues a request (sent with the others of this task) and returns its id. */
   ask(ask: Ask): string {
     const requestId = `${this.prefix}${++this.nextId}`;
-    const reading = needsPageBytes(ask.url);
-    const label = reading ? pageBytesLabel(ask.url) : ask.url;
+    const fromPage = ask.readFromPage === true && /^https?:/.test(ask.url) && ask.url.length <= MAX_URL_LENGTH;
+    const reading = fromPage || needsPageBytes(ask.url);
+    const label = reading && !fromPage ? pageBytesLabel(ask.url) : ask.url;
     const item: CheckItem = { requestId, url: label, priority: ask.priority, minSide: ask.minSide };
+    if (ask.brokenInPage) item.brokenInPage = true;
+    if (fromPage) item.via = 'page';
     const p: Pending = { item, trigger: ask.trigger, reading, sentAt: Date.now(), attempts: 1 };
     this.pending.set(requestId, p);
     if (reading) {

@@ -1,13 +1,14 @@
 // Fetches an image's bytes with the extension's host permission, the careful way
-// (docs/ARCHITECTURE.md, "Security rules"): only allowed addresses (re-checked after
-// redirects), no cookies, no referrer, one timeout for the whole download, a streamed byte cap,
-// a magic-byte check, and a pixel cap read from the header while the bytes arrive, so a huge
+// (docs/ARCHITECTURE.md, "Security rules"): only allowed addresses (re-checked after redirects), no
+// cookies (unless the user allowed them for the site), no referrer (the background sets one for a
+// retry, through a declarativeNetRequest rule), one timeout for the whole download, a streamed byte
+// cap, a magic-byte check, and a pixel cap read from the header while the bytes arrive, so a huge
 // image is refused before any decode.
 
 import { isComplete, readImageSize } from '../detector/image-header';
 import { collectMetadata, type MetadataScan } from '../detector/provenance';
 import { describeNotAnImage, mimeOf, sniffImageType, type ImageType } from '../detector/sniff';
-import type { FailureReason } from '../shared/protocol';
+import { MAX_VALIDATOR_LENGTH, type FailureReason, type Validators } from '../shared/protocol';
 import { checkImageUrl } from '../shared/url-policy';
 
 export const DEFAULT_MAX_BYTES = 20 * 1024 * 1024;
@@ -31,6 +32,8 @@ export class FetchFailure extends Error {
   constructor(
     readonly reason: FailureReason,
     readonly detail: string,
+    /** The HTTP status of a refusal. */
+    readonly status?: number,
   ) {
     super(detail);
     this.name = 'FetchFailure';
@@ -47,6 +50,29 @@ export interface FetchedImage {
   sha256: string;
   /** Metadata payloads (text chunks, EXIF, XMP, C2PA), copied out while the bytes are at hand. */
   metadata: MetadataScan;
+  /** For asking later, with a conditional request, whether the address still serves these bytes. */
+  validators: Validators;
+}
+
+/** A conditional request answered 304 Not Modified. */
+export interface NotModified {
+  notModified: true;
+  validators: Validators;
+}
+
+export interface FetchManner {
+  /** Send the browser's cookies for the address (only where the user allowed it). */
+  withCookies?: boolean;
+  /** Ask with If-None-Match / If-Modified-Since. */
+  conditional?: Validators;
+}
+
+function validatorsOf(headers: Headers): Validators {
+  const read = (name: string): string | null => {
+    const v = headers.get(name);
+    return v && v.length <= MAX_VALIDATOR_LENGTH ? v : null;
+  };
+  return { etag: read('etag'), lastModified: read('last-modified') };
 }
 
 /** Bounds concurrent downloads overall and per page, first come first served. */
@@ -176,7 +202,12 @@ async function readBody(
 }
 
 /** Downloads an image for the page `pageUrl` shows it on; throws FetchFailure with a reason. */
-export async function fetchImage(rawUrl: string, pageUrl: string, limits: Partial<FetchLimits> = {}): Promise<FetchedImage> {
+export async function fetchImage(
+  rawUrl: string,
+  pageUrl: string,
+  limits: Partial<FetchLimits> = {},
+  manner: FetchManner = {},
+): Promise<FetchedImage | NotModified> {
   const all: FetchLimits = {
     maxBytes: limits.maxBytes ?? DEFAULT_MAX_BYTES,
     timeoutMs: limits.timeoutMs ?? DEFAULT_TIMEOUT_MS,
@@ -198,10 +229,15 @@ export async function fetchImage(rawUrl: string, pageUrl: string, limits: Partia
   // is cut off like one that never answers.
   const timer = setTimeout(() => controller.abort(), all.timeoutMs);
   try {
+    const headers = new Headers();
+    const conditional = decision.url.protocol === 'data:' ? undefined : manner.conditional;
+    if (conditional?.etag) headers.set('if-none-match', conditional.etag);
+    if (conditional?.lastModified) headers.set('if-modified-since', conditional.lastModified);
     let response: Response;
     try {
       response = await fetch(decision.url, {
-        credentials: 'omit',
+        headers,
+        credentials: manner.withCookies ? 'include' : 'omit',
         // The extension's own URL would be the referrer; the page's cannot be sent from here.
         referrerPolicy: 'no-referrer',
         // fetch() cannot show a redirect's Location to script ('manual' gives an opaque
@@ -224,9 +260,14 @@ export async function fetchImage(rawUrl: string, pageUrl: string, limits: Partia
         throw new FetchFailure(again.reason, `redirected: ${again.detail}`);
       }
     }
+    if (response.status === 304 && conditional) {
+      await response.body?.cancel().catch(() => undefined);
+      const now = validatorsOf(response.headers);
+      return { notModified: true, validators: { etag: now.etag ?? conditional.etag, lastModified: now.lastModified ?? conditional.lastModified } };
+    }
     if (!response.ok) {
       await response.body?.cancel().catch(() => undefined);
-      throw new FetchFailure('http-error', `HTTP ${response.status}`);
+      throw new FetchFailure('http-error', `HTTP ${response.status}`, response.status);
     }
     const declared = Number(response.headers.get('content-length'));
     if (Number.isFinite(declared) && declared > all.maxBytes) {
@@ -249,6 +290,7 @@ export async function fetchImage(rawUrl: string, pageUrl: string, limits: Partia
       height,
       sha256: await sha256Hex(bytes),
       metadata: collectMetadata(bytes),
+      validators: validatorsOf(response.headers),
     };
   } finally {
     clearTimeout(timer);

@@ -20,7 +20,7 @@ chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse) => {
   if (!msg) return false;
   switch (msg.kind) {
     case 'offscreen/fetch':
-      void fetchAndHold(engine, msg.url, msg.pageUrl, msg.engine).then(sendResponse);
+      void fetchAndHold(engine, msg.url, msg.pageUrl, msg.engine, { withCookies: msg.withCookies === true, conditional: msg.conditional }).then(sendResponse);
       return true;
     case 'offscreen/infer':
       void judgeHeld(engine, msg.token, msg.minSide, msg.engine).then(sendResponse);

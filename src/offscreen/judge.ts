@@ -9,7 +9,7 @@ import type { EngineOptions, FetchReply, JudgeReply } from '../shared/protocol';
 import { DecodeError, decodeImage } from './decode';
 import { evidenceOptions } from './c2pa-validator';
 import type { Engine } from './engine';
-import { FetchFailure, fetchImage } from './fetch-image';
+import { FetchFailure, fetchImage, type FetchManner } from './fetch-image';
 import { makeThumbnail } from './thumbnail';
 
 /** Bytes wait this long for the background's decision, and no more than this many at once. */
@@ -35,21 +35,28 @@ export function release(token: string): void {
   held.delete(token);
 }
 
-export async function fetchAndHold(engine: Engine, url: string, pageUrl: string, options: EngineOptions): Promise<FetchReply> {
+export async function fetchAndHold(
+  engine: Engine,
+  url: string,
+  pageUrl: string,
+  options: EngineOptions,
+  manner: FetchManner = {},
+): Promise<FetchReply> {
   // Load the model while the image downloads (most fetches end in an inference).
   void engine.ensureLoaded(options).catch(() => undefined);
   const done = engine.hold(options);
   try {
-    const fetched = await fetchImage(url, pageUrl);
+    const fetched = await fetchImage(url, pageUrl, {}, manner);
+    if ('notModified' in fetched) return { ok: true, notModified: true, validators: fetched.validators };
     if (held.size >= MAX_HELD) {
       const oldest = held.keys().next().value;
       if (oldest !== undefined) release(oldest);
     }
     const token = newToken();
     held.set(token, { blob: fetched.blob, metadata: fetched.metadata, timer: setTimeout(() => release(token), HOLD_MS) });
-    return { ok: true, token, sha256: fetched.sha256, bytes: fetched.bytes };
+    return { ok: true, token, sha256: fetched.sha256, bytes: fetched.bytes, validators: fetched.validators };
   } catch (e) {
-    if (e instanceof FetchFailure) return { ok: false, reason: e.reason, detail: e.detail };
+    if (e instanceof FetchFailure) return { ok: false, reason: e.reason, detail: e.detail, ...(e.status === undefined ? {} : { status: e.status }) };
     return { ok: false, reason: 'network', detail: e instanceof Error ? e.message : String(e) };
   } finally {
     done();

@@ -43,6 +43,56 @@ function NumberSetting(props: { id: keyof typeof SETTING_RANGES; label: string; 
   );
 }
 
+/** Sites whose pictures may be fetched with cookies: off everywhere until the user adds a site. */
+function CookieSites(props: { sites: string[]; onSave: (sites: string[]) => void }) {
+  const [draft, setDraft] = useState('');
+  const add = (): void => {
+    const site = draft.trim().toLowerCase();
+    if (!/^[a-z0-9.-]{1,253}$/.test(site) || props.sites.includes(site)) return;
+    props.onSave([...props.sites, site]);
+    setDraft('');
+  };
+  return (
+    <>
+      <p class="help" id="cookie-help">
+        Realfake Lens fetches pictures without cookies and without saying which page showed them. When a server refuses
+        that (hotlink protection), it asks once more naming the page, still without cookies. Cookies are never sent,
+        unless you add the site here: then, for pictures on that site’s pages that are refused, the retry carries the
+        browser’s cookies for the picture’s address too. Off for every site by default.
+      </p>
+      {props.sites.length > 0 && (
+        <ul class="sites">
+          {props.sites.map((site) => (
+            <li key={site}>
+              <span>{site}</span>
+              <button type="button" onClick={() => props.onSave(props.sites.filter((s) => s !== site))}>
+                Stop sending cookies
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <div class="row">
+        <label for="cookieSite">Send cookies for refused pictures on pages of (host name)</label>
+        <input
+          id="cookieSite"
+          type="text"
+          aria-describedby="cookie-help"
+          placeholder="www.example.com"
+          value={draft}
+          onInput={(e) => setDraft((e.currentTarget as HTMLInputElement).value)}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter') add();
+          }}
+        />
+        <button type="button" onClick={add}>
+          Allow cookies
+        </button>
+      </div>
+    </>
+  );
+}
+
 export function Options() {
   const [settings, setSettings] = useState<Settings>(DEFAULT_SETTINGS);
   const [confirming, setConfirming] = useState(false);
@@ -119,6 +169,21 @@ export function Options() {
       </section>
 
       <PageSettings settings={settings} save={save} />
+
+      <section aria-labelledby="h-fetching">
+        <h2 id="h-fetching">Fetching pictures</h2>
+        <NumberSetting
+          id="revalidateAfterHours"
+          label="Ask the server again whether a remembered picture changed after (hours)"
+          value={settings.revalidateAfterHours}
+          onSave={(v) => save({ revalidateAfterHours: v })}
+        />
+        <p class="help">
+          A verdict is remembered by the picture’s address. After this long the server is asked whether the address
+          still serves the same picture (a short conditional request); only a changed picture is judged again.
+        </p>
+        <CookieSites sites={settings.cookieSites} onSave={(cookieSites) => save({ cookieSites })} />
+      </section>
 
       <section aria-labelledby="h-sites">
         <h2 id="h-sites">Sites switched off</h2>

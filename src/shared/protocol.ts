@@ -46,6 +46,14 @@ export interface ModelSummary {
   input?: InputSummary;
 }
 
+/**
+ * How the bytes were had when the plain fetch (no cookies, no referrer) was refused: again with
+ * the page's address as referrer, the same with the site's cookies too (only where the user
+ * allowed them), or read by the page itself (same-origin or CORS-readable pictures).
+ */
+export type BytesRoute = 'referrer' | 'cookies' | 'page';
+export const BYTES_ROUTES: readonly BytesRoute[] = ['referrer', 'cookies', 'page'];
+
 export type Verdict =
   | {
       status: 'done';
@@ -56,8 +64,19 @@ export type Verdict =
       fromCache: boolean;
       /** What the file says about its own origin (C2PA, generator metadata), kept apart from the score. */
       evidence?: Evidence;
+      /** Absent: fetched plainly. Otherwise the way round a refusal (hotlink protection). */
+      via?: BytesRoute;
     }
-  | { status: 'failed'; reason: FailureReason; detail: string };
+  | {
+      status: 'failed';
+      reason: FailureReason;
+      detail: string;
+      /**
+       * The server refused the extension's fetch of an address the page showed: the page may read
+       * the bytes itself (same-origin or CORS-readable pictures) and send them (CheckItem.via).
+       */
+      askPage?: true;
+    };
 
 /** Provenance evidence read from an image's own metadata (src/detector/provenance/). */
 export type EvidenceKind = 'c2pa' | 'generator-parameters' | 'exif' | 'xmp';
@@ -101,6 +120,10 @@ export interface CheckItem {
   minSide: number;
   /** The picture itself, as a data: URL, for images only the page can read (blob:, long data:). */
   bytes?: string;
+  /** The page's own <img> failed to load this address: a refusal is the page's too, not hotlinking. */
+  brokenInPage?: true;
+  /** With `bytes`: the page read a picture at an http(s) address after the server refused the extension. */
+  via?: 'page';
 }
 
 export const MAX_ITEMS_PER_CHECK = 64;
@@ -259,7 +282,19 @@ export const ENGINE_LIMITS = {
  */
 export type BackgroundToOffscreen =
   /** `engine`: the fetch starts loading the model meanwhile, with these options. */
-  | { target: 'offscreen'; kind: 'offscreen/fetch'; url: string; pageUrl: string; engine: EngineOptions }
+  /**
+   * `withCookies`: send the browser's cookies (only for sites the user allowed). `conditional`: the
+   * validators of the bytes judged before; the answer is `notModified` when the server says so.
+   */
+  | {
+      target: 'offscreen';
+      kind: 'offscreen/fetch';
+      url: string;
+      pageUrl: string;
+      engine: EngineOptions;
+      withCookies?: true;
+      conditional?: Validators;
+    }
   /** `minSide`: answer "too-small" for an image that decodes smaller than this (0: any size). */
   | { target: 'offscreen'; kind: 'offscreen/infer'; token: string; minSide: number; engine: EngineOptions }
   | { target: 'offscreen'; kind: 'offscreen/release'; token: string }
@@ -273,9 +308,19 @@ export function parseOffscreenToBackground(v: unknown): OffscreenToBackground | 
   return isRecord(v) && v.kind === 'offscreen/idle' ? { kind: 'offscreen/idle' } : null;
 }
 
+/** A response's ETag and Last-Modified, for a later conditional request (null: none sent). */
+export interface Validators {
+  etag: string | null;
+  lastModified: string | null;
+}
+export const MAX_VALIDATOR_LENGTH = 256;
+
 export type FetchReply =
-  | { ok: true; token: string; sha256: string; bytes: number }
-  | { ok: false; reason: FailureReason; detail: string };
+  | { ok: true; token: string; sha256: string; bytes: number; validators: Validators }
+  /** A conditional request answered 304: the bytes judged before are still the ones served. */
+  | { ok: true; notModified: true; validators: Validators }
+  /** `status`: the HTTP status of a refusal (http-error). */
+  | { ok: false; reason: FailureReason; detail: string; status?: number };
 
 export type JudgeReply =
   /** `thumbnail`: a small JPEG data: URL for the history (null when it could not be made). */
@@ -311,6 +356,15 @@ function parseCheckItem(v: unknown): CheckItem | null {
   if (v.bytes !== undefined) {
     if (!isShortString(v.bytes, MAX_BYTES_URL_LENGTH) || !BYTES_URL_RE.test(v.bytes)) return null;
     item.bytes = v.bytes;
+  }
+  if (v.brokenInPage !== undefined) {
+    if (v.brokenInPage !== true) return null;
+    item.brokenInPage = true;
+  }
+  if (v.via !== undefined) {
+    // Only bytes the page read from the address it names.
+    if (v.via !== 'page' || item.bytes === undefined || !/^https?:/.test(item.url)) return null;
+    item.via = 'page';
   }
   return item;
 }
@@ -404,11 +458,12 @@ function parseVerdict(v: unknown): Verdict | null {
       model: copyModelSummary(v.model),
       fromCache: v.fromCache,
       ...(v.evidence === undefined ? {} : withEvidence(v.evidence)),
+      ...(BYTES_ROUTES.includes(v.via as BytesRoute) ? { via: v.via as BytesRoute } : {}),
     };
   }
   if (v.status === 'failed') {
     if (!FAILURE_REASONS.includes(v.reason as FailureReason) || typeof v.detail !== 'string') return null;
-    return { status: 'failed', reason: v.reason as FailureReason, detail: v.detail.slice(0, 300) };
+    return { status: 'failed', reason: v.reason as FailureReason, detail: v.detail.slice(0, 300), ...(v.askPage === true ? { askPage: true as const } : {}) };
   }
   return null;
 }
@@ -479,7 +534,17 @@ export function parseBackgroundToOffscreen(v: unknown): BackgroundToOffscreen | 
       // A data: URL may carry a whole picture (one the page read for us); any other URL is short.
       const maxUrl = typeof v.url === 'string' && v.url.startsWith('data:') ? MAX_BYTES_URL_LENGTH : MAX_URL_LENGTH;
       if (!engine || !isShortString(v.url, maxUrl) || !isShortString(v.pageUrl, MAX_URL_LENGTH)) return null;
-      return { target: 'offscreen', kind: 'offscreen/fetch', url: v.url, pageUrl: v.pageUrl, engine };
+      const msg: BackgroundToOffscreen = { target: 'offscreen', kind: 'offscreen/fetch', url: v.url, pageUrl: v.pageUrl, engine };
+      if (v.withCookies !== undefined) {
+        if (v.withCookies !== true) return null;
+        msg.withCookies = true;
+      }
+      if (v.conditional !== undefined) {
+        const conditional = parseValidators(v.conditional);
+        if (!conditional) return null;
+        msg.conditional = conditional;
+      }
+      return msg;
     }
     case 'offscreen/infer': {
       const engine = parseEngineOptions(v.engine);
@@ -524,15 +589,29 @@ function parseFailure(v: Record<string, unknown>): { ok: false; reason: FailureR
   return { ok: false, reason: v.reason as FailureReason, detail: v.detail.slice(0, 500) };
 }
 
+const isValidator = (v: unknown): v is string | null => v === null || isShortString(v, MAX_VALIDATOR_LENGTH);
+
+function parseValidators(v: unknown): Validators | null {
+  if (!isRecord(v) || !isValidator(v.etag) || !isValidator(v.lastModified)) return null;
+  return { etag: v.etag, lastModified: v.lastModified };
+}
+
 export function parseFetchReply(v: unknown): FetchReply | null {
   if (!isRecord(v)) return null;
   if (v.ok === true) {
+    const validators = parseValidators(v.validators);
+    if (!validators) return null;
+    if (v.notModified !== undefined) return v.notModified === true ? { ok: true, notModified: true, validators } : null;
     if (typeof v.token !== 'string' || !TOKEN_RE.test(v.token)) return null;
     if (typeof v.sha256 !== 'string' || !SHA256_RE.test(v.sha256)) return null;
     if (typeof v.bytes !== 'number' || !Number.isInteger(v.bytes) || v.bytes < 0) return null;
-    return { ok: true, token: v.token, sha256: v.sha256, bytes: v.bytes };
+    return { ok: true, token: v.token, sha256: v.sha256, bytes: v.bytes, validators };
   }
-  return v.ok === false ? parseFailure(v) : null;
+  if (v.ok !== false) return null;
+  const failure = parseFailure(v);
+  if (!failure || v.status === undefined) return failure;
+  if (typeof v.status !== 'number' || !Number.isInteger(v.status) || v.status < 100 || v.status > 599) return null;
+  return { ...failure, status: v.status };
 }
 
 function isThumbnail(v: unknown): v is string {

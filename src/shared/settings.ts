@@ -24,6 +24,13 @@ export interface Settings {
   suspectedStyle: SuspectedStyle;
   /** Whether "likely real" images get a (subtle) badge too. */
   showRealBadges: boolean;
+  /**
+   * Sites (host names of the page) whose pictures may be fetched with the browser's cookies when
+   * the server refuses them without. Empty by default: the extension sends no cookies at all.
+   */
+  cookieSites: string[];
+  /** A verdict remembered by address is checked against the server again after this many hours. */
+  revalidateAfterHours: number;
 }
 
 export type ScanMode = 'auto' | 'on-demand';
@@ -43,6 +50,8 @@ export const DEFAULT_SETTINGS: Settings = {
   scanMode: 'auto',
   suspectedStyle: 'badge',
   showRealBadges: true,
+  cookieSites: [],
+  revalidateAfterHours: 24,
 };
 
 /** Allowed ranges of the numeric settings (the options page uses the same). */
@@ -51,7 +60,12 @@ export const SETTING_RANGES = {
   cacheMaxEntries: { min: 10, max: 1_000_000 },
   historyMaxEntries: { min: 0, max: 100_000 },
   historyMaxDays: { min: 1, max: 3650 },
+  revalidateAfterHours: { min: 1, max: 24 * 365 },
 } as const;
+
+function hostList(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && x.length <= 253) : [];
+}
 
 function intIn(v: unknown, min: number, max: number, fallback: number): number {
   return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : fallback;
@@ -62,12 +76,11 @@ export function normalizeSettings(raw: Record<string, unknown>): Settings {
   const d = DEFAULT_SETTINGS;
   const R = SETTING_RANGES;
   const t = raw.threshold;
-  const sites = raw.disabledSites;
   return {
     threshold: typeof t === 'number' && t > 0 && t < 1 ? t : d.threshold,
     minImageSize: intIn(raw.minImageSize, R.minImageSize.min, R.minImageSize.max, d.minImageSize),
     paused: typeof raw.paused === 'boolean' ? raw.paused : d.paused,
-    disabledSites: Array.isArray(sites) ? sites.filter((x): x is string => typeof x === 'string' && x.length <= 253) : [],
+    disabledSites: hostList(raw.disabledSites),
     cacheMaxEntries: intIn(raw.cacheMaxEntries, R.cacheMaxEntries.min, R.cacheMaxEntries.max, d.cacheMaxEntries),
     historyMaxEntries: intIn(raw.historyMaxEntries, R.historyMaxEntries.min, R.historyMaxEntries.max, d.historyMaxEntries),
     historyMaxDays: intIn(raw.historyMaxDays, R.historyMaxDays.min, R.historyMaxDays.max, d.historyMaxDays),
@@ -77,6 +90,8 @@ export function normalizeSettings(raw: Record<string, unknown>): Settings {
       ? (raw.suspectedStyle as SuspectedStyle)
       : d.suspectedStyle,
     showRealBadges: typeof raw.showRealBadges === 'boolean' ? raw.showRealBadges : d.showRealBadges,
+    cookieSites: hostList(raw.cookieSites),
+    revalidateAfterHours: intIn(raw.revalidateAfterHours, R.revalidateAfterHours.min, R.revalidateAfterHours.max, d.revalidateAfterHours),
   };
 }
 
@@ -99,6 +114,12 @@ export function siteOf(pageUrl: string | undefined): string | null {
 export function scanningAllowed(settings: Settings, pageUrl: string | undefined): boolean {
   const site = siteOf(pageUrl);
   return !settings.paused && site !== null && !settings.disabledSites.includes(site);
+}
+
+/** Whether the user let pictures on this page be fetched with cookies (see Settings.cookieSites). */
+export function cookiesAllowed(settings: Settings, pageUrl: string | undefined): boolean {
+  const site = siteOf(pageUrl);
+  return site !== null && settings.cookieSites.includes(site);
 }
 
 /** Advanced, per machine (chrome.storage.local): engine settings, with these keys. */

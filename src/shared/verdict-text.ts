@@ -1,6 +1,6 @@
 // What a badge says, in plain words. Pure, so the badge, the popup and the tests agree.
 
-import type { FailureReason, InputSummary, Verdict } from './protocol';
+import type { BytesRoute, FailureReason, InputSummary, Verdict } from './protocol';
 
 export type BadgeState = 'checking' | 'generated' | 'real' | 'failed';
 
@@ -56,9 +56,17 @@ export function percent(p: number): string {
 
 export function failureText(reason: FailureReason, detail: string): string {
   // An HTTP status says more than "server error".
-  if (reason === 'http-error' && /^HTTP \d{3}$/.test(detail)) return detail;
+  const status = /^HTTP \d{3}\b/.exec(detail);
+  if (reason === 'http-error' && status) return status[0];
   return REASON_WORDS[reason];
 }
+
+/** How the bytes were had, when not plainly (the server refused the extension's first request). */
+export const ROUTE_WORDS: Record<BytesRoute, string> = {
+  referrer: "The server refused a plain request; the picture was fetched again with the page's address as referrer (no cookies).",
+  cookies: "The server refused a plain request; the picture was fetched again with the page's address as referrer and this site's cookies, as you allowed in the options.",
+  page: 'The server refused the extension; the page read the picture itself and handed it over (no cookies).',
+};
 
 export function describeVerdict(verdict: Verdict | null): BadgeText {
   if (!verdict) {
@@ -85,6 +93,7 @@ export function describeVerdict(verdict: Verdict | null): BadgeText {
     `Realfake Lens: ${pct} probability that this image was generated (shown as "likely generated" from ${percent(verdict.threshold)}).`,
     `Model: ${verdict.model.name}.`,
   ];
+  if (verdict.via) lines.push(ROUTE_WORDS[verdict.via]);
   if (verdict.model.fixture) lines.unshift(FIXTURE_WARNING);
   lines.push(MODEL_LIMITS);
   return {
@@ -126,6 +135,7 @@ export function describeCard(verdict: Verdict | null): CardText {
       verdict.model.input ? describePreparation(verdict.model.input) : '',
       MODEL_LIMITS,
       verdict.fromCache ? 'Remembered from an earlier check of the same picture.' : '',
+      verdict.via ? ROUTE_WORDS[verdict.via] : '',
     ].filter(Boolean),
     warning: verdict.model.fixture ? FIXTURE_WARNING : null,
   };

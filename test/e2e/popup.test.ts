@@ -271,6 +271,23 @@ describe('options page', () => {
     await waitForBadges(site, settled(PHOTOS.length), 30_000);
   });
 
+  it('allows cookies for a site only when the user adds it, says so, and stores how long a verdict stays fresh', async () => {
+    expect((await syncSettings()).cookieSites).toBeUndefined();
+    expect(await options.locator('#cookie-help').textContent()).toContain('Cookies are never sent');
+    await options.getByLabel('Send cookies for refused pictures on pages of (host name)').fill('News.Example');
+    await options.getByRole('button', { name: 'Allow cookies' }).click();
+    await expect.poll(async () => (await syncSettings()).cookieSites).toEqual(['news.example']);
+    await options.getByRole('button', { name: 'Stop sending cookies' }).click();
+    await expect.poll(async () => (await syncSettings()).cookieSites).toEqual([]);
+    const hours = options.getByLabel('Ask the server again whether a remembered picture changed after (hours)');
+    expect(await hours.inputValue()).toBe('24');
+    await hours.fill('0');
+    await hours.blur();
+    await hours.fill('48');
+    await hours.blur();
+    await expect.poll(async () => (await syncSettings()).revalidateAfterHours).toBe(48);
+  });
+
   it('sets how pages are checked and shown: on demand (with the popup\'s "check all"), blurred, no "likely real" badges', async () => {
     await options.getByLabel('Only when I ask').check();
     await expect.poll(async () => (await syncSettings()).scanMode).toBe('on-demand');

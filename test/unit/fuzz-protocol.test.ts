@@ -39,7 +39,14 @@ const BYTES = /^data:image\/[a-z0-9.+-]{1,40};base64,[A-Za-z0-9+/]*={0,2}$/;
 
 const validItem = (i: unknown): boolean =>
   isRec(i) && str(i.requestId, 64) && str(i.url, MAX_URL_LENGTH) && ['visible', 'near', 'rest'].includes(i.priority as string) &&
-  int(i.minSide, 0, 4096) && (i.bytes === undefined || (typeof i.bytes === 'string' && BYTES.test(i.bytes)));
+  int(i.minSide, 0, 4096) && (i.bytes === undefined || (typeof i.bytes === 'string' && BYTES.test(i.bytes))) &&
+  (i.brokenInPage === undefined || i.brokenInPage === true) &&
+  // Bytes a page read from an http(s) address the server refused to the extension.
+  (i.via === undefined || (i.via === 'page' && i.bytes !== undefined && /^https?:/.test(i.url as string)));
+
+/** ETag and Last-Modified: each null or a string of 1 to 256 characters. */
+const validator = (v: unknown): boolean => v === null || str(v, 256);
+const validValidators = (v: unknown): boolean => isRec(v) && validator(v.etag) && validator(v.lastModified);
 
 function validContent(m: unknown): boolean {
   if (!isRec(m)) return false;
@@ -76,7 +83,9 @@ const validEngine = (e: unknown): boolean =>
 function validOffscreen(m: unknown): boolean {
   if (!isRec(m) || m.target !== 'offscreen') return false;
   switch (m.kind) {
-    case 'offscreen/fetch': return validEngine(m.engine) && str(m.url, MAX_URL_LENGTH) && str(m.pageUrl, MAX_URL_LENGTH);
+    case 'offscreen/fetch':
+      return validEngine(m.engine) && str(m.url, MAX_URL_LENGTH) && str(m.pageUrl, MAX_URL_LENGTH) &&
+        (m.withCookies === undefined || m.withCookies === true) && (m.conditional === undefined || validValidators(m.conditional));
     case 'offscreen/infer': return validEngine(m.engine) && typeof m.token === 'string' && TOKEN.test(m.token) && int(m.minSide, 0, 4096);
     case 'offscreen/release': return typeof m.token === 'string' && TOKEN.test(m.token);
     case 'offscreen/status': case 'offscreen/model-download-status': case 'offscreen/model-download-cancel': return true;
@@ -87,8 +96,13 @@ function validOffscreen(m: unknown): boolean {
 
 function validFetchReply(m: unknown): boolean {
   if (!isRec(m)) return false;
-  if (m.ok === true) return typeof m.token === 'string' && TOKEN.test(m.token) && typeof m.sha256 === 'string' && /^[0-9a-f]{64}$/.test(m.sha256) && int(m.bytes, 0, Number.MAX_VALUE);
-  return m.ok === false && FAILURE_REASONS.includes(m.reason as never) && typeof m.detail === 'string';
+  if (m.ok === true) {
+    if (!validValidators(m.validators)) return false;
+    // A 304: nothing else counts.
+    if (m.notModified !== undefined) return m.notModified === true;
+    return typeof m.token === 'string' && TOKEN.test(m.token) && typeof m.sha256 === 'string' && /^[0-9a-f]{64}$/.test(m.sha256) && int(m.bytes, 0, Number.MAX_VALUE);
+  }
+  return m.ok === false && FAILURE_REASONS.includes(m.reason as never) && typeof m.detail === 'string' && (m.status === undefined || int(m.status, 100, 599));
 }
 
 // ---- valid messages ---------------------------------------------------------------------------
@@ -105,13 +119,28 @@ const engineArb = fc.record({
   idleReleaseMs: fc.integer({ min: 0, max: 24 * 3_600_000 }),
   faults: fc.record({ failWebGpuInit: fc.boolean(), perturbWebGpuProbe: fc.boolean(), pretendShaderF16: fc.boolean() }),
 });
-const itemArb = fc.record({ requestId: text(64), url: fc.oneof(fc.webUrl(), text(100)), priority: fc.constantFrom('visible', 'near', 'rest'), minSide: fc.integer({ min: 0, max: 4096 }) });
+const itemArb = fc.record(
+  {
+    requestId: text(64),
+    url: fc.oneof(fc.webUrl(), text(100)),
+    priority: fc.constantFrom('visible', 'near', 'rest'),
+    minSide: fc.integer({ min: 0, max: 4096 }),
+    brokenInPage: fc.constant(true),
+  },
+  { requiredKeys: ['requestId', 'url', 'priority', 'minSide'] },
+);
+const validatorsArb = fc.record({ etag: fc.option(text(256), { nil: null }), lastModified: fc.option(text(256), { nil: null }) });
 const contentArb = fc.oneof(
   fc.record({ kind: fc.constant('content/check'), trigger: fc.constantFrom('auto', 'user'), items: fc.array(itemArb, { minLength: 1, maxLength: 8 }) }),
   fc.record({
     kind: fc.constant('content/check'),
     trigger: fc.constantFrom('auto', 'user'),
     items: fc.tuple(itemArb, fc.base64String({ maxLength: 64 })).map(([i, b]) => [{ ...i, bytes: `data:image/png;base64,${b}` }]),
+  }),
+  fc.record({
+    kind: fc.constant('content/check'),
+    trigger: fc.constantFrom('auto', 'user'),
+    items: fc.tuple(itemArb, fc.webUrl(), fc.base64String({ maxLength: 64 })).map(([i, url, b]) => [{ ...i, url, bytes: `data:image/png;base64,${b}`, via: 'page' }]),
   }),
   fc.record({ kind: fc.constant('content/cancel'), requestIds: fc.array(text(64), { minLength: 1, maxLength: 8 }) }),
   fc.record({ kind: fc.constant('content/report-mistake'), url: fc.webUrl(), mistake: fc.boolean() }),
@@ -127,15 +156,30 @@ const uiArb = fc.oneof(
   fc.record({ kind: fc.constantFrom('ui/set-active-model', 'ui/remove-model'), id: fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,20}$/) }),
 );
 const offscreenArb = fc.oneof(
-  fc.record({ target: fc.constant('offscreen'), kind: fc.constant('offscreen/fetch'), url: fc.webUrl(), pageUrl: fc.webUrl(), engine: engineArb }),
+  fc.record(
+    {
+      target: fc.constant('offscreen'),
+      kind: fc.constant('offscreen/fetch'),
+      url: fc.webUrl(),
+      pageUrl: fc.webUrl(),
+      engine: engineArb,
+      withCookies: fc.constant(true),
+      conditional: validatorsArb,
+    },
+    { requiredKeys: ['target', 'kind', 'url', 'pageUrl', 'engine'] },
+  ),
   fc.record({ target: fc.constant('offscreen'), kind: fc.constant('offscreen/infer'), token: hex(32), minSide: fc.integer({ min: 0, max: 4096 }), engine: engineArb }),
   fc.record({ target: fc.constant('offscreen'), kind: fc.constant('offscreen/release'), token: hex(32) }),
   fc.constantFrom('offscreen/status', 'offscreen/model-download-status', 'offscreen/model-download-cancel').map((kind) => ({ target: 'offscreen', kind })),
   fc.record({ target: fc.constant('offscreen'), kind: fc.constant('offscreen/model-download'), url: fc.webUrl(), engine: engineArb }),
 );
 const fetchReplyArb = fc.oneof(
-  fc.record({ ok: fc.constant(true), token: hex(32), sha256: hex(64), bytes: fc.nat() }),
-  fc.record({ ok: fc.constant(false), reason: fc.constantFrom(...FAILURE_REASONS), detail: fc.string({ maxLength: 500 }) }),
+  fc.record({ ok: fc.constant(true), token: hex(32), sha256: hex(64), bytes: fc.nat(), validators: validatorsArb }),
+  fc.record({ ok: fc.constant(true), notModified: fc.constant(true), validators: validatorsArb }),
+  fc.record(
+    { ok: fc.constant(false), reason: fc.constantFrom(...FAILURE_REASONS), detail: fc.string({ maxLength: 500 }), status: fc.integer({ min: 100, max: 599 }) },
+    { requiredKeys: ['ok', 'reason', 'detail'] },
+  ),
 );
 
 // ---- mutation: one change somewhere in a valid message ------------------------------------------

@@ -13,6 +13,7 @@ import {
   getPrediction,
   getPredictionByHash,
   listHistory,
+  markChecked,
   putPrediction,
   recordResult,
   readStats,
@@ -70,6 +71,54 @@ describe('prediction cache', () => {
     expect((await getPrediction('m', 'https://old'))?.pGenerated).toBe(0.25);
     await addHistory(entry('https://old', Date.now()), 10, 30);
     expect(await listHistory()).toHaveLength(1);
+  });
+});
+
+describe('revalidation data (v3)', () => {
+  it('migrates a v2 database: each prediction counts as checked when it was made, with no validators', async () => {
+    const v2 = await openDB(DB_NAME, 2, {
+      upgrade(db) {
+        const predictions = db.createObjectStore('predictions', { keyPath: 'key' });
+        predictions.createIndex('lastUsedAt', 'lastUsedAt');
+        predictions.createIndex('byHash', ['modelId', 'sha256']);
+        db.createObjectStore('stats', { keyPath: 'name' });
+        const history = db.createObjectStore('history', { keyPath: 'id', autoIncrement: true });
+        history.createIndex('time', 'time');
+        history.createIndex('site', 'site');
+      },
+    });
+    for (let i = 0; i < 3; i++) {
+      await v2.put('predictions', { key: `m\nhttps://v2/${i}`, modelId: 'm', url: `https://v2/${i}`, sha256: 'ab'.repeat(32), pGenerated: 0.25, createdAt: 1000 + i, lastUsedAt: 5000 });
+    }
+    await v2.put('stats', { name: 'inferences', value: 3 });
+    v2.close();
+    for (let i = 0; i < 3; i++) {
+      const r = await getPrediction('m', `https://v2/${i}`, false);
+      expect(r).toMatchObject({ pGenerated: 0.25, createdAt: 1000 + i, checkedAt: 1000 + i, validators: null });
+    }
+    expect((await readStats()).inferences).toBe(3);
+    expect((await getPredictionByHash('m', 'ab'.repeat(32)))?.url).toMatch(/^https:\/\/v2\//);
+  });
+
+  it('remembers validators and when the address last served the bytes; a lookup that may not write touches nothing', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(1_000_000);
+    await recordResult({ modelId: 'm', url: 'https://x/v.jpg', sha256: null, pGenerated: 0.3, validators: { etag: '"1"', lastModified: null } }, null, {
+      cacheMaxEntries: 10,
+      historyMaxEntries: 0,
+      historyMaxDays: 30,
+    });
+    expect(await getPrediction('m', 'https://x/v.jpg')).toMatchObject({ checkedAt: 1_000_000, validators: { etag: '"1"', lastModified: null } });
+    vi.setSystemTime(1_000_000 + 3_600_000);
+    await getPrediction('m', 'https://x/v.jpg', false);
+    await closeStore(); // a touch would be a fire-and-forget write: let it land before reading
+    expect((await getPrediction('m', 'https://x/v.jpg', false))?.lastUsedAt).toBe(1_000_000);
+    await markChecked('m', 'https://x/v.jpg', { etag: '"2"', lastModified: 'Mon, 01 Jan 2024 00:00:00 GMT' });
+    expect(await getPrediction('m', 'https://x/v.jpg', false)).toMatchObject({
+      createdAt: 1_000_000,
+      checkedAt: 1_000_000 + 3_600_000,
+      validators: { etag: '"2"', lastModified: 'Mon, 01 Jan 2024 00:00:00 GMT' },
+    });
   });
 });
 

@@ -106,9 +106,19 @@ describe('other directions', () => {
     expect(parseBackgroundToOffscreen({ target: 'offscreen', kind: 'offscreen/infer', token, engine })).toBeNull();
     expect(parseBackgroundToOffscreen({ target: 'offscreen', kind: 'offscreen/infer', token: 'x', engine })).toBeNull();
     expect(parseBackgroundToOffscreen({ target: 'offscreen', kind: 'offscreen/release', token: `${token}0` })).toBeNull();
-    expect(parseFetchReply({ ok: true, token, sha256: 'ab'.repeat(32), bytes: 10 })).not.toBeNull();
-    expect(parseFetchReply({ ok: true, token, sha256: 'AB'.repeat(32), bytes: 10 })).toBeNull();
+    const validators = { etag: '"v1"', lastModified: null };
+    expect(parseFetchReply({ ok: true, token, sha256: 'ab'.repeat(32), bytes: 10, validators })).not.toBeNull();
+    expect(parseFetchReply({ ok: true, token, sha256: 'ab'.repeat(32), bytes: 10 })).toBeNull();
+    expect(parseFetchReply({ ok: true, token, sha256: 'AB'.repeat(32), bytes: 10, validators })).toBeNull();
+    expect(parseFetchReply({ ok: true, notModified: true, validators })).toEqual({ ok: true, notModified: true, validators });
+    expect(parseFetchReply({ ok: true, notModified: false, validators })).toBeNull();
     expect(parseFetchReply({ ok: false, reason: 'http-error', detail: 'HTTP 404' })).not.toBeNull();
+    expect(parseFetchReply({ ok: false, reason: 'http-error', detail: 'HTTP 403', status: 403 })).toMatchObject({ status: 403 });
+    expect(parseFetchReply({ ok: false, reason: 'http-error', detail: 'HTTP 403', status: 4030 })).toBeNull();
+    // Cookies and conditional requests only in their exact shape.
+    expect(parseBackgroundToOffscreen({ ...fetch, withCookies: true, conditional: validators })).toEqual({ ...fetch, withCookies: true, conditional: validators });
+    expect(parseBackgroundToOffscreen({ ...fetch, withCookies: 'yes' })).toBeNull();
+    expect(parseBackgroundToOffscreen({ ...fetch, conditional: { etag: 'x'.repeat(257), lastModified: null } })).toBeNull();
     const judged = { ok: true, pGenerated: 0.2, logits: [1, 2], backend: 'wasm', thumbnail: 'data:image/jpeg;base64,AAAA' };
     expect(parseJudgeReply(judged)).toEqual(judged);
     expect(parseJudgeReply({ ...judged, backend: 'cuda' })).toBeNull();

@@ -11,6 +11,23 @@ const done = (p: number, fixture = false): Verdict => ({
   fromCache: false,
 });
 
+describe('hotlink-protected pictures', () => {
+  it('keeps the status on the badge when the detail explains the refusal', () => {
+    const failed: Verdict = { status: 'failed', reason: 'http-error', detail: "HTTP 403, also with the page's address as referrer" };
+    expect(describeVerdict(failed).label).toBe("Couldn't check: HTTP 403");
+    expect(describeVerdict(failed).title).toContain("also with the page's address as referrer");
+    expect(describeVerdict({ status: 'failed', reason: 'http-error', detail: 'HTTP 4031' }).label).toBe("Couldn't check: server error");
+  });
+  it('says which way the bytes came, on the badge and on its card', () => {
+    const v = { ...(done(0.3) as Extract<Verdict, { status: 'done' }>), via: 'referrer' as const };
+    expect(describeVerdict(v).title).toContain("with the page's address as referrer (no cookies)");
+    expect(describeCard(v).lines.join(' ')).toContain("with the page's address as referrer (no cookies)");
+    expect(describeCard({ ...v, via: 'cookies' }).lines.join(' ')).toContain("this site's cookies");
+    expect(describeCard({ ...v, via: 'page' }).lines.join(' ')).toContain('the page read the picture itself');
+    expect(describeVerdict(done(0.3)).title).not.toMatch(/referrer|cookies|the page read/);
+  });
+});
+
 describe('describeVerdict', () => {
   it('says "checking" before a verdict arrives', () => {
     expect(describeVerdict(null)).toMatchObject({ state: 'checking', label: 'Checking…' });
