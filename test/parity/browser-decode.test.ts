@@ -5,14 +5,12 @@
 // decode to PIL's pixels exactly: PIL's Image.open does not rotate, and Chromium would.
 
 import { readFileSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PreprocessingSpec } from '../../src/detector/manifest';
 import { resizeAndCrop, rgbaToRgb, toChw } from '../../src/detector/preprocess';
-import { chromePath } from '../support/chrome';
-import { bundleForPage } from '../support/bundle';
 import { maxAbsDiff } from '../support/compare';
+import { openDecodePage, type BrowserDecoded, type DecodePage } from '../support/decode-page';
 import { makeOrientedSet, type OrientedSet } from '../support/oriented';
 import { PHOTOS_DIR, photoIndex, photoPath, type PhotoInfo } from '../support/photos';
 import { pilDecode, torchPreprocess, type PilPixels, type PilTensor } from '../support/python';
@@ -28,31 +26,15 @@ const SPEC: PreprocessingSpec = {
 };
 
 let server: TestServer;
-let browser: Browser;
-let page: Page;
+let decoder: DecodePage;
 let photos: PhotoInfo[];
 let pil: Map<string, PilPixels>;
 let torch: Map<string, PilTensor>;
 let oriented: OrientedSet;
 let pilOriented: Map<string, PilPixels>;
 
-interface BrowserDecoded {
-  width: number;
-  height: number;
-  rgba: Uint8Array;
-}
-
 async function decodeInBrowser(file: string, base = '/static/'): Promise<BrowserDecoded> {
-  const r = await page.evaluate(async (url) => {
-    const blob = await (await fetch(url)).blob();
-    const api = (globalThis as unknown as { RealfakeDecode: typeof import('../../src/offscreen/decode') }).RealfakeDecode;
-    const img = await api.decodeImage(blob);
-    // Base64 keeps the transfer cheap (an 8 MB RGBA array as JSON numbers is not).
-    let bin = '';
-    for (let i = 0; i < img.rgba.length; i += 0x8000) bin += String.fromCharCode(...img.rgba.subarray(i, i + 0x8000));
-    return { width: img.width, height: img.height, b64: btoa(bin) };
-  }, `${base}${file}`);
-  return { width: r.width, height: r.height, rgba: new Uint8Array(Buffer.from(r.b64, 'base64')) };
+  return decoder.decode(`${base}${file}`);
 }
 
 beforeAll(async () => {
@@ -60,10 +42,9 @@ beforeAll(async () => {
   const files = photos.map((p) => photoPath(p.file));
   const key = <T extends { input: string }>(xs: T[]) => new Map(xs.map((x) => [x.input.split('/').pop() ?? '', x]));
   oriented = await makeOrientedSet();
-  const [decoded, tensors, script, decodedOriented] = await Promise.all([
+  const [decoded, tensors, decodedOriented] = await Promise.all([
     pilDecode(files),
     torchPreprocess(files, { unnormalized: true, resizeMode: 'square', interpolation: 'opencv-linear', library: 'albumentations' }),
-    bundleForPage(resolve(import.meta.dirname, '../../src/offscreen/decode.ts'), 'RealfakeDecode'),
     pilDecode(oriented.files.map((f) => join(oriented.dir, f.file))),
   ]);
   pil = key(decoded);
@@ -76,28 +57,11 @@ beforeAll(async () => {
       res.end(readFileSync(join(oriented.dir, f.file)));
     });
   }
-  server.route('/decode.js', (_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/javascript' });
-    res.end(script);
-  });
-  server.page('/', '<!doctype html><meta charset="utf-8"><title>decode</title><script src="/decode.js"></script>');
-  browser = await chromium.launch({
-    executablePath: chromePath(),
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
-  page = await browser.newPage();
-  await page.goto(`${server.origin}/`);
+  decoder = await openDecodePage(server);
 });
 
 afterAll(async () => {
-  await browser?.close();
+  await decoder?.close();
   await server?.close();
   if (oriented) rmSync(oriented.dir, { recursive: true, force: true });
 });

@@ -5,12 +5,10 @@
 // bundled as is) and in `npm run eval`'s decoder (tools/eval/decode-node.ts, sharp).
 
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBytes } from '../../tools/eval/decode-node';
-import { bundleForPage } from '../support/bundle';
-import { chromePath } from '../support/chrome';
+import { openDecodePage, type BrowserDecoded, type DecodePage } from '../support/decode-page';
 import { makeDecodingSet, type DecodingSet } from '../support/decoding-cases';
 import { pilDecode, type PilPixels } from '../support/python';
 import { startServer, type TestServer } from '../support/server';
@@ -18,25 +16,10 @@ import { startServer, type TestServer } from '../support/server';
 let set: DecodingSet;
 let pil: Map<string, PilPixels>;
 let server: TestServer;
-let browser: Browser;
-let page: Page;
+let decoder: DecodePage;
 
-interface Decoded {
-  width: number;
-  height: number;
-  rgba: Uint8Array;
-}
-
-async function decodeInBrowser(file: string): Promise<Decoded> {
-  const r = await page.evaluate(async (url) => {
-    const blob = await (await fetch(url)).blob();
-    const api = (globalThis as unknown as { RealfakeDecode: typeof import('../../src/offscreen/decode') }).RealfakeDecode;
-    const img = await api.decodeImage(blob);
-    let bin = '';
-    for (let i = 0; i < img.rgba.length; i += 0x8000) bin += String.fromCharCode(...img.rgba.subarray(i, i + 0x8000));
-    return { width: img.width, height: img.height, b64: btoa(bin) };
-  }, `/static/${file}`);
-  return { width: r.width, height: r.height, rgba: new Uint8Array(Buffer.from(r.b64, 'base64')) };
+async function decodeInBrowser(file: string): Promise<BrowserDecoded> {
+  return decoder.decode(`/static/${file}`);
 }
 
 interface Comparison {
@@ -49,7 +32,7 @@ interface Comparison {
   translucentPixels: number;
 }
 
-function compare(got: Decoded, want: PilPixels): Comparison {
+function compare(got: BrowserDecoded, want: PilPixels): Comparison {
   const size = `${got.width}x${got.height}`;
   if (got.width !== want.width || got.height !== want.height) return { size, max: Infinity, differing: NaN, translucentPixels: NaN };
   let max = 0;
@@ -68,28 +51,14 @@ function compare(got: Decoded, want: PilPixels): Comparison {
 
 beforeAll(async () => {
   set = await makeDecodingSet();
-  const [decoded, script] = await Promise.all([
-    pilDecode(set.cases.map((c) => join(set.dir, c.file))),
-    bundleForPage(resolve(import.meta.dirname, '../../src/offscreen/decode.ts'), 'RealfakeDecode'),
-  ]);
+  const decoded = await pilDecode(set.cases.map((c) => join(set.dir, c.file)));
   pil = new Map(decoded.map((d) => [d.input.split('/').pop() ?? '', d]));
   server = await startServer(set.dir);
-  server.route('/decode.js', (_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/javascript' });
-    res.end(script);
-  });
-  server.page('/', '<!doctype html><meta charset="utf-8"><title>decode</title><script src="/decode.js"></script>');
-  browser = await chromium.launch({
-    executablePath: chromePath(),
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
-  page = await browser.newPage();
-  await page.goto(`${server.origin}/`);
+  decoder = await openDecodePage(server);
 });
 
 afterAll(async () => {
-  await browser?.close();
+  await decoder?.close();
   await server?.close();
   set?.remove();
 });

@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { resizeOpenCvLinear } from '../../src/detector/opencv-resize';
 import { photoIndex, photoPath } from '../support/photos';
 import { cv2Resize, type Cv2Pixels, type Cv2Results, type Cv2Source } from '../support/python';
+import { noise } from '../support/noise';
 
 type Channels = 1 | 3 | 4;
 
@@ -83,16 +84,6 @@ function randomCases(n: number, seed: number): NoiseCase[] {
 
 const CASES = [...GRID, ...randomCases(60, 2024)];
 
-/** Seeded noise (LCG): every pixel differs from its neighbours, the hardest case for a resampler port. */
-function noise(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s >>> 24;
-  }
-  return out;
-}
 
 /** 'identical', or where the first byte differs and how many do. */
 function compare(got: Uint8Array, want: Cv2Pixels, ow: number, oh: number, channels: number): string {

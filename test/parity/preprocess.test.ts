@@ -12,6 +12,7 @@ import { preprocessRgb, resizeRgb, toChw, resizeAndCrop } from '../../src/detect
 import { photoIndex, photoPath, type PhotoInfo } from '../support/photos';
 import { pilDecode, pilResize, rawInput, torchPreprocess, type PilPixels, type PilTensor } from '../support/python';
 import { maxAbsDiff, countDiffs } from '../support/compare';
+import { noise } from '../support/noise';
 
 const SHORTER: PreprocessingSpec = {
   resize: { mode: 'shorter-side', size: 256, interpolation: 'bilinear' },
@@ -105,16 +106,6 @@ for (const [name, spec] of [
 }
 
 describe("PIL's bilinear resize on random images of awkward sizes", () => {
-  // Deterministic pseudo-random pixels (LCG): noise is the hardest case for a resampler port.
-  function noise(n: number, seed: number): Uint8Array {
-    const out = new Uint8Array(n);
-    let s = seed >>> 0;
-    for (let i = 0; i < n; i++) {
-      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      out[i] = s >>> 24;
-    }
-    return out;
-  }
   const cases: Array<[number, number, number, number]> = [
     [1, 1, 7, 3], // a single pixel blown up
     [5, 3, 2, 7], // down in x, up in y

@@ -1,0 +1,53 @@
+// The offscreen document's decoder (src/offscreen/decode.ts, bundled as is) on a page of the test
+// server in headless Chromium: the parity tests' way to see the pixels the extension decodes.
+
+import { resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { bundleForPage } from './bundle';
+import { chromePath } from './chrome';
+import type { TestServer } from './server';
+
+export interface BrowserDecoded {
+  width: number;
+  height: number;
+  /** Straight RGBA, as decodeImage returns it. */
+  rgba: Uint8Array;
+}
+
+export interface DecodePage {
+  /** decodeImage() of what the server serves at `path` (e.g. /static/x.png). */
+  decode(path: string): Promise<BrowserDecoded>;
+  close(): Promise<void>;
+}
+
+/** Serves the bundled decoder at `server`'s root and opens it in a new headless Chromium. */
+export async function openDecodePage(server: TestServer): Promise<DecodePage> {
+  const script = await bundleForPage(resolve(import.meta.dirname, '../../src/offscreen/decode.ts'), 'RealfakeDecode');
+  server.route('/decode.js', (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/javascript' });
+    res.end(script);
+  });
+  server.page('/', '<!doctype html><meta charset="utf-8"><title>decode</title><script src="/decode.js"></script>');
+  const browser: Browser = await chromium.launch({
+    executablePath: chromePath(),
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+  const page: Page = await browser.newPage();
+  await page.goto(`${server.origin}/`);
+  return {
+    async decode(path: string): Promise<BrowserDecoded> {
+      const r = await page.evaluate(async (url) => {
+        const blob = await (await fetch(url)).blob();
+        const api = (globalThis as unknown as { RealfakeDecode: typeof import('../../src/offscreen/decode') }).RealfakeDecode;
+        const img = await api.decodeImage(blob);
+        // Base64 keeps the transfer cheap (an 8 MB RGBA array as JSON numbers is not).
+        let bin = '';
+        for (let i = 0; i < img.rgba.length; i += 0x8000) bin += String.fromCharCode(...img.rgba.subarray(i, i + 0x8000));
+        return { width: img.width, height: img.height, b64: btoa(bin) };
+      }, path);
+      return { width: r.width, height: r.height, rgba: new Uint8Array(Buffer.from(r.b64, 'base64')) };
+    },
+    close: () => browser.close(),
+  };
+}
