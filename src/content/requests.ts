@@ -53,7 +53,8 @@ export function pageBytesLabel(url: string): string {
   return `${url.slice(0, url.indexOf(',') + 1)}… (${url.length} characters)`;
 }
 
-async function readPageBytes(url: string): Promise<string> {
+/** The picture's bytes as a data: URL, read by the page's own rights (blob: URLs only it can read). */
+export async function readPageBytes(url: string): Promise<string> {
   const blob = await (await fetch(url, { credentials: 'omit' })).blob();
   if (blob.size > MAX_PAGE_BYTES) throw new Error('too large');
   const type = /^image\/[a-z0-9.+-]{1,40}$/.test(blob.type) ? blob.type : 'image/unknown';
