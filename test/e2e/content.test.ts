@@ -239,10 +239,14 @@ describe('content script: order and withdrawal', () => {
     const count = 40;
     const imgs = Array.from({ length: count }, (_, i) => `<img id="m${i}" src="/static/${PHOTOS[i % PHOTOS.length]}?mid${i}" width="300" height="200" alt="">`).join('\n');
     // The page opens at picture 24: pictures 19-23 (near, above) come before the visible ones in
-    // document order, so asking in document order would fetch them first.
+    // document order, so asking in document order would fetch them first. A slow script holds the
+    // page's parsing until every picture has loaded, so the content script finds them all at once
+    // (else the browser's own loading, visible pictures first, would put them in order for it).
+    server.route('/slow.js', (_req, res) => void setTimeout(() => res.writeHead(200, { 'content-type': 'text/javascript' }).end(';'), 2_000));
     server.page(
       '/middle.html',
       `<!doctype html><title>middle</title><style>body{margin:0} img{display:block;margin:0 0 10px}</style>${imgs}
+<script src="/slow.js"></script>
 <script>history.scrollRestoration = 'manual'; document.getElementById('m24').scrollIntoView();</script>`,
     );
     server.delayStatic((e) => (e.dest === 'empty' && e.url.includes('?mid') ? 400 : 0));
@@ -256,6 +260,7 @@ describe('content script: order and withdrawal', () => {
         .map((i) => Number(i.id.slice(1))),
     );
     expect(visible[0]).toBe(24);
+    expect(await page.evaluate(() => Array.from(document.images).every((i) => i.complete))).toBe(true);
     const fetchedInOrder = (): number[] => server.log.filter((e) => e.dest === 'empty' && e.url.includes('?mid')).map((e) => Number(/mid(\d+)/.exec(e.url)![1]));
     await expect.poll(() => fetchedInOrder().length, { timeout: 90_000 }).toBeGreaterThan(visible.length);
     server.delayStatic(() => 0);
