@@ -322,11 +322,10 @@ chrome.storage.onChanged.addListener((changes, area) => {
   if (area === 'sync' && ('paused' in changes || 'disabledSites' in changes)) void refreshScanningState();
 });
 
-// Hooks for the end-to-end tests, which cannot open Chrome's native context menu in headless
-// mode. Reachable only from the extension's own service worker context.
+// Hooks for the end-to-end tests. Reachable only from the extension's own service worker context.
+// (The context menu has none: the tests fire chrome.contextMenus.onClicked itself.)
 Object.assign(globalThis, {
   realfakeLensTestHooks: {
-    onMenuClicked,
     siteOf,
     /** The verdict path as a tab would use it (incognito tabs cannot be opened by the tests). */
     checkImage,

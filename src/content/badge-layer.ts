@@ -350,7 +350,8 @@ export class BadgeLayer {
     badge.replaceChildren(...parts);
     badge.dataset.declaresAi = String(evidence?.declaresAI ?? false);
     badge.title = evidence ? `${text.title}\n${evidence.label}` : text.title;
-    badge.setAttribute('aria-label', evidence?.declaresAI ? `${text.ariaLabel}; ${evidence.label}` : text.ariaLabel);
+    // As seen, then what the file says: "… 97% · declared AI: Declared AI-generated (C2PA, signed by …)".
+    badge.setAttribute('aria-label', evidence?.declaresAI ? `${text.ariaLabel} · declared AI: ${evidence.label}` : text.ariaLabel);
     // "Likely real" badges can be switched off; the others always show.
     badge.dataset.off = String(text.state === 'real' && !this.options.showRealBadges);
 

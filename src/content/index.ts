@@ -4,15 +4,40 @@
 // pixels itself, except the bytes of blob:/data: pictures only the page can read.
 
 import browser from 'webextension-polyfill';
-import { parseBackgroundToContent } from '../shared/protocol';
+import { parseBackgroundToContent, type MenuPicture } from '../shared/protocol';
 import { DEFAULT_SETTINGS, normalizeSettings, scanningAllowed, type Settings } from '../shared/settings';
 import { PageScan } from './page-scan';
+import { PointerWatch, type Pointed } from './pointer-picture';
+import { needsPageBytes, pageBytesLabel, readPageBytes } from './requests';
 
 let settings: Settings = DEFAULT_SETTINGS;
 let scan: PageScan | null = null;
 let lifetime: AbortController | null = null;
 /** True while the scan exists only to show context-menu answers on a switched-off page. */
 let menuOnly = false;
+
+/** The last right-click's picture, whatever the switches say: the user asks about it by hand. */
+const pointer = new PointerWatch();
+/** Pictures sent from the menu, by the address the background knows them by (a label for bytes). */
+const menuAsked = new Map<string, Pointed>();
+const MENU_ASKED_MAX = 16;
+
+/** "Check image" was chosen: the picture under the pointer, as the scanner would send it. */
+async function answerMenu(srcUrl: string | null): Promise<MenuPicture> {
+  const pointed = pointer.resolve(srcUrl);
+  if (!pointed) return { found: false, why: 'nothing-there' };
+  const { url } = pointed.source;
+  const label = needsPageBytes(url) ? pageBytesLabel(url) : url;
+  menuAsked.delete(label);
+  menuAsked.set(label, pointed);
+  if (menuAsked.size > MENU_ASKED_MAX) menuAsked.delete(menuAsked.keys().next().value as string);
+  if (!needsPageBytes(url)) return { found: true, url };
+  try {
+    return { found: true, url: label, bytes: await readPageBytes(url) };
+  } catch {
+    return { found: false, why: 'unreadable' };
+  }
+}
 
 /** The switches follow the tab's top page: a frame asks about its top page's site. */
 function siteUrl(): string {
@@ -55,9 +80,13 @@ browser.runtime.onMessage.addListener((raw: unknown, sender: browser.Runtime.Mes
   const msg = parseBackgroundToContent(raw);
   if (!msg) return undefined;
   switch (msg.kind) {
-    case 'menu-verdict':
-      start(!scanningAllowed(settings, siteUrl())).showMenuVerdict(msg.url, msg.verdict);
+    case 'menu-verdict': {
+      const pointed = menuAsked.get(msg.url);
+      start(!scanningAllowed(settings, siteUrl())).showMenuVerdict(pointed?.source.url ?? msg.url, msg.verdict, pointed);
       break;
+    }
+    case 'menu-resolve':
+      return answerMenu(msg.srcUrl);
     case 'scan-now':
       if (scanningAllowed(settings, siteUrl())) start(false).checkAll();
       break;

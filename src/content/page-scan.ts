@@ -181,15 +181,29 @@ export class PageScan {
     }
   }
 
-  /** A context-menu answer: badge every element showing `url`, whatever its size. */
-  showMenuVerdict(url: string, verdict: Verdict): void {
+  /**
+   * A context-menu answer: badge the element the user pointed at, and every element showing
+   * `url`, whatever their size.
+   */
+  showMenuVerdict(url: string, verdict: Verdict, pointed?: { el: Element; source: Source }): void {
     const picture = this.picture(url);
     picture.verdict = verdict;
     picture.skipped = false;
     picture.asked = true;
+    const shown = new Map<Element, Source>();
+    if (pointed?.el.isConnected && pointed.source.url === url) shown.set(pointed.el, pointed.source);
     for (const img of Array.from(document.images)) {
-      if (img.currentSrc !== url && img.src !== url) continue;
-      const t = this.tracked.get(img) ?? this.track(img, { kind: 'img', url, natural: null });
+      if (img.currentSrc === url || img.src === url) shown.set(img, { kind: 'img', url, natural: null });
+    }
+    for (const t of this.tracked.values()) if (t.source.url === url) shown.set(t.el, t.source);
+    for (const [el, source] of shown) {
+      let t = this.tracked.get(el);
+      // Tracked under another picture (an element with a background and a poster): follow the one asked about.
+      if (t && t.source.url !== url) {
+        this.untrack(t);
+        t = undefined;
+      }
+      t ??= this.track(el, source);
       this.layer.show(t.el, this.shown(t, picture));
     }
   }

@@ -62,7 +62,7 @@ export function pageBytesLabel(url: string): string {
  * the extension) same-origin or CORS-readable addresses, never with cookies. A cross-origin
  * picture without CORS fails here (the fetch is the page's, under its origin's rules).
  */
-async function readPageBytes(url: string): Promise<string> {
+export async function readPageBytes(url: string): Promise<string> {
   const response = await fetch(url, { credentials: 'omit', mode: 'cors', cache: 'force-cache' });
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
   const blob = await response.blob();

@@ -168,7 +168,18 @@ export type BackgroundToContent =
    * The worker's queue was full and dropped these requests (off-screen ones first): the page
    * treats them as withdrawn and asks again when their pictures come near or into view.
    */
-  | { kind: 'shed'; requestIds: string[] };
+  | { kind: 'shed'; requestIds: string[] }
+  /**
+   * "Check image" was chosen from the context menu: which picture was under the pointer at the
+   * last right-click? `srcUrl` is the image Chrome saw there, if it saw one. Answered with a MenuPicture.
+   */
+  | { kind: 'menu-resolve'; srcUrl: string | null };
+
+/** The content script's answer to menu-resolve: the picture, or why there is none. */
+export type MenuPicture =
+  /** `url` as the scanner sends it (a label for blob:/long data: pictures, whose `bytes` travel along). */
+  | { found: true; url: string; bytes?: string }
+  | { found: false; why: 'nothing-there' | 'unreadable' };
 
 // ---- ui (popup, options) -> background ----------------------------------------------------
 
@@ -475,12 +486,25 @@ export function parseBackgroundToContent(v: unknown): BackgroundToContent | null
     if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_ITEMS_PER_CHECK || !ids.every(isRequestId)) return null;
     return { kind: 'shed', requestIds: [...ids] };
   }
+  if (isRecord(v) && v.kind === 'menu-resolve') {
+    if (v.srcUrl !== null && !isShortString(v.srcUrl, MAX_URL_LENGTH)) return null;
+    return { kind: 'menu-resolve', srcUrl: v.srcUrl };
+  }
   if (!isRecord(v) || !isShortString(v.url, MAX_URL_LENGTH)) return null;
   const verdict = parseVerdict(v.verdict);
   if (!verdict) return null;
   if (v.kind === 'menu-verdict') return { kind: 'menu-verdict', url: v.url, verdict };
   if (v.kind !== 'verdict' || !isShortString(v.requestId, 64)) return null;
   return { kind: 'verdict', requestId: v.requestId, url: v.url, verdict };
+}
+
+export function parseMenuPicture(v: unknown): MenuPicture | null {
+  if (!isRecord(v)) return null;
+  if (v.found === false) return v.why === 'nothing-there' || v.why === 'unreadable' ? { found: false, why: v.why } : null;
+  if (v.found !== true || !isShortString(v.url, MAX_URL_LENGTH)) return null;
+  if (v.bytes === undefined) return { found: true, url: v.url };
+  if (!isShortString(v.bytes, MAX_BYTES_URL_LENGTH) || !BYTES_URL_RE.test(v.bytes)) return null;
+  return { found: true, url: v.url, bytes: v.bytes };
 }
 
 export function parseCheckReply(v: unknown): CheckReply | null {

@@ -100,7 +100,9 @@ export function describeVerdict(verdict: Verdict | null): BadgeText {
     state: generated ? 'generated' : 'real',
     label: `${verdict.model.fixture ? 'TEST · ' : ''}${words} ${pct}`,
     title: lines.join('\n'),
-    ariaLabel: `Realfake Lens: ${words.toLowerCase()}, ${pct}${verdict.model.fixture ? ' (test model, meaningless)' : ''}`,
+    // The visible words come whole and in order (WCAG 2.5.3, label in name: a person using speech
+    // input says what they see); the bracketed part is for screen readers only.
+    ariaLabel: `Realfake Lens: ${verdict.model.fixture ? 'TEST · ' : ''}${words} ${pct}${verdict.model.fixture ? ' (test model, meaningless)' : ''}`,
   };
 }
 

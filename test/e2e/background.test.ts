@@ -1,7 +1,7 @@
 // The service worker's duties in real Chromium with real IndexedDB: surviving being stopped
 // mid-scan, the offscreen document dying mid-request, the cache by URL and by content hash and
-// its cap, the per-site switch (enforced in the background, not only in the page), and the
-// "Check image" menu on images the scan skips.
+// its cap, and the per-site switch (enforced in the background, not only in the page). The
+// "Check image" menu is tested in context-menu.test.ts.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -283,40 +283,5 @@ describe('background: per-site switch and context menu', () => {
     for (const b of again) expect(Math.abs((b.p ?? NaN) - reference.get(fileOf(b.src))!)).toBeLessThan(1e-4);
     expect(await tabBadgeText(url)).not.toBe('off');
     await page.close();
-  }, 60_000);
-
-  it('"Check image" judges an image below the minimum size, and one on a switched-off site', async () => {
-    const small = 'small-camera.png';
-    server.page('/menu-small.html', `<!doctype html><title>small</title><img src="/static/${small}" alt="">`);
-    server.page('/menu-off.html', gridPage('off', ['rocket.jpg?menu']));
-    await setSiteEnabled('localhost', false);
-    const cases = [
-      { pageUrl: `${server.origin}/menu-small.html`, src: `${server.origin}/static/${small}`, file: small },
-      { pageUrl: `${server.otherSiteOrigin}/menu-off.html`, src: `${server.otherSiteOrigin}/static/rocket.jpg?menu`, file: 'rocket.jpg' },
-    ];
-    for (const c of cases) {
-      const page = await ext.context.newPage();
-      await page.goto(c.pageUrl);
-      await page.waitForLoadState('load');
-      const worker = await ext.serviceWorker();
-      // Headless Chromium cannot open the native menu; the test calls the menu's click handler
-      // with the data Chrome would pass.
-      const verdict = (await worker.evaluate(
-        async ({ pageUrl, src }) => {
-          const [tab] = await chrome.tabs.query({ url: pageUrl });
-          const hooks = (globalThis as unknown as { realfakeLensTestHooks: { onMenuClicked: (i: unknown, t: unknown) => Promise<unknown> } })
-            .realfakeLensTestHooks;
-          return hooks.onMenuClicked({ menuItemId: 'realfake-lens-check-image', srcUrl: src, pageUrl, frameId: 0, editable: false }, tab);
-        },
-        { pageUrl: c.pageUrl, src: c.src },
-      )) as { status: string; pGenerated: number };
-      expect(verdict.status, c.file).toBe('done');
-      expect(Math.abs(verdict.pGenerated - reference.get(c.file)!)).toBeLessThan(1e-4);
-      const badges = await waitForBadges(page, (b) => b.some((x) => x.src === c.src && judged(x)), 15_000);
-      // Only the image that was asked about: the scan stays off (small image / switched-off site).
-      expect(badges.map((b) => b.src)).toEqual([c.src]);
-      await page.close();
-    }
-    await setSiteEnabled('localhost', true);
   }, 60_000);
 });

@@ -13,6 +13,7 @@ import { startServer, type TestServer } from '../support/server';
 import { readBadges, readCovers, waitForBadges, type BadgeReading } from '../support/badges';
 import { PHOTOS_DIR } from '../support/photos';
 import { referenceScores } from '../support/python';
+import { axeWithBadgeLayer } from '../support/axe';
 
 const ARTIFACTS = join(import.meta.dirname, '../../artifacts/e2e');
 const PHOTOS = ['camera.png', 'chelsea.png', 'coins.png', 'rocket.jpg', 'hubble-palette.png', 'coffee-alpha.png', 'chelsea-447x300.png', 'astronaut-portrait.jpg'];
@@ -234,6 +235,42 @@ describe('content script: discovery', () => {
 });
 
 describe('content script: order and withdrawal', () => {
+  it('asks about visible pictures first on a page opened in the middle, where they come late in document order', async () => {
+    const count = 40;
+    const imgs = Array.from({ length: count }, (_, i) => `<img id="m${i}" src="/static/${PHOTOS[i % PHOTOS.length]}?mid${i}" width="300" height="200" alt="">`).join('\n');
+    // The page opens at picture 24: pictures 19-23 (near, above) come before the visible ones in
+    // document order, so asking in document order would fetch them first. A slow script holds the
+    // page's parsing until every picture has loaded, so the content script finds them all at once
+    // (else the browser's own loading, visible pictures first, would put them in order for it).
+    server.route('/slow.js', (_req, res) => void setTimeout(() => res.writeHead(200, { 'content-type': 'text/javascript' }).end(';'), 2_000));
+    server.page(
+      '/middle.html',
+      `<!doctype html><title>middle</title><style>body{margin:0} img{display:block;margin:0 0 10px}</style>${imgs}
+<script src="/slow.js"></script>
+<script>history.scrollRestoration = 'manual'; document.getElementById('m24').scrollIntoView();</script>`,
+    );
+    server.delayStatic((e) => (e.dest === 'empty' && e.url.includes('?mid') ? 400 : 0));
+    const page = await open('/middle.html');
+    const visible = await page.evaluate(() =>
+      Array.from(document.images)
+        .filter((i) => {
+          const r = i.getBoundingClientRect();
+          return r.bottom > 0 && r.top < innerHeight;
+        })
+        .map((i) => Number(i.id.slice(1))),
+    );
+    expect(visible[0]).toBe(24);
+    expect(await page.evaluate(() => Array.from(document.images).every((i) => i.complete))).toBe(true);
+    const fetchedInOrder = (): number[] => server.log.filter((e) => e.dest === 'empty' && e.url.includes('?mid')).map((e) => Number(/mid(\d+)/.exec(e.url)![1]));
+    await expect.poll(() => fetchedInOrder().length, { timeout: 90_000 }).toBeGreaterThan(visible.length);
+    server.delayStatic(() => 0);
+    const fetched = fetchedInOrder();
+    console.log(`middle of the page: visible ${visible.join(',')}; the engine fetched, in order: ${fetched.join(',')}`);
+    // Every picture on screen was fetched before any picture off screen.
+    expect(fetched.slice(0, visible.length).sort((a, b) => a - b)).toEqual(visible);
+    await page.close();
+  }, 120_000);
+
   it('asks about visible pictures first and withdraws requests for pictures scrolled far away', async () => {
     const count = 40;
     const imgs = Array.from({ length: count }, (_, i) => `<img src="/static/${PHOTOS[i % PHOTOS.length]}?col${i}" width="300" height="200" alt="">`).join('\n');
@@ -264,6 +301,46 @@ describe('content script: order and withdrawal', () => {
     const top = await waitForBadges(page, (b) => [0, 1, 2, 3].every((i) => b.some((x) => x.src.endsWith(`?col${i}`) && x.state !== 'checking')), 90_000);
     expectReference(top.find((b) => b.src.endsWith('?col0'))!, PHOTOS[0]!);
     await page.close();
+  }, 240_000);
+});
+
+describe('content script: cross-origin frames', () => {
+  it('finds and badges the pictures of a cross-origin iframe, which follows its top page\'s site switch', async () => {
+    // A second server: another port of 127.0.0.1 is another origin.
+    const other = await startServer(PHOTOS_DIR);
+    try {
+      other.page(
+        '/xframe.html',
+        `<!doctype html><title>frame</title><body style="margin:0"><img src="/static/rocket.jpg?xframe" width="300" height="200" alt="">
+<div style="width:300px;height:200px;background:url('/static/coins.png?xframe-bg') center/cover no-repeat"></div></body>`,
+      );
+      server.page('/xtop.html', `<!doctype html><title>top</title><p>top page</p><iframe src="${other.origin}/xframe.html" width="340" height="440"></iframe>`);
+      const page = await open('/xtop.html');
+      const badges = await waitForBadges(page, (b) => b.filter((x) => x.frame === 1 && x.state !== 'checking').length === 2, 120_000);
+      expect(badges.map((b) => [b.frame, b.kind, b.src]).sort()).toEqual([
+        [1, 'background', `${other.origin}/static/coins.png?xframe-bg`],
+        [1, 'img', `${other.origin}/static/rocket.jpg?xframe`],
+      ]);
+      for (const b of badges) expectReference(b, fileOf(b.src));
+      // Fetched by the extension once each, from the frame's own origin.
+      expect(other.log.filter((e) => e.dest === 'empty').map((e) => e.url).sort()).toEqual(['/static/coins.png?xframe-bg', '/static/rocket.jpg?xframe']);
+      await page.close();
+
+      // Under a top page of another site the frame runs in a process of its own; its switch is the top page's.
+      const top = await ext.context.newPage();
+      await top.goto(`${server.otherSiteOrigin}/xtop.html`);
+      const frame = top.frames().find((f) => f.url().startsWith(other.origin));
+      if (!frame) throw new Error('no cross-origin frame');
+      await waitForBadges(frame, (b) => b.length === 2 && settledAll(b), 60_000);
+      await setSettings({ disabledSites: ['localhost'] });
+      await waitForBadges(frame, (b) => b.length === 0, 15_000);
+      await setSettings({ disabledSites: ['127.0.0.1'] });
+      // The frame's own site being off does not matter: its top page is on.
+      await waitForBadges(frame, (b) => b.length === 2 && settledAll(b), 30_000);
+      await top.close();
+    } finally {
+      await other.close();
+    }
   }, 240_000);
 });
 
@@ -349,7 +426,7 @@ ${PHOTOS.slice(0, 4).map((f, i) => `<img src="/static/${f}?mode${i}" width="300"
   }, 120_000);
 
   it('is reachable by keyboard, with accessible names, and its card reports a mistake', async () => {
-    server.page('/card.html', `<!doctype html><title>card</title><img src="/static/camera.png?card" width="400" height="300" alt="">`);
+    server.page('/card.html', `<!doctype html><html lang="en"><title>card</title><main><img src="/static/camera.png?card" width="400" height="300" alt="A camera man"></main></html>`);
     const page = await open('/card.html');
     const [badge] = await waitForBadges(page, (b) => b.length === 1 && settledAll(b));
     const cdp = await page.context().newCDPSession(page);
@@ -360,14 +437,23 @@ ${PHOTOS.slice(0, 4).map((f, i) => `<img src="/static/${f}?mode${i}" width="300"
       (await ax()).filter((n) => n.role?.value !== 'RootWebArea' && n.properties?.some((p) => p.name === 'focused' && p.value.value === true)).at(-1)?.name?.value;
 
     const pct = `${Math.round(badge!.p! * 100)}%`;
-    const words = badge!.state === 'generated' ? 'likely generated' : 'likely real';
-    expect(badge!.ariaLabel).toBe(`Realfake Lens: ${words}, ${pct} (test model, meaningless)`);
+    const words = badge!.state === 'generated' ? 'Likely generated' : 'Likely real';
+    expect(badge!.ariaLabel).toBe(`Realfake Lens: TEST · ${words} ${pct} (test model, meaningless)`);
     await page.keyboard.press('Tab');
     expect(await focused()).toBe(badge!.ariaLabel);
     await page.keyboard.press('Enter');
     const dialog = (await ax()).find((n) => n.role?.value === 'dialog');
     expect(dialog?.name?.value).toBe('Realfake Lens: about this image');
     await page.screenshot({ path: join(ARTIFACTS, 'content-card.png') });
+    // axe-core on the open card, inside the layer's closed shadow root, light and dark.
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      const axe = await axeWithBadgeLayer(page);
+      console.log(`axe on the open card (${scheme}): ${axe.layerNodes} elements of the layer examined, violations: ${JSON.stringify(axe.violations)}`);
+      expect(axe.layerNodes, 'axe saw the badge and the card').toBeGreaterThanOrEqual(3);
+      expect(axe.violations, scheme).toEqual([]);
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
     const texts = (await ax()).map((n) => n.name?.value ?? '').join('\n');
     expect(texts).toContain('TEST MODEL');
     expect(texts).toContain('Stable Diffusion v1.4');

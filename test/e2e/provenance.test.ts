@@ -19,7 +19,7 @@ import { PYTHON, REPO } from '../support/python';
 import type { HistoryEntry } from '../../src/shared/protocol';
 
 const ARTIFACTS = join(import.meta.dirname, '../../artifacts/e2e');
-const IMAGES = ['a1111.png', 'comfyui.png', 'midjourney-xmp.jpg', 'camera.jpg', 'c2pa.jpg', 'c2pa.png', 'bomb.png', 'deep-jumbf.png', 'plain.png'];
+const IMAGES = ['a1111.png', 'comfyui.png', 'midjourney-xmp.jpg', 'camera.jpg', 'c2pa.jpg', 'c2pa.png', 'c2pa-tampered.jpg', 'bomb.png', 'deep-jumbf.png', 'plain.png'];
 
 let server: TestServer;
 let ext: ExtensionSession;
@@ -36,6 +36,32 @@ function withChunk(png: Buffer, type: string, data: Buffer): Buffer {
   crc.writeUInt32BE(crc32(body));
   const iend = png.length - 12;
   return Buffer.concat([png.subarray(0, iend), len, body, crc, png.subarray(iend)]);
+}
+
+/**
+ * The picture changed after signing: one byte of the JPEG's entropy-coded data (after the SOS
+ * marker, away from any 0xFF), so it still decodes but no longer matches the manifest's data hash.
+ */
+function tamperedJpeg(signed: Uint8Array): Buffer {
+  const out = Buffer.from(signed);
+  let sos = -1;
+  for (let i = 2; i + 3 < out.length; ) {
+    if (out[i] !== 0xff) throw new Error('not a JPEG segment');
+    if (out[i + 1] === 0xda) {
+      sos = i + 2 + out.readUInt16BE(i + 2);
+      break;
+    }
+    i += 2 + out.readUInt16BE(i + 2);
+  }
+  if (sos < 0) throw new Error('no scan data');
+  for (let i = sos + Math.floor((out.length - sos) / 2); i < out.length - 2; i++) {
+    const flipped = (out[i] as number) ^ 0x10;
+    if (out[i - 1] !== 0xff && out[i] !== 0xff && flipped !== 0xff && out[i + 1] !== 0xff) {
+      out[i] = flipped;
+      return out;
+    }
+  }
+  throw new Error('nothing to tamper with');
 }
 
 function deepJumbf(depth: number): Buffer {
@@ -59,6 +85,7 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'rfl-e2e-provenance-'));
   execFileSync(PYTHON, [join(REPO, 'tools/provenance_fixtures.py'), dir], { stdio: 'pipe' });
   writeFileSync(join(dir, 'c2pa.jpg'), await signWithC2pa(new Uint8Array(readFileSync(join(dir, 'plain.jpg')))));
+  writeFileSync(join(dir, 'c2pa-tampered.jpg'), tamperedJpeg(await signWithC2pa(new Uint8Array(readFileSync(join(dir, 'plain.jpg'))))));
   const plain = readFileSync(join(dir, 'plain.png'));
   writeFileSync(join(dir, 'c2pa.png'), await signWithC2pa(new Uint8Array(plain)));
   const bomb = deflateSync(Buffer.alloc(32 * 1024 * 1024));
@@ -122,6 +149,19 @@ describe('provenance evidence', () => {
     expect(f?.details.validation).toBe('valid');
     expect(f?.details.signer).toContain(TEST_SIGNER_CN);
     expect(entryOf('c2pa.png')?.evidence?.findings[0]?.details).toMatchObject({ validation: 'valid', claimGenerator: expect.stringContaining(TEST_CLAIM_GENERATOR) });
+  });
+
+  it('C2PA on a picture changed after signing: "invalid", with the data hash named, and shown as such', async () => {
+    const f = entryOf('c2pa-tampered.jpg')?.evidence?.findings[0];
+    expect(f).toMatchObject({ kind: 'c2pa', details: { validation: 'invalid', signer: expect.stringContaining(TEST_SIGNER_CN) } });
+    expect(f?.details.failures).toMatch(/dataHash\.mismatch/);
+    // The popup and the card say so, where the untouched file says who signed it.
+    const line = popup.locator('li.entry[data-url$="/c2pa-tampered.jpg"] .evidence');
+    await line.waitFor();
+    expect(await line.textContent()).toBe('Declared AI-generated (C2PA, signature invalid)');
+    const badge = (await readBadges(site)).find((b) => b.src.endsWith('/c2pa-tampered.jpg'))!;
+    expect(badge.ariaLabel).toContain('signature invalid');
+    expect(badge.ariaLabel).not.toContain(`signed by ${TEST_SIGNER_CN}`);
   });
 
   it('hostile metadata is "unreadable", quickly, and never cost the verdict', () => {

@@ -3,7 +3,7 @@
 // what is inside the closed shadow root of the extension's overlay counts: a page forging
 // look-alike elements cannot fool the tests.
 
-import type { Page } from 'playwright-core';
+import type { Frame, Page } from 'playwright-core';
 
 export interface BadgeReading {
   state: string;
@@ -84,8 +84,9 @@ function px(style: string, prop: string): number {
   return Number(new RegExp(`(?:^|;)\\s*${prop}:\\s*(-?[\\d.]+)px`).exec(style)?.[1] ?? NaN);
 }
 
-async function readLayer(page: Page): Promise<{ badges: BadgeReading[]; covers: CoverReading[] }> {
-  const cdp = await page.context().newCDPSession(page);
+/** A page, or a frame that runs in a process of its own (a cross-site iframe), read through its own session. */
+async function readLayer(page: Page | Frame): Promise<{ badges: BadgeReading[]; covers: CoverReading[] }> {
+  const cdp = 'context' in page ? await page.context().newCDPSession(page) : await page.page().context().newCDPSession(page);
   try {
     const { root } = (await cdp.send('DOM.getDocument', { depth: -1, pierce: true })) as { root: CdpNode };
     const badges: BadgeReading[] = [];
@@ -126,7 +127,7 @@ async function readLayer(page: Page): Promise<{ badges: BadgeReading[]; covers: 
   }
 }
 
-export async function readBadges(page: Page): Promise<BadgeReading[]> {
+export async function readBadges(page: Page | Frame): Promise<BadgeReading[]> {
   return (await readLayer(page)).badges;
 }
 
@@ -136,7 +137,7 @@ export async function readCovers(page: Page): Promise<CoverReading[]> {
 
 /** Polls until `done(badges)` holds, or throws with the last reading. */
 export async function waitForBadges(
-  page: Page,
+  page: Page | Frame,
   done: (b: BadgeReading[]) => boolean,
   timeoutMs = 120_000,
 ): Promise<BadgeReading[]> {

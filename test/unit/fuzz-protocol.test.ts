@@ -16,6 +16,7 @@ import {
   parseEngineStatus,
   parseFetchReply,
   parseJudgeReply,
+  parseMenuPicture,
   parseUiToBackground,
   FAILURE_REASONS,
 } from '../../src/shared/protocol';
@@ -301,6 +302,7 @@ describe('the other validators', { timeout: 180_000 }, () => {
       ['check reply', parseCheckReply],
       ['judge reply', parseJudgeReply],
       ['engine status', parseEngineStatus],
+      ['menu picture', parseMenuPicture],
     ];
     const verdictArb = fc.oneof(
       fc.record({ status: fc.constant('done'), pGenerated: fc.double({ min: 0, max: 1, noNaN: true }), threshold: fc.double({ min: 0, max: 1, noNaN: true }), model: fc.record({ id: text(64), name: text(200), fixture: fc.boolean() }), fromCache: fc.boolean() }),
@@ -309,11 +311,17 @@ describe('the other validators', { timeout: 180_000 }, () => {
     const toContent = fc.oneof(
       fc.record({ kind: fc.constant('verdict'), requestId: text(64), url: fc.webUrl(), verdict: verdictArb }),
       fc.record({ kind: fc.constant('menu-verdict'), url: fc.webUrl(), verdict: verdictArb }),
+      fc.record({ kind: fc.constant('menu-resolve'), srcUrl: fc.option(fc.webUrl(), { nil: null }) }),
+    );
+    const menuPictureArb = fc.oneof(
+      fc.record({ found: fc.constant(true), url: fc.webUrl() }),
+      fc.record({ found: fc.constant(true), url: text(100), bytes: fc.base64String({ maxLength: 64 }).map((b) => `data:image/png;base64,${b}`) }),
+      fc.record({ found: fc.constant(false), why: fc.constantFrom('nothing-there', 'unreadable') }),
     );
     for (const [name, parse] of others) {
       let accepted = 0;
       fc.assert(
-        fc.property(fc.oneof(fc.anything(), toContent, toContent.chain((m) => mutationArb.map((x) => mutate(m, x)))), (v) => {
+        fc.property(fc.oneof(fc.anything(), toContent, toContent.chain((m) => mutationArb.map((x) => mutate(m, x))), menuPictureArb, menuPictureArb.chain((m) => mutationArb.map((x) => mutate(m, x)))), (v) => {
           const out = safely(parse, overTheWire(v));
           if (out !== null) {
             accepted++;
@@ -326,5 +334,6 @@ describe('the other validators', { timeout: 180_000 }, () => {
     }
     // Valid verdict messages are accepted as they are.
     fc.assert(fc.property(toContent, (m) => void expect(parseBackgroundToContent(m)).toEqual(m)), { numRuns: 1000 });
+    fc.assert(fc.property(menuPictureArb, (m) => void expect(parseMenuPicture(m)).toEqual(m)), { numRuns: 1000 });
   });
 });

@@ -36,7 +36,7 @@ describe('describeVerdict', () => {
     expect(describeVerdict(done(0.97))).toMatchObject({ state: 'generated', label: 'Likely generated 97%' });
     expect(describeVerdict(done(0.5))).toMatchObject({ state: 'generated', label: 'Likely generated 50%' });
     expect(describeVerdict(done(0.124))).toMatchObject({ state: 'real', label: 'Likely real 12%' });
-    expect(describeVerdict(done(0.97)).ariaLabel).toBe('Realfake Lens: likely generated, 97%');
+    expect(describeVerdict(done(0.97)).ariaLabel).toBe('Realfake Lens: Likely generated 97%');
   });
   it('says plainly when the score comes from the test fixture', () => {
     const t = describeVerdict(done(0.8, true));
