@@ -48,7 +48,7 @@ function packageModels(): Plugin {
 }
 
 // `vite build --mode firefox` (npm run build:firefox): the same source for Firefox, into
-// dist-firefox/. The mode is also import.meta.env.MODE, which src/background/platform.ts reads.
+// dist-firefox/. The mode is also import.meta.env.MODE, which src/shared/platform.ts reads.
 export default defineConfig(({ mode }) => {
   const firefox = mode === 'firefox';
   return {

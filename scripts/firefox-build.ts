@@ -1,7 +1,7 @@
 // What the Firefox build does differently (vite.config.ts, mode "firefox"). The manifest is made
 // from the Chromium one (manifest.json stays the only one written by hand). Firefox's MV3 has no service worker for extensions and no offscreen documents: the
 // background is an event page (background.scripts, with a DOM), which hosts the engine's
-// document in a frame (src/background/platform.ts). Keys Firefox does not know are dropped, so
+// document in a frame (src/shared/platform.ts). Keys Firefox does not know are dropped, so
 // `web-ext lint` has nothing to warn about.
 
 import { dirname, relative } from 'node:path/posix';
@@ -89,6 +89,9 @@ export const LINT_REPLACEMENTS: ReadonlyArray<{ what: string; file: RegExp; patt
 /** onnxruntime-web imports its Emscripten loader from a URL; here it can only be the packaged one. */
 const ORT_DYNAMIC_IMPORT = /\(await import\((?:\/\*[^*]*\*\/\s*)*[\w$]+\)\)\.default/g;
 
+/** The JSPI build, and the plain one for a Firefox without JSPI (src/offscreen/ort-runtime.ts). */
+const ORT_BUILDS = 2;
+
 interface OutputFile {
   type: 'chunk' | 'asset';
   fileName: string;
@@ -122,19 +125,28 @@ export function lintCleanBundle(): Plugin {
         }
         if (found !== r.count) throw new Error(`firefox build: expected ${r.count} ${r.what}, found ${found}`);
       }
-      const loaders = files.filter((f) => f.type === 'asset' && /(^|\/)ort-wasm-simd-threaded[^/]*\.mjs$/.test(f.fileName));
-      if (loaders.length !== 1) throw new Error(`firefox build: expected one onnxruntime loader, found ${loaders.length}`);
-      const loader = (loaders[0] as OutputFile).fileName;
+      // Each ORT build names its own loader file (the JSPI one, and the plain one for a Firefox
+      // without JSPI); its import is pinned to that file as packaged.
+      const loaderOf = (code: string): RegExp | null =>
+        code.includes('ort-wasm-simd-threaded.jspi.mjs')
+          ? /(^|\/)ort-wasm-simd-threaded\.jspi-[\w-]+\.mjs$/
+          : code.includes('ort-wasm-simd-threaded.mjs')
+            ? /(^|\/)ort-wasm-simd-threaded-[\w-]+\.mjs$/
+            : null;
       let pinned = 0;
       for (const f of files) {
         if (f.type !== 'chunk' || !f.code) continue;
         const n = f.code.match(ORT_DYNAMIC_IMPORT)?.length ?? 0;
         if (n === 0) continue;
-        pinned += n;
-        const rel = relative(dirname(f.fileName), loader);
+        if (n > 1) throw new Error(`firefox build: ${n} onnxruntime loader imports in ${f.fileName}`);
+        const name = loaderOf(f.code);
+        const loaders = name ? files.filter((a) => a.type === 'asset' && name.test(a.fileName)) : [];
+        if (loaders.length !== 1) throw new Error(`firefox build: no single onnxruntime loader for ${f.fileName}`);
+        const rel = relative(dirname(f.fileName), (loaders[0] as OutputFile).fileName);
         f.code = f.code.replace(ORT_DYNAMIC_IMPORT, `(await import(${JSON.stringify(rel.startsWith('.') ? rel : `./${rel}`)})).default`);
+        pinned++;
       }
-      if (pinned !== 1) throw new Error(`firefox build: expected one onnxruntime loader import, found ${pinned}`);
+      if (pinned !== ORT_BUILDS) throw new Error(`firefox build: expected ${ORT_BUILDS} onnxruntime loader imports, found ${pinned}`);
     },
   };
 }

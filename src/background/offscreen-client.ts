@@ -11,7 +11,7 @@ import {
   type FetchReply,
   type JudgeReply,
 } from '../shared/protocol';
-import { engineDocument } from './platform';
+import { engineDocument } from '../shared/platform';
 
 export const OFFSCREEN_PATH = 'src/offscreen/index.html';
 /** Where the browser lets it live: an offscreen document, or a frame of Firefox's event page. */

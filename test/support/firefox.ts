@@ -123,7 +123,8 @@ function badgesOf(overlay: NodeValue): BadgeReading[] {
   return out;
 }
 
-export async function launchFirefoxWithExtension(opts: { dist?: string } = {}): Promise<FirefoxSession> {
+/** `prefs`: Firefox preferences for this profile (e.g. one that switches a JavaScript feature off). */
+export async function launchFirefoxWithExtension(opts: { dist?: string; prefs?: Record<string, unknown> } = {}): Promise<FirefoxSession> {
   const dist = opts.dist ?? DIST_FIREFOX;
   if (!existsSync(resolve(dist, 'manifest.json'))) throw new Error(`no build in ${dist}: run "npm run build:firefox" first`);
   const uuid = randomUUID();
@@ -136,6 +137,7 @@ export async function launchFirefoxWithExtension(opts: { dist?: string } = {}): 
     extraPrefsFirefox: {
       // The extension's origin is random per profile unless named here.
       'extensions.webextensions.uuids': JSON.stringify({ [GECKO_ID]: uuid }),
+      ...opts.prefs,
     },
   });
   const connection = (browser as unknown as { connection: BidiConnection }).connection;

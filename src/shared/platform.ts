@@ -80,3 +80,19 @@ const frameInEventPage = (path: string): EngineDocument => {
 export function engineDocument(path: string): EngineDocument {
   return FIREFOX ? frameInEventPage(path) : offscreenDocument(path);
 }
+
+/**
+ * ORT's plain WebAssembly build and its files, for a Firefox without JavaScript Promise
+ * Integration (src/offscreen/ort-runtime.ts). None in the Chromium build: its minimum version has
+ * JSPI, so it carries no second copy of ORT.
+ */
+export const plainOrtBuild = FIREFOX
+  ? async (): Promise<{ ort: unknown; mjsPath: string; wasmPath: string }> => {
+      const [ort, mjs, wasm] = await Promise.all([
+        import('onnxruntime-web/wasm'),
+        import('onnxruntime-web/ort-wasm-simd-threaded.mjs?url'),
+        import('onnxruntime-web/ort-wasm-simd-threaded.wasm?url'),
+      ]);
+      return { ort, mjsPath: mjs.default, wasmPath: wasm.default };
+    }
+  : null;
