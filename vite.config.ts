@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
 import manifest from './manifest.json' with { type: 'json' };
+import { firefoxManifest, lintCleanBundle } from './scripts/firefox-build';
 
 const root = import.meta.dirname;
 const FIXTURE_ID = 'realfake-fixture';
@@ -16,58 +17,65 @@ const FIXTURE_ID = 'realfake-fixture';
  */
 function packageModels(): Plugin {
   return {
-    name: 'realfake-lens:models',
-    apply: 'build',
-    async writeBundle(options) {
-      const outDir = options.dir ?? 'dist';
-      const models: Record<string, string> = {};
-      const only = process.env.REALFAKE_MODEL_DIR;
-      const folders = only
-        ? [resolve(only)]
-        : (await readdir(resolve(root, 'models'), { withFileTypes: true }))
-            .filter((e) => e.isDirectory())
-            .map((e) => resolve(root, 'models', e.name));
-      for (const src of folders) {
-        if (!existsSync(join(src, 'manifest.json'))) continue;
-        const m = JSON.parse(await readFile(join(src, 'manifest.json'), 'utf8')) as { id: string; onnx: { file: string } };
-        const dest = join(outDir, 'models', m.id);
-        await mkdir(dest, { recursive: true });
-        await copyFile(join(src, 'manifest.json'), join(dest, 'manifest.json'));
-        await copyFile(join(src, m.onnx.file), join(dest, m.onnx.file));
-        models[m.id] = `models/${m.id}/`;
-      }
-      let active = only ? Object.keys(models)[0] : process.env.REALFAKE_MODEL;
-      const activeFile = resolve(root, 'models/active.json');
-      if (!active && existsSync(activeFile)) active = (JSON.parse(await readFile(activeFile, 'utf8')) as { id: string }).id;
-      active ??= FIXTURE_ID;
-      if (!models[active]) throw new Error(`active model "${active}" is not under models/`);
-      await writeFile(join(outDir, 'models', 'index.json'), JSON.stringify({ active, models }, null, 2));
-    },
+      name: 'realfake-lens:models',
+      apply: 'build',
+      async writeBundle(options) {
+        const outDir = options.dir ?? 'dist';
+        const models: Record<string, string> = {};
+        const only = process.env.REALFAKE_MODEL_DIR;
+        const folders = only
+          ? [resolve(only)]
+          : (await readdir(resolve(root, 'models'), { withFileTypes: true }))
+              .filter((e) => e.isDirectory())
+              .map((e) => resolve(root, 'models', e.name));
+        for (const src of folders) {
+          if (!existsSync(join(src, 'manifest.json'))) continue;
+          const m = JSON.parse(await readFile(join(src, 'manifest.json'), 'utf8')) as { id: string; onnx: { file: string } };
+          const dest = join(outDir, 'models', m.id);
+          await mkdir(dest, { recursive: true });
+          await copyFile(join(src, 'manifest.json'), join(dest, 'manifest.json'));
+          await copyFile(join(src, m.onnx.file), join(dest, m.onnx.file));
+          models[m.id] = `models/${m.id}/`;
+        }
+        let active = only ? Object.keys(models)[0] : process.env.REALFAKE_MODEL;
+        const activeFile = resolve(root, 'models/active.json');
+        if (!active && existsSync(activeFile)) active = (JSON.parse(await readFile(activeFile, 'utf8')) as { id: string }).id;
+        active ??= FIXTURE_ID;
+        if (!models[active]) throw new Error(`active model "${active}" is not under models/`);
+        await writeFile(join(outDir, 'models', 'index.json'), JSON.stringify({ active, models }, null, 2));
+      },
   };
 }
 
-export default defineConfig({
-  plugins: [
-    crx({
-      manifest,
-      // A self-contained IIFE: no loader, so no web_accessible_resources exposed to pages.
-      contentScripts: { standaloneFiles: ['src/content/index.ts'] },
-    }),
-    packageModels(),
-  ],
-  // ORT's non-bundled build: its Emscripten loader (.mjs) and .wasm stay separate extension files,
-  // so the pthread workers it starts load ORT's loader rather than our offscreen chunk.
-  resolve: { conditions: ['onnxruntime-web-use-extern-wasm'] },
-  oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
-  build: {
-    // RFL_DIST lets parallel work build into separate folders; tests read the same variable.
-    outDir: process.env.RFL_DIST ?? 'dist',
-    emptyOutDir: true,
-    target: 'chrome137',
-    sourcemap: false,
-    chunkSizeWarningLimit: 2000,
-    rollupOptions: {
-      input: { offscreen: 'src/offscreen/index.html' },
+// `vite build --mode firefox` (npm run build:firefox): the same source for Firefox, into
+// dist-firefox/. The mode is also import.meta.env.MODE, which src/shared/platform.ts reads.
+export default defineConfig(({ mode }) => {
+  const firefox = mode === 'firefox';
+  return {
+    plugins: [
+      crx({
+        manifest: firefox ? (firefoxManifest(manifest) as unknown as typeof manifest) : manifest,
+        browser: firefox ? 'firefox' : 'chrome',
+        // A self-contained IIFE: no loader, so no web_accessible_resources exposed to pages.
+        contentScripts: { standaloneFiles: ['src/content/index.ts'] },
+      }),
+      packageModels(),
+      ...(firefox ? [lintCleanBundle()] : []),
+    ],
+    // ORT's non-bundled build: its Emscripten loader (.mjs) and .wasm stay separate extension files,
+    // so the pthread workers it starts load ORT's loader rather than our offscreen chunk.
+    resolve: { conditions: ['onnxruntime-web-use-extern-wasm'] },
+    oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
+    build: {
+      // RFL_DIST lets parallel work build into separate folders; tests read the same variable.
+      outDir: firefox ? (process.env.RFL_DIST_FIREFOX ?? 'dist-firefox') : (process.env.RFL_DIST ?? 'dist'),
+      emptyOutDir: true,
+      target: firefox ? 'firefox140' : 'chrome137',
+      sourcemap: false,
+      chunkSizeWarningLimit: 2000,
+      rollupOptions: {
+        input: { offscreen: 'src/offscreen/index.html' },
+      },
     },
-  },
+  };
 });

@@ -53,6 +53,17 @@ export default defineConfig({
         },
       },
       {
+        // Real Firefox ESR (WebDriver BiDi) with the Firefox build (dist-firefox/); one browser per file.
+        test: {
+          name: 'firefox',
+          include: ['test/firefox/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
+      {
         // `npm run bench`: prints measured ratios against a reference taken in the same run.
         test: {
           name: 'bench',

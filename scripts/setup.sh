@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks for building, testing and the demo:
-# Chromium (the browser the end-to-end tests drive) and, for the reference pipeline,
+# Chromium and Firefox ESR (the browsers the end-to-end tests drive) and, for the reference pipeline,
 # Debian's PyTorch, torchvision, ONNX, PIL, NumPy and OpenCV (the published model's resize). Idempotent: installs only what is missing.
 # Nothing here downloads a browser build or model weights; everything comes from apt.
 set -euo pipefail
@@ -16,6 +16,14 @@ chrome_path() {
 }
 
 chrome_path >/dev/null || need_pkgs+=(chromium)
+
+firefox_path() {
+  for c in "${FIREFOX_PATH:-}" /usr/bin/firefox-esr /usr/bin/firefox; do
+    if [ -n "$c" ] && [ -x "$c" ]; then echo "$c"; return 0; fi
+  done
+  return 1
+}
+firefox_path >/dev/null || need_pkgs+=(firefox-esr)
 # Fonts for readable screenshots; the Chromium package pulls in only a minimal set.
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_pkgs+=(fonts-dejavu-core)
 # exiftool writes the EXIF/XMP fixtures of the provenance tests (an independent writer).
@@ -33,7 +41,7 @@ py_has numpy || need_pkgs+=(python3-numpy)
 py_has cv2 || need_pkgs+=(python3-opencv)
 
 if [ ${#need_pkgs[@]} -eq 0 ]; then
-  echo "setup: everything needed is installed (chromium: $(chrome_path))"
+  echo "setup: everything needed is installed (chromium: $(chrome_path), firefox: $(firefox_path))"
   exit 0
 fi
 
@@ -51,5 +59,6 @@ export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get update -q
 "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${need_pkgs[@]}"
 chrome_path >/dev/null || { echo "setup: chromium still not found" >&2; exit 1; }
+firefox_path >/dev/null || { echo "setup: firefox still not found" >&2; exit 1; }
 py_has torch && py_has torchvision && py_has onnx && py_has PIL && py_has cv2 || { echo "setup: Python packages still missing" >&2; exit 1; }
-echo "setup: done (chromium: $(chrome_path))"
+echo "setup: done (chromium: $(chrome_path), firefox: $(firefox_path))"

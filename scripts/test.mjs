@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm test`: checks the machine, builds the extension once, then runs every test project
-// (unit, parity against PyTorch/PIL, end to end in Chromium) and prints one summary line.
+// `npm test`: checks the machine, builds the extension once (for Chromium and for Firefox), then
+// runs every test project (unit, parity against PyTorch/PIL, end to end in Chromium, then in
+// Firefox) and prints one summary line.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 
@@ -10,7 +11,7 @@ const run = (cmd, args, env = {}) => {
 };
 
 const only = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const projects = only.length > 0 ? only : ['unit', 'parity', 'tools', 'e2e'];
+const projects = only.length > 0 ? only : ['unit', 'parity', 'tools', 'e2e', 'firefox'];
 
 if (run('bash', ['scripts/setup.sh']) !== 0) {
   console.error('npm test: machine setup failed (see above)');
@@ -19,6 +20,12 @@ if (run('bash', ['scripts/setup.sh']) !== 0) {
 if (projects.includes('e2e') && !process.env.SKIP_BUILD) {
   if (run('npx', ['vite', 'build', '--logLevel', 'warn']) !== 0) {
     console.error('npm test: build failed');
+    process.exit(1);
+  }
+}
+if (projects.includes('firefox') && !process.env.SKIP_BUILD) {
+  if (run('npx', ['vite', 'build', '--mode', 'firefox', '--logLevel', 'warn']) !== 0) {
+    console.error('npm test: Firefox build failed');
     process.exit(1);
   }
 }

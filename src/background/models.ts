@@ -18,7 +18,7 @@ import {
 } from '../shared/protocol';
 import { getEngineOptions } from '../shared/settings';
 import { forgetActiveManifest } from './checker';
-import { closeOffscreen, ensureOffscreen, OFFSCREEN_PATH } from './offscreen-client';
+import { closeOffscreen, ensureOffscreen, hasOffscreenDocument } from './offscreen-client';
 
 function info(m: ModelManifest, downloadedFrom: string | null, installedAt: number | null, importedFrom: string | null = null): ModelInfo {
   return {
@@ -39,16 +39,8 @@ function info(m: ModelManifest, downloadedFrom: string | null, installedAt: numb
   };
 }
 
-async function offscreenExists(): Promise<boolean> {
-  const contexts = await chrome.runtime.getContexts({
-    contextTypes: [chrome.runtime.ContextType.OFFSCREEN_DOCUMENT],
-    documentUrls: [chrome.runtime.getURL(OFFSCREEN_PATH)],
-  });
-  return contexts.length > 0;
-}
-
 async function tellOffscreen(msg: ModelBackgroundToOffscreen): Promise<unknown> {
-  if (!(await offscreenExists())) return null;
+  if (!(await hasOffscreenDocument())) return null;
   return chrome.runtime.sendMessage(msg).catch(() => null);
 }
 

@@ -12,42 +12,30 @@ import {
   type JudgeReply,
   type Validators,
 } from '../shared/protocol';
+import { engineDocument } from '../shared/platform';
 
 export const OFFSCREEN_PATH = 'src/offscreen/index.html';
+/** Where the browser lets it live: an offscreen document, or a frame of Firefox's event page. */
+const host = engineDocument(OFFSCREEN_PATH);
 let creating: Promise<void> | null = null;
 
-async function hasOffscreenDocument(): Promise<boolean> {
-  const url = chrome.runtime.getURL(OFFSCREEN_PATH);
-  const contexts = await chrome.runtime.getContexts({
-    contextTypes: [chrome.runtime.ContextType.OFFSCREEN_DOCUMENT],
-    documentUrls: [url],
-  });
-  return contexts.length > 0;
+export function hasOffscreenDocument(): Promise<boolean> {
+  return host.exists();
 }
 
 export async function closeOffscreen(): Promise<void> {
-  if (await hasOffscreenDocument()) await chrome.offscreen.closeDocument().catch(() => undefined);
+  if (await host.exists()) await host.close();
 }
 
 /** chrome.storage.session: when the engine was last closed for being idle. */
 export const RELEASED_KEY = 'engine.releasedAt';
 
 export async function ensureOffscreen(): Promise<void> {
-  if (await hasOffscreenDocument()) return;
+  if (await host.exists()) return;
   void chrome.storage.session.remove(RELEASED_KEY);
-  creating ??= chrome.offscreen
-    .createDocument({
-      url: OFFSCREEN_PATH,
-      reasons: [chrome.offscreen.Reason.WORKERS],
-      justification: 'Runs the image classifier (onnxruntime-web) and fetches the images it judges.',
-    })
-    .catch((e: unknown) => {
-      // Another caller may have won the race; that is fine.
-      if (!String(e).includes('single offscreen')) throw e;
-    })
-    .finally(() => {
-      creating = null;
-    });
+  creating ??= host.create().finally(() => {
+    creating = null;
+  });
   await creating;
 }
 

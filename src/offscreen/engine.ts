@@ -4,14 +4,12 @@
 // any page image is judged, runs images that arrive together as one batch, and asks to be
 // closed when idle so its memory (a WebAssembly heap never shrinks) goes back to the system.
 //
-// ORT's JSPI build (Chrome 137+): it reads a model's weights from a Blob on demand while the
-// session is built, so the model file (OPFS parts or the packaged file) never sits in JavaScript
-// memory whole, beside the heap that holds the weights. Peak memory is about the heap alone.
+// ORT's JSPI build (Chrome 137+, recent Firefox): it reads a model's weights from a Blob on demand
+// while the session is built, so the model file (OPFS parts or the packaged file) never sits in
+// JavaScript memory whole, beside the heap that holds the weights. Peak memory is about the heap
+// alone. Where JSPI is missing, ORT's plain build runs instead (see ort-runtime.ts).
 
-import * as ort from 'onnxruntime-web/jspi';
-// The build emits ORT's WebAssembly binary as an extension file; this is its packaged path.
-import ortMjsPath from 'onnxruntime-web/ort-wasm-simd-threaded.jspi.mjs?url';
-import ortWasmPath from 'onnxruntime-web/ort-wasm-simd-threaded.jspi.wasm?url';
+import type * as ort from 'onnxruntime-web/jspi';
 import type { ModelManifest } from '../detector/manifest';
 import { probeInput } from '../detector/probe';
 import type { Backend, EngineOptions, EngineStatus } from '../shared/protocol';
@@ -20,14 +18,10 @@ import { loadPlan } from '../detector/variants';
 import { externalizeInitializers, OnnxFormatError } from '../detector/onnx-external';
 import { storedOnnxBlob } from '../shared/model-store';
 import type { HashReply, HashRequest } from './hash-worker';
-
-// Every ORT file is bundled with the extension: no CDN, no remote code.
-ort.env.wasm.wasmPaths = { mjs: chrome.runtime.getURL(ortMjsPath), wasm: chrome.runtime.getURL(ortWasmPath) };
-
-ort.env.wasm.proxy = false;
-ort.env.logLevel = 'error';
+import { ortRuntime, type Ort } from './ort-runtime';
 
 interface Loaded {
+  ort: Ort;
   session: ort.InferenceSession;
   manifest: ModelManifest;
   backend: Backend;
@@ -70,7 +64,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 async function runLogits(l: Loaded, input: Float32Array, batch: number): Promise<Float32Array> {
   const [, c, h, w] = l.manifest.input.shape;
-  const tensor = new ort.Tensor('float32', input, [batch, c, h, w]);
+  const tensor = new l.ort.Tensor('float32', input, [batch, c, h, w]);
   const out = await l.session.run({ [l.manifest.input.name]: tensor });
   const logits = out[l.manifest.output.name];
   if (!logits) throw new Error(`model has no output named ${l.manifest.output.name}`);
@@ -215,19 +209,23 @@ export class Engine {
   private async loadSession(options: EngineOptions): Promise<Loaded> {
     this.status = { ...this.status, state: 'loading', note: null, progress: 0 };
     const family = await loadActiveFamily();
+    const runtime = await ortRuntime();
 
     // Read by ORT once, when it first starts WebAssembly; threads need cross-origin isolation.
     const wanted = options.threads > 0 ? options.threads : defaultThreads();
-    ort.env.wasm.numThreads = crossOriginIsolated ? wanted : 1;
+    runtime.ort.env.wasm.numThreads = crossOriginIsolated ? wanted : 1;
     // ORT's WebAssembly binary is given as bytes, not as a URL: compiled from a URL, Chrome caches
     // the compiled code, and a later load that reads that cache peaked ~240 MiB higher (measured
     // with the bench: each third load in a browser, never once the cache was cleared). Compiling
     // the 16 MB binary each load is cheap next to reading the model.
-    ort.env.wasm.wasmBinary ??= await (await fetch(chrome.runtime.getURL(ortWasmPath))).arrayBuffer();
+    runtime.ort.env.wasm.wasmBinary ??= await (await fetch(chrome.runtime.getURL(runtime.wasmPath))).arrayBuffer();
     const notes: string[] = [];
     if (!crossOriginIsolated && wanted > 1) notes.push('not cross-origin isolated, so WebAssembly runs on 1 thread');
+    if (!runtime.jspi) notes.push('no JavaScript Promise Integration here, so the model file is held in memory whole while it loads');
 
     const gpu = await webGpuHere(options);
+    // ORT's plain build has no WebGPU backend.
+    if (!runtime.jspi && gpu.unusable === null) gpu.unusable = 'WebGPU needs JavaScript Promise Integration, missing here';
     if (gpu.unusable !== null) notes.unshift(gpu.unusable);
     const plan = loadPlan(family, { usable: gpu.unusable === null, shaderF16: gpu.shaderF16 });
     if (gpu.unusable === null && plan.every((a) => a.backend !== 'webgpu')) {
@@ -253,8 +251,8 @@ export class Engine {
         let session: ort.InferenceSession | null = null;
         try {
           if (backend === 'webgpu' && options.faults.failWebGpuInit) throw new Error('injected fault: WebGPU initialisation failed');
-          session = await ort.InferenceSession.create(input.graph, sessionOptions(backend, input.externalData));
-          const loaded: Loaded = { session, manifest, backend };
+          session = await runtime.ort.InferenceSession.create(input.graph, sessionOptions(backend, input.externalData));
+          const loaded: Loaded = { ort: runtime.ort, session, manifest, backend };
           const err = await probeError(loaded, backend === 'webgpu' && options.faults.perturbWebGpuProbe);
           if (err <= manifest.probe.tolerance) {
             // Nothing is judged before the whole file is known to be the manifest's.
@@ -284,7 +282,7 @@ export class Engine {
     if (!this.loading) {
       this.loading = this.load(options).then(
         (l) => {
-          this.status = { ...this.status, state: 'ready', backend: l.backend, progress: null, threads: ort.env.wasm.numThreads ?? 1 };
+          this.status = { ...this.status, state: 'ready', backend: l.backend, progress: null, threads: l.ort.env.wasm.numThreads ?? 1 };
           return l;
         },
         (e: unknown) => {
