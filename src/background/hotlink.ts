@@ -57,9 +57,10 @@ export async function withReferrer<T>(imageUrl: string, referrer: string, reques
       {
         id,
         priority: 1,
+        // String values, not the enums: Firefox has no RuleActionType/HeaderOperation/ResourceType objects.
         action: {
-          type: chrome.declarativeNetRequest.RuleActionType.MODIFY_HEADERS,
-          requestHeaders: [{ header: 'referer', operation: chrome.declarativeNetRequest.HeaderOperation.SET, value: referrer }],
+          type: 'modifyHeaders' as chrome.declarativeNetRequest.RuleActionType,
+          requestHeaders: [{ header: 'referer', operation: 'set' as chrome.declarativeNetRequest.HeaderOperation, value: referrer }],
         },
         condition: {
           // The exact address (a '*' in it would act as a wildcard: harmless, as the rule only
@@ -67,7 +68,7 @@ export async function withReferrer<T>(imageUrl: string, referrer: string, reques
           urlFilter: `|${imageUrl}|`,
           initiatorDomains: [chrome.runtime.id],
           tabIds: [chrome.tabs.TAB_ID_NONE],
-          resourceTypes: [chrome.declarativeNetRequest.ResourceType.XMLHTTPREQUEST],
+          resourceTypes: ['xmlhttprequest' as chrome.declarativeNetRequest.ResourceType],
         },
       },
     ],

@@ -333,5 +333,10 @@ Object.assign(globalThis, {
     activeReferrerRules,
     /** Read-only view of the job queue: waiting and running tasks, requests shed, its caps. */
     queueSize: () => ({ ...queue.size, shed: queue.shed, limits: { ...queue.limits } }),
+    /**
+     * The listener registered with contextMenus.onClicked, itself. Chromium's tests fire the real
+     * event (onClicked.dispatch); Firefox's menus.onClicked has no dispatch, so its tests call this.
+     */
+    menuListener: onMenuClicked,
   },
 });

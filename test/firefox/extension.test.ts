@@ -174,12 +174,12 @@ describe('Firefox: the extension end to end', () => {
     await page.goto(pageUrl);
     await new Promise((r) => setTimeout(r, 1_000));
     expect(await ff.readBadges(page)).toEqual([]);
-    // Headless Firefox cannot open the native menu; the test calls the menu's click handler
-    // with the data Firefox would pass.
+    // Headless Firefox cannot open the native menu, and its menus.onClicked has no dispatch(): the
+    // test calls the listener the extension registered, with the data Firefox would pass.
     const verdict = await ui.evaluate<{ status: string; pGenerated: number }>(`(async () => {
       const bg = await chrome.runtime.getBackgroundPage();
       const tab = await ${TAB_BY_URL(pageUrl)};
-      return bg.realfakeLensTestHooks.onMenuClicked({ menuItemId: 'realfake-lens-check-image', srcUrl: ${JSON.stringify(src)}, pageUrl: ${JSON.stringify(pageUrl)}, frameId: 0, editable: false }, tab);
+      return bg.realfakeLensTestHooks.menuListener({ menuItemId: 'realfake-lens-check-image', mediaType: 'image', srcUrl: ${JSON.stringify(src)}, pageUrl: ${JSON.stringify(pageUrl)}, frameId: 0, editable: false }, tab);
     })()`);
     expect(verdict.status).toBe('done');
     expect(Math.abs(verdict.pGenerated - (reference.get(SMALL) as number))).toBeLessThan(1e-3);
