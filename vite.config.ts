@@ -5,9 +5,9 @@ import { join, resolve } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
 import manifest from './manifest.json' with { type: 'json' };
 import { firefoxManifest, lintCleanBundle } from './scripts/firefox-build';
+import fixture from './tools/fixture.json' with { type: 'json' };
 
 const root = import.meta.dirname;
-const FIXTURE_ID = 'realfake-fixture';
 
 /**
  * Packages every model under models/ (each a folder with manifest.json + ONNX file) and writes
@@ -40,7 +40,7 @@ function packageModels(): Plugin {
         let active = only ? Object.keys(models)[0] : process.env.REALFAKE_MODEL;
         const activeFile = resolve(root, 'models/active.json');
         if (!active && existsSync(activeFile)) active = (JSON.parse(await readFile(activeFile, 'utf8')) as { id: string }).id;
-        active ??= FIXTURE_ID;
+        active ??= fixture.id;
         if (!models[active]) throw new Error(`active model "${active}" is not under models/`);
         await writeFile(join(outDir, 'models', 'index.json'), JSON.stringify({ active, models }, null, 2));
       },

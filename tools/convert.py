@@ -47,10 +47,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # Only the torch-free constants here: bad arguments are answered before torch is imported.
-from realfake_ref.defaults import PARITY_TOLERANCE, PRESETS  # noqa: E402
+from realfake_ref.defaults import FIXTURE_FOLDER, FIXTURE_ID, PARITY_TOLERANCE, PRESETS  # noqa: E402
 
 ID_RE = re.compile(r'^[a-z0-9][a-z0-9._-]{0,63}$')  # as parseManifest (src/detector/manifest.ts)
-RESERVED_IDS = {'fixture', 'realfake-fixture'}  # the committed test model
+RESERVED_IDS = {FIXTURE_FOLDER, FIXTURE_ID}  # the committed test model
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -32,13 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
-from realfake_ref.defaults import FP16_CHECK_TOLERANCE, LAION_REALFAKE  # noqa: E402
+from realfake_ref.defaults import FIXTURE_ID, FP16_CHECK_TOLERANCE, LAION_REALFAKE  # noqa: E402
 from realfake_ref.export import build_manifest, convert_to_fp16, export_onnx, probe_logits, run_onnx_node  # noqa: E402
 from realfake_ref.files import dump_json, sha256_file  # noqa: E402
 from realfake_ref.fixture import FIXTURE_SEED, build_fixture_model  # noqa: E402
 from realfake_ref.pipeline import load_pixels, preprocess  # noqa: E402
 
-FIXTURE_ID = 'realfake-fixture'
 CHECK_TOLERANCE = 1e-5  # PyTorch vs committed manifest (same machine class, same math)
 # onnxruntime vs committed manifest: fp32, different kernels; fp16, fp16 rounding on top (the converter's bound).
 ONNX_TOLERANCE = {'fp32': 1e-4, 'fp16': FP16_CHECK_TOLERANCE}

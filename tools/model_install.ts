@@ -1,6 +1,6 @@
 // `npm run model:install`: puts a converted model under models/<id>/ and makes the next build use it
 // (vite.config.ts packages every model folder and activates $REALFAKE_MODEL, else models/active.json,
-// else the fixture). Run through tools/model_install.mjs, which loads this file with Vite.
+// else the fixture). Run through tools/bin/model_install.mjs, which loads this file with Vite.
 //
 //   npm run model:install -- CHECKPOINT [converter options]   converts with tools/convert.py
 //   npm run model:install -- MODEL.onnx MANIFEST.json          copies an already converted model
@@ -10,27 +10,23 @@
 // Options: --force (replace an installed model of the same id), --no-activate, --models-dir DIR.
 //
 // Everything is checked in a staging folder inside the models folder before it is renamed into
-// place: the manifest against the schema the extension uses (src/detector/manifest.ts), the ONNX
-// file's size and SHA-256 against the manifest, and the model itself, loaded by onnxruntime-node
-// and run on the probe input, against the manifest's PyTorch probe logits. Any failure removes the
-// staging folder: nothing half-installed is left behind. A download (https; plain http only from
+// place, by tools/model-dir.ts (manifest schema, ONNX size and SHA-256, probe logits). Any failure
+// removes the staging folder: nothing half-installed is left behind. A download (https; plain http only from
 // 127.0.0.1/localhost) streams the ONNX file named by the manifest, next to it, into the staging
 // folder, hashing it as it arrives, with progress on stderr.
 
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, open, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import ort from 'onnxruntime-node';
-import { parseManifest, type ModelManifest } from '../src/detector/manifest';
+import type { ModelManifest } from '../src/detector/manifest';
 import { checkModelUrl, onnxUrlOf } from '../src/detector/model-source';
-import { probeInput } from '../src/detector/probe';
+import { checkOnnxFile, errorText, FIXTURE_FOLDER, FIXTURE_ID, modelFolders, ModelDirError, parseManifestText, readManifest, verifyModelDir } from './model-dir';
 
 export const REPO = resolve(import.meta.dirname, '..');
-const FIXTURE_DIR = 'fixture';
 
-export class InstallError extends Error {
+export class InstallError extends ModelDirError {
   override name = 'InstallError';
 }
 
@@ -48,121 +44,19 @@ export interface InstallOptions {
   progress: (line: string) => void;
 }
 
-export interface Verified {
+export interface Installed {
   manifest: ModelManifest;
   /** Largest |logit difference| of onnxruntime-node on the probe input from the manifest's. */
   probeMaxDiff: number;
-}
-
-export interface Installed extends Verified {
   dir: string;
-}
-
-const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
-
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
-export async function readManifest(path: string): Promise<ModelManifest> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new InstallError(`cannot read ${path}: ${errorText(e)}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new InstallError(`${path} is not valid JSON (${errorText(e)})`);
-  }
-  try {
-    return parseManifest(json);
-  } catch (e) {
-    throw new InstallError(`${path}: ${errorText(e)}`);
-  }
-}
-
-/** Size and SHA-256 of `onnxPath` against the manifest. */
-export async function checkOnnxFile(onnxPath: string, m: ModelManifest): Promise<void> {
-  let size: number;
-  try {
-    size = (await stat(onnxPath)).size;
-  } catch {
-    throw new InstallError(`${onnxPath}: no such file (the manifest names ${m.onnx.file})`);
-  }
-  if (size !== m.onnx.bytes) {
-    throw new InstallError(
-      `${onnxPath} is ${size} bytes but its manifest says ${m.onnx.bytes}: ` +
-        (size < m.onnx.bytes ? 'the file is truncated (an interrupted copy or download?)' : 'it is not the file the manifest describes'),
-    );
-  }
-  const sha = await sha256File(onnxPath);
-  if (sha !== m.onnx.sha256) {
-    throw new InstallError(`${onnxPath}: SHA-256 ${sha} does not match its manifest's ${m.onnx.sha256}: the file is corrupt or not the one the manifest describes`);
-  }
-}
-
-/** Loads the model with onnxruntime-node and runs the probe; throws unless it reproduces the manifest. */
-export async function checkProbe(onnxPath: string, m: ModelManifest): Promise<number> {
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(onnxPath, { executionProviders: ['cpu'] });
-  } catch (e) {
-    throw new InstallError(`onnxruntime cannot load ${onnxPath} (truncated or not an ONNX model?): ${errorText(e)}`);
-  }
-  try {
-    if (!session.inputNames.includes(m.input.name) || !session.outputNames.includes(m.output.name)) {
-      throw new InstallError(
-        `${onnxPath} has inputs [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}]; ` +
-          `its manifest says input "${m.input.name}", output "${m.output.name}"`,
-      );
-    }
-    const [, c, h, w] = m.input.shape;
-    const { batch, logits: want, tolerance } = m.probe;
-    let got: Float32Array;
-    try {
-      const out = await session.run({ [m.input.name]: new ort.Tensor('float32', probeInput(batch, h, w), [batch, c, h, w]) });
-      got = out[m.output.name]?.data as Float32Array;
-    } catch (e) {
-      throw new InstallError(`onnxruntime cannot run ${onnxPath} on the probe input: ${errorText(e)}`);
-    }
-    if (got.length !== want.length) {
-      throw new InstallError(`${onnxPath} gives ${got.length} logits for the probe, its manifest ${want.length} (${m.labels.length} labels)`);
-    }
-    let worst = 0;
-    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs((got[i] ?? NaN) - (want[i] ?? NaN)));
-    if (!(worst <= tolerance)) {
-      throw new InstallError(`${onnxPath}: probe logits differ from the manifest's by ${worst.toPrecision(3)} (> ${tolerance}): not the model the manifest describes`);
-    }
-    return worst;
-  } finally {
-    await session.release();
-  }
-}
-
-/** Every check on a model folder (manifest.json + its ONNX file). */
-export async function verifyModelDir(dir: string): Promise<Verified> {
-  const manifest = await readManifest(join(dir, 'manifest.json'));
-  const onnxPath = join(dir, manifest.onnx.file);
-  await checkOnnxFile(onnxPath, manifest);
-  return { manifest, probeMaxDiff: await checkProbe(onnxPath, manifest) };
 }
 
 /** The folder that would hold `id`, refusing ids that belong to another folder or to the fixture. */
 async function targetDir(modelsDir: string, id: string, force: boolean): Promise<string> {
   const target = join(modelsDir, id);
-  if (id === FIXTURE_DIR) throw new InstallError(`the id "${id}" is the committed test model's folder; choose another id`);
-  for (const entry of existsSync(modelsDir) ? await readdir(modelsDir, { withFileTypes: true }) : []) {
-    if (!entry.isDirectory() || entry.name.startsWith('.') || entry.name === id) continue;
-    const other = join(modelsDir, entry.name, 'manifest.json');
-    if (!existsSync(other)) continue;
-    const otherId = (JSON.parse(await readFile(other, 'utf8')) as { id?: unknown }).id;
-    if (otherId === id) throw new InstallError(`the id "${id}" already belongs to ${join(modelsDir, entry.name)}; choose another id`);
-  }
+  if (id === FIXTURE_FOLDER) throw new InstallError(`the id "${id}" is the committed test model's folder; choose another id`);
+  const other = (await modelFolders(modelsDir)).find((f) => f.name !== id && f.id === id);
+  if (other) throw new InstallError(`the id "${id}" already belongs to ${other.dir}; choose another id`);
   if (existsSync(target) && !force) throw new InstallError(`${target} already exists: pass --force to replace it`);
   return target;
 }
@@ -185,7 +79,7 @@ async function moveIntoPlace(staged: string, target: string): Promise<void> {
 }
 
 export async function activate(modelsDir: string, id: string): Promise<void> {
-  const found = existsSync(join(modelsDir, id, 'manifest.json')) || id === 'realfake-fixture';
+  const found = existsSync(join(modelsDir, id, 'manifest.json')) || id === FIXTURE_ID;
   if (!found) throw new InstallError(`no model "${id}" is installed under ${modelsDir}`);
   const tmp = join(modelsDir, `.active.json.${process.pid}.tmp`);
   await writeFile(tmp, JSON.stringify({ id }, null, 2) + '\n');
@@ -221,10 +115,10 @@ async function withStaging<T>(modelsDir: string, work: (staging: string) => Prom
 
 /** Verifies every staged model, then moves them all into place and activates the first. */
 async function commit(staged: string[], o: InstallOptions): Promise<Installed[]> {
-  const checked: Array<Verified & { staged: string; target: string }> = [];
+  const checked: Array<Omit<Installed, 'dir'> & { staged: string; target: string }> = [];
   for (const dir of staged) {
-    const v = await verifyModelDir(dir);
-    checked.push({ ...v, staged: dir, target: await targetDir(o.modelsDir, v.manifest.id, o.force) });
+    const { manifest, probeMaxDiff } = await verifyModelDir(dir);
+    checked.push({ manifest, probeMaxDiff, staged: dir, target: await targetDir(o.modelsDir, manifest.id, o.force) });
   }
   const installed: Installed[] = [];
   for (const c of checked) {
@@ -299,17 +193,7 @@ async function fetchManifest(url: URL): Promise<{ manifest: ModelManifest; text:
   const res = await get(url, 'the manifest');
   const text = await res.text();
   if (text.length > MAX_MANIFEST_BYTES) throw new InstallError(`${url.href} is too large for a model manifest`);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new InstallError(`${url.href} is not valid JSON (${errorText(e)})`);
-  }
-  try {
-    return { manifest: parseManifest(json), text };
-  } catch (e) {
-    throw new InstallError(`${url.href}: ${errorText(e)}`);
-  }
+  return { manifest: parseManifestText(text, url.href), text };
 }
 
 /** Streams the ONNX file into `dest`, hashing as it arrives; throws unless size and SHA-256 match. */
@@ -456,7 +340,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (e) {
-    console.error(`model:install: ${e instanceof InstallError ? '' : 'unexpected error: '}${e instanceof Error ? e.message : String(e)}`);
+    console.error(`model:install: ${e instanceof ModelDirError ? '' : 'unexpected error: '}${e instanceof Error ? e.message : String(e)}`);
     return 1;
   }
 }

@@ -42,11 +42,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from realfake_ref.defaults import LAION_REALFAKE  # noqa: E402
+from realfake_ref.defaults import FIXTURE_ID, LAION_REALFAKE  # noqa: E402
 from realfake_ref.pipeline import load_manifest, load_model, preprocess, published_pixels, score_tensors  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-FIXTURE_ID = 'realfake-fixture'
 PATH_KEYS = ['path', 'image', 'file', 'filepath', 'file_path', 'image_path', 'filename', 'img']
 LABEL_KEYS = ['label', 'target', 'class', 'y', 'is_fake', 'fake', 'is_generated', 'generated']
 REAL_WORDS = {'real', 'authentic', 'natural', 'photo', 'human'}

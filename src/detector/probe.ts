@@ -11,3 +11,22 @@ export function probeInput(batch: number, height: number, width: number): Float3
   for (let i = 0; i < out.length; i++) out[i] = probeValue(i);
   return out;
 }
+
+/**
+ * How far a model's probe logits are from its manifest's: the largest |got[i] - want[i]|.
+ * Infinity when the counts differ or a value is not a number, so a broken output never passes.
+ */
+export function probeMaxDiff(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  if (got.length !== want.length) return Infinity;
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    const d = Math.abs((got[i] ?? NaN) - (want[i] ?? NaN));
+    if (!(d <= worst)) worst = Number.isNaN(d) ? Infinity : d;
+  }
+  return worst;
+}
+
+/** The rule every loader applies: the model is the one its manifest describes when no probe logit is further than the tolerance. */
+export function probeReproduced(maxDiff: number, tolerance: number): boolean {
+  return maxDiff <= tolerance;
+}

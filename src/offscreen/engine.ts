@@ -11,7 +11,7 @@
 
 import type * as ort from 'onnxruntime-web/jspi';
 import type { ModelManifest } from '../detector/manifest';
-import { probeInput } from '../detector/probe';
+import { probeInput, probeMaxDiff, probeReproduced } from '../detector/probe';
 import type { Backend, EngineOptions, EngineStatus } from '../shared/protocol';
 import { loadActiveFamily, summarize, type ActiveModel } from '../shared/model-registry';
 import { loadPlan } from '../detector/variants';
@@ -56,12 +56,6 @@ async function webGpuHere(options: EngineOptions): Promise<{ unusable: string | 
   return { unusable: null, shaderF16 };
 }
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] ?? NaN) - (b[i] ?? NaN)));
-  return Number.isNaN(m) ? Infinity : m;
-}
-
 async function runLogits(l: Loaded, input: Float32Array, batch: number): Promise<Float32Array> {
   const [, c, h, w] = l.manifest.input.shape;
   const tensor = new l.ort.Tensor('float32', input, [batch, c, h, w]);
@@ -79,7 +73,7 @@ async function probeError(l: Loaded, perturb = false): Promise<number> {
   const got = await runLogits(l, probeInput(l.manifest.probe.batch, h, w), l.manifest.probe.batch);
   // Test-only fault: pretend the backend computes something else.
   if (perturb) for (let i = 0; i < got.length; i++) got[i] = (got[i] ?? 0) + 1;
-  return maxAbsDiff(got, l.manifest.probe.logits);
+  return probeMaxDiff(got, l.manifest.probe.logits);
 }
 
 /** The packaged model file as a Blob (held by the browser, not in this document's memory). */
@@ -254,7 +248,7 @@ export class Engine {
           session = await runtime.ort.InferenceSession.create(input.graph, sessionOptions(backend, input.externalData));
           const loaded: Loaded = { ort: runtime.ort, session, manifest, backend };
           const err = await probeError(loaded, backend === 'webgpu' && options.faults.perturbWebGpuProbe);
-          if (err <= manifest.probe.tolerance) {
+          if (probeReproduced(err, manifest.probe.tolerance)) {
             // Nothing is judged before the whole file is known to be the manifest's.
             await checked;
             if (failures.length > 0) notes.unshift(`${failures.join('; ')}; using ${what}`);

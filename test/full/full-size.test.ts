@@ -208,7 +208,7 @@ describe('full-size ConvNeXt-Large: checkpoint -> convert --fp16 -> model:instal
 
   it('installs both with model:install into a temporary models folder (SHA-256 and probe checks pass)', async () => {
     for (const m of summary.models) {
-      const r = await step(`model:install ${m.precision}`, () => run('node', [join(REPO, 'tools/model_install.mjs'), m.dir, '--models-dir', modelsDir, '--no-activate']));
+      const r = await step(`model:install ${m.precision}`, () => run('node', [join(REPO, 'tools/bin/model_install.mjs'), m.dir, '--models-dir', modelsDir, '--no-activate']));
       expect(r.code, r.stderr).toBe(0);
       const dir = join(modelsDir, m.id);
       const installed = readModel(dir);
@@ -235,7 +235,7 @@ describe('full-size ConvNeXt-Large: checkpoint -> convert --fp16 -> model:instal
     for (const id of [ID, `${ID}-fp16`]) {
       const out = join(work, `eval-${id}`);
       const r = await step(`eval ${id}`, () =>
-        run('node', [join(REPO, 'tools/eval.mjs'), '--manifest', manifest, '--model', join(modelsDir, id), '--out', out, '--quiet']),
+        run('node', [join(REPO, 'tools/bin/eval.mjs'), '--manifest', manifest, '--model', join(modelsDir, id), '--out', out, '--quiet']),
       );
       expect(r.code, r.stderr).toBe(0);
       const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as Metrics;

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeInput } from '../../src/detector/probe';
 import { maxAbsDiff } from '../support/compare';
 import { runPython } from '../support/python';
+import { verifyModelDir } from '../../tools/model-dir';
 import { convert, leftovers, makeCheckpoints, onnxLogits, onnxTypes, readModel, removeTempDirs, softmaxRows, tempDir, type Checkpoints } from './support';
 
 const LAYOUTS = ['lightning-timm', 'torchvision', 'wrong-head', 'missing-keys', 'extra-keys', 'not-convnext', 'hostile', 'corrupt', 'garbage'];
@@ -26,7 +27,9 @@ beforeAll(async () => {
 
 /** The converted model, run by onnxruntime-node, against PyTorch's logits from the checkpoint maker. */
 async function expectParity(dir: string, tolerance: number): Promise<{ inputs: number; probe: number }> {
-  const m = readModel(dir);
+  // The folder passes the checks model:install and eval make before they use a model (manifest schema,
+  // ONNX size and SHA-256, probe logits within the manifest's tolerance): they throw otherwise.
+  const { manifest: m } = await verifyModelDir(dir);
   const onnx = join(dir, m.onnx.file);
   const inputs = maxAbsDiff(await onnxLogits(onnx, ck.inputs, ck.reference.inputs.shape), ck.reference.inputs.logits);
   const probe = maxAbsDiff(await onnxLogits(onnx, probeInput(2, 224, 224), [2, 3, 224, 224]), ck.reference.probe);

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../tools/eval/dataset';
 import { histogram } from '../../tools/eval/metrics';
 import { fmt, type Metrics } from '../../tools/eval/report';
+import { FIXTURE_ID } from '../../tools/model-dir';
 import { REPO, requireReferencePython, runPython, type PythonResult } from '../support/python';
 import { removeTempDirs, tempDir } from './support';
 
@@ -48,7 +49,7 @@ let index: IndexJson;
 
 function runEval(args: string[]): Promise<PythonResult> {
   return new Promise((done) => {
-    execFile('node', [join(REPO, 'tools/eval.mjs'), ...args], { cwd: REPO, timeout: 240_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile('node', [join(REPO, 'tools/bin/eval.mjs'), ...args], { cwd: REPO, timeout: 240_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       done({ code: typeof err?.code === 'number' ? err.code : err ? 1 : 0, stdout, stderr });
     });
   });
@@ -56,7 +57,7 @@ function runEval(args: string[]): Promise<PythonResult> {
 
 async function evalRun(args: string[]): Promise<{ out: string; metrics: Metrics; rows: Map<string, Row>; r: PythonResult }> {
   const out = tempDir('eval-out');
-  const r = await runEval([...args, '--model', 'realfake-fixture', '--out', out]);
+  const r = await runEval([...args, '--model', FIXTURE_ID, '--out', out]);
   expect(r.code, r.stderr).toBe(0);
   return { out, r, metrics: JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as Metrics, rows: readScores(join(out, 'scores.csv'), args) };
 }
@@ -136,7 +137,7 @@ describe('npm run eval vs tools/reference_score.py, fixture model', () => {
   beforeAll(async () => {
     const folders = ['--real', join(set, 'real'), '--fake', join(set, 'fake')];
     ev = await evalRun([...folders, '--batch', '7']);
-    ref = await referenceRun([...folders, '--model', 'realfake-fixture']);
+    ref = await referenceRun([...folders, '--model', FIXTURE_ID]);
   });
 
   it('see the same images and skip the same two files (hidden files are not counted)', () => {
@@ -172,7 +173,7 @@ describe('npm run eval vs tools/reference_score.py, fixture model', () => {
 
   it('metrics.json holds the sweep, the histograms of the scores and the most confident mistakes', () => {
     const m = ev.metrics;
-    expect(m.model).toMatchObject({ id: 'realfake-fixture', fixture: true });
+    expect(m.model).toMatchObject({ id: FIXTURE_ID, fixture: true });
     expect(m.threshold).toBe(0.5);
     expect(m.sweep.map((s) => s.threshold)).toContain(0.5);
     expect(m.sweep.find((s) => s.threshold === 0.5)).toMatchObject({ tp: m.tp, fp: m.fp, tn: m.tn, fn: m.fn });
@@ -224,7 +225,7 @@ describe('npm run eval vs tools/reference_score.py, fixture model', () => {
 describe('manifests (CSV and JSONL) instead of folders', () => {
   it('a CSV manifest (image,target with 0/1) scores the same files as the folders, at another threshold too', async () => {
     const csv = ['--manifest', join(set, 'set.csv'), '--threshold', '0.3'];
-    const [ev, ref] = [await evalRun(csv), await referenceRun([...csv, '--model', 'realfake-fixture'])];
+    const [ev, ref] = [await evalRun(csv), await referenceRun([...csv, '--model', FIXTURE_ID])];
     expect(ev.metrics.counts).toEqual({ files: 42, scored: 40, skipped: 2, real: 20, fake: 20 });
     expect(ev.metrics.threshold).toBe(0.3);
     expectSameMetrics(ev.metrics, ref.metrics);

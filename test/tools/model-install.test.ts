@@ -1,4 +1,4 @@
-// `npm run model:install` (tools/model_install.mjs) into a temporary models folder: a checkpoint is
+// `npm run model:install` (tools/bin/model_install.mjs) into a temporary models folder: a checkpoint is
 // converted, checked and activated; an ONNX + manifest pair is copied and checked; a corrupt
 // checkpoint, a truncated ONNX, a manifest with a wrong SHA-256 or an invalid field each give a
 // clear error and leave nothing installed.

@@ -1,5 +1,5 @@
 // Helpers for the converter / model:install tests: synthetic checkpoints (tools/make_test_checkpoint.py),
-// the converter (tools/convert.py) and the install command (tools/model_install.mjs), each run as
+// the converter (tools/convert.py) and the install command (tools/bin/model_install.mjs), each run as
 // the user would run it, plus onnxruntime-node to look at what they wrote.
 
 import { execFile } from 'node:child_process';
@@ -100,10 +100,10 @@ export async function convert(checkpoint: string, args: string[]): Promise<Conve
   };
 }
 
-/** `npm run model:install -- args` (tools/model_install.mjs), with its exit code and output. */
+/** `npm run model:install -- args` (tools/bin/model_install.mjs), with its exit code and output. */
 export function install(args: string[]): Promise<PythonResult> {
   return new Promise((done) => {
-    execFile('node', [join(REPO, 'tools/model_install.mjs'), ...args], { cwd: REPO, timeout: 240_000 }, (err, stdout, stderr) => {
+    execFile('node', [join(REPO, 'tools/bin/model_install.mjs'), ...args], { cwd: REPO, timeout: 240_000 }, (err, stdout, stderr) => {
       done({ code: typeof err?.code === 'number' ? err.code : err ? 1 : 0, stdout, stderr });
     });
   });

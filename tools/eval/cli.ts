@@ -1,15 +1,16 @@
 // `npm run eval`: scores a labelled set of images with an installed model, exactly as the extension
-// would preprocess and score them, and writes a report. Run through tools/eval.mjs.
+// would preprocess and score them, and writes a report. Run through tools/bin/eval.mjs.
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_THRESHOLD } from '../../src/detector/scores';
+import { findModelDir, ModelDirError, openModelDir } from '../model-dir';
 import { DatasetError, samplesFromFolders, samplesFromManifest, type Label, type Sample } from './dataset';
 import { decoderName, thumbnailDataUri } from './decode-node';
 import { rocCurve } from './metrics';
 import { computeMetrics, histogramSvg, reportHtml, rocSvg, scoresCsv, summaryText, type MistakeThumb } from './report';
-import { findModelDir, loadModel, ModelError, scoreSamples } from './score';
+import { scoreSamples } from './score';
 
 export const USAGE = `usage: npm run eval -- (--real DIR --fake DIR | --manifest FILE) [options]
 
@@ -155,7 +156,7 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     const dir = await findModelDir(opts.model, opts.modelsDir);
-    const model = await loadModel(dir);
+    const model = await openModelDir(dir);
     const { manifest } = model;
     console.error(`eval: ${samples.length} files, model ${manifest.id}${manifest.fixture ? ' (TEST FIXTURE: scores mean nothing)' : ''}, batch ${opts.batch}`);
 
@@ -202,7 +203,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (e) {
-    if (e instanceof DatasetError || e instanceof ModelError) {
+    if (e instanceof DatasetError || e instanceof ModelDirError) {
       console.error(`eval: ${e.message}`);
       return 1;
     }

@@ -3,7 +3,15 @@ torch: presets, argument defaults and limits. realfake_ref.pipeline / realfake_r
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
+
+# The committed test model's id and its folder under models/, written once for Python and
+# TypeScript: tools/fixture.json (also read by tools/model-dir.ts and vite.config.ts).
+_FIXTURE = json.loads((Path(__file__).resolve().parent.parent / 'fixture.json').read_text())
+FIXTURE_ID: str = _FIXTURE['id']
+FIXTURE_FOLDER: str = _FIXTURE['folder']
 
 # The published checkpoint (Hugging Face realfakerepo/realfake), read from its own code. Every fact
 # carries where it comes from, and the manifest keeps both (manifest.preset).
