@@ -10,7 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import type { Page } from 'playwright-core';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
 import { fromExtensionPage } from '../support/contexts';
@@ -192,7 +192,7 @@ async function expectNothingMoved(page: Page, before?: string[], shiftsBefore = 
   expect(r.shifts - shiftsBefore, `layout shifts: ${r.sources.join('; ')}`).toBe(0);
 }
 
-async function derive(name: string, make: sharp.Sharp): Promise<string> {
+async function derive(name: string, make: Sharp): Promise<string> {
   const path = join(derivedDir, name);
   await make.toFile(path);
   return path;
