@@ -102,6 +102,8 @@ interface Entry extends ShownImage {
   moves: boolean;
   /** Where its badge was last put (page coordinates), or null while not drawn. */
   placed: { left: number; top: number } | null;
+  /** How wide its badge may show (CSS px), or null before it was placed. */
+  clipWidth: number | null;
   /** Whether the page's fixed layer covered it when last looked at; stale: look again. */
   covered: { value: boolean; stale: boolean };
 }
@@ -256,6 +258,7 @@ export class BadgeLayer {
         ...ancestry(el),
         fit: fitOf(el, shown.kind),
         placed: null,
+        clipWidth: null,
         covered: { value: false, stale: true },
       };
       this.entries.set(el, entry);
@@ -590,7 +593,7 @@ export class BadgeLayer {
       const v = `translate(${left}px, ${top}px)`;
       if (el.style.transform !== v) el.style.transform = v;
     };
-    const size = (el: HTMLElement, prop: 'width' | 'height' | 'maxWidth', px: number): void => {
+    const size = (el: HTMLElement, prop: 'width' | 'height', px: number): void => {
       const v = `${px}px`;
       if (el.style[prop] !== v) el.style[prop] = v;
     };
@@ -601,7 +604,13 @@ export class BadgeLayer {
       if (spot && visible) {
         entry.placed = { left: Math.round(spot.left + sx), top: Math.round(spot.top + sy) };
         put(badge, entry.placed.left, entry.placed.top);
-        size(badge, 'maxWidth', Math.max(BADGE_MIN.width, Math.round(visible.width - 12)));
+        // Clipped, not narrowed: a narrower badge lays its words and score out again, and
+        // Chromium counts that as a layout shift of the page (a carousel sliding in, say).
+        const width = Math.max(BADGE_MIN.width, Math.round(visible.width - 12));
+        if (entry.clipWidth !== width) {
+          entry.clipWidth = width;
+          badge.style.clipPath = `inset(0px calc(100% - ${width}px) 0px 0px)`;
+        }
       }
       if (cover) {
         hide(cover, !visible);

@@ -21,6 +21,15 @@ export class Discovery {
   private readonly seenRoots = new WeakSet<Node>();
   private readonly observers: MutationObserver[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Custom elements not defined yet when seen. A component whose code arrives later attaches its
+   * shadow root when it is defined, which no mutation reports (an inline host has no size for a
+   * ResizeObserver either); they are looked at again whenever the page finishes loading a
+   * resource (its code, its pictures).
+   */
+  private readonly hostsToBe = new Set<Element>();
+  private readonly resources = new PerformanceObserver(() => this.recheckHosts());
+  private watchingResources = false;
 
   constructor(
     private readonly handlers: DiscoveryHandlers,
@@ -28,6 +37,8 @@ export class Discovery {
   ) {
     signal.addEventListener('abort', () => {
       for (const o of this.observers) o.disconnect();
+      this.resources.disconnect();
+      this.hostsToBe.clear();
       clearTimeout(this.timer);
       this.queue.length = 0;
     });
@@ -110,6 +121,19 @@ export class Discovery {
     if (shadow && !this.seenRoots.has(shadow)) {
       this.watch(shadow);
       this.queue.push({ node: shadow, deep: true });
+    } else if (!shadow && el.localName.includes('-') && el.matches(':not(:defined)')) {
+      this.hostsToBe.add(el);
+      if (!this.watchingResources) {
+        this.watchingResources = true;
+        this.resources.observe({ type: 'resource' });
+      }
+    }
+  }
+
+  private recheckHosts(): void {
+    for (const el of this.hostsToBe) {
+      if (el.shadowRoot) this.enqueue(el, false);
+      if (el.shadowRoot || !el.isConnected || el.matches(':defined')) this.hostsToBe.delete(el);
     }
   }
 }
