@@ -36,7 +36,7 @@ export default defineConfig({
           name: 'full',
           include: ['test/full/**/*.test.ts'],
           environment: 'node',
-          testTimeout: 1_800_000,
+          testTimeout: 3_900_000,
           hookTimeout: 600_000,
           fileParallelism: false,
         },

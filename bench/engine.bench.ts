@@ -10,12 +10,14 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { launchWithExtension, type ExtensionSession } from '../test/support/chrome';
 import { fromExtensionPage } from '../test/support/contexts';
+import { configureEngine, offscreenStatus } from '../test/support/engine';
+import { importThroughOptions } from '../test/support/model-import';
 import { waitForBadges } from '../test/support/badges';
 import { writeSyntheticPictures } from '../test/support/png';
 import { PYTHON, REPO } from '../test/support/python';
@@ -146,16 +148,7 @@ async function adapterHere(ext: ExtensionSession): Promise<{ software: boolean; 
 }
 
 async function browserRow(ext: ExtensionSession, backend: 'wasm' | 'webgpu', threads: number, batch: number, run: number, label = ''): Promise<Row> {
-  const worker = await ext.serviceWorker();
-  await worker.evaluate(
-    async ({ threads, batch, webgpu }) => {
-      await chrome.storage.local.set({ 'engine.useWebGpu': webgpu, 'engine.threads': threads, 'engine.maxBatch': batch, 'engine.batchWindowMs': 1000 });
-      if ((await chrome.runtime.getContexts({ contextTypes: [chrome.runtime.ContextType.OFFSCREEN_DOCUMENT] })).length > 0) {
-        await chrome.offscreen.closeDocument();
-      }
-    },
-    { threads, batch, webgpu: backend === 'webgpu' },
-  );
+  await configureEngine(ext, { 'engine.useWebGpu': backend === 'webgpu', 'engine.threads': threads, 'engine.maxBatch': batch, 'engine.batchWindowMs': 1000 });
   const files = pictures.slice(run * IMAGES_PER_RUN, (run + 1) * IMAGES_PER_RUN);
   server.page(`/run${run}.html`, `<!doctype html>${files.map((f) => `<img src="/static/${f}" width="160">`).join('')}`);
   const stopWatching = watchExtensionMemory();
@@ -166,15 +159,7 @@ async function browserRow(ext: ExtensionSession, backend: 'wasm' | 'webgpu', thr
   await page.close();
   const failed = badges.filter((b) => b.state !== 'generated' && b.state !== 'real');
   expect(failed.map((b) => `${b.src}: ${b.state} ${b.reason} ${b.title}`)).toEqual([]);
-  const status = (await worker.evaluate(() => chrome.runtime.sendMessage({ target: 'offscreen', kind: 'offscreen/status' }))) as {
-    backend: string;
-    precision: string;
-    note: string | null;
-    threads: number;
-    largestBatch: number;
-    loadMs: number;
-    inferred: { images: number; ms: number };
-  };
+  const status = await offscreenStatus(ext);
   expect(status.inferred.images).toBe(files.length);
   expect(status.largestBatch).toBe(batch);
   expect(status.backend, `engine note: ${status.note}`).toBe(backend);
@@ -194,24 +179,8 @@ async function browserRow(ext: ExtensionSession, backend: 'wasm' | 'webgpu', thr
  * makes it the active model: the way a real model reaches a user, read by the engine from OPFS.
  */
 async function installInOpfs(ext: ExtensionSession): Promise<void> {
-  const dir = join(tmpdir(), 'rfl-bench-import');
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir);
-  const manifest = JSON.parse(readFileSync(join(MODEL_DIR, 'manifest.json'), 'utf8')) as { id: string; name: string; onnx: { file: string } };
-  const id = `${MODEL_ID}-opfs`;
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...manifest, id, name: `${manifest.name} (OPFS)` }));
-  symlinkSync(join(MODEL_DIR, manifest.onnx.file), join(dir, manifest.onnx.file));
-  const options = await ext.context.newPage();
-  try {
-    await options.goto(`chrome-extension://${ext.extensionId}/src/options/index.html`);
-    await options.locator('#model-files').setInputFiles([join(dir, 'manifest.json'), join(dir, manifest.onnx.file)]);
-    await options.getByRole('button', { name: 'Import model files' }).click();
-    await options.locator(`li[data-model-id="${id}"]`).getByRole('button', { name: 'Use this model' }).click({ timeout: 900_000 });
-    await options.getByText('Now using').waitFor();
-  } finally {
-    await options.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const manifest = JSON.parse(readFileSync(join(MODEL_DIR, 'manifest.json'), 'utf8')) as { name: string };
+  await importThroughOptions(ext, MODEL_DIR, { as: { id: `${MODEL_ID}-opfs`, name: `${manifest.name} (OPFS)` } });
 }
 
 beforeAll(async () => {
