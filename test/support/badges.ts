@@ -75,13 +75,30 @@ function walk(n: CdpNode, visit: (n: CdpNode, inOverlay: boolean, frame: number)
 }
 
 /** Where a box of the layer is drawn: its transform's translation (or left/top), in page px. */
-function place(style: string): { left: number; top: number } {
+export function place(style: string): { left: number; top: number } {
   const t = /transform:\s*translate\((-?[\d.]+)px,\s*(-?[\d.]+)px\)/.exec(style);
   return t ? { left: Number(t[1]), top: Number(t[2]) } : { left: px(style, 'left'), top: px(style, 'top') };
 }
 
 function px(style: string, prop: string): number {
   return Number(new RegExp(`(?:^|;)\\s*${prop}:\\s*(-?[\\d.]+)px`).exec(style)?.[1] ?? NaN);
+}
+
+/** A badge button's reading from its attributes and text, however the browser's DOM was read. */
+export function badgeReading(a: Record<string, string>, text: string, frame: number): BadgeReading {
+  return {
+    state: a['data-state'] ?? '',
+    src: a['data-src'] ?? '',
+    p: a['data-p'] !== undefined ? Number(a['data-p']) : null,
+    reason: a['data-reason'] ?? null,
+    text,
+    title: a.title ?? '',
+    ariaLabel: a['aria-label'] ?? '',
+    ...place(a.style ?? ''),
+    kind: a['data-kind'] ?? '',
+    hidden: 'hidden' in a || a['data-off'] === 'true',
+    frame,
+  };
 }
 
 /** A page, or a frame that runs in a process of its own (a cross-site iframe), read through its own session. */
@@ -107,19 +124,7 @@ async function readLayer(page: Page | Frame): Promise<{ badges: BadgeReading[]; 
         return;
       }
       if (a.class !== 'badge' || !a['data-state']) return;
-      badges.push({
-        state: a['data-state'],
-        src: a['data-src'] ?? '',
-        p: a['data-p'] !== undefined ? Number(a['data-p']) : null,
-        reason: a['data-reason'] ?? null,
-        text: text(n),
-        title: a.title ?? '',
-        ariaLabel: a['aria-label'] ?? '',
-        ...place(style),
-        kind: a['data-kind'] ?? '',
-        hidden: 'hidden' in a || a['data-off'] === 'true',
-        frame,
-      });
+      badges.push(badgeReading(a, text(n), frame));
     });
     return { badges, covers };
   } finally {

@@ -13,7 +13,7 @@ import { resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { GECKO_ID } from '../../scripts/firefox-build';
-import type { BadgeReading } from './badges';
+import { badgeReading, type BadgeReading } from './badges';
 
 export const DIST_FIREFOX = resolve(process.env.RFL_DIST_FIREFOX ?? resolve(import.meta.dirname, '../../dist-firefox'));
 
@@ -90,11 +90,6 @@ function textOf(n: NodeValue): string {
   return (n.children ?? []).map((c) => (c.value ? textOf(c.value) : '')).join('');
 }
 
-function place(style: string): { left: number; top: number } {
-  const t = /transform:\s*translate\((-?[\d.]+)px,\s*(-?[\d.]+)px\)/.exec(style);
-  return { left: Number(t?.[1] ?? NaN), top: Number(t?.[2] ?? NaN) };
-}
-
 /** The badges in `overlay`'s closed shadow root (an open one is not the extension's). */
 function badgesOf(overlay: NodeValue): BadgeReading[] {
   const root = overlay.shadowRoot?.value;
@@ -103,19 +98,7 @@ function badgesOf(overlay: NodeValue): BadgeReading[] {
   const walk = (n: NodeValue): void => {
     const a = n.attributes ?? {};
     if (n.localName === 'button' && a.class === 'badge' && a['data-state']) {
-      out.push({
-        state: a['data-state'],
-        src: a['data-src'] ?? '',
-        p: a['data-p'] !== undefined ? Number(a['data-p']) : null,
-        reason: a['data-reason'] ?? null,
-        text: textOf(n),
-        title: a.title ?? '',
-        ariaLabel: a['aria-label'] ?? '',
-        ...place(a.style ?? ''),
-        kind: a['data-kind'] ?? '',
-        hidden: 'hidden' in a || a['data-off'] === 'true',
-        frame: 0,
-      });
+      out.push(badgeReading(a, textOf(n), 0));
     }
     for (const c of n.children ?? []) if (c.value) walk(c.value);
   };
