@@ -447,7 +447,7 @@ describe('page shapes', () => {
         'news',
         'article{width:820px} .hero img{width:800px;height:auto} .row{display:flex;gap:16px} .row img{width:300px;height:auto}',
         `<article><h1>Headline</h1><figure class="hero">${picture('news-0', 'hero', 451, 300)}<figcaption>Caption</figcaption></figure>
-<div class="row">${picture('news-1', 'side', 400, 267)}${picture('news-2', 'webp-only', 384, 303, false)}</div><p>Body text.</p></article>`,
+<div class="row">${picture('news-1', 'side', 640, 427)}${picture('news-2', 'webp-only', 384, 303, false)}</div><p>Body text.</p></article>`,
       ),
     );
     const page = await open('/news.html');
