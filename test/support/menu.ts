@@ -37,18 +37,21 @@ export async function chooseCheckImage(ext: ExtensionSession, page: Page, x: num
   );
 }
 
-/** True when the extension registered the menu item (creating it again is refused as a duplicate). */
-export async function menuRegistered(ext: ExtensionSession): Promise<boolean> {
+/**
+ * True when the extension registered the menu item, polling until it has or `waitMs` is up (the
+ * worker registers it on install, asynchronously). Asked with update(id, {}), which fails on an
+ * unknown id and changes nothing on a known one: a probe that created the item itself would race
+ * the real registration (which then fails as a duplicate) and, removing its probe, leave no menu.
+ */
+export async function menuRegistered(ext: ExtensionSession, waitMs = 15_000): Promise<boolean> {
   const worker = await ext.serviceWorker();
-  return worker.evaluate(
-    (id) =>
-      new Promise<boolean>((resolve) =>
-        chrome.contextMenus.create({ id, title: 'probe' }, () => {
-          const error = chrome.runtime.lastError?.message ?? '';
-          if (!error) chrome.contextMenus.remove(id);
-          resolve(/duplicate id/.test(error));
-        }),
-      ),
-    MENU_ID,
-  );
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const known = await worker.evaluate(
+      (id) => new Promise<boolean>((resolve) => chrome.contextMenus.update(id, {}, () => resolve(!chrome.runtime.lastError))),
+      MENU_ID,
+    );
+    if (known || Date.now() > deadline) return known;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
