@@ -140,18 +140,27 @@ export async function readCovers(page: Page): Promise<CoverReading[]> {
   return (await readLayer(page)).covers;
 }
 
-/** Polls until `done(badges)` holds, or throws with the last reading. */
-export async function waitForBadges(
-  page: Page | Frame,
+/** Reads badges with `read` until `done(badges)` holds, or throws with the last reading (any browser's reader). */
+export async function pollBadges(
+  read: () => Promise<BadgeReading[]>,
   done: (b: BadgeReading[]) => boolean,
   timeoutMs = 120_000,
 ): Promise<BadgeReading[]> {
   const deadline = Date.now() + timeoutMs;
   let last: BadgeReading[] = [];
   while (Date.now() < deadline) {
-    last = await readBadges(page);
+    last = await read();
     if (done(last)) return last;
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`badges did not settle: ${JSON.stringify(last.map((b) => [b.src, b.state, b.text]))}`);
+}
+
+/** Polls until `done(badges)` holds, or throws with the last reading. */
+export async function waitForBadges(
+  page: Page | Frame,
+  done: (b: BadgeReading[]) => boolean,
+  timeoutMs = 120_000,
+): Promise<BadgeReading[]> {
+  return pollBadges(() => readBadges(page), done, timeoutMs);
 }

@@ -13,7 +13,7 @@ import { resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { GECKO_ID } from '../../scripts/firefox-build';
-import { badgeReading, type BadgeReading } from './badges';
+import { badgeReading, pollBadges, type BadgeReading } from './badges';
 
 export const DIST_FIREFOX = resolve(process.env.RFL_DIST_FIREFOX ?? resolve(import.meta.dirname, '../../dist-firefox'));
 
@@ -168,16 +168,7 @@ export async function launchFirefoxWithExtension(opts: { dist?: string; prefs?: 
     newPage: () => browser.newPage(),
     openExtensionPage,
     readBadges,
-    waitForBadges: async (page, done, timeoutMs = 120_000) => {
-      const deadline = Date.now() + timeoutMs;
-      let last: BadgeReading[] = [];
-      while (Date.now() < deadline) {
-        last = await readBadges(page);
-        if (done(last)) return last;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-      throw new Error(`badges did not settle: ${JSON.stringify(last.map((b) => [b.src, b.state, b.text]))}`);
-    },
+    waitForBadges: (page, done, timeoutMs = 120_000) => pollBadges(() => readBadges(page), done, timeoutMs),
     close: async () => {
       await browser.close();
     },
