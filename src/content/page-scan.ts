@@ -8,6 +8,7 @@ import type { ContentToBackground, ScanPriority, Verdict } from '../shared/proto
 import type { Settings } from '../shared/settings';
 import { BadgeLayer } from './badge-layer';
 import { Discovery } from './discovery';
+import { PageWatcher } from './page-watcher';
 import { Requests, needsPageBytes, pageBytesLabel, type Refusal } from './requests';
 import type { Reading, Source } from './sources';
 
@@ -66,7 +67,8 @@ export class PageScan {
     signal: AbortSignal,
   ) {
     this.asking = settings.scanMode === 'auto' ? 'auto' : null;
-    this.layer = new BadgeLayer(this.badgeOptions(), (url, mistake) => this.report(url, mistake), signal);
+    const watcher = new PageWatcher(signal);
+    this.layer = new BadgeLayer(this.badgeOptions(), (url, mistake) => this.report(url, mistake), watcher, signal);
     this.requests = new Requests(
       (refusal, ids) => this.onRefused(refusal, ids),
       (id) =>
@@ -79,6 +81,7 @@ export class PageScan {
     this.nearObserver = new IntersectionObserver((entries) => this.onIntersections(entries), { rootMargin: NEAR_MARGIN });
     this.discovery = new Discovery(
       { found: (el, reading) => this.onFound(el, reading), removed: () => this.scheduleSweep() },
+      watcher,
       signal,
     );
     signal.addEventListener('abort', () => {
