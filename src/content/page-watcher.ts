@@ -22,6 +22,8 @@ type Root = Document | ShadowRoot;
 export class PageWatcher {
   private readonly subscribers: Subscriber[] = [];
   private readonly observers = new Map<Root, MutationObserver>();
+  /** The attribute filter each root is observed with now; absent: not observed. */
+  private readonly observing = new Map<Root, string>();
 
   constructor(signal: AbortSignal) {
     this.observers.set(document, new MutationObserver((records) => this.deliver(records, document)));
@@ -55,16 +57,22 @@ export class PageWatcher {
     return root === document || sub.shadowRoots;
   }
 
-  /** (Re)observes every root with what its subscribers want together; none left: stops. */
+  /**
+   * Observes every root with what its subscribers want together, when that changed (observing
+   * again would drop what it still watches in nodes just removed); none left: stops.
+   */
   private refresh(): void {
     for (const [root, observer] of this.observers) {
       const subs = this.subscribers.filter((s) => this.sees(s, root));
       if (subs.length === 0) {
         observer.disconnect();
+        this.observing.delete(root);
         continue;
       }
-      const attributeFilter = [...new Set(subs.flatMap((s) => s.attributes))];
-      // Observing again with the same observer replaces its options; queued records stay.
+      const attributeFilter = [...new Set(subs.flatMap((s) => s.attributes))].sort();
+      const key = attributeFilter.join(' ');
+      if (this.observing.get(root) === key) continue;
+      this.observing.set(root, key);
       observer.observe(root, { childList: true, subtree: true, attributes: true, attributeFilter });
     }
   }
