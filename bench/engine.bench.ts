@@ -8,131 +8,36 @@
 // The model (~800 MB) is made once by the project's tools and cached outside git in
 // $RFL_BENCH_CACHE (default ~/.cache/realfake-lens/bench).
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, homedir, tmpdir } from 'node:os';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ort from 'onnxruntime-node';
 import { launchWithExtension, type ExtensionSession } from '../test/support/chrome';
 import { fromExtensionPage } from '../test/support/contexts';
-import { configureEngine, offscreenStatus } from '../test/support/engine';
 import { importThroughOptions } from '../test/support/model-import';
-import { waitForBadges } from '../test/support/badges';
 import { writeSyntheticPictures } from '../test/support/png';
-import { PYTHON, REPO } from '../test/support/python';
+import { REPO } from '../test/support/python';
 import { startServer, type TestServer } from '../test/support/server';
+import {
+  chromiumRow,
+  CORES,
+  ensureModel,
+  MODEL_DIR,
+  MODEL_ID,
+  modelMb as modelFileMb,
+  nativeMsPerImage,
+  peakText,
+  speedText,
+  type Row,
+} from './convnext-large';
 
-const GFLOP_PER_IMAGE = 68.7; // ConvNeXt-Large at 224x224: 34.4 GMACs
-const MODEL_ID = 'bench-convnext-large';
-const CACHE = process.env.RFL_BENCH_CACHE ?? join(homedir(), '.cache/realfake-lens/bench');
-const MODEL_DIR = join(CACHE, MODEL_ID);
 const DIST = join(tmpdir(), 'rfl-dist-bench');
 const IMAGES_PER_RUN = Number(process.env.BENCH_ENGINE_IMAGES ?? 4);
-const CORES = cpus().length;
-
-interface Row {
-  name: string;
-  msPerImage: number;
-  loadMs: number | null;
-  peak: PeakMemory | null;
-}
 
 let server: TestServer;
 let picDir: string;
 let pictures: string[];
-
-/** Makes the random ConvNeXt-Large checkpoint and converts it with tools/convert.py, once. */
-function ensureModel(): void {
-  if (existsSync(join(MODEL_DIR, 'manifest.json'))) return;
-  mkdirSync(CACHE, { recursive: true });
-  const work = join(CACHE, 'checkpoint');
-  console.log(`making a random ConvNeXt-Large in ${MODEL_DIR} (once; about a minute and 5 GB of memory)`);
-  const run = (args: string[]) => {
-    const r = spawnSync(PYTHON, args, { cwd: REPO, stdio: 'inherit' });
-    if (r.status !== 0) throw new Error(`${args[0]} failed (exit ${r.status})`);
-  };
-  run(['tools/make_test_checkpoint.py', work, 'lightning-timm', '--dims', '192,384,768,1536', '--depths', '3,3,27,3']);
-  run(['tools/convert.py', join(work, 'lightning-timm.ckpt'), '--id', MODEL_ID, '--out', MODEL_DIR, '--force']);
-  rmSync(work, { recursive: true, force: true });
-}
-
-/** The parent of each process on the machine. */
-function parents(): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      out.set(pid, stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] ?? '');
-    } catch {
-      // the process ended
-    }
-  }
-  return out;
-}
-
-/** Peak memory (MiB) of one process: all resident pages, and its private part. */
-interface PeakMemory {
-  rssMb: number;
-  /**
-   * Resident memory less file-backed pages (RssAnon + RssShmem): what this process costs. The
-   * file-backed part is mostly the Chromium binary's code (about 110 MiB), shared by every
-   * Chromium process and the same with or without a model.
-   */
-  privateMb: number;
-}
-
-/**
- * Peak memory of the largest of this bench's own Chromium extension processes, sampled until
- * stopped. Only descendants of this process count: other Chromiums on the machine (another test
- * run) have extension processes too.
- */
-function watchExtensionMemory(): () => PeakMemory | null {
-  const peak: PeakMemory = { rssMb: 0, privateMb: 0 };
-  const kb = (status: string, field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
-  const sample = (): void => {
-    const parent = parents();
-    const ours = (pid: string): boolean => {
-      for (let p: string | undefined = pid, n = 0; p && n < 32; p = parent.get(p), n++) if (p === String(process.pid)) return true;
-      return false;
-    };
-    for (const pid of parent.keys()) {
-      try {
-        if (!ours(pid)) continue;
-        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-        if (!cmd.includes('--extension-process')) continue;
-        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-        peak.rssMb = Math.max(peak.rssMb, kb(status, 'VmRSS') / 1024);
-        peak.privateMb = Math.max(peak.privateMb, (kb(status, 'RssAnon') + kb(status, 'RssShmem')) / 1024);
-      } catch {
-        // the process ended
-      }
-    }
-  };
-  const timer = setInterval(sample, 200);
-  return () => {
-    clearInterval(timer);
-    sample();
-    return peak.rssMb > 0 ? peak : null;
-  };
-}
-
-async function nativeMsPerImage(batch: number): Promise<number> {
-  const session = await ort.InferenceSession.create(join(MODEL_DIR, 'model.onnx'), {
-    executionProviders: ['cpu'],
-    intraOpNumThreads: CORES,
-    graphOptimizationLevel: 'all',
-  });
-  const input = new Float32Array(batch * 3 * 224 * 224).map((_, i) => Math.sin(i) * 2);
-  const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', input, [batch, 3, 224, 224]) };
-  await session.run(feeds); // warm-up
-  const runs = batch === 1 ? 3 : 2;
-  const t0 = performance.now();
-  for (let i = 0; i < runs; i++) await session.run(feeds);
-  const ms = (performance.now() - t0) / (runs * batch);
-  await session.release();
-  return ms;
-}
 
 /** The WebGPU adapter the extension's pages see, if any. */
 async function adapterHere(ext: ExtensionSession): Promise<{ software: boolean; shaderF16: boolean; name: string } | null> {
@@ -147,31 +52,9 @@ async function adapterHere(ext: ExtensionSession): Promise<{ software: boolean; 
   );
 }
 
-async function browserRow(ext: ExtensionSession, backend: 'wasm' | 'webgpu', threads: number, batch: number, run: number, label = ''): Promise<Row> {
-  await configureEngine(ext, { 'engine.useWebGpu': backend === 'webgpu', 'engine.threads': threads, 'engine.maxBatch': batch, 'engine.batchWindowMs': 1000 });
+function browserRow(ext: ExtensionSession, backend: 'wasm' | 'webgpu', threads: number, batch: number, run: number, label = ''): Promise<Row> {
   const files = pictures.slice(run * IMAGES_PER_RUN, (run + 1) * IMAGES_PER_RUN);
-  server.page(`/run${run}.html`, `<!doctype html>${files.map((f) => `<img src="/static/${f}" width="160">`).join('')}`);
-  const stopWatching = watchExtensionMemory();
-  const page = await ext.context.newPage();
-  await page.goto(`${server.origin}/run${run}.html`);
-  const badges = await waitForBadges(page, (b) => b.length === files.length && b.every((x) => x.state !== 'checking'), 900_000);
-  const peak = stopWatching();
-  await page.close();
-  const failed = badges.filter((b) => b.state !== 'generated' && b.state !== 'real');
-  expect(failed.map((b) => `${b.src}: ${b.state} ${b.reason} ${b.title}`)).toEqual([]);
-  const status = await offscreenStatus(ext);
-  expect(status.inferred.images).toBe(files.length);
-  expect(status.largestBatch).toBe(batch);
-  expect(status.backend, `engine note: ${status.note}`).toBe(backend);
-  return {
-    name:
-      backend === 'webgpu'
-        ? `browser WebGPU ${status.precision}, batch ${batch}`
-        : `browser WASM ${status.threads} thread${status.threads === 1 ? '' : 's'}, batch ${batch}${label}`,
-    msPerImage: status.inferred.ms / status.inferred.images,
-    loadMs: status.loadMs,
-    peak,
-  };
+  return chromiumRow(ext, { server, path: `/run${run}.html`, files }, backend, threads, batch, label);
 }
 
 /**
@@ -225,10 +108,8 @@ describe('bench: inference engine', () => {
     } finally {
       await ext.close();
     }
-    const modelMb = Number(JSON.parse(readFileSync(join(MODEL_DIR, 'manifest.json'), 'utf8')).onnx.bytes) / 1048576;
-    const fmt = (name: string, ms: number, ref: number, extra = '') =>
-      `  ${name.padEnd(34)} ${ms.toFixed(0).padStart(6)} ms/image  ${(1000 / ms).toFixed(2).padStart(5)} images/s  ` +
-      `${((GFLOP_PER_IMAGE * 1000) / ms).toFixed(0).padStart(4)} GFLOP/s  ${(ms / ref).toFixed(2).padStart(5)}x native${extra}`;
+    const modelMb = modelFileMb();
+    const fmt = (name: string, ms: number, ref: number, extra = '') => speedText(name, ms, ref, 'native', extra);
     const lines = [
       `ConvNeXt-Large (random weights, ${modelMb.toFixed(0)} MB fp32), ${CORES} cores, ${IMAGES_PER_RUN} images per browser row:`,
       fmt(`onnxruntime-node, ${CORES} threads, batch 1`, native.b1, native.b1),
@@ -236,11 +117,7 @@ describe('bench: inference engine', () => {
       ...rows.map((r) => {
         const ref = r.name.includes('batch 1') ? native.b1 : native.b4;
         const load = r.loadMs === null ? '' : `  load ${(r.loadMs / 1000).toFixed(1)} s`;
-        const mem =
-          r.peak === null
-            ? ''
-            : `  peak ${(r.peak.privateMb / 1024).toFixed(2)} GiB private (${(r.peak.privateMb / modelMb).toFixed(2)}x model), ` +
-              `${(r.peak.rssMb / 1024).toFixed(2)} GiB RSS (${(r.peak.rssMb / modelMb).toFixed(2)}x)`;
+        const mem = r.peak === null ? '' : `  ${peakText(r.peak, modelMb)}`;
         return fmt(r.name, r.msPerImage, ref, load + mem);
       }),
       gpuLine,
