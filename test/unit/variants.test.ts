@@ -9,7 +9,7 @@ import { isVariantOf, loadPlan } from '../../src/detector/variants';
 
 const base = (): ModelManifest => parseManifest(JSON.parse(readFileSync(resolve(import.meta.dirname, '../../models/fixture/manifest.json'), 'utf8')));
 
-function model(id: string, precision: 'fp32' | 'fp16', variantOf: string | null = null, edit: (m: ModelManifest) => void = () => {}) {
+function model(id: string, precision: 'fp32' | 'fp16' | 'int8', variantOf: string | null = null, edit: (m: ModelManifest) => void = () => {}) {
   const manifest = { ...base(), id, precision, variantOf };
   edit(manifest);
   return { manifest };
@@ -17,6 +17,7 @@ function model(id: string, precision: 'fp32' | 'fp16', variantOf: string | null 
 
 const fp32 = model('rf', 'fp32');
 const fp16 = model('rf-fp16', 'fp16', 'rf');
+const int8 = model('rf-int8', 'int8', 'rf');
 const plan = (family: Array<{ manifest: ModelManifest }>, usable: boolean, shaderF16: boolean) =>
   loadPlan(family, { usable, shaderF16 }).map((a) => `${a.backend}:${a.model.manifest.id}`);
 
@@ -38,6 +39,18 @@ describe('loadPlan', () => {
     expect(plan([fp32], true, true)).toEqual(['webgpu:rf', 'wasm:rf']);
   });
 
+  it('never uses an installed int8 variant unless it is the chosen model', () => {
+    expect(plan([fp32, fp16, int8], true, true)).toEqual(['webgpu:rf-fp16', 'webgpu:rf', 'wasm:rf']);
+    expect(plan([fp32, int8], false, false)).toEqual(['wasm:rf']);
+    expect(plan([fp16, int8], false, false)).toEqual(['wasm:rf-fp16']);
+  });
+
+  it('runs a chosen int8 model alone on WebAssembly: no other precision stands in for it', () => {
+    expect(plan([int8, fp32, fp16], true, true)).toEqual(['wasm:rf-int8']);
+    expect(plan([int8, fp32], false, false)).toEqual(['wasm:rf-int8']);
+    expect(plan([int8], true, false)).toEqual(['wasm:rf-int8']);
+  });
+
   it('has nothing to try without a model', () => {
     expect(loadPlan([], { usable: true, shaderF16: true })).toEqual([]);
   });
@@ -48,6 +61,8 @@ describe('isVariantOf', () => {
     expect(isVariantOf(fp16.manifest, fp32.manifest)).toBe(true);
     expect(isVariantOf(fp32.manifest, fp16.manifest)).toBe(true);
     expect(isVariantOf(model('rf-int8', 'fp32', 'rf').manifest, fp16.manifest)).toBe(true);
+    expect(isVariantOf(int8.manifest, fp32.manifest)).toBe(true);
+    expect(isVariantOf(fp32.manifest, int8.manifest)).toBe(true);
     expect(isVariantOf(fp32.manifest, fp32.manifest)).toBe(false);
   });
 

@@ -247,12 +247,13 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 def build_manifest(*, model_id: str, name: str, version: str, fixture: bool, description: str, origin: str,
                    source_sha256: str | None, onnx_path: Path, precision: str, preset: dict[str, Any],
-                   probe: list[float], variant_of: str | None = None) -> dict[str, Any]:
+                   probe: list[float], variant_of: str | None = None, agreement: dict[str, Any] | None = None) -> dict[str, Any]:
     """The manifest (schema: src/detector/manifest.ts parseManifest). `preset`: labels,
     generatedIndex, preprocessing, and the preset's name and where each fact comes from
     (realfake_ref.defaults). `variant_of`: for a model converted from another one (the fp16
     variant), that model's id: same weights, preprocessing and labels, another precision. Absent
-    from the manifest when None."""
+    from the manifest when None. `agreement`: for the int8 variant, how closely its scores follow
+    that model's, measured at conversion (realfake_ref.int8.agreement); absent when None."""
     preprocessing = preset['preprocessing']
     crop = int(preprocessing['centerCrop'])
     manifest = {
@@ -276,4 +277,8 @@ def build_manifest(*, model_id: str, name: str, version: str, fixture: bool, des
         if variant_of == model_id:
             raise ValueError(f'model {model_id!r} cannot be a variant of itself')
         manifest['variantOf'] = variant_of
+    if agreement is not None:
+        if variant_of is None:
+            raise ValueError('an agreement is measured against the model this one is a variant of: give variant_of')
+        manifest['agreement'] = {**agreement, 'with': variant_of}
     return manifest
