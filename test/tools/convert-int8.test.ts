@@ -4,15 +4,13 @@
 // with fp32 against scores computed by another path (`npm run eval`: sharp + the TypeScript
 // preprocessing + onnxruntime-node) on the same photographs.
 
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeInput } from '../../src/detector/probe';
-import { parseCsv } from '../../tools/eval/dataset';
 import { maxAbsDiff } from '../support/compare';
 import { photoIndex, PHOTOS_DIR } from '../support/photos';
-import { REPO, runPython } from '../support/python';
+import { evalScores } from '../support/eval-scores';
+import { runPython } from '../support/python';
 import { verifyModelDir } from '../../tools/model-dir';
 import { convert, makeCheckpoints, onnxLogits, onnxTypes, readModel, removeTempDirs, softmaxRows, tempDir, type Checkpoints, type ConvertResult } from './support';
 
@@ -68,19 +66,6 @@ for node in f32.graph.node:
 print(json.dumps({'layers': n, 'worstInSteps': worst, 'columnsAt127': columns,
                   'columns': sum(int(w32[x.input[1]].shape[0 if x.op_type == 'Gemm' else 1]) for x in f32.graph.node if x.op_type in ('MatMul', 'Gemm'))}))
 `;
-
-function evalScores(modelDir: string): Promise<Map<string, number>> {
-  const dest = tempDir('int8-eval');
-  return new Promise((done, fail) => {
-    execFile('node', [join(REPO, 'tools/bin/eval.mjs'), '--real', PHOTOS_DIR, '--model', modelDir, '--out', dest, '--quiet'], { cwd: REPO, timeout: 240_000 }, (err, _o, stderr) => {
-      if (err) return fail(new Error(`eval failed: ${stderr}`));
-      const [header, ...rows] = parseCsv(readFileSync(join(dest, 'scores.csv'), 'utf8'));
-      const path = header!.indexOf('path');
-      const p = header!.indexOf('p_generated');
-      done(new Map(rows.filter((row) => row.length > p).map((row) => [row[path]!.split('/').pop()!, Number(row[p])])));
-    });
-  });
-}
 
 describe('convert.py --int8', () => {
   it('writes an int8 variant of the fp32 model, under half its size, within the stated tolerance of PyTorch', async () => {
@@ -138,7 +123,7 @@ describe('convert.py --int8', () => {
     expect(a).toMatchObject({ with: 'small', photos: judged.length, synthetic: 12, images: judged.length + 12, threshold: 0.5 });
     expect(r.summary!.models).toHaveLength(2);
 
-    const [p32, p8] = await Promise.all([evalScores(dir), evalScores(`${dir}-int8`)]);
+    const [p32, p8] = await Promise.all([evalScores(dir, PHOTOS_DIR), evalScores(`${dir}-int8`, PHOTOS_DIR)]);
     const diffs = judged.map((p) => Math.abs(p32.get(p.file)! - p8.get(p.file)!));
     const same = judged.filter((p) => p32.get(p.file)! >= 0.5 === p8.get(p.file)! >= 0.5).length;
     expect(diffs.every(Number.isFinite)).toBe(true);

@@ -201,9 +201,10 @@ def _write_f32(path: Path, x: np.ndarray) -> None:
     path.write_bytes(np.ascontiguousarray(x, dtype='<f4').tobytes())
 
 
-def run_onnx_node(onnx_path: Path, x: np.ndarray | None = None, batch: int = PROBE_BATCH) -> np.ndarray:
+def run_onnx_node(onnx_path: Path, x: np.ndarray | None = None, batch: int = PROBE_BATCH, each: bool = False) -> np.ndarray:
     """Logits from onnxruntime-node through the project's own runner (tools/run_onnx.mjs): of the
-    float32 NCHW tensor `x`, or of the probe input (src/detector/probe.ts) when `x` is None."""
+    float32 NCHW tensor `x`, or of the probe input (src/detector/probe.ts) when `x` is None.
+    `each`: one image per run (an int8 graph quantises activations per tensor, i.e. per batch)."""
     with tempfile.TemporaryDirectory(prefix='rfl-ort-') as tmp:
         args = ['node', str(REPO / 'tools' / 'run_onnx.mjs'), str(onnx_path)]
         if x is None:
@@ -212,6 +213,8 @@ def run_onnx_node(onnx_path: Path, x: np.ndarray | None = None, batch: int = PRO
             inp = Path(tmp) / 'input.f32'
             _write_f32(inp, x)
             args += ['--input', str(inp), '--shape', ','.join(map(str, x.shape))]
+        if each:
+            args.append('--each')
         r = subprocess.run(args, capture_output=True, text=True, cwd=REPO)
     if r.returncode != 0:
         lines = [ln for ln in r.stderr.splitlines() if 'rror' in ln] or r.stderr.splitlines() or ['(no output)']

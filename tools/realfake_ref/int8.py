@@ -184,12 +184,12 @@ def agreement(p_ref: np.ndarray, p: np.ndarray, threshold: float = LABEL_THRESHO
             'labelAgreement': float(same.mean()), 'threshold': threshold}
 
 
-def run_chunked(onnx_path: Path, x: np.ndarray, chunk: int = 8) -> np.ndarray:
-    """Logits of `x` by onnxruntime-node, a few pictures per process (a ConvNeXt-Large batch of 20
-    would hold gigabytes of activations)."""
+def run_each(onnx_path: Path, x: np.ndarray) -> np.ndarray:
+    """Logits of `x` by onnxruntime-node, one picture per run, as the extension runs an int8 model
+    (its activation scale is per tensor: in a batch, a picture's score would depend on the others)."""
     from .export import run_onnx_node
 
-    return np.concatenate([run_onnx_node(onnx_path, x[i:i + chunk]) for i in range(0, len(x), chunk)])
+    return run_onnx_node(onnx_path, x, each=True)
 
 
 def make_int8(fp32_onnx: Path, dst: Path, *, probe: list[float], preprocessing: dict[str, Any], generated_index: int,
@@ -204,14 +204,14 @@ def make_int8(fp32_onnx: Path, dst: Path, *, probe: list[float], preprocessing: 
     counts = quantize_int8(fp32_onnx, dst)
     log(f"int8 variant: {counts['matmul']} MatMul + {counts['gemm']} Gemm with int8 weights "
         f"({counts['weights_int8']} weights), {counts['kept_float']} kept in float32 ({dst.stat().st_size / 1e6:.1f} MB)")
-    got = run_onnx_node(dst, None, PROBE_BATCH).reshape(-1)
+    got = run_onnx_node(dst, None, PROBE_BATCH, each=True).reshape(-1)
     probe_d = float(np.max(np.abs(got - np.asarray(probe, dtype=np.float64))))
     if not probe_d <= INT8_CHECK_TOLERANCE:
         raise ValueError(f'the int8 variant is too far from PyTorch: probe logits differ by {probe_d:.3g} '
                          f'(> {INT8_CHECK_TOLERANCE:g})')
     x, kinds = agreement_set(preprocessing, photos_dir)
-    p32 = p_generated(run_chunked(fp32_onnx, x), generated_index)
-    p8 = p_generated(run_chunked(dst, x), generated_index)
+    p32 = p_generated(run_each(fp32_onnx, x), generated_index)
+    p8 = p_generated(run_each(dst, x), generated_index)
     agree = {**agreement(p32, p8), **kinds}
     log(f"int8 vs fp32 on {agree['images']} pictures ({kinds['photos']} photographs, {kinds['synthetic']} synthetic): "
         f"max |Δp| = {agree['maxAbsP']:.3g}, mean {agree['meanAbsP']:.3g}, labels agree {agree['labelAgreement']:.0%} "
