@@ -5,6 +5,11 @@
 // native, the session load time and the extension process's peak memory (private, and RSS). Asserts
 // nothing about time.
 //
+// The int8 variant (tools/quantize_int8.py, made once from the cached fp32 model): native and
+// browser WebAssembly on all threads, chosen in the options page as a user would; its speed against
+// fp32's rows of the same run, its size, and its agreement with fp32 (max |Δp|, labels at 0.5 over
+// the photographs and synthetic pictures, measured when the variant was made; its manifest).
+//
 // The model (~800 MB) is made once by the project's tools and cached outside git in
 // $RFL_BENCH_CACHE (default ~/.cache/realfake-lens/bench).
 
@@ -21,18 +26,21 @@ import { importThroughOptions } from '../test/support/model-import';
 import { waitForBadges } from '../test/support/badges';
 import { writeSyntheticPictures } from '../test/support/png';
 import { PYTHON, REPO } from '../test/support/python';
+import { parseManifest } from '../src/detector/manifest';
 import { startServer, type TestServer } from '../test/support/server';
 
 const GFLOP_PER_IMAGE = 68.7; // ConvNeXt-Large at 224x224: 34.4 GMACs
 const MODEL_ID = 'bench-convnext-large';
 const CACHE = process.env.RFL_BENCH_CACHE ?? join(homedir(), '.cache/realfake-lens/bench');
 const MODEL_DIR = join(CACHE, MODEL_ID);
+const INT8_DIR = join(CACHE, `${MODEL_ID}-int8`);
 const DIST = join(tmpdir(), 'rfl-dist-bench');
 const IMAGES_PER_RUN = Number(process.env.BENCH_ENGINE_IMAGES ?? 4);
 const CORES = cpus().length;
 
 interface Row {
   name: string;
+  precision: 'fp32' | 'int8';
   msPerImage: number;
   loadMs: number | null;
   peak: PeakMemory | null;
@@ -55,6 +63,14 @@ function ensureModel(): void {
   run(['tools/make_test_checkpoint.py', work, 'lightning-timm', '--dims', '192,384,768,1536', '--depths', '3,3,27,3']);
   run(['tools/convert.py', join(work, 'lightning-timm.ckpt'), '--id', MODEL_ID, '--out', MODEL_DIR, '--force']);
   rmSync(work, { recursive: true, force: true });
+}
+
+/** The int8 variant of the cached model (tools/quantize_int8.py, with its agreement), once. */
+function ensureInt8(): void {
+  if (existsSync(join(INT8_DIR, 'manifest.json'))) return;
+  console.log(`making the int8 variant in ${INT8_DIR} (once; a few minutes)`);
+  const r = spawnSync(PYTHON, ['tools/quantize_int8.py', MODEL_DIR, '--out', INT8_DIR, '--force'], { cwd: REPO, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`quantize_int8.py failed (exit ${r.status})`);
 }
 
 /** The parent of each process on the machine. */
@@ -117,8 +133,8 @@ function watchExtensionMemory(): () => PeakMemory | null {
   };
 }
 
-async function nativeMsPerImage(batch: number): Promise<number> {
-  const session = await ort.InferenceSession.create(join(MODEL_DIR, 'model.onnx'), {
+async function nativeMsPerImage(batch: number, dir = MODEL_DIR): Promise<number> {
+  const session = await ort.InferenceSession.create(join(dir, 'model.onnx'), {
     executionProviders: ['cpu'],
     intraOpNumThreads: CORES,
     graphOptimizationLevel: 'all',
@@ -164,10 +180,11 @@ async function browserRow(ext: ExtensionSession, backend: 'wasm' | 'webgpu', thr
   expect(status.largestBatch).toBe(batch);
   expect(status.backend, `engine note: ${status.note}`).toBe(backend);
   return {
+    precision: status.precision === 'int8' ? 'int8' : 'fp32',
     name:
       backend === 'webgpu'
         ? `browser WebGPU ${status.precision}, batch ${batch}`
-        : `browser WASM ${status.threads} thread${status.threads === 1 ? '' : 's'}, batch ${batch}${label}`,
+        : `browser WASM ${status.threads} thread${status.threads === 1 ? '' : 's'}, batch ${batch}${label}${status.precision === 'int8' ? ', int8' : ''}`,
     msPerImage: status.inferred.ms / status.inferred.images,
     loadMs: status.loadMs,
     peak,
@@ -185,6 +202,7 @@ async function installInOpfs(ext: ExtensionSession): Promise<void> {
 
 beforeAll(async () => {
   ensureModel();
+  ensureInt8();
   execFileSync('npx', ['vite', 'build', '--logLevel', 'warn'], {
     cwd: REPO,
     stdio: 'inherit',
@@ -203,7 +221,7 @@ afterAll(async () => {
 
 describe('bench: inference engine', () => {
   it('ConvNeXt-Large: native onnxruntime against the extension engine', async () => {
-    const native = { b1: await nativeMsPerImage(1), b4: await nativeMsPerImage(4) };
+    const native = { b1: await nativeMsPerImage(1), b4: await nativeMsPerImage(4), int8: await nativeMsPerImage(1, INT8_DIR) };
     // Linux Chromium keeps WebGPU behind these switches; without a GPU they give only SwiftShader, not measured.
     const ext = await launchWithExtension({ dist: DIST, extraArgs: ['--enable-unsafe-webgpu', '--enable-features=Vulkan'] });
     const rows: Row[] = [];
@@ -222,10 +240,18 @@ describe('bench: inference engine', () => {
       // A real model is downloaded or imported, not packaged: the engine reads it from OPFS.
       await installInOpfs(ext);
       rows.push(await browserRow(ext, 'wasm', all, 1, run++, ', model from OPFS'));
+      // The int8 variant, imported and chosen in the options page (never picked automatically).
+      await importThroughOptions(ext, INT8_DIR);
+      rows.push(await browserRow(ext, 'wasm', all, 1, run++, ', model from OPFS'));
     } finally {
       await ext.close();
     }
     const modelMb = Number(JSON.parse(readFileSync(join(MODEL_DIR, 'manifest.json'), 'utf8')).onnx.bytes) / 1048576;
+    const int8Manifest = parseManifest(JSON.parse(readFileSync(join(INT8_DIR, 'manifest.json'), 'utf8')));
+    const int8Mb = int8Manifest.onnx.bytes / 1048576;
+    const agreement = int8Manifest.agreement;
+    const fp32Opfs = rows.find((r) => r.precision === 'fp32' && r.name.includes('OPFS'));
+    const int8Opfs = rows.find((r) => r.precision === 'int8');
     const fmt = (name: string, ms: number, ref: number, extra = '') =>
       `  ${name.padEnd(34)} ${ms.toFixed(0).padStart(6)} ms/image  ${(1000 / ms).toFixed(2).padStart(5)} images/s  ` +
       `${((GFLOP_PER_IMAGE * 1000) / ms).toFixed(0).padStart(4)} GFLOP/s  ${(ms / ref).toFixed(2).padStart(5)}x native${extra}`;
@@ -233,17 +259,27 @@ describe('bench: inference engine', () => {
       `ConvNeXt-Large (random weights, ${modelMb.toFixed(0)} MB fp32), ${CORES} cores, ${IMAGES_PER_RUN} images per browser row:`,
       fmt(`onnxruntime-node, ${CORES} threads, batch 1`, native.b1, native.b1),
       fmt(`onnxruntime-node, ${CORES} threads, batch 4`, native.b4, native.b4),
+      fmt(`onnxruntime-node, ${CORES} threads, batch 1, int8`, native.int8, native.int8),
       ...rows.map((r) => {
-        const ref = r.name.includes('batch 1') ? native.b1 : native.b4;
+        const ref = r.precision === 'int8' ? native.int8 : r.name.includes('batch 1') ? native.b1 : native.b4;
+        const size = r.precision === 'int8' ? int8Mb : modelMb;
         const load = r.loadMs === null ? '' : `  load ${(r.loadMs / 1000).toFixed(1)} s`;
         const mem =
           r.peak === null
             ? ''
-            : `  peak ${(r.peak.privateMb / 1024).toFixed(2)} GiB private (${(r.peak.privateMb / modelMb).toFixed(2)}x model), ` +
-              `${(r.peak.rssMb / 1024).toFixed(2)} GiB RSS (${(r.peak.rssMb / modelMb).toFixed(2)}x)`;
+            : `  peak ${(r.peak.privateMb / 1024).toFixed(2)} GiB private (${(r.peak.privateMb / size).toFixed(2)}x model), ` +
+              `${(r.peak.rssMb / 1024).toFixed(2)} GiB RSS (${(r.peak.rssMb / size).toFixed(2)}x)`;
         return fmt(r.name, r.msPerImage, ref, load + mem);
       }),
       gpuLine,
+      `int8 variant: ${int8Mb.toFixed(0)} MB (${(int8Mb / modelMb).toFixed(2)}x fp32); native ${(native.b1 / native.int8).toFixed(2)}x fp32's speed, ` +
+        `browser WASM ${fp32Opfs && int8Opfs ? (fp32Opfs.msPerImage / int8Opfs.msPerImage).toFixed(2) : '?'}x fp32's (both from OPFS, all threads, batch 1)`,
+      agreement
+        ? `int8 agreement with fp32 (its manifest, measured when made, onnxruntime-node): max |Δp| ${agreement.maxAbsP.toExponential(2)}, ` +
+          `mean ${agreement.meanAbsP.toExponential(2)}, labels at ${agreement.threshold} agree on ${Math.round(agreement.labelAgreement * agreement.images)}/${agreement.images} ` +
+          `(${agreement.photos} photographs, ${agreement.synthetic} synthetic)`
+        : 'int8 agreement: none in its manifest',
+      `goal: int8 variant ~200 MB instead of ~785 -> ${int8Mb <= 0.3 * modelMb ? 'met' : 'NOT met'} (${int8Mb.toFixed(0)} MB)`,
       `goal: browser WASM on all threads within 2.0x of native per image -> ${
         (rows.find((r) => r.name.includes(`${Math.max(1, CORES)} thread`) && r.name.endsWith('batch 1'))?.msPerImage ?? Infinity) /
           native.b1 <=
@@ -252,8 +288,8 @@ describe('bench: inference engine', () => {
           : 'NOT met'
       } on this machine`,
       `goal: peak private memory of the offscreen document's process within 1.5x of the model -> ${
-        rows.every((r) => r.peak !== null && r.peak.privateMb / modelMb <= 1.5) ? 'met' : 'NOT met'
-      } (largest ${Math.max(...rows.map((r) => (r.peak?.privateMb ?? Infinity) / modelMb)).toFixed(2)}x)`,
+        rows.every((r) => r.peak !== null && r.peak.privateMb / (r.precision === 'int8' ? int8Mb : modelMb) <= 1.5) ? 'met' : 'NOT met'
+      } (largest ${Math.max(...rows.map((r) => (r.peak?.privateMb ?? Infinity) / (r.precision === 'int8' ? int8Mb : modelMb))).toFixed(2)}x)`,
     ];
     console.log(lines.join('\n'));
   }, 1_800_000);
