@@ -48,8 +48,8 @@ export function modelMb(): number {
 }
 
 /** onnxruntime-node on all cores, ms per image at `batch` (median-free: mean of 2-3 runs after a warm-up). */
-export async function nativeMsPerImage(batch: number): Promise<number> {
-  const session = await ort.InferenceSession.create(join(MODEL_DIR, 'model.onnx'), {
+export async function nativeMsPerImage(batch: number, dir = MODEL_DIR): Promise<number> {
+  const session = await ort.InferenceSession.create(join(dir, 'model.onnx'), {
     executionProviders: ['cpu'],
     intraOpNumThreads: CORES,
     graphOptimizationLevel: 'all',
@@ -164,6 +164,7 @@ export function speedText(name: string, ms: number, ref: number, refName = 'nati
 /** One measured configuration of the extension's engine. */
 export interface Row {
   name: string;
+  precision?: 'fp32' | 'int8';
   msPerImage: number;
   loadMs: number | null;
   /** The extension's process: at its peak, and just before the page (with the extension idle). */
@@ -210,10 +211,11 @@ export async function chromiumRow(ext: ExtensionSession, p: RowPage, backend: 'w
   const status = await offscreenStatus(ext);
   checkRow(badges, status, p.files.length, batch, backend);
   return {
+    precision: status.precision === 'int8' ? 'int8' : 'fp32',
     name:
       backend === 'webgpu'
         ? `browser WebGPU ${status.precision}, batch ${batch}`
-        : `browser WASM ${status.threads} thread${status.threads === 1 ? '' : 's'}, batch ${batch}${label}`,
+        : `browser WASM ${status.threads} thread${status.threads === 1 ? '' : 's'}, batch ${batch}${label}${status.precision === 'int8' ? ', int8' : ''}`,
     msPerImage: status.inferred.ms / status.inferred.images,
     loadMs: status.loadMs,
     peak,

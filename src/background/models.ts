@@ -27,6 +27,7 @@ function info(m: ModelManifest, downloadedFrom: string | null, installedAt: numb
     version: m.version,
     precision: m.precision,
     variantOf: m.variantOf,
+    agreement: m.agreement,
     fixture: m.fixture,
     sourceDescription: m.source.description,
     origin: m.source.origin,

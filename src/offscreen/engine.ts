@@ -14,7 +14,7 @@ import type { ModelManifest } from '../detector/manifest';
 import { probeInput, probeMaxDiff, probeReproduced } from '../detector/probe';
 import type { Backend, EngineOptions, EngineStatus } from '../shared/protocol';
 import { loadActiveFamily, summarize, type ActiveModel } from '../shared/model-registry';
-import { loadPlan } from '../detector/variants';
+import { loadPlan, runWithinLimit } from '../detector/variants';
 import { externalizeInitializers, OnnxFormatError } from '../detector/onnx-external';
 import { storedOnnxBlob } from '../shared/model-store';
 import type { HashReply, HashRequest } from './hash-worker';
@@ -59,13 +59,15 @@ async function webGpuHere(options: EngineOptions): Promise<{ unusable: string | 
 
 async function runLogits(l: Loaded, input: Float32Array, batch: number): Promise<Float32Array> {
   const [, c, h, w] = l.manifest.input.shape;
-  const tensor = new l.ort.Tensor('float32', input, [batch, c, h, w]);
-  const out = await l.session.run({ [l.manifest.input.name]: tensor });
-  const logits = out[l.manifest.output.name];
-  if (!logits) throw new Error(`model has no output named ${l.manifest.output.name}`);
-  const data = logits.data as Float32Array;
-  tensor.dispose();
-  return data;
+  return runWithinLimit(l.manifest, input, batch, async (part, n) => {
+    const tensor = new l.ort.Tensor('float32', part, [n, c, h, w]);
+    const out = await l.session.run({ [l.manifest.input.name]: tensor });
+    const logits = out[l.manifest.output.name];
+    if (!logits) throw new Error(`model has no output named ${l.manifest.output.name}`);
+    const data = logits.data as Float32Array;
+    tensor.dispose();
+    return data;
+  });
 }
 
 /** Runs the manifest's probe; returns the largest logit difference from the reference. */

@@ -7,6 +7,7 @@ import { useCallback, useEffect, useState } from 'preact/hooks';
 import browser from 'webextension-polyfill';
 import type { ModelActionReply, ModelInfo, ModelsReply, UiToBackground } from '../shared/protocol';
 import { ImportFromFiles } from './ImportFromFiles';
+import { agreementText, variantRole } from './variant-text';
 
 const ask = <T,>(msg: UiToBackground): Promise<T> => browser.runtime.sendMessage(msg) as Promise<T>;
 
@@ -40,6 +41,12 @@ function Details(props: { model: ModelInfo }) {
       <dd>{m.version}</dd>
       <dt>Precision</dt>
       <dd>{m.precision}</dd>
+      {m.agreement !== null && (
+        <>
+          <dt>Agreement</dt>
+          <dd>{agreementText(m.agreement)}</dd>
+        </>
+      )}
       <dt>Weights from</dt>
       <dd>{m.origin}</dd>
       <dt>Installed</dt>
@@ -140,15 +147,9 @@ export function ModelManager() {
           <li key={m.id} data-model-id={m.id}>
             <span>
               <strong>{m.name}</strong> <code>{m.id}</code> · {m.precision}
-              {m.variantOf !== null ? (
-                <>
-                  {' '}
-                  variant of <code>{m.variantOf}</code>, used instead of it on WebGPU with shader-f16
-                </>
-              ) : null}{' '}
-              · {mb(m.bytes)} ·{' '}
-              {m.packaged ? 'packaged' : whereFrom(m)}
+              {variantRole(m) !== null ? ` · ${variantRole(m)}` : ''} · {mb(m.bytes)} · {m.packaged ? 'packaged' : whereFrom(m)}
               {m.fixture ? ' · test model' : ''}
+              {m.agreement !== null && <span class="agreement">{agreementText(m.agreement)}</span>}
             </span>
             <span class="buttons">
               {m.id === state.activeId ? (

@@ -2,7 +2,7 @@
 // (content -> background, background -> content, ui -> background, background -> offscreen);
 // every receiver runs the matching `parse*` on what arrives and drops anything that fails.
 
-import { MODEL_ID_RE } from '../detector/manifest';
+import { MODEL_ID_RE, type Precision, type VariantAgreement } from '../detector/manifest';
 
 /** Why an image could not be judged. The content script turns these into plain words. */
 export type FailureReason =
@@ -243,7 +243,7 @@ export interface EngineStatus {
   progress: number | null;
   /** WebAssembly threads of the loaded session (null before loading). */
   threads: number | null;
-  precision: 'fp32' | 'fp16' | null;
+  precision: Precision | null;
   /** Most images that ran in one batch so far. */
   largestBatch: number;
   /** How long the last load took (download, SHA-256, session, probe), ms. */
@@ -681,7 +681,7 @@ export function parseEngineStatus(v: unknown): EngineStatus | null {
     model: v.model as ModelSummary | null,
     progress: num(v.progress) === null ? null : Math.min(1, v.progress as number),
     threads: num(v.threads),
-    precision: v.precision === 'fp32' || v.precision === 'fp16' ? v.precision : null,
+    precision: v.precision === 'fp32' || v.precision === 'fp16' || v.precision === 'int8' ? v.precision : null,
     largestBatch: num(v.largestBatch) ?? 0,
     loadMs: num(v.loadMs),
     inferred:
@@ -709,9 +709,11 @@ export interface ModelInfo {
   id: string;
   name: string;
   version: string;
-  precision: 'fp32' | 'fp16';
+  precision: Precision;
   /** The model this one is a variant of (same weights, another precision), or null. */
   variantOf: string | null;
+  /** For an int8 variant: its agreement with `variantOf`, measured at conversion (manifest). */
+  agreement: VariantAgreement | null;
   fixture: boolean;
   sourceDescription: string;
   /** The manifest's source.origin: where the weights came from. */

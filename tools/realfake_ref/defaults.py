@@ -71,9 +71,12 @@ def preset(name: str) -> dict[str, Any]:
 OPSET = 17
 PROBE_BATCH = 2
 # Probe tolerances written into the manifest: the browser compares its backend's logits with them.
-PROBE_TOLERANCE = {'fp32': 1e-3, 'fp16': 5e-2}
+PROBE_TOLERANCE = {'fp32': 1e-3, 'fp16': 5e-2, 'int8': 0.25}
 # onnxruntime-node (CPU) on an fp16 variant vs PyTorch fp32, at conversion and fixture check: half the
 # browser's allowance, leaving the other half to backends that round more (WebGPU computes in fp16).
 FP16_CHECK_TOLERANCE = PROBE_TOLERANCE['fp16'] / 2
+# onnxruntime-node on an int8 variant vs PyTorch fp32 at conversion: half the browser's allowance,
+# as for fp16 (WebAssembly runs the same integer kernels; the rest is float rounding).
+INT8_CHECK_TOLERANCE = PROBE_TOLERANCE['int8'] / 2
 # PyTorch vs onnxruntime-node on the exported fp32 graph.
 PARITY_TOLERANCE = 1e-4
