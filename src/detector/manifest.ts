@@ -87,6 +87,12 @@ export interface ModelManifest {
     opset: number;
   };
   /**
+   * A model imported from a checkpoint in the browser (src/shared/checkpoint-import.ts): the ONNX
+   * file is a graph whose initializers are external data in this file (float32 weights, the
+   * location named `file`). Absent when the ONNX file holds its own weights.
+   */
+  weights?: { file: string; sha256: string; bytes: number };
+  /**
    * fp32: the exported graph. fp16: every float tensor inside the graph is fp16 (input and output
    * stay float32), for WebGPU adapters with `shader-f16`; CPU backends run it through casts.
    * int8: MatMul/Gemm weights int8 per output channel, activations quantised at run time
@@ -215,6 +221,16 @@ export function parseManifest(json: unknown): ModelManifest {
   const onnxSha = str(onnx, 'sha256', 'onnx');
   if (!SHA256_RE.test(onnxSha)) fail('onnx.sha256', 'must be 64 lowercase hex digits');
 
+  let weights: ModelManifest['weights'];
+  if (json.weights !== undefined && json.weights !== null) {
+    const w = rec(json, 'weights', '');
+    const file = str(w, 'file', 'weights');
+    if (!/^[A-Za-z0-9._-]+$/.test(file)) fail('weights.file', 'must be a plain file name');
+    const sha256 = str(w, 'sha256', 'weights');
+    if (!SHA256_RE.test(sha256)) fail('weights.sha256', 'must be 64 lowercase hex digits');
+    weights = { file, sha256, bytes: num(w, 'bytes', 'weights', { int: true, min: 1 }) };
+  }
+
   const precision = json.precision;
   if (precision !== 'fp32' && precision !== 'fp16' && precision !== 'int8') fail('precision', 'must be "fp32", "fp16" or "int8"');
 
@@ -296,6 +312,7 @@ export function parseManifest(json: unknown): ModelManifest {
       bytes: num(onnx, 'bytes', 'onnx', { int: true, min: 1 }),
       opset: num(onnx, 'opset', 'onnx', { int: true, min: 1 }),
     },
+    ...(weights ? { weights } : {}),
     precision,
     variantOf,
     agreement,

@@ -16,7 +16,8 @@ import type { Backend, EngineOptions, EngineStatus } from '../shared/protocol';
 import { loadActiveFamily, summarize, type ActiveModel } from '../shared/model-registry';
 import { loadPlan, runWithinLimit } from '../detector/variants';
 import { externalizeInitializers, OnnxFormatError } from '../detector/onnx-external';
-import { storedOnnxBlob } from '../shared/model-store';
+import { storedOnnxBlob, storedWeightsBlob } from '../shared/model-store';
+import { sha256Hex } from '../detector/sha256';
 import type { HashReply, HashRequest } from './hash-worker';
 import { ortRuntime, type Ort } from './ort-runtime';
 
@@ -192,6 +193,17 @@ export class Engine {
   private async openModel({ manifest, onnxUrl, storedId }: ActiveModel): Promise<{ input: SessionInput; checked: Promise<void>; stop: () => void }> {
     // A downloaded model is read from OPFS, a packaged one from the extension package.
     const file = storedId !== null ? await storedOnnxBlob(storedId, manifest.onnx.bytes) : await fetchModel(onnxUrl ?? '', manifest.onnx.bytes);
+    if (manifest.weights && storedId !== null) {
+      // Imported from a checkpoint: a small graph (checked here) whose weights are external data in
+      // the weights file (checked in the worker, as a whole model file is).
+      const graph = new Uint8Array(await file.arrayBuffer());
+      if (sha256Hex(graph) !== manifest.onnx.sha256) throw new Error('model graph does not match its manifest (SHA-256)');
+      const weights = await storedWeightsBlob(storedId, manifest.weights.bytes);
+      const check = verifyInWorker(weights, manifest.weights.sha256, (share) => {
+        this.status.progress = share;
+      });
+      return { input: { graph, externalData: [{ path: manifest.weights.file, data: weights }] }, ...check };
+    }
     const check = verifyInWorker(file, manifest.onnx.sha256, (share) => {
       this.status.progress = share;
     });

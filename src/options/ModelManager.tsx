@@ -6,6 +6,7 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import browser from 'webextension-polyfill';
 import type { ModelActionReply, ModelInfo, ModelsReply, UiToBackground } from '../shared/protocol';
+import { GetCheckpoint } from './GetCheckpoint';
 import { ImportFromFiles } from './ImportFromFiles';
 import { agreementText, variantRole } from './variant-text';
 
@@ -131,8 +132,8 @@ export function ModelManager() {
         <>
           {active.fixture && (
             <p class="warning" role="note">
-              This is a test model with random weights: its scores mean nothing. Install a converted realfake model to
-              get real verdicts.
+              This is a test model with random weights: its scores mean nothing. Get LAION’s realfake model below to get
+              real verdicts.
             </p>
           )}
           <Details model={active} />
@@ -140,6 +141,15 @@ export function ModelManager() {
       ) : (
         <p class="help">No model found.</p>
       )}
+
+      <GetCheckpoint
+        state={state}
+        refresh={refresh}
+        onOutcome={(o) => {
+          setError(o.ok ? null : o.error);
+          setMessage(o.ok ? o.message : null);
+        }}
+      />
 
       <h3>Installed models</h3>
       <ul class="model-list">
@@ -167,7 +177,7 @@ export function ModelManager() {
             </span>
           </li>
         ))}
-        {state.unfinished.map((u) => (
+        {state.unfinished.filter((u) => u.checkpoint !== true).map((u) => (
           <li key={`partial-${u.id}`} data-model-id={u.id}>
             <span>
               Unfinished download <code>{u.id}</code>

@@ -199,7 +199,8 @@ export type UiToBackground =
   | { kind: 'ui/delete-all-data' }
   /** "Check all images on this page now" (on-demand mode, or to include images far down the page). */
   | { kind: 'ui/scan-tab'; tabId: number }
-  | ModelUiToBackground;
+  | ModelUiToBackground
+  | CheckpointUiToBackground;
 
 export interface TabReply {
   /** Host name of the tab's page; null for pages that are never scanned (chrome://, files). */
@@ -317,7 +318,8 @@ export type BackgroundToOffscreen =
   | { target: 'offscreen'; kind: 'offscreen/infer'; token: string; minSide: number; engine: EngineOptions }
   | { target: 'offscreen'; kind: 'offscreen/release'; token: string }
   | { target: 'offscreen'; kind: 'offscreen/status' }
-  | ModelBackgroundToOffscreen;
+  | ModelBackgroundToOffscreen
+  | CheckpointToOffscreen;
 
 /** The offscreen document has been idle for its release period: close it to free its memory. */
 export type OffscreenToBackground = { kind: 'offscreen/idle' };
@@ -553,7 +555,7 @@ export function parseUiToBackground(v: unknown): UiToBackground | null {
     case 'ui/delete-all-data':
       return { kind: v.kind };
     default:
-      return parseModelUiToBackground(v);
+      return parseModelUiToBackground(v) ?? parseCheckpointUiToBackground(v);
   }
 }
 
@@ -589,7 +591,7 @@ export function parseBackgroundToOffscreen(v: unknown): BackgroundToOffscreen | 
     case 'offscreen/status':
       return { target: 'offscreen', kind: 'offscreen/status' };
     default:
-      return parseModelBackgroundToOffscreen(v);
+      return parseModelBackgroundToOffscreen(v) ?? parseCheckpointToOffscreen(v);
   }
 }
 
@@ -733,6 +735,8 @@ export interface UnfinishedModelDownload {
   manifestUrl: string;
   received: number;
   total: number;
+  /** A paused or interrupted checkpoint import (manifestUrl: the checkpoint's URL or file name). */
+  checkpoint?: boolean;
 }
 
 export type ModelDownloadState = 'downloading' | 'verifying' | 'installed' | 'failed' | 'cancelled';
@@ -755,6 +759,8 @@ export interface ModelsReply {
   models: ModelInfo[];
   unfinished: UnfinishedModelDownload[];
   download: ModelDownloadStatus | null;
+  /** The checkpoint import in the offscreen document (running or just ended), if any. */
+  checkpoint: CheckpointImportStatus | null;
 }
 
 export type ModelActionReply = { ok: true } | { ok: false; error: string };
@@ -822,4 +828,89 @@ export function parseModelActionReply(v: unknown): ModelActionReply | null {
   if (!isRecord(v)) return null;
   if (v.ok === true) return { ok: true };
   return v.ok === false && typeof v.error === 'string' ? { ok: false, error: v.error.slice(0, 500) } : null;
+}
+
+// ---- checkpoint import: options page -> background -> offscreen ----------------------------
+// "Get LAION's realfake model" (or any checkpoint URL): the offscreen document fetches only the
+// model's weights out of a PyTorch checkpoint with Range requests (src/offscreen/checkpoint-download.ts).
+
+export type CheckpointUiToBackground =
+  /** Import the checkpoint at `url` ('' for LAION's published one); continues a paused import of it. */
+  | { kind: 'ui/import-checkpoint'; url: string }
+  /** Pause (keep what is stored) or cancel (remove it) the import under way. */
+  | { kind: 'ui/stop-checkpoint-import'; pause: boolean };
+
+export type CheckpointToOffscreen =
+  | { target: 'offscreen'; kind: 'offscreen/checkpoint-import'; url: string; engine: EngineOptions }
+  | { target: 'offscreen'; kind: 'offscreen/checkpoint-import-status' }
+  | { target: 'offscreen'; kind: 'offscreen/checkpoint-import-stop'; pause: boolean };
+
+export type CheckpointImportState = 'reading' | 'fetching' | 'probing' | 'installed' | 'paused' | 'failed' | 'cancelled';
+
+export interface CheckpointImportStatus {
+  state: CheckpointImportState;
+  url: string;
+  id: string;
+  /** Checkpoint bytes fetched (this run and earlier ones) and all the import needs. */
+  fetched: number;
+  toFetch: number;
+  /** The checkpoint's size, and the weights file's (float32). */
+  fileBytes: number;
+  weightBytes: number;
+  /** When this run started fetching, and what was stored before it (for speed and time left). */
+  startedAt: number;
+  fetchedAtStart: number;
+  /** HTTP requests made. */
+  requests: number;
+  error: string | null;
+}
+
+function parseCheckpointUiToBackground(v: Record<string, unknown>): CheckpointUiToBackground | null {
+  switch (v.kind) {
+    case 'ui/import-checkpoint':
+      return typeof v.url === 'string' && v.url.length <= MAX_URL_LENGTH ? { kind: 'ui/import-checkpoint', url: v.url } : null;
+    case 'ui/stop-checkpoint-import':
+      return typeof v.pause === 'boolean' ? { kind: 'ui/stop-checkpoint-import', pause: v.pause } : null;
+    default:
+      return null;
+  }
+}
+
+function parseCheckpointToOffscreen(v: Record<string, unknown>): CheckpointToOffscreen | null {
+  switch (v.kind) {
+    case 'offscreen/checkpoint-import': {
+      const engine = parseEngineOptions(v.engine);
+      if (!engine || typeof v.url !== 'string' || v.url.length > MAX_URL_LENGTH) return null;
+      return { target: 'offscreen', kind: 'offscreen/checkpoint-import', url: v.url, engine };
+    }
+    case 'offscreen/checkpoint-import-status':
+      return { target: 'offscreen', kind: 'offscreen/checkpoint-import-status' };
+    case 'offscreen/checkpoint-import-stop':
+      return typeof v.pause === 'boolean' ? { target: 'offscreen', kind: 'offscreen/checkpoint-import-stop', pause: v.pause } : null;
+    default:
+      return null;
+  }
+}
+
+export function parseCheckpointImportStatus(v: unknown): CheckpointImportStatus | null {
+  if (!isRecord(v)) return null;
+  const states: CheckpointImportState[] = ['reading', 'fetching', 'probing', 'installed', 'paused', 'failed', 'cancelled'];
+  if (!states.includes(v.state as CheckpointImportState) || !isShortString(v.url, MAX_URL_LENGTH)) return null;
+  if (typeof v.id !== 'string' || !MODEL_ID_RE.test(v.id)) return null;
+  const counts = [v.fetched, v.toFetch, v.fileBytes, v.weightBytes, v.startedAt, v.fetchedAtStart, v.requests];
+  if (!counts.every(isCount)) return null;
+  if (v.error !== null && typeof v.error !== 'string') return null;
+  return {
+    state: v.state as CheckpointImportState,
+    url: v.url,
+    id: v.id,
+    fetched: v.fetched as number,
+    toFetch: v.toFetch as number,
+    fileBytes: v.fileBytes as number,
+    weightBytes: v.weightBytes as number,
+    startedAt: v.startedAt as number,
+    fetchedAtStart: v.fetchedAtStart as number,
+    requests: v.requests as number,
+    error: v.error === null ? null : v.error.slice(0, 1000),
+  };
 }
