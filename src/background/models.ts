@@ -59,7 +59,9 @@ async function checkpointStatus(): Promise<CheckpointImportStatus | null> {
   return parseCheckpointImportStatus(await tellOffscreen({ target: 'offscreen', kind: 'offscreen/checkpoint-import-status' }));
 }
 
-const importing = (c: CheckpointImportStatus | null): boolean => c?.state === 'reading' || c?.state === 'fetching' || c?.state === 'probing';
+const importing = (c: CheckpointImportStatus | null): boolean => c?.state === 'reading' || c?.state === 'fetching' || c?.state === 'probing' || c?.state === 'int8';
+/** The import's own folders: the model, and its int8 variant while that is made. */
+const importsInto = (c: CheckpointImportStatus | null, id: string): boolean => importing(c) && (c?.id === id || `${c?.id}-int8` === id);
 
 async function listModels(): Promise<ModelsReply> {
   const index = await readModelsIndex();
@@ -73,7 +75,7 @@ async function listModels(): Promise<ModelsReply> {
     activeId: (await loadActiveModel()).manifest.id,
     models: [...packaged.filter((m): m is ModelInfo => m !== null), ...installed.map((s) => info(s.manifest, s.importedFrom === null ? s.manifestUrl : null, s.installedAt, s.importedFrom))],
     // The folder of the download under way is shown as that download, not as an unfinished one.
-    unfinished: unfinished.filter((u) => !(running(download) && download?.id === u.id) && !(importing(checkpoint) && checkpoint?.id === u.id)),
+    unfinished: unfinished.filter((u) => !(running(download) && download?.id === u.id) && !importsInto(checkpoint, u.id)),
     download,
     checkpoint,
   };
@@ -116,7 +118,7 @@ async function remove(id: string): Promise<ModelActionReply> {
   const index = await readModelsIndex();
   if (index.models[id] !== undefined) return { ok: false, error: `"${id}" is part of the extension and cannot be removed` };
   const checkpoint = await checkpointStatus();
-  if (importing(checkpoint) && checkpoint?.id === id) {
+  if (importsInto(checkpoint, id)) {
     await tellOffscreen({ target: 'offscreen', kind: 'offscreen/checkpoint-import-stop', pause: false });
     return { ok: true };
   }
@@ -153,7 +155,7 @@ async function onCheckpointUi(msg: CheckpointUiToBackground): Promise<unknown> {
   switch (msg.kind) {
     case 'ui/import-checkpoint':
       if (running(await downloadStatus())) return { ok: false, error: 'a model download is under way: wait for it to finish (or cancel it)' };
-      return startInOffscreen({ target: 'offscreen', kind: 'offscreen/checkpoint-import', url: msg.url, engine: await getEngineOptions() });
+      return startInOffscreen({ target: 'offscreen', kind: 'offscreen/checkpoint-import', url: msg.url, engine: await getEngineOptions(), int8: msg.int8 === true });
     case 'ui/stop-checkpoint-import':
       await tellOffscreen({ target: 'offscreen', kind: 'offscreen/checkpoint-import-stop', pause: msg.pause });
       return { ok: true };

@@ -42,7 +42,7 @@ chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse) => {
       void cancelModelDownload().then(() => sendResponse(modelDownloadStatus()));
       return true;
     case 'offscreen/checkpoint-import':
-      sendResponse(startCheckpointImport(msg.url, () => engine.hold(msg.engine)));
+      sendResponse(startCheckpointImport(msg.url, () => engine.hold(msg.engine), msg.int8 === true));
       return false;
     case 'offscreen/checkpoint-import-status':
       sendResponse(checkpointImportStatus());

@@ -836,16 +836,16 @@ export function parseModelActionReply(v: unknown): ModelActionReply | null {
 
 export type CheckpointUiToBackground =
   /** Import the checkpoint at `url` ('' for LAION's published one); continues a paused import of it. */
-  | { kind: 'ui/import-checkpoint'; url: string }
+  | { kind: 'ui/import-checkpoint'; url: string; int8?: boolean }
   /** Pause (keep what is stored) or cancel (remove it) the import under way. */
   | { kind: 'ui/stop-checkpoint-import'; pause: boolean };
 
 export type CheckpointToOffscreen =
-  | { target: 'offscreen'; kind: 'offscreen/checkpoint-import'; url: string; engine: EngineOptions }
+  | { target: 'offscreen'; kind: 'offscreen/checkpoint-import'; url: string; engine: EngineOptions; int8?: boolean }
   | { target: 'offscreen'; kind: 'offscreen/checkpoint-import-status' }
   | { target: 'offscreen'; kind: 'offscreen/checkpoint-import-stop'; pause: boolean };
 
-export type CheckpointImportState = 'reading' | 'fetching' | 'probing' | 'installed' | 'paused' | 'failed' | 'cancelled';
+export type CheckpointImportState = 'reading' | 'fetching' | 'probing' | 'int8' | 'installed' | 'paused' | 'failed' | 'cancelled';
 
 export interface CheckpointImportStatus {
   state: CheckpointImportState;
@@ -868,7 +868,8 @@ export interface CheckpointImportStatus {
 function parseCheckpointUiToBackground(v: Record<string, unknown>): CheckpointUiToBackground | null {
   switch (v.kind) {
     case 'ui/import-checkpoint':
-      return typeof v.url === 'string' && v.url.length <= MAX_URL_LENGTH ? { kind: 'ui/import-checkpoint', url: v.url } : null;
+      if (typeof v.url !== 'string' || v.url.length > MAX_URL_LENGTH || (v.int8 !== undefined && typeof v.int8 !== 'boolean')) return null;
+      return { kind: 'ui/import-checkpoint', url: v.url, ...(v.int8 ? { int8: true } : {}) };
     case 'ui/stop-checkpoint-import':
       return typeof v.pause === 'boolean' ? { kind: 'ui/stop-checkpoint-import', pause: v.pause } : null;
     default:
@@ -880,8 +881,8 @@ function parseCheckpointToOffscreen(v: Record<string, unknown>): CheckpointToOff
   switch (v.kind) {
     case 'offscreen/checkpoint-import': {
       const engine = parseEngineOptions(v.engine);
-      if (!engine || typeof v.url !== 'string' || v.url.length > MAX_URL_LENGTH) return null;
-      return { target: 'offscreen', kind: 'offscreen/checkpoint-import', url: v.url, engine };
+      if (!engine || typeof v.url !== 'string' || v.url.length > MAX_URL_LENGTH || (v.int8 !== undefined && typeof v.int8 !== 'boolean')) return null;
+      return { target: 'offscreen', kind: 'offscreen/checkpoint-import', url: v.url, engine, ...(v.int8 ? { int8: true } : {}) };
     }
     case 'offscreen/checkpoint-import-status':
       return { target: 'offscreen', kind: 'offscreen/checkpoint-import-status' };
@@ -894,7 +895,7 @@ function parseCheckpointToOffscreen(v: Record<string, unknown>): CheckpointToOff
 
 export function parseCheckpointImportStatus(v: unknown): CheckpointImportStatus | null {
   if (!isRecord(v)) return null;
-  const states: CheckpointImportState[] = ['reading', 'fetching', 'probing', 'installed', 'paused', 'failed', 'cancelled'];
+  const states: CheckpointImportState[] = ['reading', 'fetching', 'probing', 'int8', 'installed', 'paused', 'failed', 'cancelled'];
   if (!states.includes(v.state as CheckpointImportState) || !isShortString(v.url, MAX_URL_LENGTH)) return null;
   if (typeof v.id !== 'string' || !MODEL_ID_RE.test(v.id)) return null;
   const counts = [v.fetched, v.toFetch, v.fileBytes, v.weightBytes, v.startedAt, v.fetchedAtStart, v.requests];

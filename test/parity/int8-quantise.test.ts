@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quantizeWeight } from '../../src/detector/int8-quantise';
+import { seededUniform } from '../../src/detector/synthetic-pictures';
 import { countDiffs } from '../support/compare';
 import { runPython } from '../support/python';
 
@@ -28,21 +29,9 @@ q.astype(np.int8).tofile(sys.argv[1] + '/q.bin')
 scale.astype('<f4').tofile(sys.argv[1] + '/scale.bin')
 `;
 
-/** Seeded uniform numbers in [0, 1) (mulberry32). */
-function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A [K, N] float32 weight, column by column a different case. */
 function weights(): Float32Array {
-  const rnd = uniform(20261202);
+  const rnd = seededUniform(20261202);
   const normal = (): number => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
   const w = new Float32Array(K * N);
   const set = (r: number, c: number, v: number): void => {
