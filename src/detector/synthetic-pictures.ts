@@ -4,6 +4,10 @@
 // kind of content as the converter's set (tools/realfake_ref/int8.py synthetic_pictures), made by a
 // generator of its own (mulberry32), so the pixels are not numpy's: a manifest says which set it used.
 
+import type { PreprocessingSpec } from './manifest';
+import { preprocessRgb } from './preprocess';
+import { probeInput } from './probe';
+
 export const SYNTHETIC_SEED = 20261202;
 export const SYNTHETIC_COUNT = 12;
 
@@ -64,5 +68,19 @@ export function syntheticPictures(count = SYNTHETIC_COUNT, seed = SYNTHETIC_SEED
     for (let k = 0; k < img.length; k++) rgb[k] = Math.max(0, Math.min(255, Math.round((img[k] as number) + 128 + sigma * normal())));
     out.push({ name: `synthetic-${String(i).padStart(2, '0')}`, width, height, rgb });
   }
+  return out;
+}
+
+/**
+ * The in-browser import's agreement set, NCHW float32 at 224 x 224: the probe's first `probes`
+ * inputs, then the synthetic pictures through the model's preprocessing.
+ */
+export function agreementInputs(probes: number, spec: PreprocessingSpec): Float32Array {
+  const pictures = syntheticPictures();
+  const side = spec.centerCrop;
+  const plane = 3 * side * side;
+  const out = new Float32Array((probes + pictures.length) * plane);
+  out.set(probeInput(probes, side, side));
+  pictures.forEach((p, i) => out.set(preprocessRgb(p.rgb, p.width, p.height, spec), (probes + i) * plane));
   return out;
 }

@@ -10,11 +10,9 @@
 
 import { int8WeightParts, planInt8Variant } from '../detector/int8-variant';
 import { MODEL_ID_RE, type ModelManifest, type VariantAgreement } from '../detector/manifest';
-import { preprocessRgb } from '../detector/preprocess';
-import { probeInput } from '../detector/probe';
 import { DEFAULT_THRESHOLD, scoreLogits } from '../detector/scores';
 import { Sha256, sha256Hex } from '../detector/sha256';
-import { SYNTHETIC_SEED, syntheticPictures } from '../detector/synthetic-pictures';
+import { agreementInputs, SYNTHETIC_SEED } from '../detector/synthetic-pictures';
 import { ortRuntime } from '../offscreen/ort-runtime';
 import { finishInstall, modelDir, partName, readStoredModel, removeStoredModel, storedOnnxBlob, storedWeightsBlob, weightsPartName, writeFile, type ModelSource } from './model-store';
 
@@ -70,16 +68,6 @@ async function wasmSession(graph: Uint8Array<ArrayBuffer>, weightsFile: string, 
   };
 }
 
-/** The agreement set: the probe's inputs, then the synthetic pictures through the model's preprocessing. */
-function agreementInputs(m: ModelManifest): Float32Array {
-  const pictures = syntheticPictures();
-  const plane = 3 * SIDE * SIDE;
-  const out = new Float32Array((PROBE_BATCH + pictures.length) * plane);
-  out.set(probeInput(PROBE_BATCH, SIDE, SIDE));
-  pictures.forEach((p, i) => out.set(preprocessRgb(p.rgb, p.width, p.height, m.preprocessing), (PROBE_BATCH + i) * plane));
-  return out;
-}
-
 function pGenerated(logits: Float32Array, m: ModelManifest): number[] {
   const n = m.labels.length;
   return Array.from({ length: logits.length / n }, (_, i) => scoreLogits(logits.subarray(i * n, (i + 1) * n), m).pGenerated);
@@ -130,7 +118,7 @@ export async function makeInt8Variant(req: Int8VariantRequest): Promise<ModelMan
       }
       await writeFile(dir, partName(0), plan.graph);
       const weights = await storedWeightsBlob(id, plan.bytes);
-      const inputs = agreementInputs(fp32);
+      const inputs = agreementInputs(PROBE_BATCH, fp32.preprocessing);
 
       const s8 = await wasmSession(plan.graph, fp32.weights.file, weights);
       let logits8: Float32Array;
