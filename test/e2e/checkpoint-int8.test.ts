@@ -6,7 +6,7 @@
 // inputs), and, once chosen, its badges on the photographs (`npm run eval` on the converter's int8:
 // sharp + onnxruntime-node). The options page shows its agreement beside it.
 
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -199,5 +199,20 @@ describe('checkpoint import with the int8 variant', () => {
     expect(Math.abs(p - (converterInt8.get(widest) ?? NaN))).toBeLessThan(Math.abs(p - (converterFp32.get(widest) ?? NaN)));
     console.log(`import's int8 in Chromium vs eval on the converter's int8: ${seen.join(', ')}; ${widest}: int8 ` +
       `${converterInt8.get(widest)?.toFixed(5)}, fp32 ${converterFp32.get(widest)?.toFixed(5)}, browser ${p.toFixed(5)}`);
+  });
+
+  it('makes the variant from a checkpoint file on disk too (the options page imports it itself)', async () => {
+    const local = join(work, 'local-model.ckpt');
+    copyFileSync(join(work, 'lightning-timm.ckpt'), local);
+    await options.locator('#checkpoint-file').setInputFiles(local);
+    await options.getByRole('button', { name: 'Import checkpoint file' }).click();
+    await options.getByText('Its int8 variant ckpt-local-model-int8 is installed too').waitFor({ timeout: 120_000 });
+    const m8 = await storedManifest('ckpt-local-model-int8');
+    const first = await storedManifest(INT8_ID);
+    expect(m8).toMatchObject({ variantOf: 'ckpt-local-model', precision: 'int8' });
+    // The same checkpoint: the same weights file, byte for byte, and the same agreement (measured in
+    // another page here, where WebAssembly may run with other threads: equal within float noise).
+    expect(m8.weights!.sha256).toBe(first.weights!.sha256);
+    expect(Math.abs(m8.agreement!.maxAbsP - first.agreement!.maxAbsP)).toBeLessThanOrEqual(1e-4);
   });
 });

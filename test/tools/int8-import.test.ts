@@ -13,7 +13,7 @@ import { placeConvNeXt } from '../../src/detector/checkpoint/placement';
 import { bytesSource } from '../../src/detector/checkpoint/source';
 import { readCheckpointTensors } from '../../src/detector/checkpoint/tensors';
 import { int8WeightParts, planInt8Variant } from '../../src/detector/int8-variant';
-import { relocateExternalData } from '../../src/detector/onnx-external';
+import { readExternalInitializers, relocateExternalData } from '../../src/detector/onnx-external';
 import { probeInput } from '../../src/detector/probe';
 import { maxAbsDiff } from '../support/compare';
 import { REPO, runPython } from '../support/python';
@@ -92,6 +92,24 @@ beforeAll(async () => {
 }, 600_000);
 
 describe('the import\'s int8 variant', () => {
+  it('fits every packaged fp32 graph: ConvNeXt-Large\'s int8 weights file is about 220 MB', async () => {
+    const sizes: string[] = [];
+    for (const [fp32Graph, layers] of [[FP32_GRAPH, 11], ['convnext-192.384.768.1536-3.3.27.3-c2.onnx', 73]] as const) {
+      const fp32 = readFileSync(join(GRAPHS, fp32Graph));
+      const variant = await planInt8Variant(readFileSync(join(GRAPHS, fp32Graph.replace(/\.onnx$/, '-int8.onnx'))), fp32, 'weights.bin');
+      expect(variant.entries.filter((e) => e.kind === 'int8')).toHaveLength(layers);
+      expect(variant.entries.every((e) => e.offset % 64 === 0)).toBe(true);
+      const fp32Bytes = (await readExternalInitializers(fp32)).reduce((n, i) => n + i.length, 0);
+      sizes.push(`${fp32Graph}: ${fp32Bytes} -> ${variant.bytes} bytes`);
+      if (layers === 73) {
+        expect(fp32Bytes).toBeGreaterThan(780e6);
+        expect(variant.bytes).toBeGreaterThan(200e6);
+        expect(variant.bytes).toBeLessThan(230e6);
+      }
+    }
+    console.log(`int8 weights files: ${sizes.join('; ')}`);
+  });
+
   it('has the converter\'s int8 weights and scales, byte for byte, with no Transpose before MatMulInteger', async () => {
     const r = await runPython(['-c', SAME_PY, converterInt8, importInt8]);
     expect(r.code, r.stderr).toBe(0);
