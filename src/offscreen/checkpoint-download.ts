@@ -147,8 +147,12 @@ export function startCheckpointImport(rawUrl: string, hold: () => () => void, in
         status.state = 'installed';
       },
       (e: unknown) => {
-        // The model is installed; only its int8 variant failed (the error says so).
-        if (e instanceof Int8VariantError) return void Object.assign(status, { state: 'installed', error: e.message });
+        if (e instanceof Int8VariantError) {
+          // The model is installed; only its int8 variant failed (the error says so).
+          status.state = 'installed';
+          status.error = e.message;
+          return;
+        }
         status.state = run.pause ? 'paused' : abort.signal.aborted ? 'cancelled' : 'failed';
         status.error = abort.signal.aborted ? null : importErrorMessage(e);
       },
