@@ -41,10 +41,8 @@ export interface Int8VariantRequest {
   signal: AbortSignal;
 }
 
-type Session = { run: (input: Float32Array) => Promise<Float32Array>; release: () => Promise<void> };
-
-/** A WebAssembly session of a graph + weights file model, run one image at a time. */
-async function wasmSession(graph: Uint8Array<ArrayBuffer>, weightsFile: string, weights: Blob): Promise<Session> {
+/** The logits of a graph + weights file model for `input` (NCHW), on WebAssembly, one image per run. */
+async function logitsOnWasm(graph: Uint8Array<ArrayBuffer>, weightsFile: string, weights: Blob, input: Float32Array): Promise<Float32Array> {
   const { ort } = await ortRuntime();
   const session = await ort.InferenceSession.create(graph, {
     executionProviders: ['wasm'],
@@ -53,19 +51,18 @@ async function wasmSession(graph: Uint8Array<ArrayBuffer>, weightsFile: string, 
     extra: { session: { disable_prepacking: '1' } },
   });
   const plane = 3 * SIDE * SIDE;
-  return {
-    run: async (input) => {
-      const rows: number[] = [];
-      for (let at = 0; at < input.length; at += plane) {
-        const out = await session.run({ input: new ort.Tensor('float32', input.slice(at, at + plane), [1, 3, SIDE, SIDE]) });
-        const logits = out.logits;
-        if (!logits) throw new Error('the graph has no output named logits');
-        rows.push(...(logits.data as Float32Array));
-      }
-      return Float32Array.from(rows);
-    },
-    release: () => session.release(),
-  };
+  const rows: number[] = [];
+  try {
+    for (let at = 0; at < input.length; at += plane) {
+      const out = await session.run({ input: new ort.Tensor('float32', input.slice(at, at + plane), [1, 3, SIDE, SIDE]) });
+      const logits = out.logits;
+      if (!logits) throw new Error('the graph has no output named logits');
+      rows.push(...(logits.data as Float32Array));
+    }
+  } finally {
+    await session.release();
+  }
+  return Float32Array.from(rows);
 }
 
 function pGenerated(logits: Float32Array, m: ModelManifest): number[] {
@@ -120,23 +117,12 @@ export async function makeInt8Variant(req: Int8VariantRequest): Promise<ModelMan
       const weights = await storedWeightsBlob(id, plan.bytes);
       const inputs = agreementInputs(PROBE_BATCH, fp32.preprocessing);
 
-      const s8 = await wasmSession(plan.graph, fp32.weights.file, weights);
-      let logits8: Float32Array;
-      try {
-        logits8 = await s8.run(inputs);
-      } finally {
-        await s8.release();
-      }
+      // One session at a time: the WebAssembly heap (which never shrinks) then holds the larger model, not both.
+      const logits8 = await logitsOnWasm(plan.graph, fp32.weights.file, weights, inputs);
       signal.throwIfAborted();
       const probe = [...logits8.subarray(0, PROBE_BATCH * fp32.labels.length)];
       if (!probe.every(Number.isFinite)) throw new Error('it computes non-finite logits on the probe input');
-      const s32 = await wasmSession(fp32Graph, fp32.weights.file, fp32Weights);
-      let logits32: Float32Array;
-      try {
-        logits32 = await s32.run(inputs);
-      } finally {
-        await s32.release();
-      }
+      const logits32 = await logitsOnWasm(fp32Graph, fp32.weights.file, fp32Weights, inputs);
       signal.throwIfAborted();
       const manifest: ModelManifest = {
         ...fp32,
