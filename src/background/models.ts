@@ -6,19 +6,12 @@
 import type { ModelManifest } from '../detector/manifest';
 import { loadActiveModel, loadPackagedModel, readModelsIndex } from '../shared/model-registry';
 import { listStoredModels, readStoredModel, removeAllStoredModels, removeStoredModel, writeActiveChoice } from '../shared/model-store';
-import {
-  parseModelActionReply,
-  parseModelDownloadStatus,
-  type ModelActionReply,
-  type ModelBackgroundToOffscreen,
-  type ModelDownloadStatus,
-  type ModelInfo,
-  type ModelsReply,
-  type ModelUiToBackground,
-} from '../shared/protocol';
+import type { Handlers } from '../shared/protocol/channel';
+import type { ModelDownloadStatus } from '../shared/protocol/offscreen';
+import type { ModelActionReply, ModelInfo, ModelsReply, UiChannel } from '../shared/protocol/ui';
 import { getEngineOptions } from '../shared/settings';
 import { forgetActiveManifest } from './checker';
-import { closeOffscreen, ensureOffscreen, hasOffscreenDocument } from './offscreen-client';
+import { askOffscreen, closeOffscreen } from './offscreen-client';
 
 function info(m: ModelManifest, downloadedFrom: string | null, installedAt: number | null, importedFrom: string | null = null): ModelInfo {
   return {
@@ -39,13 +32,12 @@ function info(m: ModelManifest, downloadedFrom: string | null, installedAt: numb
   };
 }
 
-async function tellOffscreen(msg: ModelBackgroundToOffscreen): Promise<unknown> {
-  if (!(await hasOffscreenDocument())) return null;
-  return chrome.runtime.sendMessage(msg).catch(() => null);
+function downloadStatus(): Promise<ModelDownloadStatus | null> {
+  return askOffscreen({ target: 'offscreen', kind: 'offscreen/model-download-status' }, 'if-open');
 }
 
-async function downloadStatus(): Promise<ModelDownloadStatus | null> {
-  return parseModelDownloadStatus(await tellOffscreen({ target: 'offscreen', kind: 'offscreen/model-download-status' }));
+async function cancelDownload(): Promise<void> {
+  await askOffscreen({ target: 'offscreen', kind: 'offscreen/model-download-cancel' }, 'if-open');
 }
 
 const running = (d: ModelDownloadStatus | null): boolean => d?.state === 'downloading' || d?.state === 'verifying';
@@ -67,16 +59,11 @@ async function listModels(): Promise<ModelsReply> {
 }
 
 async function install(url: string): Promise<ModelActionReply> {
-  const msg: ModelBackgroundToOffscreen = { target: 'offscreen', kind: 'offscreen/model-download', url, engine: await getEngineOptions() };
-  for (let attempt = 1; ; attempt++) {
-    await ensureOffscreen();
-    try {
-      return parseModelActionReply(await chrome.runtime.sendMessage(msg)) ?? { ok: false, error: 'the engine gave no answer' };
-    } catch (e) {
-      // A document just created may not be listening yet ("Receiving end does not exist").
-      if (attempt >= 10) return { ok: false, error: `the engine cannot be reached: ${e instanceof Error ? e.message : String(e)}` };
-      await new Promise((r) => setTimeout(r, 100 * attempt));
-    }
+  try {
+    const reply = await askOffscreen({ target: 'offscreen', kind: 'offscreen/model-download', url, engine: await getEngineOptions() }, 'create');
+    return reply ?? { ok: false, error: 'the engine gave no answer' };
+  } catch (e) {
+    return { ok: false, error: `the engine cannot be reached: ${e instanceof Error ? e.message : String(e)}` };
   }
 }
 
@@ -100,7 +87,7 @@ async function remove(id: string): Promise<ModelActionReply> {
   if (index.models[id] !== undefined) return { ok: false, error: `"${id}" is part of the extension and cannot be removed` };
   const download = await downloadStatus();
   if (running(download) && download?.id === id) {
-    await tellOffscreen({ target: 'offscreen', kind: 'offscreen/model-download-cancel' });
+    await cancelDownload();
     return { ok: true };
   }
   const wasActive = (await loadActiveModel()).manifest.id === id;
@@ -127,22 +114,27 @@ export async function deleteDownloadedModels(): Promise<void> {
   }
 }
 
-export async function onModelUi(msg: ModelUiToBackground): Promise<unknown> {
-  try {
-    switch (msg.kind) {
-      case 'ui/list-models':
-        return await listModels();
-      case 'ui/install-model':
-        return await install(msg.url);
-      case 'ui/cancel-model-download':
-        await tellOffscreen({ target: 'offscreen', kind: 'offscreen/model-download-cancel' });
-        return { ok: true };
-      case 'ui/set-active-model':
-        return await setActive(msg.id);
-      case 'ui/remove-model':
-        return await remove(msg.id);
+type ModelKind = 'ui/list-models' | 'ui/install-model' | 'ui/cancel-model-download' | 'ui/set-active-model' | 'ui/remove-model';
+
+/** Any failure (storage, the engine's document) answers `{ ok: false, error }`, never an exception. */
+function answering<A extends unknown[], R>(work: (...args: A) => Promise<R>): (...args: A) => Promise<R | { ok: false; error: string }> {
+  return async (...args) => {
+    try {
+      return await work(...args);
+    } catch (e) {
+      return { ok: false, error: e instanceof Error ? e.message : String(e) };
     }
-  } catch (e) {
-    return { ok: false, error: e instanceof Error ? e.message : String(e) };
-  }
+  };
 }
+
+/** The options page's model requests. */
+export const modelHandlers: Pick<Handlers<UiChannel>, ModelKind> = {
+  'ui/list-models': answering(listModels),
+  'ui/install-model': answering((msg) => install(msg.url)),
+  'ui/cancel-model-download': answering(async () => {
+    await cancelDownload();
+    return { ok: true as const };
+  }),
+  'ui/set-active-model': answering((msg) => setActive(msg.id)),
+  'ui/remove-model': answering((msg) => remove(msg.id)),
+};

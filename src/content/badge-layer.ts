@@ -4,7 +4,8 @@
 // (object-fit, overflow clipping, transforms), hides under the page's fixed modals and menus,
 // and opens a card with the details. Suspected pictures can be blurred or hidden until clicked.
 
-import type { Verdict } from '../shared/protocol';
+import { isGenerated } from '../detector/scores';
+import type { Verdict } from '../shared/protocol/shapes';
 import type { SuspectedStyle } from '../shared/settings';
 import { describeEvidence } from '../shared/evidence-text';
 import { describeCard, describeVerdict } from '../shared/verdict-text';
@@ -317,7 +318,7 @@ export class BadgeLayer {
   }
 
   private suspected(entry: Entry): boolean {
-    return entry.verdict?.status === 'done' && entry.verdict.pGenerated >= entry.verdict.threshold;
+    return entry.verdict?.status === 'done' && isGenerated(entry.verdict.pGenerated, entry.verdict.threshold);
   }
 
   private render(entry: Entry): void {

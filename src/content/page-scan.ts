@@ -3,13 +3,14 @@
 // requests for pictures that went far away before an answer are withdrawn, and every element
 // showing a picture gets its badge.
 
-import browser from 'webextension-polyfill';
-import type { ContentToBackground, ScanPriority, Verdict } from '../shared/protocol';
+import type { ScanPriority } from '../shared/protocol/content';
+import type { Verdict } from '../shared/protocol/shapes';
 import type { Settings } from '../shared/settings';
 import { BadgeLayer } from './badge-layer';
 import { Discovery } from './discovery';
 import { Requests, needsPageBytes, pageBytesLabel, type Refusal } from './requests';
 import type { Reading, Source } from './sources';
+import { tellBackground } from './to-background';
 
 /** "Near" the viewport: within one viewport height above or below it. */
 const NEAR_MARGIN = '100% 0px 100% 0px';
@@ -371,8 +372,7 @@ export class PageScan {
   }
 
   private report(url: string, mistake: boolean): void {
-    const message: ContentToBackground = { kind: 'content/report-mistake', url, mistake };
-    void browser.runtime.sendMessage(message).catch(() => undefined);
+    void tellBackground({ kind: 'content/report-mistake', url, mistake }).catch(() => undefined);
   }
 
   /** Elements that left the document are forgotten (batched: removals come in bursts). */

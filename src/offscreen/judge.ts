@@ -5,7 +5,8 @@
 import { preprocess } from '../detector/preprocess';
 import { readEvidence, type MetadataScan } from '../detector/provenance';
 import { softmax } from '../detector/scores';
-import type { EngineOptions, FetchReply, JudgeReply } from '../shared/protocol';
+import type { EngineOptions } from '../shared/protocol/shapes';
+import type { FetchReply, JudgeReply } from '../shared/protocol/offscreen';
 import { DecodeError, decodeImage } from './decode';
 import { evidenceOptions } from './c2pa-validator';
 import type { Engine } from './engine';

@@ -25,7 +25,8 @@ import {
   writeFile,
   type DownloadProgress,
 } from '../shared/model-store';
-import type { ModelActionReply, ModelDownloadStatus } from '../shared/protocol';
+import type { ModelActionReply } from '../shared/protocol/ui';
+import type { ModelDownloadStatus } from '../shared/protocol/offscreen';
 
 const MAX_MANIFEST_CHARS = 1 << 20;
 /** The first try and up to three continuations after the connection drops. */
