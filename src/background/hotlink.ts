@@ -84,7 +84,7 @@ export async function withReferrer<T>(imageUrl: string, referrer: string, reques
   }
 }
 
-/** Session rules in force now (for tests: none outside a retry). */
+/** Session rules in force now (for the test build's hooks: none outside a retry). */
 export async function activeReferrerRules(): Promise<number> {
   return (await chrome.declarativeNetRequest.getSessionRules()).length;
 }

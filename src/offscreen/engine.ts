@@ -49,8 +49,9 @@ async function webGpuHere(options: EngineOptions): Promise<{ unusable: string | 
     adapter = null;
   }
   if (!adapter) return { unusable: 'WebGPU has no adapter on this machine', shaderF16: false };
-  // Test-only fault: claim shader-f16 on an adapter without it, to exercise the fp16 path.
-  const shaderF16 = options.faults.pretendShaderF16 || (adapter.features?.has('shader-f16') ?? false);
+  // Test builds only: claim shader-f16 on an adapter without it, to exercise the fp16 path.
+  const pretendF16 = __REALFAKE_TEST__ && options.faults?.pretendShaderF16 === true;
+  const shaderF16 = pretendF16 || (adapter.features?.has('shader-f16') ?? false);
   // A software adapter (e.g. SwiftShader) is slower than WASM.
   const software = adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false;
   if (software && !options.allowSoftwareWebGpu) return { unusable: 'WebGPU has only a software adapter here, slower than WebAssembly', shaderF16 };
@@ -72,8 +73,8 @@ async function runLogits(l: Loaded, input: Float32Array, batch: number): Promise
 async function probeError(l: Loaded, perturb = false): Promise<number> {
   const [, , h, w] = l.manifest.input.shape;
   const got = await runLogits(l, probeInput(l.manifest.probe.batch, h, w), l.manifest.probe.batch);
-  // Test-only fault: pretend the backend computes something else.
-  if (perturb) for (let i = 0; i < got.length; i++) got[i] = (got[i] ?? 0) + 1;
+  // Test builds only: pretend the backend computes something else.
+  if (__REALFAKE_TEST__ && perturb) for (let i = 0; i < got.length; i++) got[i] = (got[i] ?? 0) + 1;
   return probeMaxDiff(got, l.manifest.probe.logits);
 }
 
@@ -245,10 +246,13 @@ export class Engine {
         const { input, checked } = opened;
         let session: ort.InferenceSession | null = null;
         try {
-          if (backend === 'webgpu' && options.faults.failWebGpuInit) throw new Error('injected fault: WebGPU initialisation failed');
+          // Test builds only: the fault switches (EngineOptions.faults); a release build has none.
+          const failInit = __REALFAKE_TEST__ && backend === 'webgpu' && options.faults?.failWebGpuInit === true;
+          const perturb = __REALFAKE_TEST__ && backend === 'webgpu' && options.faults?.perturbWebGpuProbe === true;
+          if (failInit) throw new Error('injected fault: WebGPU initialisation failed');
           session = await runtime.ort.InferenceSession.create(input.graph, sessionOptions(backend, input.externalData));
           const loaded: Loaded = { ort: runtime.ort, session, manifest, backend };
-          const err = await probeError(loaded, backend === 'webgpu' && options.faults.perturbWebGpuProbe);
+          const err = await probeError(loaded, perturb);
           if (probeReproduced(err, manifest.probe.tolerance)) {
             // Nothing is judged before the whole file is known to be the manifest's.
             await checked;

@@ -93,10 +93,17 @@ export interface EngineOptions {
   /** The engine asks to be closed (giving all its memory back) after this long idle; 0: never. */
   idleReleaseMs: number;
   /**
-   * Test-only faults, to exercise the WebGPU fallbacks where WebGPU works (never set by the UI);
+   * Test builds only (`__REALFAKE_TEST__`), where it is always present; a release build neither sends
+   * nor accepts it. Faults to exercise the WebGPU fallbacks where WebGPU works (never set by the UI);
    * pretendShaderF16 makes the engine treat the adapter as having `shader-f16`.
    */
-  faults: { failWebGpuInit: boolean; perturbWebGpuProbe: boolean; pretendShaderF16: boolean };
+  faults?: EngineFaults;
+}
+
+export interface EngineFaults {
+  failWebGpuInit: boolean;
+  perturbWebGpuProbe: boolean;
+  pretendShaderF16: boolean;
 }
 
 export const ENGINE_LIMITS = {
@@ -190,21 +197,24 @@ export function parseVerdict(v: unknown): Verdict | null {
 }
 
 export function parseEngineOptions(v: unknown): EngineOptions | null {
-  if (!isRecord(v) || typeof v.useWebGpu !== 'boolean' || typeof v.allowSoftwareWebGpu !== 'boolean' || !isRecord(v.faults)) return null;
+  if (!isRecord(v) || typeof v.useWebGpu !== 'boolean' || typeof v.allowSoftwareWebGpu !== 'boolean') return null;
   const L = ENGINE_LIMITS;
   if (!intWithin(v.threads, L.threads) || !intWithin(v.maxBatch, L.maxBatch)) return null;
   if (!intWithin(v.batchWindowMs, L.batchWindowMs) || !intWithin(v.idleReleaseMs, L.idleReleaseMs)) return null;
-  const { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16 } = v.faults;
-  if (typeof failWebGpuInit !== 'boolean' || typeof perturbWebGpuProbe !== 'boolean' || typeof pretendShaderF16 !== 'boolean') return null;
-  return {
+  const options: EngineOptions = {
     useWebGpu: v.useWebGpu,
     allowSoftwareWebGpu: v.allowSoftwareWebGpu,
     threads: v.threads,
     maxBatch: v.maxBatch,
     batchWindowMs: v.batchWindowMs,
     idleReleaseMs: v.idleReleaseMs,
-    faults: { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16 },
   };
+  // Fault switches: required in a test build, refused in a release build (which has no code for them).
+  if (!__REALFAKE_TEST__) return v.faults === undefined ? options : null;
+  if (!isRecord(v.faults)) return null;
+  const { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16 } = v.faults;
+  if (typeof failWebGpuInit !== 'boolean' || typeof perturbWebGpuProbe !== 'boolean' || typeof pretendShaderF16 !== 'boolean') return null;
+  return { ...options, faults: { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16 } };
 }
 
 export function parseFailure(v: Record<string, unknown>): { ok: false; reason: FailureReason; detail: string } | null {
