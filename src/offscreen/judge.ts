@@ -4,7 +4,7 @@
 
 import { preprocess } from '../detector/preprocess';
 import { readEvidence, type MetadataScan } from '../detector/provenance';
-import { softmax } from '../detector/scores';
+import { scoreLogits } from '../detector/scores';
 import type { EngineOptions } from '../shared/protocol/shapes';
 import type { FetchReply, JudgeReply } from '../shared/protocol/offscreen';
 import { DecodeError, decodeImage } from './decode';
@@ -79,9 +79,8 @@ export async function judgeHeld(engine: Engine, token: string, minSide: number, 
     }
     const input = preprocess(image.rgba, image.width, image.height, manifest.preprocessing);
     const { logits, backend } = await engine.infer(input, options);
-    const probabilities = softmax(Array.from(logits));
-    const pGenerated = probabilities[manifest.generatedIndex];
-    if (pGenerated === undefined || !Number.isFinite(pGenerated)) {
+    const { pGenerated } = scoreLogits(logits, manifest);
+    if (!Number.isFinite(pGenerated)) {
       return { ok: false, reason: 'model-error', detail: 'model returned no usable score' };
     }
     const thumbnail = await makeThumbnail(image).catch(() => null);

@@ -272,6 +272,8 @@ describe('options page', () => {
     }
     await view.close();
     await page.close();
+    // The history as the tests below expect it (the popup's test cleared it).
+    await options.evaluate(() => chrome.runtime.sendMessage({ kind: 'ui/clear-history' }));
   });
 
   it('stores the minimum size and history limits, refusing out-of-range values', async () => {
