@@ -60,6 +60,10 @@ export type Verdict =
       status: 'done';
       /** Probability that the image is generated, per the model's manifest. */
       pGenerated: number;
+      /**
+       * The threshold in force when it was sent. Whoever shows the verdict labels it with the one
+       * in force now (the content script puts that here on every settings change).
+       */
       threshold: number;
       model: ModelSummary;
       fromCache: boolean;
