@@ -5,134 +5,46 @@
 // native, the session load time and the extension process's peak memory (private, and RSS). Asserts
 // nothing about time.
 //
+// The int8 variant (tools/quantize_int8.py, made once from the cached fp32 model): native and
+// browser WebAssembly on all threads, chosen in the options page as a user would; its speed against
+// fp32's rows of the same run, its size, and its agreement with fp32 (max |Δp|, labels at 0.5 over
+// the photographs and synthetic pictures, measured when the variant was made; its manifest).
+//
 // The model (~800 MB) is made once by the project's tools and cached outside git in
 // $RFL_BENCH_CACHE (default ~/.cache/realfake-lens/bench).
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, homedir, tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ort from 'onnxruntime-node';
 import { launchWithExtension, type ExtensionSession } from '../test/support/chrome';
 import { fromExtensionPage } from '../test/support/contexts';
-import { configureEngine, offscreenStatus } from '../test/support/engine';
 import { importThroughOptions } from '../test/support/model-import';
-import { waitForBadges } from '../test/support/badges';
 import { writeSyntheticPictures } from '../test/support/png';
 import { PYTHON, REPO } from '../test/support/python';
+import { parseManifest } from '../src/detector/manifest';
 import { startServer, type TestServer } from '../test/support/server';
+import {
+  chromiumRow,
+  CORES,
+  ensureModel,
+  MODEL_DIR,
+  MODEL_ID,
+  modelMb as modelFileMb,
+  nativeMsPerImage,
+  peakText,
+  speedText,
+  type Row,
+} from './convnext-large';
 
-const GFLOP_PER_IMAGE = 68.7; // ConvNeXt-Large at 224x224: 34.4 GMACs
-const MODEL_ID = 'bench-convnext-large';
-const CACHE = process.env.RFL_BENCH_CACHE ?? join(homedir(), '.cache/realfake-lens/bench');
-const MODEL_DIR = join(CACHE, MODEL_ID);
+const INT8_DIR = `${MODEL_DIR}-int8`;
 const DIST = join(tmpdir(), 'rfl-dist-bench');
 const IMAGES_PER_RUN = Number(process.env.BENCH_ENGINE_IMAGES ?? 4);
-const CORES = cpus().length;
-
-interface Row {
-  name: string;
-  msPerImage: number;
-  loadMs: number | null;
-  peak: PeakMemory | null;
-}
 
 let server: TestServer;
 let picDir: string;
 let pictures: string[];
-
-/** Makes the random ConvNeXt-Large checkpoint and converts it with tools/convert.py, once. */
-function ensureModel(): void {
-  if (existsSync(join(MODEL_DIR, 'manifest.json'))) return;
-  mkdirSync(CACHE, { recursive: true });
-  const work = join(CACHE, 'checkpoint');
-  console.log(`making a random ConvNeXt-Large in ${MODEL_DIR} (once; about a minute and 5 GB of memory)`);
-  const run = (args: string[]) => {
-    const r = spawnSync(PYTHON, args, { cwd: REPO, stdio: 'inherit' });
-    if (r.status !== 0) throw new Error(`${args[0]} failed (exit ${r.status})`);
-  };
-  run(['tools/make_test_checkpoint.py', work, 'lightning-timm', '--dims', '192,384,768,1536', '--depths', '3,3,27,3']);
-  run(['tools/convert.py', join(work, 'lightning-timm.ckpt'), '--id', MODEL_ID, '--out', MODEL_DIR, '--force']);
-  rmSync(work, { recursive: true, force: true });
-}
-
-/** The parent of each process on the machine. */
-function parents(): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      out.set(pid, stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] ?? '');
-    } catch {
-      // the process ended
-    }
-  }
-  return out;
-}
-
-/** Peak memory (MiB) of one process: all resident pages, and its private part. */
-interface PeakMemory {
-  rssMb: number;
-  /**
-   * Resident memory less file-backed pages (RssAnon + RssShmem): what this process costs. The
-   * file-backed part is mostly the Chromium binary's code (about 110 MiB), shared by every
-   * Chromium process and the same with or without a model.
-   */
-  privateMb: number;
-}
-
-/**
- * Peak memory of the largest of this bench's own Chromium extension processes, sampled until
- * stopped. Only descendants of this process count: other Chromiums on the machine (another test
- * run) have extension processes too.
- */
-function watchExtensionMemory(): () => PeakMemory | null {
-  const peak: PeakMemory = { rssMb: 0, privateMb: 0 };
-  const kb = (status: string, field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
-  const sample = (): void => {
-    const parent = parents();
-    const ours = (pid: string): boolean => {
-      for (let p: string | undefined = pid, n = 0; p && n < 32; p = parent.get(p), n++) if (p === String(process.pid)) return true;
-      return false;
-    };
-    for (const pid of parent.keys()) {
-      try {
-        if (!ours(pid)) continue;
-        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-        if (!cmd.includes('--extension-process')) continue;
-        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-        peak.rssMb = Math.max(peak.rssMb, kb(status, 'VmRSS') / 1024);
-        peak.privateMb = Math.max(peak.privateMb, (kb(status, 'RssAnon') + kb(status, 'RssShmem')) / 1024);
-      } catch {
-        // the process ended
-      }
-    }
-  };
-  const timer = setInterval(sample, 200);
-  return () => {
-    clearInterval(timer);
-    sample();
-    return peak.rssMb > 0 ? peak : null;
-  };
-}
-
-async function nativeMsPerImage(batch: number): Promise<number> {
-  const session = await ort.InferenceSession.create(join(MODEL_DIR, 'model.onnx'), {
-    executionProviders: ['cpu'],
-    intraOpNumThreads: CORES,
-    graphOptimizationLevel: 'all',
-  });
-  const input = new Float32Array(batch * 3 * 224 * 224).map((_, i) => Math.sin(i) * 2);
-  const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', input, [batch, 3, 224, 224]) };
-  await session.run(feeds); // warm-up
-  const runs = batch === 1 ? 3 : 2;
-  const t0 = performance.now();
-  for (let i = 0; i < runs; i++) await session.run(feeds);
-  const ms = (performance.now() - t0) / (runs * batch);
-  await session.release();
-  return ms;
-}
 
 /** The WebGPU adapter the extension's pages see, if any. */
 async function adapterHere(ext: ExtensionSession): Promise<{ software: boolean; shaderF16: boolean; name: string } | null> {
@@ -147,31 +59,9 @@ async function adapterHere(ext: ExtensionSession): Promise<{ software: boolean; 
   );
 }
 
-async function browserRow(ext: ExtensionSession, backend: 'wasm' | 'webgpu', threads: number, batch: number, run: number, label = ''): Promise<Row> {
-  await configureEngine(ext, { 'engine.useWebGpu': backend === 'webgpu', 'engine.threads': threads, 'engine.maxBatch': batch, 'engine.batchWindowMs': 1000 });
+function browserRow(ext: ExtensionSession, backend: 'wasm' | 'webgpu', threads: number, batch: number, run: number, label = ''): Promise<Row> {
   const files = pictures.slice(run * IMAGES_PER_RUN, (run + 1) * IMAGES_PER_RUN);
-  server.page(`/run${run}.html`, `<!doctype html>${files.map((f) => `<img src="/static/${f}" width="160">`).join('')}`);
-  const stopWatching = watchExtensionMemory();
-  const page = await ext.context.newPage();
-  await page.goto(`${server.origin}/run${run}.html`);
-  const badges = await waitForBadges(page, (b) => b.length === files.length && b.every((x) => x.state !== 'checking'), 900_000);
-  const peak = stopWatching();
-  await page.close();
-  const failed = badges.filter((b) => b.state !== 'generated' && b.state !== 'real');
-  expect(failed.map((b) => `${b.src}: ${b.state} ${b.reason} ${b.title}`)).toEqual([]);
-  const status = await offscreenStatus(ext);
-  expect(status.inferred.images).toBe(files.length);
-  expect(status.largestBatch).toBe(batch);
-  expect(status.backend, `engine note: ${status.note}`).toBe(backend);
-  return {
-    name:
-      backend === 'webgpu'
-        ? `browser WebGPU ${status.precision}, batch ${batch}`
-        : `browser WASM ${status.threads} thread${status.threads === 1 ? '' : 's'}, batch ${batch}${label}`,
-    msPerImage: status.inferred.ms / status.inferred.images,
-    loadMs: status.loadMs,
-    peak,
-  };
+  return chromiumRow(ext, { server, path: `/run${run}.html`, files }, backend, threads, batch, label);
 }
 
 /**
@@ -183,8 +73,17 @@ async function installInOpfs(ext: ExtensionSession): Promise<void> {
   await importThroughOptions(ext, MODEL_DIR, { as: { id: `${MODEL_ID}-opfs`, name: `${manifest.name} (OPFS)` } });
 }
 
+/** The int8 variant of the cached model (tools/quantize_int8.py, with its agreement), once. */
+function ensureInt8(): void {
+  if (existsSync(join(INT8_DIR, 'manifest.json'))) return;
+  console.log(`making the int8 variant in ${INT8_DIR} (once; a few minutes)`);
+  const r = spawnSync(PYTHON, ['tools/quantize_int8.py', MODEL_DIR, '--out', INT8_DIR, '--force'], { cwd: REPO, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`quantize_int8.py failed (exit ${r.status})`);
+}
+
 beforeAll(async () => {
   ensureModel();
+  ensureInt8();
   execFileSync('npx', ['vite', 'build', '--logLevel', 'warn'], {
     cwd: REPO,
     stdio: 'inherit',
@@ -203,7 +102,7 @@ afterAll(async () => {
 
 describe('bench: inference engine', () => {
   it('ConvNeXt-Large: native onnxruntime against the extension engine', async () => {
-    const native = { b1: await nativeMsPerImage(1), b4: await nativeMsPerImage(4) };
+    const native = { b1: await nativeMsPerImage(1), b4: await nativeMsPerImage(4), int8: await nativeMsPerImage(1, INT8_DIR) };
     // Linux Chromium keeps WebGPU behind these switches; without a GPU they give only SwiftShader, not measured.
     const ext = await launchWithExtension({ dist: DIST, extraArgs: ['--enable-unsafe-webgpu', '--enable-features=Vulkan'] });
     const rows: Row[] = [];
@@ -222,28 +121,40 @@ describe('bench: inference engine', () => {
       // A real model is downloaded or imported, not packaged: the engine reads it from OPFS.
       await installInOpfs(ext);
       rows.push(await browserRow(ext, 'wasm', all, 1, run++, ', model from OPFS'));
+      // The int8 variant, imported and chosen in the options page (never picked automatically).
+      await importThroughOptions(ext, INT8_DIR);
+      rows.push(await browserRow(ext, 'wasm', all, 1, run++, ', model from OPFS'));
     } finally {
       await ext.close();
     }
-    const modelMb = Number(JSON.parse(readFileSync(join(MODEL_DIR, 'manifest.json'), 'utf8')).onnx.bytes) / 1048576;
-    const fmt = (name: string, ms: number, ref: number, extra = '') =>
-      `  ${name.padEnd(34)} ${ms.toFixed(0).padStart(6)} ms/image  ${(1000 / ms).toFixed(2).padStart(5)} images/s  ` +
-      `${((GFLOP_PER_IMAGE * 1000) / ms).toFixed(0).padStart(4)} GFLOP/s  ${(ms / ref).toFixed(2).padStart(5)}x native${extra}`;
+    const modelMb = modelFileMb();
+    const int8Manifest = parseManifest(JSON.parse(readFileSync(join(INT8_DIR, 'manifest.json'), 'utf8')));
+    const int8Mb = int8Manifest.onnx.bytes / 1048576;
+    const agreement = int8Manifest.agreement;
+    const fp32Opfs = rows.find((r) => r.precision === 'fp32' && r.name.includes('OPFS'));
+    const int8Opfs = rows.find((r) => r.precision === 'int8');
+    const sizeOf = (r: Row): number => (r.precision === 'int8' ? int8Mb : modelMb);
+    const fmt = (name: string, ms: number, ref: number, extra = '') => speedText(name, ms, ref, 'native', extra);
     const lines = [
       `ConvNeXt-Large (random weights, ${modelMb.toFixed(0)} MB fp32), ${CORES} cores, ${IMAGES_PER_RUN} images per browser row:`,
       fmt(`onnxruntime-node, ${CORES} threads, batch 1`, native.b1, native.b1),
       fmt(`onnxruntime-node, ${CORES} threads, batch 4`, native.b4, native.b4),
+      fmt(`onnxruntime-node, ${CORES} threads, batch 1, int8`, native.int8, native.int8),
       ...rows.map((r) => {
-        const ref = r.name.includes('batch 1') ? native.b1 : native.b4;
+        const ref = r.precision === 'int8' ? native.int8 : r.name.includes('batch 1') ? native.b1 : native.b4;
         const load = r.loadMs === null ? '' : `  load ${(r.loadMs / 1000).toFixed(1)} s`;
-        const mem =
-          r.peak === null
-            ? ''
-            : `  peak ${(r.peak.privateMb / 1024).toFixed(2)} GiB private (${(r.peak.privateMb / modelMb).toFixed(2)}x model), ` +
-              `${(r.peak.rssMb / 1024).toFixed(2)} GiB RSS (${(r.peak.rssMb / modelMb).toFixed(2)}x)`;
+        const mem = r.peak === null ? '' : `  ${peakText(r.peak, sizeOf(r))}`;
         return fmt(r.name, r.msPerImage, ref, load + mem);
       }),
       gpuLine,
+      `int8 variant: ${int8Mb.toFixed(0)} MB (${(int8Mb / modelMb).toFixed(2)}x fp32); native ${(native.b1 / native.int8).toFixed(2)}x fp32's speed, ` +
+        `browser WASM ${fp32Opfs && int8Opfs ? (fp32Opfs.msPerImage / int8Opfs.msPerImage).toFixed(2) : '?'}x fp32's (both from OPFS, all threads, batch 1)`,
+      agreement
+        ? `int8 agreement with fp32 (its manifest, measured when made, onnxruntime-node): max |Δp| ${agreement.maxAbsP.toExponential(2)}, ` +
+          `mean ${agreement.meanAbsP.toExponential(2)}, labels at ${agreement.threshold} agree on ${Math.round(agreement.labelAgreement * agreement.images)}/${agreement.images} ` +
+          `(${agreement.photos} photographs, ${agreement.synthetic} synthetic)`
+        : 'int8 agreement: none in its manifest',
+      `goal: int8 variant ~200 MB instead of ~785 -> ${int8Mb <= 0.3 * modelMb ? 'met' : 'NOT met'} (${int8Mb.toFixed(0)} MB)`,
       `goal: browser WASM on all threads within 2.0x of native per image -> ${
         (rows.find((r) => r.name.includes(`${Math.max(1, CORES)} thread`) && r.name.endsWith('batch 1'))?.msPerImage ?? Infinity) /
           native.b1 <=
@@ -252,8 +163,8 @@ describe('bench: inference engine', () => {
           : 'NOT met'
       } on this machine`,
       `goal: peak private memory of the offscreen document's process within 1.5x of the model -> ${
-        rows.every((r) => r.peak !== null && r.peak.privateMb / modelMb <= 1.5) ? 'met' : 'NOT met'
-      } (largest ${Math.max(...rows.map((r) => (r.peak?.privateMb ?? Infinity) / modelMb)).toFixed(2)}x)`,
+        rows.every((r) => r.peak !== null && r.peak.privateMb / sizeOf(r) <= 1.5) ? 'met' : 'NOT met'
+      } (largest ${Math.max(...rows.map((r) => (r.peak?.privateMb ?? Infinity) / sizeOf(r))).toFixed(2)}x)`,
     ];
     console.log(lines.join('\n'));
   }, 1_800_000);

@@ -1,18 +1,21 @@
-// Preprocessing cost per image in Chromium — the offscreen document's own code (decode.ts +
-// preprocess.ts, bundled as is): decode, then the published model's recipe (OpenCV-exact resize to
+// Preprocessing cost per image in Chromium and in Firefox ESR — the engine document's own code
+// (decode.ts + preprocess.ts, bundled as is, on a plain page served on 127.0.0.1 in each browser): decode, then the published model's recipe (OpenCV-exact resize to
 // 256 x 256, crop, normalise), for a 12 MP, a 1 MP and a 300 px JPEG. Reference, measured in the
 // same run on the same files: the reference pipeline in Python (PIL decode, cv2.resize, numpy;
 // tools/realfake_ref/pipeline.py). Prints ms per image and the ratio; asserts nothing about time.
 // One more row: the OpenCV INTER_LINEAR port (opencv-resize.ts) taking the decoded 12 MP picture to
 // 256x256, against cv2.resize on the same picture (one thread, as the page's script has one).
+// Firefox's rows are left out (and say so) where no Firefox is installed.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import puppeteer, { type Browser as FirefoxBrowser, type Page as FirefoxPage } from 'puppeteer-core';
 import { bundleForPage } from '../test/support/bundle';
 import { chromePath, QUIET_FLAGS } from '../test/support/chrome';
+import { firefoxPath } from '../test/support/firefox';
 import { PHOTOS_DIR } from '../test/support/photos';
 import { runPython } from '../test/support/python';
 import { startServer, type TestServer } from '../test/support/server';
@@ -68,6 +71,9 @@ let dir: string;
 let server: TestServer;
 let browser: Browser;
 let page: Page;
+let firefox: FirefoxBrowser | null = null;
+let firefoxPage: FirefoxPage | null = null;
+let noFirefox = '';
 let pil: Record<string, number>;
 
 beforeAll(async () => {
@@ -91,84 +97,110 @@ beforeAll(async () => {
   browser = await chromium.launch({ executablePath: chromePath(), headless: true, args });
   page = await browser.newPage();
   await page.goto(server.origin);
+  try {
+    firefox = await puppeteer.launch({ browser: 'firefox', executablePath: firefoxPath(), headless: true });
+    firefoxPage = await firefox.newPage();
+    await firefoxPage.goto(server.origin);
+  } catch (e) {
+    noFirefox = String(e);
+  }
 }, 240_000);
 
 afterAll(async () => {
   await browser?.close();
+  await firefox?.close();
   await server?.close();
   rmSync(dir, { recursive: true, force: true });
 });
+
+type Timing = { median: number; decode: number; length: number };
+
+/** Runs in the browser's page: decode + the published recipe on `url`, median of `repeats` after a warm-up. */
+const measurePreprocess = async ({ url, repeats }: { url: string; repeats: number }): Promise<Timing> => {
+  type Decode = typeof import('../src/offscreen/decode');
+  type Pre = typeof import('../src/detector/preprocess');
+  const g = globalThis as unknown as { RealfakeDecode: Decode; RealfakePreprocess: Pre };
+  const blob = await (await fetch(url)).blob();
+  // The published model's recipe (preset laion-realfake).
+  const spec = {
+    resize: { mode: 'square' as const, size: 256, interpolation: 'opencv-linear' as const },
+    centerCrop: 224,
+    mean: [0.485, 0.456, 0.406] as [number, number, number],
+    std: [0.229, 0.224, 0.225] as [number, number, number],
+    library: 'albumentations' as const,
+  };
+  const times: number[] = [];
+  const decodeTimes: number[] = [];
+  let length = 0;
+  for (let i = 0; i < repeats + 1; i++) {
+    const t0 = performance.now();
+    const img = await g.RealfakeDecode.decodeImage(blob);
+    const t1 = performance.now();
+    length = g.RealfakePreprocess.preprocess(img.rgba, img.width, img.height, spec).length;
+    times.push(performance.now() - t0);
+    decodeTimes.push(t1 - t0);
+  }
+  const median = (xs: number[]) => xs.slice(1).sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN;
+  return { median: median(times), decode: median(decodeTimes), length };
+};
+
+/** Runs in the browser's page: the OpenCV INTER_LINEAR port on the decoded picture at `url`, to 256x256. */
+const measureResize = async ({ url, repeats }: { url: string; repeats: number }): Promise<{ median: number; length: number }> => {
+  type Decode = typeof import('../src/offscreen/decode');
+  type Pre = typeof import('../src/detector/preprocess');
+  type CvResize = typeof import('../src/detector/opencv-resize');
+  const g = globalThis as unknown as { RealfakeDecode: Decode; RealfakePreprocess: Pre; RealfakeOpenCvResize: CvResize };
+  const img = await g.RealfakeDecode.decodeImage(await (await fetch(url)).blob());
+  const rgb = g.RealfakePreprocess.rgbaToRgb(img.rgba, img.width, img.height);
+  const times: number[] = [];
+  let length = 0;
+  for (let i = 0; i < repeats + 1; i++) {
+    const t0 = performance.now();
+    length = g.RealfakeOpenCvResize.resizeOpenCvLinear(rgb, img.width, img.height, 3, 256, 256).length;
+    times.push(performance.now() - t0);
+  }
+  const sorted = times.slice(1).sort((a, b) => a - b);
+  return { median: sorted[Math.floor(sorted.length / 2)] ?? NaN, length };
+};
+
+const firefoxLine = (): string => `  Firefox: not measured (${noFirefox.split('\n')[0]})`;
 
 describe('bench: preprocessing', () => {
   it('decodes and preprocesses 12 MP, 1 MP and 300 px JPEGs', async () => {
     const lines: string[] = [`preprocessing (decode + resize + crop + normalise), median of ${REPEATS}:`];
     for (const s of SIZES) {
-      const ms = await page.evaluate(
-        async ({ url, repeats }) => {
-          type Decode = typeof import('../src/offscreen/decode');
-          type Pre = typeof import('../src/detector/preprocess');
-          const g = globalThis as unknown as { RealfakeDecode: Decode; RealfakePreprocess: Pre };
-          const blob = await (await fetch(url)).blob();
-          // The published model's recipe (preset laion-realfake).
-          const spec = {
-            resize: { mode: 'square' as const, size: 256, interpolation: 'opencv-linear' as const },
-            centerCrop: 224,
-            mean: [0.485, 0.456, 0.406] as [number, number, number],
-            std: [0.229, 0.224, 0.225] as [number, number, number],
-            library: 'albumentations' as const,
-          };
-          const times: number[] = [];
-          const decodeTimes: number[] = [];
-          let length = 0;
-          for (let i = 0; i < repeats + 1; i++) {
-            const t0 = performance.now();
-            const img = await g.RealfakeDecode.decodeImage(blob);
-            const t1 = performance.now();
-            length = g.RealfakePreprocess.preprocess(img.rgba, img.width, img.height, spec).length;
-            times.push(performance.now() - t0);
-            decodeTimes.push(t1 - t0);
-          }
-          const median = (xs: number[]) => xs.slice(1).sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN;
-          return { median: median(times), decode: median(decodeTimes), length };
-        },
-        { url: `/static/${s.w}x${s.h}.jpg`, repeats: REPEATS },
-      );
-      expect(ms.length).toBe(3 * 224 * 224);
+      const arg = { url: `/static/${s.w}x${s.h}.jpg`, repeats: REPEATS };
       const ref = pil[s.name] ?? NaN;
-      lines.push(
-        `  ${s.name.padEnd(7)} browser ${ms.median.toFixed(1).padStart(7)} ms   reference ${ref.toFixed(1).padStart(7)} ms   ratio ${(ms.median / ref).toFixed(2)}x   (decode ${ms.decode.toFixed(1)} ms)`,
-      );
+      const row = (name: string, ms: Timing): string =>
+        `  ${s.name.padEnd(7)} ${name.padEnd(8)} ${ms.median.toFixed(1).padStart(7)} ms   reference ${ref.toFixed(1).padStart(7)} ms   ratio ${(ms.median / ref).toFixed(2)}x   (decode ${ms.decode.toFixed(1)} ms)`;
+      const ms = await page.evaluate(measurePreprocess, arg);
+      expect(ms.length).toBe(3 * 224 * 224);
+      lines.push(row('Chromium', ms));
+      if (firefoxPage) {
+        const fx = await firefoxPage.evaluate(measurePreprocess, arg);
+        expect(fx.length).toBe(3 * 224 * 224);
+        lines.push(`${row('Firefox', fx)}   ${(fx.median / ms.median).toFixed(2)}x Chromium`);
+      }
     }
+    if (!firefoxPage) lines.push(firefoxLine());
     console.log(lines.join('\n'));
   }, 600_000);
 
   it("resizes the decoded 12 MP picture to 256x256 like cv2 (INTER_LINEAR), against cv2's own time", async () => {
     const s = SIZES[0] as (typeof SIZES)[number];
-    const r = await page.evaluate(
-      async ({ url, repeats }) => {
-        type Decode = typeof import('../src/offscreen/decode');
-        type Pre = typeof import('../src/detector/preprocess');
-        type CvResize = typeof import('../src/detector/opencv-resize');
-        const g = globalThis as unknown as { RealfakeDecode: Decode; RealfakePreprocess: Pre; RealfakeOpenCvResize: CvResize };
-        const img = await g.RealfakeDecode.decodeImage(await (await fetch(url)).blob());
-        const rgb = g.RealfakePreprocess.rgbaToRgb(img.rgba, img.width, img.height);
-        const times: number[] = [];
-        let length = 0;
-        for (let i = 0; i < repeats + 1; i++) {
-          const t0 = performance.now();
-          length = g.RealfakeOpenCvResize.resizeOpenCvLinear(rgb, img.width, img.height, 3, 256, 256).length;
-          times.push(performance.now() - t0);
-        }
-        const sorted = times.slice(1).sort((a, b) => a - b);
-        return { median: sorted[Math.floor(sorted.length / 2)] ?? NaN, length };
-      },
-      { url: `/static/${s.w}x${s.h}.jpg`, repeats: REPEATS },
-    );
-    expect(r.length).toBe(256 * 256 * 3);
+    const arg = { url: `/static/${s.w}x${s.h}.jpg`, repeats: REPEATS };
     const ref = pil['cv2 resize'] ?? NaN;
-    console.log(
-      `OpenCV INTER_LINEAR resize, ${s.name} RGB -> 256x256, median of ${REPEATS}: ` +
-        `browser ${r.median.toFixed(2)} ms   cv2 (1 thread) ${ref.toFixed(2)} ms   ratio ${(r.median / ref).toFixed(2)}x`,
-    );
+    const lines = [`OpenCV INTER_LINEAR resize, ${s.name} RGB -> 256x256, median of ${REPEATS}:`];
+    const r = await page.evaluate(measureResize, arg);
+    expect(r.length).toBe(256 * 256 * 3);
+    lines.push(`  Chromium ${r.median.toFixed(2)} ms   cv2 (1 thread) ${ref.toFixed(2)} ms   ratio ${(r.median / ref).toFixed(2)}x`);
+    if (firefoxPage) {
+      const fx = await firefoxPage.evaluate(measureResize, arg);
+      expect(fx.length).toBe(256 * 256 * 3);
+      lines.push(`  Firefox  ${fx.median.toFixed(2)} ms   cv2 (1 thread) ${ref.toFixed(2)} ms   ratio ${(fx.median / ref).toFixed(2)}x   ${(fx.median / r.median).toFixed(2)}x Chromium`);
+    } else {
+      lines.push(firefoxLine());
+    }
+    console.log(lines.join('\n'));
   }, 600_000);
 });

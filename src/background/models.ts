@@ -6,8 +6,8 @@
 import type { ModelManifest } from '../detector/manifest';
 import { loadActiveModel, loadPackagedModel, readModelsIndex } from '../shared/model-registry';
 import { listStoredModels, readStoredModel, removeAllStoredModels, removeStoredModel, writeActiveChoice } from '../shared/model-store';
-import type { Handlers } from '../shared/protocol/channel';
-import type { ModelDownloadStatus } from '../shared/protocol/offscreen';
+import type { Handlers, Request } from '../shared/protocol/channel';
+import type { CheckpointImportStatus, ModelDownloadStatus, OffscreenChannel } from '../shared/protocol/offscreen';
 import type { ModelActionReply, ModelInfo, ModelsReply, UiChannel } from '../shared/protocol/ui';
 import { getEngineOptions } from '../shared/settings';
 import { forgetActiveManifest } from './checker';
@@ -20,11 +20,12 @@ function info(m: ModelManifest, downloadedFrom: string | null, installedAt: numb
     version: m.version,
     precision: m.precision,
     variantOf: m.variantOf,
+    agreement: m.agreement,
     fixture: m.fixture,
     sourceDescription: m.source.description,
     origin: m.source.origin,
     sha256: m.onnx.sha256,
-    bytes: m.onnx.bytes,
+    bytes: m.onnx.bytes + (m.weights?.bytes ?? 0),
     packaged: downloadedFrom === null && importedFrom === null,
     downloadedFrom,
     importedFrom,
@@ -36,11 +37,21 @@ function downloadStatus(): Promise<ModelDownloadStatus | null> {
   return askOffscreen({ target: 'offscreen', kind: 'offscreen/model-download-status' }, 'if-open');
 }
 
+async function stopCheckpointImport(pause: boolean): Promise<void> {
+  await askOffscreen({ target: 'offscreen', kind: 'offscreen/checkpoint-import-stop', pause }, 'if-open');
+}
+
 async function cancelDownload(): Promise<void> {
   await askOffscreen({ target: 'offscreen', kind: 'offscreen/model-download-cancel' }, 'if-open');
 }
 
 const running = (d: ModelDownloadStatus | null): boolean => d?.state === 'downloading' || d?.state === 'verifying';
+
+function checkpointStatus(): Promise<CheckpointImportStatus | null> {
+  return askOffscreen({ target: 'offscreen', kind: 'offscreen/checkpoint-import-status' }, 'if-open');
+}
+
+const importing = (c: CheckpointImportStatus | null): boolean => c?.state === 'reading' || c?.state === 'fetching' || c?.state === 'probing';
 
 async function listModels(): Promise<ModelsReply> {
   const index = await readModelsIndex();
@@ -49,19 +60,25 @@ async function listModels(): Promise<ModelsReply> {
   );
   const { installed, unfinished } = await listStoredModels();
   const download = await downloadStatus();
+  const checkpoint = await checkpointStatus();
   return {
     activeId: (await loadActiveModel()).manifest.id,
     models: [...packaged.filter((m): m is ModelInfo => m !== null), ...installed.map((s) => info(s.manifest, s.importedFrom === null ? s.manifestUrl : null, s.installedAt, s.importedFrom))],
     // The folder of the download under way is shown as that download, not as an unfinished one.
-    unfinished: unfinished.filter((u) => !(running(download) && download?.id === u.id)),
+    unfinished: unfinished.filter((u) => !(running(download) && download?.id === u.id) && !(importing(checkpoint) && checkpoint?.id === u.id)),
     download,
+    checkpoint,
   };
 }
 
 async function install(url: string): Promise<ModelActionReply> {
+  return startInOffscreen({ target: 'offscreen', kind: 'offscreen/model-download', url, engine: await getEngineOptions() });
+}
+
+/** Sends a message that starts work in the offscreen document, creating it first. */
+async function startInOffscreen(msg: Request<OffscreenChannel, 'offscreen/model-download' | 'offscreen/checkpoint-import'>): Promise<ModelActionReply> {
   try {
-    const reply = await askOffscreen({ target: 'offscreen', kind: 'offscreen/model-download', url, engine: await getEngineOptions() }, 'create');
-    return reply ?? { ok: false, error: 'the engine gave no answer' };
+    return (await askOffscreen(msg, 'create')) ?? { ok: false, error: 'the engine gave no answer' };
   } catch (e) {
     return { ok: false, error: `the engine cannot be reached: ${e instanceof Error ? e.message : String(e)}` };
   }
@@ -85,6 +102,11 @@ async function setActive(id: string): Promise<ModelActionReply> {
 async function remove(id: string): Promise<ModelActionReply> {
   const index = await readModelsIndex();
   if (index.models[id] !== undefined) return { ok: false, error: `"${id}" is part of the extension and cannot be removed` };
+  const checkpoint = await checkpointStatus();
+  if (importing(checkpoint) && checkpoint?.id === id) {
+    await stopCheckpointImport(false);
+    return { ok: true };
+  }
   const download = await downloadStatus();
   if (running(download) && download?.id === id) {
     await cancelDownload();
@@ -114,7 +136,14 @@ export async function deleteDownloadedModels(): Promise<void> {
   }
 }
 
-type ModelKind = 'ui/list-models' | 'ui/install-model' | 'ui/cancel-model-download' | 'ui/set-active-model' | 'ui/remove-model';
+type ModelKind =
+  | 'ui/list-models'
+  | 'ui/install-model'
+  | 'ui/cancel-model-download'
+  | 'ui/set-active-model'
+  | 'ui/remove-model'
+  | 'ui/import-checkpoint'
+  | 'ui/stop-checkpoint-import';
 
 /** Any failure (storage, the engine's document) answers `{ ok: false, error }`, never an exception. */
 function answering<A extends unknown[], R>(work: (...args: A) => Promise<R>): (...args: A) => Promise<R | { ok: false; error: string }> {
@@ -137,4 +166,12 @@ export const modelHandlers: Pick<Handlers<UiChannel>, ModelKind> = {
   }),
   'ui/set-active-model': answering((msg) => setActive(msg.id)),
   'ui/remove-model': answering((msg) => remove(msg.id)),
+  'ui/import-checkpoint': answering(async (msg) => {
+    if (running(await downloadStatus())) return { ok: false, error: 'a model download is under way: wait for it to finish (or cancel it)' };
+    return startInOffscreen({ target: 'offscreen', kind: 'offscreen/checkpoint-import', url: msg.url, engine: await getEngineOptions() });
+  }),
+  'ui/stop-checkpoint-import': answering(async (msg) => {
+    await stopCheckpointImport(msg.pause);
+    return { ok: true as const };
+  }),
 };

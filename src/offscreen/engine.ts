@@ -15,9 +15,10 @@ import { probeInput, probeMaxDiff, probeReproduced } from '../detector/probe';
 import type { Backend, EngineStatus } from '../shared/protocol/offscreen';
 import type { EngineOptions } from '../shared/protocol/shapes';
 import { loadActiveFamily, summarize, type ActiveModel } from '../shared/model-registry';
-import { loadPlan } from '../detector/variants';
+import { loadPlan, runWithinLimit } from '../detector/variants';
 import { externalizeInitializers, OnnxFormatError } from '../detector/onnx-external';
-import { storedOnnxBlob } from '../shared/model-store';
+import { storedOnnxBlob, storedWeightsBlob } from '../shared/model-store';
+import { sha256Hex } from '../detector/sha256';
 import type { HashReply, HashRequest } from './hash-worker';
 import { ortRuntime, type Ort } from './ort-runtime';
 
@@ -60,13 +61,15 @@ async function webGpuHere(options: EngineOptions): Promise<{ unusable: string | 
 
 async function runLogits(l: Loaded, input: Float32Array, batch: number): Promise<Float32Array> {
   const [, c, h, w] = l.manifest.input.shape;
-  const tensor = new l.ort.Tensor('float32', input, [batch, c, h, w]);
-  const out = await l.session.run({ [l.manifest.input.name]: tensor });
-  const logits = out[l.manifest.output.name];
-  if (!logits) throw new Error(`model has no output named ${l.manifest.output.name}`);
-  const data = logits.data as Float32Array;
-  tensor.dispose();
-  return data;
+  return runWithinLimit(l.manifest, input, batch, async (part, n) => {
+    const tensor = new l.ort.Tensor('float32', part, [n, c, h, w]);
+    const out = await l.session.run({ [l.manifest.input.name]: tensor });
+    const logits = out[l.manifest.output.name];
+    if (!logits) throw new Error(`model has no output named ${l.manifest.output.name}`);
+    const data = logits.data as Float32Array;
+    tensor.dispose();
+    return data;
+  });
 }
 
 /** Runs the manifest's probe; returns the largest logit difference from the reference. */
@@ -191,6 +194,17 @@ export class Engine {
   private async openModel({ manifest, onnxUrl, storedId }: ActiveModel): Promise<{ input: SessionInput; checked: Promise<void>; stop: () => void }> {
     // A downloaded model is read from OPFS, a packaged one from the extension package.
     const file = storedId !== null ? await storedOnnxBlob(storedId, manifest.onnx.bytes) : await fetchModel(onnxUrl ?? '', manifest.onnx.bytes);
+    if (manifest.weights && storedId !== null) {
+      // Imported from a checkpoint: a small graph (checked here) whose weights are external data in
+      // the weights file (checked in the worker, as a whole model file is).
+      const graph = new Uint8Array(await file.arrayBuffer());
+      if (sha256Hex(graph) !== manifest.onnx.sha256) throw new Error('model graph does not match its manifest (SHA-256)');
+      const weights = await storedWeightsBlob(storedId, manifest.weights.bytes);
+      const check = verifyInWorker(weights, manifest.weights.sha256, (share) => {
+        this.status.progress = share;
+      });
+      return { input: { graph, externalData: [{ path: manifest.weights.file, data: weights }] }, ...check };
+    }
     const check = verifyInWorker(file, manifest.onnx.sha256, (share) => {
       this.status.progress = share;
     });

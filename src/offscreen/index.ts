@@ -6,6 +6,7 @@ import { parseBackgroundToOffscreen, type OffscreenChannel, type OffscreenToBack
 import { Engine } from './engine';
 import { fetchAndHold, judgeHeld, release } from './judge';
 import { cancelModelDownload, modelDownloadStatus, startModelDownload } from './model-download';
+import { checkpointImportStatus, startCheckpointImport, stopCheckpointImport } from './checkpoint-download';
 
 const engine = new Engine();
 const idle: OffscreenToBackground = { kind: 'offscreen/idle' };
@@ -25,6 +26,12 @@ const handlers: Handlers<OffscreenChannel> = {
   'offscreen/model-download-cancel': async () => {
     await cancelModelDownload();
     return modelDownloadStatus();
+  },
+  'offscreen/checkpoint-import': (msg) => startCheckpointImport(msg.url, () => engine.hold(msg.engine)),
+  'offscreen/checkpoint-import-status': () => checkpointImportStatus(),
+  'offscreen/checkpoint-import-stop': async (msg) => {
+    await stopCheckpointImport(msg.pause);
+    return checkpointImportStatus();
   },
 };
 

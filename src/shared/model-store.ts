@@ -6,6 +6,9 @@
 //   models/<id>/download.json      while downloading: where from, how far, the hash state so far
 //   models/<id>/source.json        once installed: the manifest URL (or the imported file's
 //                                  name) and when
+//   models/<id>/weights-00000.bin …  a model imported from a checkpoint: its weights (float32),
+//                                  one part per fetched range; part-00000.bin is then its graph
+//   models/<id>/import.json        while importing a checkpoint: the ranges stored and their SHA-256
 //   models/<id>/manifest.json      written last, after the SHA-256 matched: its presence means
 //                                  "installed"; a folder without it is an unfinished download
 //   active.json                    the model the user chose ({ id }), packaged or downloaded
@@ -56,6 +59,8 @@ export interface UnfinishedDownload {
   manifestUrl: string;
   received: number;
   total: number;
+  /** A paused or interrupted checkpoint import (manifestUrl: the checkpoint's URL or file name). */
+  checkpoint?: boolean;
 }
 
 type Entries = { entries(): AsyncIterable<[string, FileSystemHandle]> };
@@ -103,6 +108,10 @@ export async function writeFile(dir: FileSystemDirectoryHandle, name: string, da
 }
 
 export const partName = (i: number): string => `part-${String(i).padStart(5, '0')}.bin`;
+/** A checkpoint import's weights file, in parts (one per fetched unit: src/detector/checkpoint/import-plan.ts). */
+export const weightsPartName = (i: number): string => `weights-${String(i).padStart(5, '0')}.bin`;
+/** While a checkpoint import runs or is paused: what it has stored so far (src/shared/checkpoint-import.ts). */
+export const IMPORT_FILE = 'import.json';
 
 /**
  * Makes a model whose chunks are all written installed: where it came from, then its manifest
@@ -176,6 +185,11 @@ export async function listStoredModels(): Promise<{ installed: StoredModel[]; un
       installed.push(model);
       continue;
     }
+    const imp = (await readJson(handle as FileSystemDirectoryHandle, IMPORT_FILE)) as { origin?: unknown; fetched?: unknown; toFetch?: unknown } | undefined;
+    if (imp && typeof imp.origin === 'string' && typeof imp.fetched === 'number' && typeof imp.toFetch === 'number') {
+      unfinished.push({ id: name, manifestUrl: imp.origin, received: imp.fetched, total: imp.toFetch, checkpoint: true });
+      continue;
+    }
     const p = (await readJson(handle as FileSystemDirectoryHandle, PROGRESS_FILE)) as Partial<DownloadProgress> | undefined;
     const total = (p?.manifest as { onnx?: { bytes?: unknown } } | undefined)?.onnx?.bytes;
     if (p && typeof p.manifestUrl === 'string' && typeof total === 'number' && typeof p.chunks === 'number' && typeof p.chunkSize === 'number') {
@@ -193,6 +207,15 @@ export async function listStoredModels(): Promise<{ installed: StoredModel[]; un
  * so the 800 MB never sits in memory whole (onnxruntime and the hash read it in pieces).
  */
 export async function storedOnnxBlob(id: string, bytes: number): Promise<Blob> {
+  return storedBlob(id, bytes, partName, 'model');
+}
+
+/** The weights file of a model imported from a checkpoint (its graph is the ONNX file), as one Blob. */
+export async function storedWeightsBlob(id: string, bytes: number): Promise<Blob> {
+  return storedBlob(id, bytes, weightsPartName, 'weights file of the model');
+}
+
+async function storedBlob(id: string, bytes: number, nameOf: (i: number) => string, what: string): Promise<Blob> {
   const dir = await modelDir(id, false);
   if (!dir) throw new Error(`downloaded model "${id}" is gone`);
   const parts: File[] = [];
@@ -200,15 +223,15 @@ export async function storedOnnxBlob(id: string, bytes: number): Promise<Blob> {
   for (let i = 0; ; i++) {
     let file: File;
     try {
-      file = await (await dir.getFileHandle(partName(i))).getFile();
+      file = await (await dir.getFileHandle(nameOf(i))).getFile();
     } catch {
       break;
     }
     at += file.size;
-    if (at > bytes) throw new Error(`downloaded model "${id}" is larger than its manifest says`);
+    if (at > bytes) throw new Error(`the ${what} "${id}" is larger than its manifest says`);
     parts.push(file);
   }
-  if (at !== bytes) throw new Error(`downloaded model "${id}" is incomplete (${at} of ${bytes} bytes)`);
+  if (at !== bytes) throw new Error(`the ${what} "${id}" is incomplete (${at} of ${bytes} bytes)`);
   return new Blob(parts);
 }
 

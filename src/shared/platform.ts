@@ -96,3 +96,13 @@ export const plainOrtBuild = FIREFOX
       return { ort, mjsPath: mjs.default, wasmPath: wasm.default };
     }
   : null;
+
+/**
+ * The domain declarativeNetRequest matches as the initiator of the extension's own requests
+ * (`initiatorDomains`): its origin's host. In Chromium that is the extension id. In Firefox it is
+ * the profile's internal UUID of moz-extension://<uuid>/; there `runtime.id` is the add-on id
+ * (realfake-lens@realfake-lens), which Firefox refuses as a domain.
+ */
+export function ownInitiatorDomain(): string {
+  return new URL(chrome.runtime.getURL('/')).hostname;
+}

@@ -4,7 +4,7 @@
 // The document validates each request (`parseBackgroundToOffscreen`); the background validates
 // each reply (`OFFSCREEN_REPLIES`), since the document handles hostile bytes.
 
-import { MODEL_ID_RE } from '../../detector/manifest';
+import { MODEL_ID_RE, type Precision } from '../../detector/manifest';
 import type { Evidence } from '../../detector/provenance/evidence';
 import type { Kind, ReplyParsers, Request } from './channel';
 import { noReply } from './channel';
@@ -45,7 +45,7 @@ export interface EngineStatus {
   progress: number | null;
   /** WebAssembly threads of the loaded session (null before loading). */
   threads: number | null;
-  precision: 'fp32' | 'fp16' | null;
+  precision: Precision | null;
   /** Most images that ran in one batch so far. */
   largestBatch: number;
   /** How long the last load took (download, SHA-256, session, probe), ms. */
@@ -86,6 +86,26 @@ export interface ModelDownloadStatus {
   error: string | null;
 }
 
+export type CheckpointImportState = 'reading' | 'fetching' | 'probing' | 'installed' | 'paused' | 'failed' | 'cancelled';
+
+export interface CheckpointImportStatus {
+  state: CheckpointImportState;
+  url: string;
+  id: string;
+  /** Checkpoint bytes fetched (this run and earlier ones) and all the import needs. */
+  fetched: number;
+  toFetch: number;
+  /** The checkpoint's size, and the weights file's (float32). */
+  fileBytes: number;
+  weightBytes: number;
+  /** When this run started fetching, and what was stored before it (for speed and time left). */
+  startedAt: number;
+  fetchedAtStart: number;
+  /** HTTP requests made. */
+  requests: number;
+  error: string | null;
+}
+
 type To<Body extends object, Reply> = Kind<{ target: 'offscreen' } & Body, Reply>;
 
 /**
@@ -109,6 +129,12 @@ export type OffscreenChannel = {
   /** The download under way or last finished; null: none since the document was made. */
   'offscreen/model-download-status': To<object, ModelDownloadStatus | null>;
   'offscreen/model-download-cancel': To<object, ModelDownloadStatus | null>;
+  /** Starts importing the weights of the checkpoint at `url` ('' for LAION's published one). */
+  'offscreen/checkpoint-import': To<{ url: string; engine: EngineOptions }, ActionReply>;
+  /** The import under way or last ended; null: none since the document was made. */
+  'offscreen/checkpoint-import-status': To<object, CheckpointImportStatus | null>;
+  /** Pause (keep what is stored) or cancel (remove it) the import under way. */
+  'offscreen/checkpoint-import-stop': To<{ pause: boolean }, CheckpointImportStatus | null>;
 };
 export type BackgroundToOffscreen = Request<OffscreenChannel>;
 
@@ -154,9 +180,17 @@ export function parseBackgroundToOffscreen(v: unknown): BackgroundToOffscreen | 
       if (!engine || !isUrl(v.url)) return null;
       return { target, kind: 'offscreen/model-download', url: v.url, engine };
     }
+    case 'offscreen/checkpoint-import': {
+      const engine = parseEngineOptions(v.engine);
+      if (!engine || typeof v.url !== 'string' || v.url.length > MAX_URL_LENGTH) return null;
+      return { target, kind: 'offscreen/checkpoint-import', url: v.url, engine };
+    }
+    case 'offscreen/checkpoint-import-stop':
+      return typeof v.pause === 'boolean' ? { target, kind: 'offscreen/checkpoint-import-stop', pause: v.pause } : null;
     case 'offscreen/status':
     case 'offscreen/model-download-status':
     case 'offscreen/model-download-cancel':
+    case 'offscreen/checkpoint-import-status':
       return { target, kind: v.kind };
     default:
       return null;
@@ -216,7 +250,7 @@ export function parseEngineStatus(v: unknown): EngineStatus | null {
     model: v.model as ModelSummary | null,
     progress: num(v.progress) === null ? null : Math.min(1, v.progress as number),
     threads: num(v.threads),
-    precision: v.precision === 'fp32' || v.precision === 'fp16' ? v.precision : null,
+    precision: v.precision === 'fp32' || v.precision === 'fp16' || v.precision === 'int8' ? v.precision : null,
     largestBatch: num(v.largestBatch) ?? 0,
     loadMs: num(v.loadMs),
     inferred:
@@ -248,6 +282,29 @@ export function parseModelDownloadStatus(v: unknown): ModelDownloadStatus | null
   };
 }
 
+export function parseCheckpointImportStatus(v: unknown): CheckpointImportStatus | null {
+  if (!isRecord(v)) return null;
+  const states: CheckpointImportState[] = ['reading', 'fetching', 'probing', 'installed', 'paused', 'failed', 'cancelled'];
+  if (!states.includes(v.state as CheckpointImportState) || !isShortString(v.url, MAX_URL_LENGTH)) return null;
+  if (typeof v.id !== 'string' || !MODEL_ID_RE.test(v.id)) return null;
+  const counts = [v.fetched, v.toFetch, v.fileBytes, v.weightBytes, v.startedAt, v.fetchedAtStart, v.requests];
+  if (!counts.every(isCount)) return null;
+  if (v.error !== null && typeof v.error !== 'string') return null;
+  return {
+    state: v.state as CheckpointImportState,
+    url: v.url,
+    id: v.id,
+    fetched: v.fetched as number,
+    toFetch: v.toFetch as number,
+    fileBytes: v.fileBytes as number,
+    weightBytes: v.weightBytes as number,
+    startedAt: v.startedAt as number,
+    fetchedAtStart: v.fetchedAtStart as number,
+    requests: v.requests as number,
+    error: v.error === null ? null : v.error.slice(0, 1000),
+  };
+}
+
 /** The replies the background checks: the document handles hostile bytes, so nothing is taken on trust. */
 export const OFFSCREEN_REPLIES: ReplyParsers<OffscreenChannel> = {
   'offscreen/fetch': parseFetchReply,
@@ -257,4 +314,7 @@ export const OFFSCREEN_REPLIES: ReplyParsers<OffscreenChannel> = {
   'offscreen/model-download': parseActionReply,
   'offscreen/model-download-status': parseModelDownloadStatus,
   'offscreen/model-download-cancel': parseModelDownloadStatus,
+  'offscreen/checkpoint-import': parseActionReply,
+  'offscreen/checkpoint-import-status': parseCheckpointImportStatus,
+  'offscreen/checkpoint-import-stop': parseCheckpointImportStatus,
 };

@@ -2,11 +2,11 @@
 // request kind to { body, reply }. The background validates every request
 // (`parseUiToBackground`); the pages trust the replies, which come from the background itself.
 
-import { MODEL_ID_RE } from '../../detector/manifest';
+import { MODEL_ID_RE, type Precision, type VariantAgreement } from '../../detector/manifest';
 import type { Evidence } from '../../detector/provenance/evidence';
 import type { Kind, Request } from './channel';
-import type { EngineStatus, ModelDownloadStatus } from './offscreen';
-import { isId, isRecord, isUrl, type ActionReply } from './validate';
+import type { CheckpointImportStatus, EngineStatus, ModelDownloadStatus } from './offscreen';
+import { isId, isRecord, isUrl, MAX_URL_LENGTH, type ActionReply } from './validate';
 
 export interface TabReply {
   /** Host name of the tab's page; null for pages that are never scanned (chrome://, files). */
@@ -50,9 +50,11 @@ export interface ModelInfo {
   id: string;
   name: string;
   version: string;
-  precision: 'fp32' | 'fp16';
+  precision: Precision;
   /** The model this one is a variant of (same weights, another precision), or null. */
   variantOf: string | null;
+  /** For an int8 variant: its agreement with `variantOf`, measured at conversion (manifest). */
+  agreement: VariantAgreement | null;
   fixture: boolean;
   sourceDescription: string;
   /** The manifest's source.origin: where the weights came from. */
@@ -72,6 +74,8 @@ export interface UnfinishedModelDownload {
   manifestUrl: string;
   received: number;
   total: number;
+  /** A paused or interrupted checkpoint import (manifestUrl: the checkpoint's URL or file name). */
+  checkpoint?: boolean;
 }
 
 export interface ModelsReply {
@@ -79,6 +83,8 @@ export interface ModelsReply {
   models: ModelInfo[];
   unfinished: UnfinishedModelDownload[];
   download: ModelDownloadStatus | null;
+  /** The checkpoint import in the offscreen document (running or just ended), if any. */
+  checkpoint: CheckpointImportStatus | null;
 }
 
 export type ModelActionReply = ActionReply;
@@ -110,6 +116,14 @@ export type UiChannel = {
   'ui/set-active-model': Kind<{ id: string }, ModelActionReply>;
   /** Removes a downloaded model, or an unfinished download (packaged models cannot be removed). */
   'ui/remove-model': Kind<{ id: string }, ModelActionReply>;
+  /**
+   * "Get LAION's realfake model" (or any checkpoint URL): import the checkpoint at `url` ('' for
+   * LAION's published one); continues a paused import of it. The offscreen document fetches only
+   * the model's weights with Range requests (src/offscreen/checkpoint-download.ts).
+   */
+  'ui/import-checkpoint': Kind<{ url: string }, ModelActionReply>;
+  /** Pause (keep what is stored) or cancel (remove it) the import under way. */
+  'ui/stop-checkpoint-import': Kind<{ pause: boolean }, ModelActionReply>;
 };
 export type UiToBackground = Request<UiChannel>;
 
@@ -146,6 +160,10 @@ export function parseUiToBackground(v: unknown): UiToBackground | null {
     case 'ui/set-active-model':
     case 'ui/remove-model':
       return typeof v.id === 'string' && MODEL_ID_RE.test(v.id) ? { kind: v.kind, id: v.id } : null;
+    case 'ui/import-checkpoint':
+      return typeof v.url === 'string' && v.url.length <= MAX_URL_LENGTH ? { kind: 'ui/import-checkpoint', url: v.url } : null;
+    case 'ui/stop-checkpoint-import':
+      return typeof v.pause === 'boolean' ? { kind: 'ui/stop-checkpoint-import', pause: v.pause } : null;
     default:
       return null;
   }
