@@ -79,6 +79,11 @@ export interface CheckRequest {
   onShed?: () => void;
 }
 
+/** Where a request comes from: the page (frame) and its tab. */
+export function fromTab(tab: chrome.tabs.Tab & { id: number }, pageUrl: string): Pick<CheckRequest, 'pageUrl' | 'tabUrl' | 'pageTitle' | 'tabId' | 'incognito'> {
+  return { pageUrl, tabUrl: tab.url ?? pageUrl, pageTitle: tab.title ?? '', tabId: tab.id, incognito: tab.incognito };
+}
+
 interface Routed {
   /** How the bytes were had around a refusal (absent: plainly). */
   via?: BytesRoute;

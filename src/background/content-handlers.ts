@@ -4,7 +4,7 @@
 import type { Handlers, Request } from '../shared/protocol/channel';
 import { MAX_ITEMS_PER_CHECK, type CheckReply, type ContentChannel } from '../shared/protocol/content';
 import { readSettings, scanningAllowed } from '../shared/settings';
-import { checkImage, queue } from './checker';
+import { checkImage, fromTab, queue } from './checker';
 import { markLatestMistake } from './prediction-store';
 import { hasScanGrant } from './scan-grant';
 import { recordVerdict } from './tab-state';
@@ -57,11 +57,7 @@ async function onCheck(msg: Request<ContentChannel, 'content/check'>, sender: Se
       ...(item.via ? { via: item.via } : {}),
       brokenInPage: item.brokenInPage === true,
       minSide: item.minSide,
-      pageUrl,
-      tabUrl: tab.url ?? pageUrl,
-      pageTitle: tab.title ?? '',
-      tabId: tab.id,
-      incognito: tab.incognito,
+      ...fromTab(tab, pageUrl),
       priority: item.priority,
       owner: ownerOf(sender, item.requestId),
       onShed: () => tellShed(sender, item.requestId),

@@ -9,7 +9,7 @@ import { MAX_URL_LENGTH } from '../shared/protocol/validate';
 import { tellPage } from './to-content';
 import type { Verdict } from '../shared/protocol/shapes';
 import { describeVerdict } from '../shared/verdict-text';
-import { checkImage } from './checker';
+import { checkImage, fromTab } from './checker';
 import { recordVerdict } from './tab-state';
 
 export const MENU_ID = 'realfake-lens-check-image';
@@ -94,11 +94,7 @@ export async function onMenuClicked(info: chrome.contextMenus.OnClickData, tab?:
   const verdict = await checkImage({
     url: picked.url,
     bytes: picked.bytes,
-    pageUrl,
-    tabUrl: tab.url ?? pageUrl,
-    pageTitle: tab.title ?? '',
-    tabId: tab.id,
-    incognito: tab.incognito,
+    ...fromTab({ ...tab, id: tab.id }, pageUrl),
     priority: 'menu',
     minSide: 0,
     owner: tab.id,
