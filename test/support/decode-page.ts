@@ -12,6 +12,8 @@ export interface BrowserDecoded {
   height: number;
   /** Straight RGBA, as decodeImage returns it. */
   rgba: Uint8Array;
+  /** decodeImage's `via`: which way it read the pixels. */
+  via?: string;
 }
 
 export interface DecodePage {
@@ -44,9 +46,9 @@ export async function openDecodePage(server: TestServer): Promise<DecodePage> {
         // Base64 keeps the transfer cheap (an 8 MB RGBA array as JSON numbers is not).
         let bin = '';
         for (let i = 0; i < img.rgba.length; i += 0x8000) bin += String.fromCharCode(...img.rgba.subarray(i, i + 0x8000));
-        return { width: img.width, height: img.height, b64: btoa(bin) };
+        return { width: img.width, height: img.height, via: img.via, b64: btoa(bin) };
       }, path);
-      return { width: r.width, height: r.height, rgba: new Uint8Array(Buffer.from(r.b64, 'base64')) };
+      return { width: r.width, height: r.height, via: r.via, rgba: new Uint8Array(Buffer.from(r.b64, 'base64')) };
     },
     close: () => browser.close(),
   };
