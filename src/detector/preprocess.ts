@@ -150,6 +150,14 @@ export function preprocessRgb(rgb: Pixels, width: number, height: number, spec: 
 
 /** The model input (CHW float32, 3 x crop x crop) from straight RGBA bytes (e.g. a decoded image). */
 export function preprocess(rgba: Pixels, width: number, height: number, spec: PreprocessingSpec): Float32Array {
+  if (spec.resize.interpolation === 'opencv-linear') {
+    // The OpenCV resize treats each channel on its own and reads only the source pixels it samples:
+    // resizing RGBA and dropping alpha afterwards gives the same bytes as dropping it first, without
+    // a pass over every pixel of a large picture.
+    const [rw, rh] = resizedSize(width, height, spec.resize);
+    const resized = rgbaToRgb(resizeOpenCvLinear(rgba, width, height, 4, rw, rh), rw, rh);
+    return toChw(centerCrop(resized, rw, rh, spec.centerCrop, spec.library), spec.centerCrop, spec);
+  }
   return preprocessRgb(rgbaToRgb(rgba, width, height), width, height, spec);
 }
 
