@@ -10,12 +10,13 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { launchWithExtension, type ExtensionSession } from '../test/support/chrome';
 import { fromExtensionPage } from '../test/support/contexts';
+import { watchExtensionMemory, type PeakMemory } from '../test/support/extension-memory';
 import { configureEngine, offscreenStatus } from '../test/support/engine';
 import { importThroughOptions } from '../test/support/model-import';
 import { waitForBadges } from '../test/support/badges';
@@ -55,66 +56,6 @@ function ensureModel(): void {
   run(['tools/make_test_checkpoint.py', work, 'lightning-timm', '--dims', '192,384,768,1536', '--depths', '3,3,27,3']);
   run(['tools/convert.py', join(work, 'lightning-timm.ckpt'), '--id', MODEL_ID, '--out', MODEL_DIR, '--force']);
   rmSync(work, { recursive: true, force: true });
-}
-
-/** The parent of each process on the machine. */
-function parents(): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      out.set(pid, stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] ?? '');
-    } catch {
-      // the process ended
-    }
-  }
-  return out;
-}
-
-/** Peak memory (MiB) of one process: all resident pages, and its private part. */
-interface PeakMemory {
-  rssMb: number;
-  /**
-   * Resident memory less file-backed pages (RssAnon + RssShmem): what this process costs. The
-   * file-backed part is mostly the Chromium binary's code (about 110 MiB), shared by every
-   * Chromium process and the same with or without a model.
-   */
-  privateMb: number;
-}
-
-/**
- * Peak memory of the largest of this bench's own Chromium extension processes, sampled until
- * stopped. Only descendants of this process count: other Chromiums on the machine (another test
- * run) have extension processes too.
- */
-function watchExtensionMemory(): () => PeakMemory | null {
-  const peak: PeakMemory = { rssMb: 0, privateMb: 0 };
-  const kb = (status: string, field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
-  const sample = (): void => {
-    const parent = parents();
-    const ours = (pid: string): boolean => {
-      for (let p: string | undefined = pid, n = 0; p && n < 32; p = parent.get(p), n++) if (p === String(process.pid)) return true;
-      return false;
-    };
-    for (const pid of parent.keys()) {
-      try {
-        if (!ours(pid)) continue;
-        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-        if (!cmd.includes('--extension-process')) continue;
-        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-        peak.rssMb = Math.max(peak.rssMb, kb(status, 'VmRSS') / 1024);
-        peak.privateMb = Math.max(peak.privateMb, (kb(status, 'RssAnon') + kb(status, 'RssShmem')) / 1024);
-      } catch {
-        // the process ended
-      }
-    }
-  };
-  const timer = setInterval(sample, 200);
-  return () => {
-    clearInterval(timer);
-    sample();
-    return peak.rssMb > 0 ? peak : null;
-  };
 }
 
 async function nativeMsPerImage(batch: number): Promise<number> {

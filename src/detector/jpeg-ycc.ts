@@ -123,25 +123,28 @@ function clamp(): Uint8Array {
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-/** RGBA (alpha 255), row-major, as PIL's decode of the same JPEG gives RGB. */
-export function yccToRgba(p: YccPlanes, out = new Uint8ClampedArray(p.width * p.height * 4)): Uint8ClampedArray {
+/** Writes image row y as RGBA (alpha 255) into `out` from byte `offset` on. */
+export type YccRowWriter = (y: number, out: Uint8Array | Uint8ClampedArray, offset: number) => void;
+
+/** A writer of the picture's rows, each exactly as PIL's decode of the same JPEG gives it. */
+export function yccRowWriter(p: YccPlanes): YccRowWriter {
   const { width, height, subsampling, data } = p;
-  if (out.length !== width * height * 4) throw new RangeError(`yccToRgba: expected ${width * height * 4} bytes of output, got ${out.length}`);
   const [yl, ul, vl] = p.layout;
-  if (!yl || !ul || !vl) throw new RangeError('yccToRgba: three planes expected');
+  if (!yl || !ul || !vl) throw new RangeError('yccRowWriter: three planes expected');
   const c = chromaSize(width, height, subsampling);
   const { crR, cbB, crG, cbG } = yccTables();
   const limit = clamp();
   const cb = new Uint8Array(width + 1);
   const cr = new Uint8Array(width + 1);
   const colsum = new Int32Array(c.width);
-  // One 32-bit store per pixel where the platform is little-endian (bytes R, G, B, A in order).
-  const words = LITTLE_ENDIAN && out.byteOffset % 4 === 0 ? new Uint32Array(out.buffer, out.byteOffset, width * height) : null;
-  for (let y = 0; y < height; y++) {
+  return (y, out, offset) => {
+    if (!(y >= 0 && y < height) || offset + width * 4 > out.length) throw new RangeError(`yccRowWriter: row ${y} does not fit`);
     upsampleRow(data, ul.offset, ul.stride, c.width, c.height, subsampling, y, width, colsum, cb);
     upsampleRow(data, vl.offset, vl.stride, c.width, c.height, subsampling, y, width, colsum, cr);
     const row = yl.offset + y * yl.stride;
-    const first = y * width;
+    // One 32-bit store per pixel where the platform is little-endian (bytes R, G, B, A in order).
+    const aligned = LITTLE_ENDIAN && (out.byteOffset + offset) % 4 === 0;
+    const words = aligned ? new Uint32Array(out.buffer, out.byteOffset + offset, width) : null;
     for (let x = 0; x < width; x++) {
       const l = (data[row + x] as number) + CLAMP_OFFSET;
       const b = cb[x] as number;
@@ -150,15 +153,22 @@ export function yccToRgba(p: YccPlanes, out = new Uint8ClampedArray(p.width * p.
       const green = limit[l + (((cbG[b] as number) + (crG[r] as number)) >> SCALEBITS)] as number;
       const blue = limit[l + (cbB[b] as number)] as number;
       if (words) {
-        words[first + x] = (red | (green << 8) | (blue << 16) | 0xff000000) >>> 0;
+        words[x] = red | (green << 8) | (blue << 16) | 0xff000000;
       } else {
-        const o = (first + x) * 4;
+        const o = offset + x * 4;
         out[o] = red;
         out[o + 1] = green;
         out[o + 2] = blue;
         out[o + 3] = 255;
       }
     }
-  }
+  };
+}
+
+/** RGBA (alpha 255), row-major, as PIL's decode of the same JPEG gives RGB. */
+export function yccToRgba(p: YccPlanes, out = new Uint8ClampedArray(p.width * p.height * 4)): Uint8ClampedArray {
+  if (out.length !== p.width * p.height * 4) throw new RangeError(`yccToRgba: expected ${p.width * p.height * 4} bytes of output, got ${out.length}`);
+  const write = yccRowWriter(p);
+  for (let y = 0; y < p.height; y++) write(y, out, y * p.width * 4);
   return out;
 }

@@ -11,14 +11,21 @@
 // undecodable file, a browser without ImageDecoder) takes the canvas path below.
 
 import { withoutExifOrientation } from '../detector/exif-orientation';
-import { yccToRgba, type YccSubsampling } from '../detector/jpeg-ycc';
+import { yccRowWriter, yccToRgba, type YccPlanes, type YccSubsampling } from '../detector/jpeg-ycc';
 import { sniffImageType, type ImageType } from '../detector/sniff';
 
 export interface DecodedImage {
   width: number;
   height: number;
-  /** RGBA, row-major, 4 bytes per pixel, not premultiplied. */
-  rgba: Uint8ClampedArray;
+  /**
+   * RGBA, row-major, 4 bytes per pixel, not premultiplied. From a JPEG's YCbCr planes it is made on
+   * first read (every row), so a reader of a few rows only should use `row`.
+   */
+  readonly rgba: Uint8ClampedArray;
+  /** Row y as RGBA (the caller may keep it): the OpenCV resize reads 2 rows per output row. */
+  row(y: number): Uint8Array | Uint8ClampedArray;
+  /** The JPEG the YCbCr planes came from (orientation tag patched), for a thumbnail without the full-size RGBA. */
+  jpeg?: Blob;
   /**
    * Which way the pixels were read: a JPEG's YCbCr planes from ImageDecoder finished by jpeg-ycc.ts,
    * a 2D canvas, or WebGL (straight alpha).
@@ -28,6 +35,36 @@ export interface DecodedImage {
 
 export class DecodeError extends Error {
   override name = 'DecodeError';
+}
+
+/** A decoded image over pixels already in memory. */
+function fromPixels(width: number, height: number, rgba: Uint8ClampedArray, via: DecodedImage['via']): DecodedImage {
+  const rowLen = width * 4;
+  return { width, height, rgba, via, row: (y) => rgba.subarray(y * rowLen, (y + 1) * rowLen) };
+}
+
+/** A decoded image over a JPEG's YCbCr planes: RGB rows are made when asked for. */
+function fromPlanes(planes: YccPlanes, jpeg: Blob): DecodedImage {
+  const { width, height } = planes;
+  const rowLen = width * 4;
+  const write = yccRowWriter(planes);
+  let all: Uint8ClampedArray | null = null;
+  return {
+    width,
+    height,
+    via: 'ycbcr-planes',
+    jpeg,
+    get rgba(): Uint8ClampedArray {
+      all ??= yccToRgba(planes);
+      return all;
+    },
+    row(y: number): Uint8Array | Uint8ClampedArray {
+      if (all) return all.subarray(y * rowLen, (y + 1) * rowLen);
+      const out = new Uint8ClampedArray(rowLen);
+      write(y, out, 0);
+      return out;
+    },
+  };
 }
 
 function hasTranslucency(rgba: Uint8ClampedArray): boolean {
@@ -112,7 +149,7 @@ async function decodeJpegPlanes(bytes: Uint8Array): Promise<DecodedImage | null>
     // Chromium's copy of the planes is not needed any more: give its memory back before converting.
     frame.close();
     frame = null;
-    return { width, height, rgba: yccToRgba({ width, height, subsampling: format as YccSubsampling, data, layout }), via: 'ycbcr-planes' };
+    return fromPlanes({ width, height, subsampling: format as YccSubsampling, data, layout }, new Blob([bytes as BlobPart], { type: 'image/jpeg' }));
   } catch {
     return null;
   } finally {
@@ -121,11 +158,16 @@ async function decodeJpegPlanes(bytes: Uint8Array): Promise<DecodedImage | null>
   }
 }
 
-export async function decodeImage(bytes: Blob): Promise<DecodedImage> {
+export interface DecodeOptions {
+  /** Try the JPEG YCbCr-plane path first (default). False reads through the canvas only, as the bench compares. */
+  jpegPlanes?: boolean;
+}
+
+export async function decodeImage(bytes: Blob, options: DecodeOptions = {}): Promise<DecodedImage> {
   const all = new Uint8Array(await bytes.arrayBuffer());
   const type = sniffImageType(all.subarray(0, 32));
   const unrotated = withoutOrientation(all, type);
-  if (type === 'jpeg') {
+  if (type === 'jpeg' && options.jpegPlanes !== false) {
     const planes = await decodeJpegPlanes(unrotated);
     if (planes) return planes;
   }
@@ -144,9 +186,9 @@ export async function decodeImage(bytes: Blob): Promise<DecodedImage> {
     const { width, height } = bitmap;
     if (width === 0 || height === 0) throw new DecodeError('image has no pixels');
     const rgba = readWithCanvas(bitmap);
-    if (!hasTranslucency(rgba)) return { width, height, rgba, via: 'canvas' };
+    if (!hasTranslucency(rgba)) return fromPixels(width, height, rgba, 'canvas');
     const straight = readStraightAlpha(bitmap);
-    return straight ? { width, height, rgba: straight, via: 'webgl' } : { width, height, rgba, via: 'canvas' };
+    return straight ? fromPixels(width, height, straight, 'webgl') : fromPixels(width, height, rgba, 'canvas');
   } finally {
     bitmap.close();
   }
