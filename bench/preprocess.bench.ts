@@ -39,7 +39,7 @@ const OFFSCREEN = 'src/offscreen/index.html';
 
 const fileOf = (s: { w: number; h: number; progressive: boolean }): string => `${s.w}x${s.h}${s.progressive ? '-progressive' : ''}.jpg`;
 
-// Makes the JPEGs (an upscaled real photo, q90, 4:2:0) and times the reference on them: PIL's decode +
+// Makes the JPEGs (an upscaled real photo, q90, 4:2:0) and/or times the reference on them: PIL's decode +
 // cv2.resize(INTER_LINEAR) to 256x256 (median of repeats); and cv2.resize of the decoded 12 MP one alone.
 const PYTHON = `
 import json, sys, time
@@ -53,7 +53,8 @@ median = lambda xs: sorted(xs[1:])[len(xs[1:]) // 2]
 res = {}
 for s in sizes:
     path = f"{out}/{s['file']}"
-    base.resize((s['w'], s['h']), Image.BICUBIC).save(path, quality=90, progressive=s['progressive'])
+    if s['make']:
+        base.resize((s['w'], s['h']), Image.BICUBIC).save(path, quality=90, progressive=s['progressive'])
     if not s['timed']:
         continue
     total, decode = [], []
@@ -89,7 +90,18 @@ let server: TestServer;
 let ext: ExtensionSession;
 let browserCdp: CDPSession;
 let code: string;
-let pil: Record<string, { total: number; decode: number }>;
+let pil: Record<string, { total: number; decode: number }> = {};
+
+/**
+ * Writes (`make`) and times (`timed`) the JPEGs of `sizes` with the reference. Timed right before the
+ * browser's rows, so that both see the same load on a shared machine.
+ */
+async function reference(sizes: Array<(typeof SIZES)[number]>, o: { make: boolean; timed: boolean }): Promise<void> {
+  const jobs = sizes.map((s) => ({ ...s, ...o, file: fileOf(s) }));
+  const r = await runPython(['-c', PYTHON, join(PHOTOS_DIR, 'chelsea.png'), dir, String(REPEATS), JSON.stringify(jobs)], 600_000);
+  if (r.code !== 0) throw new Error(r.stderr);
+  pil = { ...pil, ...(JSON.parse(r.stdout) as typeof pil) };
+}
 
 /** Evaluates `expression` (awaited, returned by value) in the extension's offscreen document. */
 async function inOffscreen<T>(expression: string): Promise<T> {
@@ -152,10 +164,7 @@ function prepare(file: string, repeats: number, jpegPlanes: boolean): Promise<Ti
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'rfl-bench-pre-'));
-  const jobs = [...SIZES.map((s) => ({ ...s, timed: true })), { ...LARGE, timed: false }].map((s) => ({ ...s, file: fileOf(s) }));
-  const r = await runPython(['-c', PYTHON, join(PHOTOS_DIR, 'chelsea.png'), dir, String(REPEATS), JSON.stringify(jobs)], 600_000);
-  if (r.code !== 0) throw new Error(r.stderr);
-  pil = JSON.parse(r.stdout) as typeof pil;
+  await reference([...SIZES, LARGE], { make: true, timed: false });
   execFileSync('npx', ['vite', 'build', '--logLevel', 'warn'], { cwd: REPO, stdio: 'inherit', env: { ...process.env, RFL_DIST: DIST } });
   const [decode, pre, cvResize] = await Promise.all([
     bundleForPage(resolve(import.meta.dirname, '../src/offscreen/decode.ts'), 'RealfakeDecode'),
@@ -185,6 +194,7 @@ describe('bench: preprocessing in the offscreen document', () => {
     ];
     const ratios: Record<string, number> = {};
     for (const s of SIZES) {
+      await reference([s], { make: false, timed: true });
       const ref = pil[s.name];
       if (!ref) throw new Error(`no reference time for ${s.name}`);
       for (const jpegPlanes of [true, false]) {
@@ -246,6 +256,7 @@ describe('bench: preprocessing in the offscreen document', () => {
       return { median: sorted[Math.floor(sorted.length / 2)] ?? NaN, length };
     };
     const s = SIZES[0] as (typeof SIZES)[number];
+    await reference([s], { make: false, timed: true });
     const r = await inOffscreen<{ median: number; length: number }>(
       `(${run.toString()})(${JSON.stringify({ url: `${server.origin}/static/${fileOf(s)}`, repeats: REPEATS })})`,
     );
