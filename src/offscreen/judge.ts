@@ -2,7 +2,7 @@
 // fetchAndHold() downloads and hashes the bytes and keeps them under a token; judgeHeld() decodes,
 // preprocesses, infers, scores and makes the history thumbnail.
 
-import { preprocess } from '../detector/preprocess';
+import { preprocessImage } from '../detector/preprocess';
 import { readEvidence, type MetadataScan } from '../detector/provenance';
 import { scoreLogits } from '../detector/scores';
 import type { EngineOptions } from '../shared/protocol/shapes';
@@ -77,7 +77,7 @@ export async function judgeHeld(engine: Engine, token: string, minSide: number, 
     if (Math.min(image.width, image.height) < minSide) {
       return { ok: false, reason: 'too-small', detail: `${image.width}x${image.height} px` };
     }
-    const input = preprocess(image.rgba, image.width, image.height, manifest.preprocessing);
+    const input = preprocessImage(image, manifest.preprocessing);
     const { logits, backend } = await engine.infer(input, options);
     const { pGenerated } = scoreLogits(logits, manifest);
     if (!Number.isFinite(pGenerated)) {
