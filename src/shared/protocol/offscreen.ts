@@ -2,7 +2,8 @@
 // request kind to { body, reply }. Every request carries `target: 'offscreen'`, so the UI's and
 // the pages' messages, which every extension context also receives, are never taken for one.
 // The document validates each request (`parseBackgroundToOffscreen`); the background validates
-// each reply (`OFFSCREEN_REPLIES`), since the document handles hostile bytes.
+// each reply (`OFFSCREEN_REPLIES`), since the document handles hostile bytes. Over 300 lines
+// because it is the widest channel (ten kinds) and every reply has a validator here too.
 
 import { MODEL_ID_RE, type Precision } from '../../detector/manifest';
 import type { Evidence } from '../../detector/provenance/evidence';
