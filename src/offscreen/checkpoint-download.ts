@@ -8,7 +8,8 @@ import type { RandomAccessSource } from '../detector/checkpoint/source';
 import { checkModelUrl } from '../detector/model-source';
 import { importCheckpoint, importErrorMessage, LAION_CHECKPOINT_URL, LAION_MODEL_ID, modelIdFor } from '../shared/checkpoint-import';
 import { Int8VariantError } from '../shared/int8-import';
-import type { CheckpointImportStatus, ModelActionReply } from '../shared/protocol';
+import type { CheckpointImportStatus } from '../shared/protocol/offscreen';
+import type { ModelActionReply } from '../shared/protocol/ui';
 
 /** The most bytes one Range request may answer with beyond what was asked (a server ignoring the end). */
 const MAX_ATTEMPTS = 4;

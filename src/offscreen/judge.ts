@@ -2,10 +2,11 @@
 // fetchAndHold() downloads and hashes the bytes and keeps them under a token; judgeHeld() decodes,
 // preprocesses, infers, scores and makes the history thumbnail.
 
-import { preprocess } from '../detector/preprocess';
+import { preprocessImage } from '../detector/preprocess';
 import { readEvidence, type MetadataScan } from '../detector/provenance';
-import { softmax } from '../detector/scores';
-import type { EngineOptions, FetchReply, JudgeReply } from '../shared/protocol';
+import { scoreLogits } from '../detector/scores';
+import type { EngineOptions } from '../shared/protocol/shapes';
+import type { FetchReply, JudgeReply } from '../shared/protocol/offscreen';
 import { DecodeError, decodeImage } from './decode';
 import { evidenceOptions } from './c2pa-validator';
 import type { Engine } from './engine';
@@ -76,11 +77,10 @@ export async function judgeHeld(engine: Engine, token: string, minSide: number, 
     if (Math.min(image.width, image.height) < minSide) {
       return { ok: false, reason: 'too-small', detail: `${image.width}x${image.height} px` };
     }
-    const input = preprocess(image.rgba, image.width, image.height, manifest.preprocessing);
+    const input = preprocessImage(image, manifest.preprocessing);
     const { logits, backend } = await engine.infer(input, options);
-    const probabilities = softmax(Array.from(logits));
-    const pGenerated = probabilities[manifest.generatedIndex];
-    if (pGenerated === undefined || !Number.isFinite(pGenerated)) {
+    const { pGenerated } = scoreLogits(logits, manifest);
+    if (!Number.isFinite(pGenerated)) {
       return { ok: false, reason: 'model-error', detail: 'model returned no usable score' };
     }
     const thumbnail = await makeThumbnail(image).catch(() => null);

@@ -7,10 +7,10 @@ import { useEffect, useState } from 'preact/hooks';
 import browser from 'webextension-polyfill';
 import { blobSource } from '../detector/checkpoint/source';
 import { importCheckpoint, importErrorMessage, LAION_CHECKPOINT_URL, modelIdFor, type CheckpointImportProgress } from '../shared/checkpoint-import';
+import { askBackground } from '../shared/ask-background';
 import { Int8VariantError } from '../shared/int8-import';
-import type { CheckpointImportStatus, ModelActionReply, ModelsReply, UiToBackground } from '../shared/protocol';
-
-const ask = <T,>(msg: UiToBackground): Promise<T> => browser.runtime.sendMessage(msg) as Promise<T>;
+import type { CheckpointImportStatus } from '../shared/protocol/offscreen';
+import type { ModelsReply } from '../shared/protocol/ui';
 
 /** Hugging Face and the hosts its downloads redirect to (its .well-known/meta.json: *.hf.co CDN and Xet hosts). */
 export const HUGGING_FACE_ORIGINS = ['https://huggingface.co/*', 'https://*.huggingface.co/*', 'https://*.hf.co/*'];
@@ -48,7 +48,7 @@ function installedText(what: string, int8Id: string | null, int8Error: string | 
 
 interface Props {
   state: ModelsReply;
-  refresh: () => Promise<ModelsReply>;
+  refresh: () => Promise<void>;
   onOutcome: (outcome: { ok: true; message: string } | { ok: false; error: string }) => void;
 }
 
@@ -89,7 +89,7 @@ export function GetCheckpoint({ state, refresh, onOutcome }: Props) {
       onOutcome({ ok: false, error: 'The browser did not grant access to that address, so nothing was fetched.' });
       return;
     }
-    const r = await ask<ModelActionReply>({ kind: 'ui/import-checkpoint', url, ...(int8 ? { int8: true } : {}) });
+    const r = await askBackground({ kind: 'ui/import-checkpoint', url, ...(int8 ? { int8: true } : {}) });
     await refresh();
     if (!r.ok) onOutcome({ ok: false, error: r.error });
   };
@@ -171,10 +171,10 @@ export function GetCheckpoint({ state, refresh, onOutcome }: Props) {
             {c.state === 'fetching' ? `: ${describeProgress(c, now)}` : '…'}
           </label>
           <progress id="checkpoint-progress" max={c.toFetch || 1} value={c.toFetch ? c.fetched : undefined} />
-          <button type="button" disabled={c.state !== 'fetching'} onClick={() => void ask({ kind: 'ui/stop-checkpoint-import', pause: true }).then(refresh)}>
+          <button type="button" disabled={c.state !== 'fetching'} onClick={() => void askBackground({ kind: 'ui/stop-checkpoint-import', pause: true }).then(refresh)}>
             Pause
           </button>
-          <button type="button" class="danger" onClick={() => void ask({ kind: 'ui/stop-checkpoint-import', pause: false }).then(refresh)}>
+          <button type="button" class="danger" onClick={() => void askBackground({ kind: 'ui/stop-checkpoint-import', pause: false }).then(refresh)}>
             Cancel
           </button>
         </div>
@@ -187,7 +187,7 @@ export function GetCheckpoint({ state, refresh, onOutcome }: Props) {
           <button type="button" disabled={running} onClick={() => void start(u.manifestUrl, [`${new URL(u.manifestUrl).origin}/*`])}>
             Resume
           </button>
-          <button type="button" class="danger" onClick={() => void ask({ kind: 'ui/remove-model', id: u.id }).then(refresh)}>
+          <button type="button" class="danger" onClick={() => void askBackground({ kind: 'ui/remove-model', id: u.id }).then(refresh)}>
             Cancel
           </button>
         </div>
