@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
 import { fromExtensionPage } from '../support/contexts';
+import { readExtensionStore } from '../support/extension-db';
 import { startServer, type TestServer } from '../support/server';
 import { waitForBadges, type BadgeReading } from '../support/badges';
 import { writeSyntheticPictures } from '../support/png';
@@ -53,26 +54,8 @@ async function workerMessages(): Promise<string[]> {
   return worker.evaluate(() => [...((globalThis as unknown as { __kinds?: string[] }).__kinds ?? [])]);
 }
 
-/** Reads one object store of the extension's IndexedDB directly, not through its code. */
-async function readStore<T>(store: string): Promise<T[]> {
-  const worker = await ext.serviceWorker();
-  return worker.evaluate(
-    (name) =>
-      new Promise<T[]>((resolve, reject) => {
-        const open = indexedDB.open('realfake-lens');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const req = open.result.transaction(name, 'readonly').objectStore(name).getAll();
-          req.onsuccess = () => {
-            open.result.close();
-            resolve(req.result as T[]);
-          };
-          req.onerror = () => reject(req.error);
-        };
-      }),
-    store,
-  );
-}
+/** One object store of the extension's IndexedDB, read directly. */
+const readStore = <T>(store: string): Promise<T[]> => readExtensionStore<T>(ext, store);
 
 async function stat(name: string): Promise<number> {
   return (await readStore<{ name: string; value: number }>('stats')).find((s) => s.name === name)?.value ?? 0;
