@@ -14,7 +14,7 @@ import { Lookups } from './lookups';
 import { askedAddress, needsPageBytes } from './page-bytes';
 import { Pictures, type Picture } from './pictures';
 import { Requests, type Refusal } from './requests';
-import type { Reading, Source } from './sources';
+import { expectedUrl, type Reading, type Source } from './sources';
 import { tellBackground } from './to-background';
 import { Tracking, type Tracked } from './tracking';
 
@@ -251,7 +251,13 @@ export class PageScan {
 
   private onFound(el: Element, reading: Reading): void {
     const t = this.tracking.get(el);
-    if (reading === 'wait') return; // looked at again when it loads
+    if (reading === 'wait') {
+      // Looked at again when it loads; the cache can be asked about it already (a lazy picture
+      // or one just inserted then finds its verdict waiting).
+      const url = expectedUrl(el);
+      if (url && !this.pictures.get(url)) this.lookUp(this.pictures.ensure(url));
+      return;
+    }
     if (!reading) {
       if (t) this.untrack(t);
       return;
