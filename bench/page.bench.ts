@@ -37,8 +37,12 @@ interface Run {
   cls: number;
   taskMs: number;
   scriptMs: number;
-  /** Per picture big enough for a badge that entered the viewport: ms to its badge (null: none by the end). */
-  toBadge: Array<{ ms: number | null; firstViewport: boolean }>;
+  /**
+   * Per picture big enough for a badge that entered the viewport: ms from its box entering the
+   * viewport to its badge (null: none by the end), and from its pixels first being painted there
+   * (Element Timing; its box entering when no paint was reported).
+   */
+  toBadge: Array<{ ms: number | null; fromPaint: number | null; firstViewport: boolean }>;
 }
 
 let server: TestServer;
@@ -54,9 +58,11 @@ function pageHtml(files: string[]): string {
   return `<!doctype html><html><head><meta charset="utf-8"><title>300 images</title>
 <style>body{margin:8px;font:13px sans-serif} main{display:flex;flex-wrap:wrap;gap:8px} figure{margin:0} figcaption{height:16px}</style>
 <script>
-  window.__long = []; window.__cls = 0; window.__enter = {}; window.__scrollStart = Infinity;
+  window.__long = []; window.__cls = 0; window.__enter = {}; window.__painted = {}; window.__scrollStart = Infinity;
   new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__long.push(e.duration); }).observe({ type: 'longtask', buffered: true });
   new PerformanceObserver((l) => { for (const e of l.getEntries()) if (!e.hadRecentInput) window.__cls += e.value; }).observe({ type: 'layout-shift', buffered: true });
+  // When each picture's pixels were first painted (Element Timing; the box may enter the viewport before).
+  new PerformanceObserver((l) => { for (const e of l.getEntries()) if (e.url && !(e.url in window.__painted)) window.__painted[e.url] = e.renderTime || e.loadTime; }).observe({ type: 'element', buffered: true });
   // When each picture big enough for a badge first enters the viewport (the frame it shows in).
   const io = new IntersectionObserver((es) => { for (const e of es) if (e.isIntersecting && !(e.target.src in window.__enter)) window.__enter[e.target.src] = e.time; });
   const big = (i) => i.width >= ${MIN_SIDE} && i.height >= ${MIN_SIDE};
@@ -73,6 +79,7 @@ function pageHtml(files: string[]): string {
       const f = document.createElement('figure');
       const img = new Image(it.w, it.h);
       if (n >= 24) img.loading = 'lazy';
+      img.setAttribute('elementtiming', 'p' + n);
       img.src = it.src; img.alt = '';
       const c = document.createElement('figcaption'); c.textContent = 'Picture ' + n;
       f.append(img, c); main.append(f);
@@ -163,16 +170,21 @@ async function measure(name: string, context: BrowserContext, extensionId: strin
   await scrollThrough(page);
   const { taskMs, scriptMs } = await counting.stop();
   const seen = (await page.evaluate(() => {
-    const w = window as unknown as { __long: number[]; __cls: number; __enter: Record<string, number>; __scrollStart: number };
-    return { long: w.__long, cls: w.__cls, enter: w.__enter, scrollStart: w.__scrollStart, images: document.images.length };
-  })) as { long: number[]; cls: number; enter: Record<string, number>; scrollStart: number; images: number };
+    const w = window as unknown as { __long: number[]; __cls: number; __enter: Record<string, number>; __painted: Record<string, number>; __scrollStart: number };
+    return { long: w.__long, cls: w.__cls, enter: w.__enter, painted: w.__painted, scrollStart: w.__scrollStart, images: document.images.length };
+  })) as { long: number[]; cls: number; enter: Record<string, number>; painted: Record<string, number>; scrollStart: number; images: number };
   let toBadge: Run['toBadge'] = [];
   if (extensionId) {
     const shown = (await inContentScript(page, extensionId, 'globalThis.__shown')) as Record<string, number>;
-    toBadge = Object.entries(seen.enter).map(([src, t]) => ({
-      ms: src in shown ? Math.max(0, (shown[src] as number) - t) : null,
-      firstViewport: t < seen.scrollStart,
-    }));
+    toBadge = Object.entries(seen.enter).map(([src, t]) => {
+      const badge = shown[src];
+      const visible = Math.max(t, seen.painted[src] ?? t);
+      return {
+        ms: badge === undefined ? null : Math.max(0, badge - t),
+        fromPaint: badge === undefined ? null : Math.max(0, badge - visible),
+        firstViewport: t < seen.scrollStart,
+      };
+    });
   }
   await page.close();
   return {
@@ -234,8 +246,8 @@ interface Summary {
   p95: number;
 }
 
-function summarize(list: Run['toBadge']): Summary {
-  const ms = list.map((x) => x.ms ?? Infinity);
+function summarize(list: Run['toBadge'], from: 'ms' | 'fromPaint' = 'ms'): Summary {
+  const ms = list.map((x) => x[from] ?? Infinity);
   return {
     n: list.length,
     badged: list.filter((x) => x.ms !== null).length,
@@ -304,7 +316,10 @@ describe('page impact', () => {
       `engine: ${engine.backend ?? '?'}, inference (the model's run) ${inferMs.toFixed(1)} ms per image over ${engine.images} images in this run; ` +
         `loaded before the first visit (warm-up page to its badge: ${warmMs} ms)`,
     );
-    console.log(`entering the viewport -> badge, pictures of ${MIN_SIDE} px or more (no badge by the end of the scroll counts as slower than any):`);
+    console.log(
+      `entering the viewport (the page's IntersectionObserver frame) -> badge, pictures of ${MIN_SIDE} px or more ` +
+        `(no badge by the end of the scroll counts as slower than any); the goals are judged on this:`,
+    );
     for (const r of [first, cached]) {
       const parts: Array<[string, Run['toBadge']]> = [
         ['all', r.toBadge],
@@ -313,9 +328,10 @@ describe('page impact', () => {
       ];
       for (const [label, list] of parts) {
         const m = summarize(list);
+        const p = summarize(list, 'fromPaint');
         console.log(
           `  ${pad(r.name, 28)}${pad(label, 20)}${m.inFrame}/${m.n} within one frame (${pct(m.inFrame, m.n)}), median ${fmt(m.median)}, p95 ${fmt(m.p95)}; ` +
-            `${m.badged}/${m.n} badged`,
+            `${m.badged}/${m.n} badged; from the picture's first paint: ${p.inFrame}/${p.n} within one frame, median ${fmt(p.median)}, p95 ${fmt(p.p95)}`,
         );
       }
     }
