@@ -12,11 +12,11 @@
 import type * as ort from 'onnxruntime-web/jspi';
 import type { ModelManifest } from '../detector/manifest';
 import { probeInput, probeMaxDiff, probeReproduced } from '../detector/probe';
-import type { Backend, EngineOptions, EngineStatus } from '../shared/protocol';
+import type { Backend, EngineOptions, EngineStatus, LoadSteps } from '../shared/protocol';
 import { loadActiveFamily, summarize, type ActiveModel } from '../shared/model-registry';
 import { loadPlan } from '../detector/variants';
 import { externalizeInitializers, OnnxFormatError } from '../detector/onnx-external';
-import { storedOnnxBlob } from '../shared/model-store';
+import { CHUNKS_FILE, parseChunkHashes, readChunkHashes, storedOnnxBlob, type ChunkHashes } from '../shared/model-store';
 import type { HashReply, HashRequest } from './hash-worker';
 import { ortRuntime, type Ort } from './ort-runtime';
 
@@ -86,10 +86,16 @@ async function fetchModel(url: string, expected: number): Promise<Blob> {
 }
 
 /**
- * Checks `file` against `sha256` in a worker; `progress` gets the share hashed so far. Returns the
- * check (rejecting on a mismatch) and a way to stop it.
+ * Checks `file` in a worker: each part against `parts` when the install recorded them, else the
+ * whole file against `sha256`. `progress` gets the share checked so far. Returns the check
+ * (rejecting on a mismatch) and a way to stop it.
  */
-function verifyInWorker(file: Blob, sha256: string, progress: (share: number) => void): { checked: Promise<void>; stop: () => void } {
+function verifyInWorker(
+  file: Blob,
+  sha256: string,
+  parts: ChunkHashes | null,
+  progress: (share: number) => void,
+): { checked: Promise<void>; stop: () => void } {
   const worker = new Worker(new URL('./hash-worker.ts', import.meta.url), { type: 'module' });
   const checked = new Promise<void>((resolve, reject) => {
     worker.onmessage = (e: MessageEvent<HashReply>) => {
@@ -97,7 +103,8 @@ function verifyInWorker(file: Blob, sha256: string, progress: (share: number) =>
       if (m.kind === 'progress') return progress(m.bytes / Math.max(1, file.size));
       worker.terminate();
       if (m.kind === 'error') reject(new Error(`model file could not be read: ${m.message}`));
-      else if (m.hex !== sha256) reject(new Error('model file does not match its manifest (SHA-256)'));
+      else if (m.kind === 'parts-done' && m.mismatch !== null) reject(new Error(`model file does not match its manifest (SHA-256 of part ${m.mismatch + 1} of ${parts?.parts.length})`));
+      else if (m.kind === 'done' && m.hex !== sha256) reject(new Error('model file does not match its manifest (SHA-256)'));
       else resolve(progress(1));
     };
     worker.onerror = (e) => {
@@ -107,8 +114,18 @@ function verifyInWorker(file: Blob, sha256: string, progress: (share: number) =>
   });
   // Awaited only once the session is built; a rejection before then is not "unhandled".
   checked.catch(() => undefined);
-  worker.postMessage({ file } satisfies HashRequest);
+  worker.postMessage({ file, ...(parts ? { parts: { chunkSize: parts.chunkSize, sha256: parts.parts } } : {}) } satisfies HashRequest);
   return { checked, stop: () => worker.terminate() };
+}
+
+/** The part hashes packaged beside a model file (written by the build), if any. */
+async function packagedChunkHashes(onnxUrl: string, onnx: { sha256: string; bytes: number }): Promise<ChunkHashes | null> {
+  try {
+    const res = await fetch(new URL(CHUNKS_FILE, onnxUrl));
+    return res.ok ? parseChunkHashes(await res.json(), onnx) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The name under which the model file is handed to ORT as the external data of its own graph. */
@@ -146,6 +163,18 @@ export function defaultThreads(): number {
   return Math.max(1, (navigator.hardwareConcurrency || 2) - 1);
 }
 
+interface Opened {
+  id: string;
+  input: SessionInput;
+  checked: Promise<void>;
+  stop: () => void;
+  checkStarted: number;
+  /** When the check passed. */
+  checkEnded: Promise<number>;
+  how: LoadSteps['check'];
+  openMs: number;
+}
+
 interface Waiting {
   input: Float32Array;
   resolve: (r: { logits: Float32Array; backend: Backend; batch: number }) => void;
@@ -169,6 +198,7 @@ export class Engine {
     precision: null,
     largestBatch: 0,
     loadMs: null,
+    loadSteps: null,
     inferred: { images: 0, ms: 0 },
   };
 
@@ -186,14 +216,22 @@ export class Engine {
    * One installed model's file, ready for ORT, with its SHA-256 check started beside it (load
    * progress in the status is the share checked).
    */
-  private async openModel({ manifest, onnxUrl, storedId }: ActiveModel): Promise<{ input: SessionInput; checked: Promise<void>; stop: () => void }> {
+  private async openModel({ manifest, onnxUrl, storedId }: ActiveModel): Promise<Opened> {
+    const t0 = performance.now();
     // A downloaded model is read from OPFS, a packaged one from the extension package.
-    const file = storedId !== null ? await storedOnnxBlob(storedId, manifest.onnx.bytes) : await fetchModel(onnxUrl ?? '', manifest.onnx.bytes);
-    const check = verifyInWorker(file, manifest.onnx.sha256, (share) => {
+    const [file, parts] =
+      storedId !== null
+        ? await Promise.all([storedOnnxBlob(storedId, manifest.onnx.bytes), readChunkHashes(storedId, manifest.onnx)])
+        : await Promise.all([fetchModel(onnxUrl ?? '', manifest.onnx.bytes), packagedChunkHashes(onnxUrl ?? '', manifest.onnx)]);
+    const check = verifyInWorker(file, manifest.onnx.sha256, parts, (share) => {
       this.status.progress = share;
     });
+    const checkStarted = performance.now();
+    const checkEnded = check.checked.then(() => performance.now());
+    checkEnded.catch(() => undefined);
     try {
-      return { input: await sessionInput(file), ...check };
+      const input = await sessionInput(file);
+      return { id: manifest.id, input, ...check, checkStarted, checkEnded, how: parts ? 'parts' : 'stream', openMs: performance.now() - t0 };
     } catch (e) {
       check.stop();
       throw e;
@@ -201,7 +239,8 @@ export class Engine {
   }
 
   private async loadSession(options: EngineOptions): Promise<Loaded> {
-    this.status = { ...this.status, state: 'loading', note: null, progress: 0 };
+    this.status = { ...this.status, state: 'loading', note: null, progress: 0, loadSteps: null };
+    const t0 = performance.now();
     const family = await loadActiveFamily();
     const runtime = await ortRuntime();
 
@@ -213,6 +252,7 @@ export class Engine {
     // with the bench: each third load in a browser, never once the cache was cleared). Compiling
     // the 16 MB binary each load is cheap next to reading the model.
     runtime.ort.env.wasm.wasmBinary ??= await (await fetch(chrome.runtime.getURL(runtime.wasmPath))).arrayBuffer();
+    const runtimeMs = performance.now() - t0;
     const notes: string[] = [];
     if (!crossOriginIsolated && wanted > 1) notes.push('not cross-origin isolated, so WebAssembly runs on 1 thread');
     if (!runtime.jspi) notes.push('no JavaScript Promise Integration here, so the model file is held in memory whole while it loads');
@@ -226,7 +266,7 @@ export class Engine {
       notes.unshift('the model is installed only in fp16, which needs WebGPU shader-f16, not offered here');
     }
     const failures: string[] = [];
-    let opened: { id: string; input: SessionInput; checked: Promise<void>; stop: () => void } | null = null;
+    let opened: Opened | null = null;
     try {
       for (const [i, { backend, model }] of plan.entries()) {
         const { manifest } = model;
@@ -239,18 +279,30 @@ export class Engine {
         if (opened === null || opened.id !== manifest.id) {
           opened?.stop();
           opened = null;
-          opened = { id: manifest.id, ...(await this.openModel(model)) };
+          opened = await this.openModel(model);
         }
         const { input, checked } = opened;
         let session: ort.InferenceSession | null = null;
         try {
           if (backend === 'webgpu' && options.faults.failWebGpuInit) throw new Error('injected fault: WebGPU initialisation failed');
+          const tSession = performance.now();
           session = await runtime.ort.InferenceSession.create(input.graph, sessionOptions(backend, input.externalData));
           const loaded: Loaded = { ort: runtime.ort, session, manifest, backend };
+          const tProbe = performance.now();
           const err = await probeError(loaded, backend === 'webgpu' && options.faults.perturbWebGpuProbe);
           if (probeReproduced(err, manifest.probe.tolerance)) {
+            const tWait = performance.now();
             // Nothing is judged before the whole file is known to be the manifest's.
             await checked;
+            this.status.loadSteps = {
+              runtimeMs,
+              openMs: opened.openMs,
+              sessionMs: tProbe - tSession,
+              probeMs: tWait - tProbe,
+              checkMs: (await opened.checkEnded) - opened.checkStarted,
+              checkWaitMs: performance.now() - tWait,
+              check: opened.how,
+            };
             if (failures.length > 0) notes.unshift(`${failures.join('; ')}; using ${what}`);
             this.status.note = notes.join('; ') || null;
             return loaded;

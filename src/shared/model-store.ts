@@ -4,8 +4,12 @@
 //   models/<id>/part-00000.bin …   the ONNX file in chunks; each chunk is written and committed
 //                                  on its own, so an interrupted download keeps what it finished
 //   models/<id>/download.json      while downloading: where from, how far, the hash state so far
+//                                  and each committed part's hash
 //   models/<id>/source.json        once installed: the manifest URL (or the imported file's
 //                                  name) and when
+//   models/<id>/chunks.json        once installed: each part's SHA-256 (ChunkHashes below), so a
+//                                  load checks the parts with WebCrypto instead of hashing the
+//                                  whole file in JavaScript; absent for installs made before it
 //   models/<id>/manifest.json      written last, after the SHA-256 matched: its presence means
 //                                  "installed"; a folder without it is an unfinished download
 //   active.json                    the model the user chose ({ id }), packaged or downloaded
@@ -31,10 +35,62 @@ export interface StoredModel {
 /** How a model reached OPFS: downloaded from a manifest URL, or imported from local files. */
 export type ModelSource = { manifestUrl: string } | { importedFrom: string };
 
+export const CHUNKS_FILE = 'chunks.json';
+
 /** About 64 chunks per model, each between 64 KiB and 8 MiB (about 100 files for 800 MB). */
 export function chunkSizeFor(bytes: number): number {
   const KiB64 = 65_536;
   return Math.min(8 * 1024 * 1024, Math.max(KiB64, Math.ceil(bytes / 64 / KiB64) * KiB64));
+}
+
+/**
+ * chunks.json: the SHA-256 of each part of a model file, recorded when the file was installed
+ * (downloaded, imported or packaged), from the same bytes whose whole-file SHA-256 was checked
+ * against the manifest then. Every load checks each part against it (WebCrypto, native speed);
+ * the file is the manifest's only if `sha256` and `bytes` are the manifest's `onnx` ones too.
+ *
+ *   { "v": 1, "sha256": "<whole file>", "bytes": N, "chunkSize": S, "parts": ["<hex>", …] }
+ *
+ * Part i holds bytes [i·S, min((i+1)·S, N)): every part is S bytes but the last. Whoever writes
+ * an install makes it with `chunkHashes`, or part by part with `sha256Hex`.
+ */
+export interface ChunkHashes {
+  v: 1;
+  /** The whole file's SHA-256 and size: the manifest's `onnx.sha256` and `onnx.bytes`. */
+  sha256: string;
+  bytes: number;
+  chunkSize: number;
+  /** Lower-case hex, one per part, in order: ceil(bytes / chunkSize) of them. */
+  parts: string[];
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** SHA-256 of `data` (WebCrypto), lower-case hex. */
+export async function sha256Hex(data: Uint8Array<ArrayBuffer>): Promise<string> {
+  return Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', data)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** The record of an installed file: its whole SHA-256 (checked against the manifest) and its parts'. */
+export function chunkHashes(sha256: string, bytes: number, chunkSize: number, parts: string[]): ChunkHashes {
+  return { v: 1, sha256, bytes, chunkSize, parts };
+}
+
+/** `raw` as the part hashes of the file `onnx` describes, or null if it is not exactly that. */
+export function parseChunkHashes(raw: unknown, onnx: { sha256: string; bytes: number }): ChunkHashes | null {
+  if (typeof raw !== 'object' || raw === null) return null;
+  const c = raw as Partial<Record<keyof ChunkHashes, unknown>>;
+  if (c.v !== 1 || c.sha256 !== onnx.sha256 || c.bytes !== onnx.bytes) return null;
+  const size = c.chunkSize;
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0 || !Array.isArray(c.parts)) return null;
+  if (c.parts.length !== Math.ceil(onnx.bytes / size) || !c.parts.every((h) => typeof h === 'string' && HEX64.test(h))) return null;
+  return chunkHashes(onnx.sha256, onnx.bytes, size, c.parts as string[]);
+}
+
+/** The part hashes of installed model `id`, if it has them and they describe its manifest's file. */
+export async function readChunkHashes(id: string, onnx: { sha256: string; bytes: number }): Promise<ChunkHashes | null> {
+  const dir = await modelDir(id, false);
+  return dir ? parseChunkHashes(await readJson(dir, CHUNKS_FILE), onnx) : null;
 }
 
 /** What an unfinished download saved: enough to continue it. */
@@ -47,6 +103,8 @@ export interface DownloadProgress {
   chunks: number;
   /** SHA-256 state after those chunks. */
   hash: Sha256State;
+  /** Each of those chunks' own SHA-256 (ChunkHashes.parts so far). */
+  parts: string[];
   /** The server's ETag for the ONNX file, sent as If-Range when resuming. */
   etag: string | null;
 }
@@ -105,36 +163,41 @@ export async function writeFile(dir: FileSystemDirectoryHandle, name: string, da
 export const partName = (i: number): string => `part-${String(i).padStart(5, '0')}.bin`;
 
 /**
- * Makes a model whose chunks are all written installed: where it came from, then its manifest
- * (last: its presence means "installed"), then the download's progress file goes.
+ * Makes a model whose chunks are all written installed: where it came from and its parts' hashes,
+ * then its manifest (last: its presence means "installed"), then the download's progress file goes.
  */
-export async function finishInstall(dir: FileSystemDirectoryHandle, source: ModelSource, manifestText: string): Promise<void> {
+export async function finishInstall(dir: FileSystemDirectoryHandle, source: ModelSource, manifestText: string, chunks: ChunkHashes): Promise<void> {
   await writeFile(dir, SOURCE_FILE, JSON.stringify({ ...source, installedAt: Date.now() }));
+  await writeFile(dir, CHUNKS_FILE, JSON.stringify(chunks));
   await writeFile(dir, MANIFEST_FILE, manifestText);
   await dir.removeEntry(PROGRESS_FILE).catch(() => undefined);
 }
 
 /**
  * Stores the bytes `read` gives, chunk by chunk (chunkSizeFor), as model `dir`'s ONNX parts, and
- * returns their SHA-256, hashed as they pass. `read(at, n)` returns up to n bytes from `at`.
+ * returns the whole file's SHA-256 and each part's, hashed as they pass (to compare `sha256` with
+ * the manifest, then hand to finishInstall). `read(at, n)` returns n bytes from `at` (fewer only
+ * at the end of the file).
  */
 export async function writeChunks(
   dir: FileSystemDirectoryHandle,
   total: number,
   read: (at: number, n: number) => Promise<Uint8Array<ArrayBuffer>>,
   progress: (written: number) => void,
-): Promise<string> {
+): Promise<ChunkHashes> {
   const size = chunkSizeFor(total);
   const hash = new Sha256();
+  const parts: string[] = [];
   for (let i = 0, at = 0; at < total; i++) {
     const data = await read(at, Math.min(size, total - at));
-    if (data.length === 0) throw new Error(`the file ended after ${at} of ${total} bytes`);
+    if (data.length !== Math.min(size, total - at)) throw new Error(`the file ended after ${at + data.length} of ${total} bytes`);
     hash.update(data);
+    parts.push(await sha256Hex(data));
     await writeFile(dir, partName(i), data);
     at += data.length;
     progress(at);
   }
-  return hash.hex();
+  return chunkHashes(hash.hex(), total, size, parts);
 }
 
 async function entries(dir: FileSystemDirectoryHandle): Promise<Array<[string, FileSystemHandle]>> {

@@ -45,3 +45,23 @@ export async function storedSha(ext: ExtensionSession, id: string): Promise<{ sh
   const buf = Buffer.from(b64, 'base64');
   return { sha: createHash('sha256').update(buf).digest('hex'), bytes: buf.length };
 }
+
+/** A model's stored chunks.json (the part hashes recorded at install), parsed; undefined if absent. */
+export async function storedChunkRecord(ext: ExtensionSession, id: string): Promise<unknown> {
+  const text = await (await ext.serviceWorker()).evaluate(async (modelId) => {
+    const dir = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('models')).getDirectoryHandle(modelId);
+    try {
+      return await (await (await dir.getFileHandle('chunks.json')).getFile()).text();
+    } catch {
+      return null;
+    }
+  }, id);
+  return text === null ? undefined : (JSON.parse(text) as unknown);
+}
+
+/** What chunks.json must say of `file` cut into parts of `size` bytes, hashed here by node:crypto. */
+export function expectedChunkRecord(file: Buffer, size: number): unknown {
+  const parts: string[] = [];
+  for (let at = 0; at < file.length; at += size) parts.push(createHash('sha256').update(file.subarray(at, at + size)).digest('hex'));
+  return { v: 1, sha256: createHash('sha256').update(file).digest('hex'), bytes: file.length, chunkSize: size, parts };
+}
