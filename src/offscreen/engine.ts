@@ -302,6 +302,7 @@ export class Engine {
               checkMs: (await opened.checkEnded) - opened.checkStarted,
               checkWaitMs: performance.now() - tWait,
               check: opened.how,
+              readyAt: Date.now(),
             };
             if (failures.length > 0) notes.unshift(`${failures.join('; ')}; using ${what}`);
             this.status.note = notes.join('; ') || null;

@@ -272,6 +272,8 @@ export interface LoadSteps {
   checkWaitMs: number;
   /** How the bytes were checked: each part's SHA-256 (WebCrypto), or the whole file's in JavaScript. */
   check: 'parts' | 'stream';
+  /** When the engine became ready (Date.now()). */
+  readyAt: number;
 }
 
 export interface StatusReply {
@@ -680,7 +682,7 @@ export function parseJudgeReply(v: unknown): JudgeReply | null {
 
 function parseLoadSteps(v: unknown): LoadSteps | null {
   if (!isRecord(v) || (v.check !== 'parts' && v.check !== 'stream')) return null;
-  const keys = ['runtimeMs', 'openMs', 'sessionMs', 'probeMs', 'checkMs', 'checkWaitMs'] as const;
+  const keys = ['runtimeMs', 'openMs', 'sessionMs', 'probeMs', 'checkMs', 'checkWaitMs', 'readyAt'] as const;
   if (!keys.every((k) => typeof v[k] === 'number' && Number.isFinite(v[k]) && v[k] >= 0)) return null;
   const out = { check: v.check } as LoadSteps;
   for (const k of keys) out[k] = v[k] as number;
