@@ -394,6 +394,8 @@ export class Engine {
         } catch (e) {
           for (const w of batch) w.reject(e);
         }
+        // The next batch's inference holds this thread: let this batch's callers reply first.
+        if (this.waiting.length > 0) await new Promise((r) => setTimeout(r, 0));
       }
     } finally {
       this.running = false;

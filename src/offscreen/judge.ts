@@ -71,20 +71,24 @@ export async function judgeHeld(engine: Engine, token: string, minSide: number, 
   // Provenance is read alongside the model; it never throws and never affects the score.
   const evidence = readEvidence(h.metadata, evidenceOptions(h.metadata, h.blob));
   try {
-    const { manifest } = await engine.ensureLoaded(options);
+    // Decoded while the model may still be loading: the first verdicts then wait for the load and
+    // their inference only.
     const image = await decodeImage(h.blob);
     if (Math.min(image.width, image.height) < minSide) {
       return { ok: false, reason: 'too-small', detail: `${image.width}x${image.height} px` };
     }
+    const { manifest } = await engine.ensureLoaded(options);
     const input = preprocess(image.rgba, image.width, image.height, manifest.preprocessing);
+    // Made beside the inference, so the reply goes out as soon as the logits are known (the
+    // next batch's inference holds this thread).
+    const thumbnail = makeThumbnail(image).catch(() => null);
     const { logits, backend } = await engine.infer(input, options);
     const probabilities = softmax(Array.from(logits));
     const pGenerated = probabilities[manifest.generatedIndex];
     if (pGenerated === undefined || !Number.isFinite(pGenerated)) {
       return { ok: false, reason: 'model-error', detail: 'model returned no usable score' };
     }
-    const thumbnail = await makeThumbnail(image).catch(() => null);
-    return { ok: true, pGenerated, logits: Array.from(logits), backend, thumbnail, evidence: await evidence };
+    return { ok: true, pGenerated, logits: Array.from(logits), backend, thumbnail: await thumbnail, evidence: await evidence };
   } catch (e) {
     if (e instanceof DecodeError) return { ok: false, reason: 'undecodable', detail: e.message };
     return { ok: false, reason: 'model-error', detail: e instanceof Error ? e.message : String(e) };
