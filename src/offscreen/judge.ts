@@ -77,18 +77,18 @@ export async function judgeHeld(engine: Engine, token: string, minSide: number, 
     if (Math.min(image.width, image.height) < minSide) {
       return { ok: false, reason: 'too-small', detail: `${image.width}x${image.height} px` };
     }
+    // Made before the inference, so the reply goes out as soon as the logits are known: the next
+    // batch's inference holds this thread, and the thumbnail's encoding needs it.
+    const thumbnail = await makeThumbnail(image).catch(() => null);
     const { manifest } = await engine.ensureLoaded(options);
     const input = preprocess(image.rgba, image.width, image.height, manifest.preprocessing);
-    // Made beside the inference, so the reply goes out as soon as the logits are known (the
-    // next batch's inference holds this thread).
-    const thumbnail = makeThumbnail(image).catch(() => null);
     const { logits, backend } = await engine.infer(input, options);
     const probabilities = softmax(Array.from(logits));
     const pGenerated = probabilities[manifest.generatedIndex];
     if (pGenerated === undefined || !Number.isFinite(pGenerated)) {
       return { ok: false, reason: 'model-error', detail: 'model returned no usable score' };
     }
-    return { ok: true, pGenerated, logits: Array.from(logits), backend, thumbnail: await thumbnail, evidence: await evidence };
+    return { ok: true, pGenerated, logits: Array.from(logits), backend, thumbnail, evidence: await evidence };
   } catch (e) {
     if (e instanceof DecodeError) return { ok: false, reason: 'undecodable', detail: e.message };
     return { ok: false, reason: 'model-error', detail: e instanceof Error ? e.message : String(e) };

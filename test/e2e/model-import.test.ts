@@ -7,7 +7,9 @@
 // with clear errors and leave nothing in OPFS. A copy whose probe logits are wrong imports (its
 // file is intact) but fails to load: the popup says so, says what to do, and opens the options.
 // A stored copy changed by one bit after its install is refused at load by the engine's own
-// SHA-256 check (the probe alone would not notice so small a change).
+// SHA-256 check of the changed part (the probe alone would not notice so small a change); one
+// installed without part hashes is checked by its whole SHA-256. A probe reference off by 1e-2 in
+// its first image alone is refused on WebAssembly (which runs that image only).
 
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -297,6 +299,21 @@ describe('model import from files in the options page', () => {
       note: `model file does not match its manifest (SHA-256 of part ${part} of ${count})`,
       check: undefined,
     });
+    await useModel('realfake-fixture');
+  });
+
+  it('refuses on WebAssembly a model whose first probe image’s logit is off by 1e-2 (ten times the tolerance)', async () => {
+    await importFiles(
+      modelFolder('probe-first', (m) => {
+        renamed('probe-first', 'First probe row off')(m);
+        m.probe.logits = m.probe.logits.map((x, i) => (i === 0 ? x + 0.01 : x));
+      }),
+    );
+    await options.getByText('Installed First probe row off from files').waitFor();
+    const outcome = await loadOutcome('probe-first', 'First probe row off');
+    expect(outcome).toMatchObject({ badge: 'failed', state: 'failed', check: undefined });
+    // |PyTorch's logit + 0.01 - onnxruntime-web's|: 1e-2 give or take float rounding.
+    expect(outcome.note).toMatch(/^WebGPU [^;]*; model output differs from its manifest's reference by (1\.00e-2|9\.99e-3)$|^model output differs from its manifest's reference by (1\.00e-2|9\.99e-3)$/);
     await useModel('realfake-fixture');
   });
 
