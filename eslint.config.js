@@ -23,7 +23,7 @@ const stringTimers = ['setTimeout', 'setInterval'].flatMap((fn) => [
 ]);
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-firefox/', 'node_modules/', 'artifacts/', '.cache/', 'models/'] },
+  { ignores: ['dist/', 'dist-firefox/', 'dist-test/', 'dist-firefox-test/', 'node_modules/', 'artifacts/', '.cache/', 'models/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   noUnsanitized.configs.recommended,

@@ -78,9 +78,15 @@ function packageModels(): Plugin {
 
 // `vite build --mode firefox` (npm run build:firefox): the same source for Firefox, into
 // dist-firefox/. The mode is also import.meta.env.MODE, which src/shared/platform.ts reads.
+// `--mode test` / `--mode firefox-test` (npm run build:test / build:firefox-test): the test builds
+// that the end-to-end tests load, into dist-test/ and dist-firefox-test/. Only they define
+// __REALFAKE_TEST__ as true, so test hooks and engine fault switches exist only there.
 export default defineConfig(({ mode }) => {
-  const firefox = mode === 'firefox';
+  const firefox = mode === 'firefox' || mode === 'firefox-test';
+  const testBuild = mode === 'test' || mode === 'firefox-test';
+  const suffix = testBuild ? '-test' : '';
   return {
+    define: { __REALFAKE_TEST__: JSON.stringify(testBuild) },
     plugins: [
       crx({
         manifest: firefox ? (firefoxManifest(manifest) as unknown as typeof manifest) : manifest,
@@ -97,7 +103,7 @@ export default defineConfig(({ mode }) => {
     oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
     build: {
       // RFL_DIST lets parallel work build into separate folders; tests read the same variable.
-      outDir: firefox ? (process.env.RFL_DIST_FIREFOX ?? 'dist-firefox') : (process.env.RFL_DIST ?? 'dist'),
+      outDir: firefox ? (process.env.RFL_DIST_FIREFOX ?? `dist-firefox${suffix}`) : (process.env.RFL_DIST ?? `dist${suffix}`),
       emptyOutDir: true,
       target: firefox ? 'firefox140' : 'chrome137',
       sourcemap: false,

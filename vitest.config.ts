@@ -1,9 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
+// Every project runs the test build's code paths (fault switches in engine messages; see
+// src/env.d.ts). Vitest sets a define on globalThis rather than replacing it in the source, so a
+// test can stub it to false to run a release build's paths. (Inline projects do not inherit it.)
+const define = { __REALFAKE_TEST__: 'true' };
+
 export default defineConfig({
   test: {
     projects: [
       {
+        define,
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
@@ -12,6 +18,7 @@ export default defineConfig({
       },
       {
         // Compares the TypeScript pipeline with PIL + torchvision + PyTorch (Debian's python3-*).
+        define,
         test: {
           name: 'parity',
           include: ['test/parity/**/*.test.ts'],
@@ -22,6 +29,7 @@ export default defineConfig({
       },
       {
         // The checkpoint converter and model:install on small synthetic checkpoints (Debian's python3-*).
+        define,
         test: {
           name: 'tools',
           include: ['test/tools/**/*.test.ts'],
@@ -32,6 +40,7 @@ export default defineConfig({
       },
       {
         // `npm run test:full`: one full-size ConvNeXt-Large through convert, model:install and eval.
+        define,
         test: {
           name: 'full',
           include: ['test/full/**/*.test.ts'],
@@ -43,6 +52,7 @@ export default defineConfig({
       },
       {
         // Real Chromium with the built extension; one browser per file, files one at a time.
+        define,
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
@@ -54,6 +64,7 @@ export default defineConfig({
       },
       {
         // Real Firefox ESR (WebDriver BiDi) with the Firefox build (dist-firefox/); one browser per file.
+        define,
         test: {
           name: 'firefox',
           include: ['test/firefox/**/*.test.ts'],
@@ -65,6 +76,7 @@ export default defineConfig({
       },
       {
         // `npm run bench`: prints measured ratios against a reference taken in the same run.
+        define,
         test: {
           name: 'bench',
           include: ['bench/**/*.bench.ts'],

@@ -2,14 +2,14 @@
 // `npm run test:hardening`: runs the hardening suite of issue 10 (the fuzzing unit files and the
 // two hostile e2e files) and prints the figures we track: hostile fixtures tried / passed, fuzz
 // runs, requests observed on a busy page. The figures come from the lines the tests print.
-// Builds the extension first (into $RFL_DIST when set) unless SKIP_BUILD is set.
+// Builds the extension's test build first (into $RFL_DIST when set, else dist-test/) unless SKIP_BUILD is set.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 
 const FUZZ = ['test/unit/fuzz-protocol.test.ts', 'test/unit/fuzz-headers.test.ts'];
 const E2E = ['test/e2e/hostile-images.test.ts', 'test/e2e/hostile-pages.test.ts'];
 
-if (!process.env.SKIP_BUILD && spawnSync('npx', ['vite', 'build', '--logLevel', 'warn'], { stdio: 'inherit' }).status !== 0) {
+if (!process.env.SKIP_BUILD && spawnSync('npm', ['run', '--silent', 'build:test', '--', '--logLevel', 'warn'], { stdio: 'inherit' }).status !== 0) {
   console.error('test:hardening: build failed');
   process.exit(1);
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm test`: checks the machine, builds the extension once (for Chromium and for Firefox), then
+// `npm test`: checks the machine, builds the extension's test build once (for Chromium into
+// dist-test/, for Firefox into dist-firefox-test/: vite.config.ts, mode test / firefox-test), then
 // runs every test project (unit, parity against PyTorch/PIL, end to end in Chromium, then in
 // Firefox) and prints one summary line.
 import { spawnSync } from 'node:child_process';
@@ -18,13 +19,13 @@ if (run('bash', ['scripts/setup.sh']) !== 0) {
   process.exit(1);
 }
 if (projects.includes('e2e') && !process.env.SKIP_BUILD) {
-  if (run('npx', ['vite', 'build', '--logLevel', 'warn']) !== 0) {
+  if (run('npm', ['run', '--silent', 'build:test', '--', '--logLevel', 'warn']) !== 0) {
     console.error('npm test: build failed');
     process.exit(1);
   }
 }
 if (projects.includes('firefox') && !process.env.SKIP_BUILD) {
-  if (run('npx', ['vite', 'build', '--mode', 'firefox', '--logLevel', 'warn']) !== 0) {
+  if (run('npm', ['run', '--silent', 'build:firefox-test', '--', '--logLevel', 'warn']) !== 0) {
     console.error('npm test: Firefox build failed');
     process.exit(1);
   }

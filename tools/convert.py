@@ -2,7 +2,7 @@
 """Converts a ConvNeXt classifier checkpoint (e.g. LAION's realfake) into the extension's model
 format: models/<id>/model.onnx (fp32, opset 17, dynamic batch) + manifest.json, checked on the way.
 
-  /usr/bin/python3 tools/convert.py CHECKPOINT [--id realfake] [--fp16] [options]
+  /usr/bin/python3 tools/convert.py CHECKPOINT [--id realfake] [--fp16] [--int8] [options]
 
 Accepted checkpoints (tools/realfake_ref/checkpoint.py): a bare state_dict or a PyTorch-Lightning /
 fastai checkpoint holding one, with any common key prefix (`model.`, `net.`, ...), in timm names
@@ -15,7 +15,11 @@ through PyTorch and through the exported ONNX run by onnxruntime-node (tools/run
 must agree to 1e-4 or nothing is written. With --fp16 an fp16 variant is also written as <id>-fp16
 (every weight and activation fp16 but the final classifier layer's, which stay float32,
 computing in fp16 where the backend can, e.g. WebGPU with shader-f16; float32 input and output as before; its manifest names <id> in "variantOf"), after
-checking its logits and probabilities against PyTorch. Output folders are written under a temporary name and renamed into place at the end: a
+checking its logits and probabilities against PyTorch. With --int8 an int8 variant is also written as
+<id>-int8 (tools/realfake_ref/int8.py: MatMul/Gemm weights int8 per output channel, activations
+quantised at run time; about a quarter of the size), after checking its probe logits against PyTorch;
+its agreement with the fp32 model (max |Δp|, labels at 0.5) on the photographs in test/fixtures/photos
+and synthetic pictures is measured and stored in its manifest ("agreement"). Output folders are written under a temporary name and renamed into place at the end: a
 failed or interrupted conversion leaves nothing in models/.
 
 Labels and preprocessing come from a preset, stored in the manifest with where each fact comes from
@@ -79,6 +83,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="whose CenterCrop offsets and Normalize arithmetic (laion-realfake: albumentations)")
     ap.add_argument('--crop', type=int, help="center crop and input size (default: the preset's, 224)")
     ap.add_argument('--fp16', action='store_true', help='also write an fp16-compute variant as <id>-fp16 (about half the size)')
+    ap.add_argument('--int8', action='store_true',
+                    help='also write an int8 variant as <id>-int8 (about a quarter of the size), with its measured agreement')
     ap.add_argument('--prefix', help='the key prefix to strip (default: found from the stem weight)')
     ap.add_argument('--ignore', action='append', metavar='REGEX', help='drop checkpoint keys matching REGEX (repeatable)')
     ap.add_argument('--parity-tolerance', type=float, default=PARITY_TOLERANCE,
@@ -91,7 +97,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.checkpoint = args.checkpoint[0]
     if args.labels is not None:
         args.labels = [s.strip() for s in args.labels.split(',')]
-    if not ID_RE.match(args.id) or args.id in RESERVED_IDS or (args.fp16 and not ID_RE.match(args.id + '-fp16')):
+    if (not ID_RE.match(args.id) or args.id in RESERVED_IDS or (args.fp16 and not ID_RE.match(args.id + '-fp16'))
+            or (args.int8 and not ID_RE.match(args.id + '-int8'))):
         ap.error(f'--id {args.id!r}: use lowercase letters, digits, ".", "_" or "-" (at most 64), '
                  f'not the test fixture\'s ({", ".join(sorted(RESERVED_IDS))})')
     if args.labels is not None and (len(args.labels) < 2 or not all(args.labels) or len(set(args.labels)) != len(args.labels)):

@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import ort from 'onnxruntime-node';
 import { parseManifest, type ModelManifest } from '../src/detector/manifest';
 import { probeInput, probeMaxDiff, probeReproduced } from '../src/detector/probe';
+import { runWithinLimit } from '../src/detector/variants';
 import fixture from './fixture.json';
 
 /** The committed test model's id and its folder under models/ (also read by tools/realfake_ref/fixture.py). */
@@ -102,8 +103,10 @@ export async function openChecked(onnxPath: string, m: ModelManifest): Promise<C
     const { batch, logits: want, tolerance } = m.probe;
     let got: Float32Array;
     try {
-      const out = await session.run({ [m.input.name]: new ort.Tensor('float32', probeInput(batch, h, w), [batch, c, h, w]) });
-      got = out[m.output.name]?.data as Float32Array;
+      got = await runWithinLimit(m, probeInput(batch, h, w), batch, async (part, n) => {
+        const out = await session.run({ [m.input.name]: new ort.Tensor('float32', part, [n, c, h, w]) });
+        return out[m.output.name]?.data as Float32Array;
+      });
     } catch (e) {
       throw new ModelDirError(`onnxruntime cannot run ${onnxPath} on the probe input: ${errorText(e)}`);
     }

@@ -3,6 +3,8 @@
 //   node tools/run_onnx.mjs MODEL.onnx [BATCH]                  the probe input (BATCH x 3 x 224 x 224)
 //   node tools/run_onnx.mjs MODEL.onnx --input X.f32 --shape N,C,H,W
 //                                                               a float32 little-endian NCHW tensor
+//   --each                                                      one image per run (an int8 graph's
+//                                                               activation scale is per tensor: per batch)
 //   ->  {"logits":[...],"dims":[...]}
 // Used by tools/fixture_model.py --check and by tools/convert.py's parity check (PyTorch vs
 // onnxruntime on the same inputs). Input/output names are read from the model.
@@ -13,7 +15,7 @@ import ort from 'onnxruntime-node';
 const usage = 'usage: node tools/run_onnx.mjs MODEL.onnx [BATCH] | MODEL.onnx --input X.f32 --shape N,C,H,W';
 let parsed;
 try {
-  parsed = parseArgs({ allowPositionals: true, options: { input: { type: 'string' }, shape: { type: 'string' } } });
+  parsed = parseArgs({ allowPositionals: true, options: { input: { type: 'string' }, shape: { type: 'string' }, each: { type: 'boolean' } } });
 } catch (e) {
   console.error(`${e.message}\n${usage}`);
   process.exit(2);
@@ -54,6 +56,13 @@ if (values.input) {
 const session = await ort.InferenceSession.create(readFileSync(modelPath), { executionProviders: ['cpu'] });
 const [inputName] = session.inputNames;
 const [outputName] = session.outputNames;
-const out = await session.run({ [inputName]: new ort.Tensor('float32', data, dims) });
-const t = out[outputName];
-console.log(JSON.stringify({ logits: Array.from(t.data, Number), dims: t.dims }));
+const runs = values.each ? dims[0] : 1;
+const per = data.length / runs;
+const logits = [];
+let outDims;
+for (let i = 0; i < runs; i++) {
+  const out = await session.run({ [inputName]: new ort.Tensor('float32', data.subarray(i * per, (i + 1) * per), [dims[0] / runs, ...dims.slice(1)]) });
+  logits.push(...Array.from(out[outputName].data, Number));
+  outDims = out[outputName].dims;
+}
+console.log(JSON.stringify({ logits, dims: [dims[0], ...outDims.slice(1)] }));

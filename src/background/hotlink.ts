@@ -3,6 +3,8 @@
 // the page's address, set by a declarativeNetRequest session rule that matches only that address,
 // only requests of this extension outside any tab, and lives only while that request runs.
 
+import { ownInitiatorDomain } from '../shared/platform';
+
 /** Statuses a hotlink check answers with; anything else is not worth a second request. */
 export const REFUSED_STATUSES: readonly number[] = [401, 403, 404];
 
@@ -47,12 +49,13 @@ let nextRuleId = 1;
 /**
  * Runs `request` (one fetch of `imageUrl` by the offscreen document) with `referrer` as its
  * Referer header, and removes the rule once it has finished. Null, and no request, when Chromium
- * refuses the rule (an address its URL filter syntax cannot say).
+ * refuses the rule (an address its URL filter syntax cannot say, or a condition it rejects).
  */
 export async function withReferrer<T>(imageUrl: string, referrer: string, request: () => Promise<T>): Promise<T | null> {
   await clearStaleRules();
   const id = nextRuleId++;
-  const added = await chrome.declarativeNetRequest.updateSessionRules({
+  // Called from an async function: Firefox throws (rather than rejects) on a rule it refuses.
+  const added = await (async () => chrome.declarativeNetRequest.updateSessionRules({
     addRules: [
       {
         id,
@@ -66,13 +69,13 @@ export async function withReferrer<T>(imageUrl: string, referrer: string, reques
           // The exact address (a '*' in it would act as a wildcard: harmless, as the rule only
           // matches this extension's own requests for as long as this one runs).
           urlFilter: `|${imageUrl}|`,
-          initiatorDomains: [chrome.runtime.id],
+          initiatorDomains: [ownInitiatorDomain()],
           tabIds: [chrome.tabs.TAB_ID_NONE],
           resourceTypes: ['xmlhttprequest' as chrome.declarativeNetRequest.ResourceType],
         },
       },
     ],
-  }).then(
+  }))().then(
     () => true,
     () => false,
   );
@@ -84,7 +87,7 @@ export async function withReferrer<T>(imageUrl: string, referrer: string, reques
   }
 }
 
-/** Session rules in force now (for tests: none outside a retry). */
+/** Session rules in force now (for the test build's hooks: none outside a retry). */
 export async function activeReferrerRules(): Promise<number> {
   return (await chrome.declarativeNetRequest.getSessionRules()).length;
 }

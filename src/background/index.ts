@@ -322,21 +322,24 @@ chrome.storage.onChanged.addListener((changes, area) => {
   if (area === 'sync' && ('paused' in changes || 'disabledSites' in changes)) void refreshScanningState();
 });
 
-// Hooks for the end-to-end tests. Reachable only from the extension's own service worker context.
-// (The context menu has none: the tests fire chrome.contextMenus.onClicked itself.)
-Object.assign(globalThis, {
-  realfakeLensTestHooks: {
-    siteOf,
-    /** The verdict path as a tab would use it (incognito tabs cannot be opened by the tests). */
-    checkImage,
-    /** declarativeNetRequest session rules in force (a referrer rule lives only during its retry). */
-    activeReferrerRules,
-    /** Read-only view of the job queue: waiting and running tasks, requests shed, its caps. */
-    queueSize: () => ({ ...queue.size, shed: queue.shed, limits: { ...queue.limits } }),
-    /**
-     * The listener registered with contextMenus.onClicked, itself. Chromium's tests fire the real
-     * event (onClicked.dispatch); Firefox's menus.onClicked has no dispatch, so its tests call this.
-     */
-    menuListener: onMenuClicked,
-  },
-});
+// Hooks for the end-to-end tests, in test builds only (`__REALFAKE_TEST__`): a release build has
+// none of this. Reachable only from the extension's own service worker context.
+// (Chromium's context-menu tests fire chrome.contextMenus.onClicked itself.)
+if (__REALFAKE_TEST__) {
+  Object.assign(globalThis, {
+    realfakeLensTestHooks: {
+      siteOf,
+      /** The verdict path as a tab would use it (incognito tabs cannot be opened by the tests). */
+      checkImage,
+      /** declarativeNetRequest session rules in force (a referrer rule lives only during its retry). */
+      activeReferrerRules,
+      /** Read-only view of the job queue: waiting and running tasks, requests shed, its caps. */
+      queueSize: () => ({ ...queue.size, shed: queue.shed, limits: { ...queue.limits } }),
+      /**
+       * The listener registered with contextMenus.onClicked, itself. Chromium's tests fire the real
+       * event (onClicked.dispatch); Firefox's menus.onClicked has no dispatch, so its tests call this.
+       */
+      menuListener: onMenuClicked,
+    },
+  });
+}

@@ -7,6 +7,10 @@ import type { ModelManifest } from '../detector/manifest';
 import { loadActiveModel, loadPackagedModel, readModelsIndex } from '../shared/model-registry';
 import { listStoredModels, readStoredModel, removeAllStoredModels, removeStoredModel, writeActiveChoice } from '../shared/model-store';
 import {
+  parseCheckpointImportStatus,
+  type CheckpointImportStatus,
+  type CheckpointToOffscreen,
+  type CheckpointUiToBackground,
   parseModelActionReply,
   parseModelDownloadStatus,
   type ModelActionReply,
@@ -27,11 +31,12 @@ function info(m: ModelManifest, downloadedFrom: string | null, installedAt: numb
     version: m.version,
     precision: m.precision,
     variantOf: m.variantOf,
+    agreement: m.agreement,
     fixture: m.fixture,
     sourceDescription: m.source.description,
     origin: m.source.origin,
     sha256: m.onnx.sha256,
-    bytes: m.onnx.bytes,
+    bytes: m.onnx.bytes + (m.weights?.bytes ?? 0),
     packaged: downloadedFrom === null && importedFrom === null,
     downloadedFrom,
     importedFrom,
@@ -39,7 +44,7 @@ function info(m: ModelManifest, downloadedFrom: string | null, installedAt: numb
   };
 }
 
-async function tellOffscreen(msg: ModelBackgroundToOffscreen): Promise<unknown> {
+async function tellOffscreen(msg: ModelBackgroundToOffscreen | CheckpointToOffscreen): Promise<unknown> {
   if (!(await hasOffscreenDocument())) return null;
   return chrome.runtime.sendMessage(msg).catch(() => null);
 }
@@ -50,6 +55,12 @@ async function downloadStatus(): Promise<ModelDownloadStatus | null> {
 
 const running = (d: ModelDownloadStatus | null): boolean => d?.state === 'downloading' || d?.state === 'verifying';
 
+async function checkpointStatus(): Promise<CheckpointImportStatus | null> {
+  return parseCheckpointImportStatus(await tellOffscreen({ target: 'offscreen', kind: 'offscreen/checkpoint-import-status' }));
+}
+
+const importing = (c: CheckpointImportStatus | null): boolean => c?.state === 'reading' || c?.state === 'fetching' || c?.state === 'probing';
+
 async function listModels(): Promise<ModelsReply> {
   const index = await readModelsIndex();
   const packaged = await Promise.all(
@@ -57,17 +68,23 @@ async function listModels(): Promise<ModelsReply> {
   );
   const { installed, unfinished } = await listStoredModels();
   const download = await downloadStatus();
+  const checkpoint = await checkpointStatus();
   return {
     activeId: (await loadActiveModel()).manifest.id,
     models: [...packaged.filter((m): m is ModelInfo => m !== null), ...installed.map((s) => info(s.manifest, s.importedFrom === null ? s.manifestUrl : null, s.installedAt, s.importedFrom))],
     // The folder of the download under way is shown as that download, not as an unfinished one.
-    unfinished: unfinished.filter((u) => !(running(download) && download?.id === u.id)),
+    unfinished: unfinished.filter((u) => !(running(download) && download?.id === u.id) && !(importing(checkpoint) && checkpoint?.id === u.id)),
     download,
+    checkpoint,
   };
 }
 
 async function install(url: string): Promise<ModelActionReply> {
-  const msg: ModelBackgroundToOffscreen = { target: 'offscreen', kind: 'offscreen/model-download', url, engine: await getEngineOptions() };
+  return startInOffscreen({ target: 'offscreen', kind: 'offscreen/model-download', url, engine: await getEngineOptions() });
+}
+
+/** Sends a message that starts work in the offscreen document, creating it first. */
+async function startInOffscreen(msg: ModelBackgroundToOffscreen | CheckpointToOffscreen): Promise<ModelActionReply> {
   for (let attempt = 1; ; attempt++) {
     await ensureOffscreen();
     try {
@@ -98,6 +115,11 @@ async function setActive(id: string): Promise<ModelActionReply> {
 async function remove(id: string): Promise<ModelActionReply> {
   const index = await readModelsIndex();
   if (index.models[id] !== undefined) return { ok: false, error: `"${id}" is part of the extension and cannot be removed` };
+  const checkpoint = await checkpointStatus();
+  if (importing(checkpoint) && checkpoint?.id === id) {
+    await tellOffscreen({ target: 'offscreen', kind: 'offscreen/checkpoint-import-stop', pause: false });
+    return { ok: true };
+  }
   const download = await downloadStatus();
   if (running(download) && download?.id === id) {
     await tellOffscreen({ target: 'offscreen', kind: 'offscreen/model-download-cancel' });
@@ -127,9 +149,23 @@ export async function deleteDownloadedModels(): Promise<void> {
   }
 }
 
-export async function onModelUi(msg: ModelUiToBackground): Promise<unknown> {
+async function onCheckpointUi(msg: CheckpointUiToBackground): Promise<unknown> {
+  switch (msg.kind) {
+    case 'ui/import-checkpoint':
+      if (running(await downloadStatus())) return { ok: false, error: 'a model download is under way: wait for it to finish (or cancel it)' };
+      return startInOffscreen({ target: 'offscreen', kind: 'offscreen/checkpoint-import', url: msg.url, engine: await getEngineOptions() });
+    case 'ui/stop-checkpoint-import':
+      await tellOffscreen({ target: 'offscreen', kind: 'offscreen/checkpoint-import-stop', pause: msg.pause });
+      return { ok: true };
+  }
+}
+
+export async function onModelUi(msg: ModelUiToBackground | CheckpointUiToBackground): Promise<unknown> {
   try {
     switch (msg.kind) {
+      case 'ui/import-checkpoint':
+      case 'ui/stop-checkpoint-import':
+        return await onCheckpointUi(msg);
       case 'ui/list-models':
         return await listModels();
       case 'ui/install-model':

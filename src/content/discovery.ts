@@ -1,8 +1,9 @@
 // Walks the page (and its open shadow roots) for elements showing a picture, in small time
 // slices so a page with thousands of elements never gets a long task, and watches for what
-// changes later: inserted nodes (infinite scroll, SPAs), src/srcset/poster/style changes, and
-// images that finish loading.
+// changes later (through the page watcher, into every open shadow root it walks): inserted nodes
+// (infinite scroll, SPAs), src/srcset/poster/style changes, and images that finish loading.
 
+import type { PageWatcher } from './page-watcher';
 import { readSource, type Reading } from './sources';
 
 /** Longest stretch of main-thread work before yielding to the page. */
@@ -19,7 +20,6 @@ export interface DiscoveryHandlers {
 export class Discovery {
   private readonly queue: Array<{ node: Node; deep: boolean }> = [];
   private readonly seenRoots = new WeakSet<Node>();
-  private readonly observers: MutationObserver[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   /**
    * Custom elements not defined yet when seen. A component whose code arrives later attaches its
@@ -33,10 +33,10 @@ export class Discovery {
 
   constructor(
     private readonly handlers: DiscoveryHandlers,
+    private readonly watcher: PageWatcher,
     private readonly signal: AbortSignal,
   ) {
     signal.addEventListener('abort', () => {
-      for (const o of this.observers) o.disconnect();
       this.resources.disconnect();
       this.hostsToBe.clear();
       clearTimeout(this.timer);
@@ -46,6 +46,10 @@ export class Discovery {
 
   /** Starts with the whole document. */
   start(): void {
+    this.watcher.subscribe(
+      { attributes: WATCHED_ATTRIBUTES, shadowRoots: true, changed: (records) => this.onMutations(records) },
+      this.signal,
+    );
     this.watch(document);
     this.enqueue(document.documentElement, true);
   }
@@ -60,9 +64,7 @@ export class Discovery {
   private watch(root: Document | ShadowRoot): void {
     if (this.seenRoots.has(root)) return;
     this.seenRoots.add(root);
-    const observer = new MutationObserver((records) => this.onMutations(records));
-    observer.observe(root, { childList: true, subtree: true, attributes: true, attributeFilter: WATCHED_ATTRIBUTES });
-    this.observers.push(observer);
+    if (root instanceof ShadowRoot) this.watcher.watchShadowRoot(root);
     // load/error do not bubble; a capturing listener on the root sees them all (a shadow
     // root's events stay inside it, hence one listener per root).
     const again = (e: Event): void => {

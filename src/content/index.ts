@@ -8,7 +8,7 @@ import { parseBackgroundToContent, type MenuPicture } from '../shared/protocol';
 import { DEFAULT_SETTINGS, normalizeSettings, scanningAllowed, type Settings } from '../shared/settings';
 import { PageScan } from './page-scan';
 import { PointerWatch, type Pointed } from './pointer-picture';
-import { needsPageBytes, pageBytesLabel, readPageBytes } from './requests';
+import { askedAddress, needsPageBytes, readPageBytes } from './page-bytes';
 
 let settings: Settings = DEFAULT_SETTINGS;
 let scan: PageScan | null = null;
@@ -27,7 +27,7 @@ async function answerMenu(srcUrl: string | null): Promise<MenuPicture> {
   const pointed = pointer.resolve(srcUrl);
   if (!pointed) return { found: false, why: 'nothing-there' };
   const { url } = pointed.source;
-  const label = needsPageBytes(url) ? pageBytesLabel(url) : url;
+  const label = askedAddress(url);
   menuAsked.delete(label);
   menuAsked.set(label, pointed);
   if (menuAsked.size > MENU_ASKED_MAX) menuAsked.delete(menuAsked.keys().next().value as string);

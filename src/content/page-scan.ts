@@ -1,46 +1,22 @@
-// One document's scan: discovery finds elements showing pictures, IntersectionObservers say
-// which are in or near the viewport, each distinct picture is asked about once (visible first),
-// requests for pictures that went far away before an answer are withdrawn, and every element
-// showing a picture gets its badge.
+// One document's scan, and its decisions: discovery finds elements showing pictures, tracking
+// says which are in or near the viewport, each distinct picture (pictures.ts) is asked about once
+// (visible first), requests for pictures that went far away before an answer are withdrawn, and
+// every element showing a picture gets its badge.
 
 import browser from 'webextension-polyfill';
 import type { ContentToBackground, ScanPriority, Verdict } from '../shared/protocol';
 import type { Settings } from '../shared/settings';
 import { BadgeLayer } from './badge-layer';
 import { Discovery } from './discovery';
-import { Requests, needsPageBytes, pageBytesLabel, type Refusal } from './requests';
+import { PageWatcher } from './page-watcher';
+import { askedAddress } from './page-bytes';
+import { Pictures, type Picture } from './pictures';
+import { Requests, type Refusal } from './requests';
 import type { Reading, Source } from './sources';
+import { Tracking, type Tracked } from './tracking';
 
-/** "Near" the viewport: within one viewport height above or below it. */
-const NEAR_MARGIN = '100% 0px 100% 0px';
 /** A shed request whose picture is still near is asked again after this pause. */
 const SHED_RETRY_MS = 10_000;
-
-interface Tracked {
-  el: Element;
-  source: Source;
-  /** Rendered size from the last intersection report (CSS px); null before the first. */
-  rendered: { width: number; height: number } | null;
-  near: boolean;
-  visible: boolean;
-}
-
-/** One distinct picture (by address) and every element showing it. */
-interface Picture {
-  url: string;
-  elements: Set<Tracked>;
-  requestId: string | null;
-  verdict: Verdict | null;
-  /** The engine found it smaller than the minimum size: no badge. */
-  skipped: boolean;
-  /** The user asked about this picture from the context menu: badged whatever its size. */
-  asked: boolean;
-  /**
-   * The server refused the extension's fetch and the page is reading the picture itself: this
-   * refusal is shown if the page cannot (a cross-origin picture without CORS).
-   */
-  refusal: Verdict | null;
-}
 
 export interface ScanHooks {
   /** The background refused (paused, switched off, on-demand): stop asking. */
@@ -48,17 +24,12 @@ export interface ScanHooks {
 }
 
 export class PageScan {
-  private readonly tracked = new Map<Element, Tracked>();
-  private readonly pictures = new Map<string, Picture>();
-  private readonly byRequest = new Map<string, Picture>();
+  private readonly tracking: Tracking;
+  private readonly pictures: Pictures;
   private readonly discovery: Discovery;
-  private readonly requests: Requests;
   private readonly layer: BadgeLayer;
-  /** One observer for everything: near the viewport (for asking and drawing), and visible (for order). */
-  private readonly nearObserver: IntersectionObserver;
   /** On-demand mode until the user asks; then (and in automatic mode) pictures are asked about. */
   private asking: 'auto' | 'user' | null;
-  private sweepTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private settings: Settings,
@@ -66,24 +37,34 @@ export class PageScan {
     signal: AbortSignal,
   ) {
     this.asking = settings.scanMode === 'auto' ? 'auto' : null;
-    this.layer = new BadgeLayer(this.badgeOptions(), (url, mistake) => this.report(url, mistake), signal);
-    this.requests = new Requests(
+    const watcher = new PageWatcher(signal);
+    this.layer = new BadgeLayer(this.badgeOptions(), (url, mistake) => this.report(url, mistake), watcher, signal);
+    const requests = new Requests(
       (refusal, ids) => this.onRefused(refusal, ids),
       (id) =>
         this.onVerdict(
           id,
-          this.byRequest.get(id)?.refusal ?? { status: 'failed', reason: 'undecodable', detail: 'the page would not hand over this picture' },
+          this.pictures.waiting(id)?.refusal ?? { status: 'failed', reason: 'undecodable', detail: 'the page would not hand over this picture' },
         ),
       signal,
     );
-    this.nearObserver = new IntersectionObserver((entries) => this.onIntersections(entries), { rootMargin: NEAR_MARGIN });
+    this.pictures = new Pictures(requests);
+    this.tracking = new Tracking(
+      {
+        moved: (t) => {
+          this.layer.setNear(t.el, t.near);
+          this.consider(t);
+        },
+        gone: (t) => this.untrack(t),
+      },
+      signal,
+    );
     this.discovery = new Discovery(
-      { found: (el, reading) => this.onFound(el, reading), removed: () => this.scheduleSweep() },
+      { found: (el, reading) => this.onFound(el, reading), removed: () => this.tracking.sweepSoon() },
+      watcher,
       signal,
     );
     signal.addEventListener('abort', () => {
-      this.nearObserver.disconnect();
-      clearTimeout(this.sweepTimer);
       clearTimeout(this.shedTimer);
       this.shedTimer = undefined;
     });
@@ -93,7 +74,7 @@ export class PageScan {
   /** The user asked to check every picture on the page now (popup, on-demand mode). */
   checkAll(): void {
     this.asking = 'user';
-    for (const t of this.tracked.values()) this.consider(t);
+    for (const t of this.tracking.all()) this.consider(t);
   }
 
   applySettings(next: Settings): void {
@@ -101,28 +82,24 @@ export class PageScan {
     this.settings = next;
     if (next.scanMode === 'auto' && this.asking === null) this.asking = 'auto';
     this.layer.setOptions(this.badgeOptions());
-    if (minChanged) for (const t of this.tracked.values()) this.consider(t);
+    if (minChanged) for (const t of this.tracking.all()) this.consider(t);
   }
 
   /** An answer from the background. */
   onVerdict(requestId: string, verdict: Verdict): void {
-    const picture = this.byRequest.get(requestId);
-    this.byRequest.delete(requestId);
-    this.requests.settle(requestId);
-    if (!picture || picture.requestId !== requestId) return;
-    picture.requestId = null;
+    const picture = this.pictures.answered(requestId);
+    if (!picture) return;
     if (verdict.status === 'failed' && verdict.askPage && picture.refusal === null && /^https?:/.test(picture.url)) {
       // Refused to the extension but shown by the page: the page reads the bytes itself, once.
       picture.refusal = verdict;
       const t = picture.elements.values().next().value;
-      picture.requestId = this.requests.ask({
+      this.pictures.ask(picture, {
         url: picture.url,
         priority: t?.visible ? 'visible' : 'near',
         minSide: t?.source.natural ? 0 : this.settings.minImageSize,
         trigger: this.asking === 'user' ? 'user' : 'auto',
         readFromPage: true,
       });
-      this.byRequest.set(picture.requestId, picture);
       return;
     }
     picture.verdict = verdict;
@@ -142,11 +119,8 @@ export class PageScan {
    */
   onShed(requestIds: string[]): void {
     for (const id of requestIds) {
-      const picture = this.byRequest.get(id);
-      this.byRequest.delete(id);
-      this.requests.settle(id);
-      if (!picture || picture.requestId !== id) continue;
-      picture.requestId = null;
+      const picture = this.pictures.answered(id);
+      if (!picture) continue;
       for (const t of picture.elements) this.layer.remove(t.el);
       this.shedPictures.add(picture);
       this.forgetIfUnused(picture);
@@ -156,29 +130,21 @@ export class PageScan {
 
   private reaskShed(): void {
     this.shedTimer = undefined;
-    const vw = window.innerWidth;
-    const vh = window.innerHeight;
     const list = [...this.shedPictures];
     this.shedPictures.clear();
     for (const picture of list) {
-      if (this.pictures.get(picture.url) !== picture) continue; // forgotten meanwhile
+      if (!this.pictures.has(picture)) continue; // forgotten meanwhile
       // Far away: asked again when it comes near (the observer reports that), not now.
       if (![...picture.elements].some((t) => t.near)) continue;
       for (const t of picture.elements) {
-        // The observer reports only crossings of the near margin: look at visibility afresh.
-        const r = t.el.getBoundingClientRect();
-        t.visible = t.near && r.bottom > 0 && r.right > 0 && r.top < vh && r.left < vw;
+        this.tracking.refreshVisible(t);
         this.consider(t);
       }
     }
   }
 
-  /** A picture no element shows and nobody waits for is forgotten (pages that add images forever). */
   private forgetIfUnused(picture: Picture): void {
-    if (picture.elements.size === 0 && picture.requestId === null && this.pictures.get(picture.url) === picture) {
-      this.pictures.delete(picture.url);
-      this.shedPictures.delete(picture);
-    }
+    if (this.pictures.forgetIfUnused(picture)) this.shedPictures.delete(picture);
   }
 
   /**
@@ -186,7 +152,7 @@ export class PageScan {
    * `url`, whatever their size.
    */
   showMenuVerdict(url: string, verdict: Verdict, pointed?: { el: Element; source: Source }): void {
-    const picture = this.picture(url);
+    const picture = this.pictures.ensure(url);
     picture.verdict = verdict;
     picture.skipped = false;
     picture.asked = true;
@@ -195,9 +161,9 @@ export class PageScan {
     for (const img of Array.from(document.images)) {
       if (img.currentSrc === url || img.src === url) shown.set(img, { kind: 'img', url, natural: null });
     }
-    for (const t of this.tracked.values()) if (t.source.url === url) shown.set(t.el, t.source);
+    for (const t of this.tracking.all()) if (t.source.url === url) shown.set(t.el, t.source);
     for (const [el, source] of shown) {
-      let t = this.tracked.get(el);
+      let t = this.tracking.get(el);
       // Tracked under another picture (an element with a background and a poster): follow the one asked about.
       if (t && t.source.url !== url) {
         this.untrack(t);
@@ -212,26 +178,14 @@ export class PageScan {
     return { threshold: this.settings.threshold, suspectedStyle: this.settings.suspectedStyle, showRealBadges: this.settings.showRealBadges };
   }
 
-  private picture(url: string): Picture {
-    let p = this.pictures.get(url);
-    if (!p) {
-      p = { url, elements: new Set(), requestId: null, verdict: null, skipped: false, asked: false, refusal: null };
-      this.pictures.set(url, p);
-    }
-    return p;
-  }
-
   private track(el: Element, source: Source): Tracked {
-    const t: Tracked = { el, source, rendered: null, near: false, visible: false };
-    this.tracked.set(el, t);
-    this.picture(source.url).elements.add(t);
-    this.nearObserver.observe(el);
+    const t = this.tracking.track(el, source);
+    this.pictures.ensure(source.url).elements.add(t);
     return t;
   }
 
   private untrack(t: Tracked): void {
-    this.tracked.delete(t.el);
-    this.nearObserver.unobserve(t.el);
+    this.tracking.untrack(t);
     this.layer.remove(t.el);
     const picture = this.pictures.get(t.source.url);
     if (!picture) return;
@@ -241,7 +195,7 @@ export class PageScan {
   }
 
   private onFound(el: Element, reading: Reading): void {
-    const t = this.tracked.get(el);
+    const t = this.tracking.get(el);
     if (reading === 'wait') return; // looked at again when it loads
     if (!reading) {
       if (t) this.untrack(t);
@@ -256,22 +210,6 @@ export class PageScan {
     if (t) this.untrack(t);
     this.track(el, reading);
     // The intersection observers report its size and position shortly.
-  }
-
-  private onIntersections(entries: IntersectionObserverEntry[]): void {
-    const vw = window.innerWidth;
-    const vh = window.innerHeight;
-    for (const e of entries) {
-      const t = this.tracked.get(e.target);
-      if (!t) continue;
-      const r = e.boundingClientRect;
-      t.rendered = { width: r.width, height: r.height };
-      t.near = e.isIntersecting;
-      // Visible now (for the order of asking): the same report, against the viewport itself.
-      t.visible = t.near && r.bottom > 0 && r.right > 0 && r.top < vh && r.left < vw;
-      this.layer.setNear(t.el, t.near);
-      this.consider(t);
-    }
   }
 
   private bigEnough(t: Tracked): boolean {
@@ -303,7 +241,7 @@ export class PageScan {
     }
     const priority: ScanPriority = t.visible ? 'visible' : t.near ? 'near' : 'rest';
     if (picture.requestId === null) {
-      picture.requestId = this.requests.ask({
+      this.pictures.ask(picture, {
         url: picture.url,
         priority,
         // Only an <img> tells its natural size here; for the others the engine checks it.
@@ -312,7 +250,6 @@ export class PageScan {
         // An <img> that failed to load here: a refusal is the page's too (not hotlinking).
         brokenInPage: [...picture.elements].some((e) => e.source.kind === 'img' && e.source.natural === null),
       });
-      this.byRequest.set(picture.requestId, picture);
     }
     this.draw(t, picture);
   }
@@ -324,7 +261,7 @@ export class PageScan {
       natural: t.source.natural,
       verdict: picture.verdict,
       near: t.near,
-      reportUrl: needsPageBytes(picture.url) ? pageBytesLabel(picture.url) : picture.url,
+      reportUrl: askedAddress(picture.url),
     };
   }
 
@@ -351,19 +288,14 @@ export class PageScan {
   private withdrawIfUnwanted(picture: Picture): void {
     if (picture.requestId === null || this.asking !== 'auto') return;
     for (const t of picture.elements) if (t.near && this.bigEnough(t)) return;
-    const id = picture.requestId;
-    picture.requestId = null;
-    this.byRequest.delete(id);
-    this.requests.cancel([id]);
+    this.pictures.withdraw(picture);
     for (const t of picture.elements) this.layer.remove(t.el);
   }
 
   private onRefused(refusal: Refusal, requestIds: string[]): void {
     for (const id of requestIds) {
-      const picture = this.byRequest.get(id);
-      this.byRequest.delete(id);
-      if (!picture || picture.requestId !== id) continue;
-      picture.requestId = null;
+      const picture = this.pictures.refused(id);
+      if (!picture) continue;
       for (const t of picture.elements) this.layer.remove(t.el);
     }
     if (refusal === 'on-demand') this.asking = null;
@@ -373,13 +305,5 @@ export class PageScan {
   private report(url: string, mistake: boolean): void {
     const message: ContentToBackground = { kind: 'content/report-mistake', url, mistake };
     void browser.runtime.sendMessage(message).catch(() => undefined);
-  }
-
-  /** Elements that left the document are forgotten (batched: removals come in bursts). */
-  private scheduleSweep(): void {
-    this.sweepTimer ??= setTimeout(() => {
-      this.sweepTimer = undefined;
-      for (const t of [...this.tracked.values()]) if (!t.el.isConnected) this.untrack(t);
-    }, 200);
   }
 }

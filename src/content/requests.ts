@@ -4,7 +4,6 @@
 
 import browser from 'webextension-polyfill';
 import {
-  MAX_BYTES_URL_LENGTH,
   MAX_ITEMS_PER_CHECK,
   MAX_URL_LENGTH,
   PENDING_PORT,
@@ -15,14 +14,13 @@ import {
   type ContentToBackground,
   type ScanPriority,
 } from '../shared/protocol';
+import { askedAddress, needsPageBytes, readPageBytes } from './page-bytes';
 
 /**
  * Unanswered requests are asked again: at once when the worker's port drops (it was stopped or
  * restarted), and after this long in any case (backing off), should a message be lost.
  */
 const REASK_AFTER_MS = 15_000;
-/** The most bytes of a page's own picture (blob:, long data:) sent to the engine. */
-const MAX_PAGE_BYTES = 20 * 1024 * 1024;
 
 export type Refusal = NonNullable<CheckReply['refused']>;
 
@@ -44,38 +42,6 @@ interface Pending {
   reading: boolean;
   sentAt: number;
   attempts: number;
-}
-
-/** Pictures the extension cannot fetch by address: only the page can read them. */
-export function needsPageBytes(url: string): boolean {
-  return url.startsWith('blob:') || (url.startsWith('data:') && url.length > MAX_URL_LENGTH);
-}
-
-/** What the history shows for a picture handed over as bytes. */
-export function pageBytesLabel(url: string): string {
-  if (url.startsWith('blob:')) return url.slice(0, MAX_URL_LENGTH);
-  return `${url.slice(0, url.indexOf(',') + 1)}… (${url.length} characters)`;
-}
-
-/**
- * A picture as a data: URL, read by the page: blob: and data: URLs, and (after the server refused
- * the extension) same-origin or CORS-readable addresses, never with cookies. A cross-origin
- * picture without CORS fails here (the fetch is the page's, under its origin's rules).
- */
-export async function readPageBytes(url: string): Promise<string> {
-  const response = await fetch(url, { credentials: 'omit', mode: 'cors', cache: 'force-cache' });
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
-  const blob = await response.blob();
-  if (blob.size > MAX_PAGE_BYTES) throw new Error('too large');
-  const type = /^image\/[a-z0-9.+-]{1,40}$/.test(blob.type) ? blob.type : 'image/unknown';
-  const dataUrl = await new Promise<string>((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve(String(reader.result));
-    reader.onerror = () => reject(reader.error ?? new Error('unreadable'));
-    reader.readAsDataURL(new Blob([blob], { type }));
-  });
-  if (dataUrl.length > MAX_BYTES_URL_LENGTH) throw new Error('too large');
-  return dataUrl;
 }
 
 export class Requests {
@@ -110,7 +76,7 @@ export class Requests {
     const requestId = `${this.prefix}${++this.nextId}`;
     const fromPage = ask.readFromPage === true && /^https?:/.test(ask.url) && ask.url.length <= MAX_URL_LENGTH;
     const reading = fromPage || needsPageBytes(ask.url);
-    const label = reading && !fromPage ? pageBytesLabel(ask.url) : ask.url;
+    const label = askedAddress(ask.url);
     const item: CheckItem = { requestId, url: label, priority: ask.priority, minSide: ask.minSide };
     if (ask.brokenInPage) item.brokenInPage = true;
     if (fromPage) item.via = 'page';

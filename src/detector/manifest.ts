@@ -45,6 +45,27 @@ export interface ProbeSpec {
   tolerance: number;
 }
 
+export type Precision = 'fp32' | 'fp16' | 'int8';
+
+/**
+ * How closely a variant's scores follow the model it is a variant of, measured by the converter
+ * (tools/realfake_ref/int8.py) on photographs and synthetic pictures, both files run by
+ * onnxruntime-node. Shown to the user beside the variant.
+ */
+export interface VariantAgreement {
+  /** The id of the model it was compared with (the manifest's `variantOf`). */
+  with: string;
+  images: number;
+  photos: number;
+  synthetic: number;
+  /** Largest and mean |p(generated) - p(generated) of `with`| over the pictures. */
+  maxAbsP: number;
+  meanAbsP: number;
+  /** Share of the pictures given the same label at `threshold`, 0..1. */
+  labelAgreement: number;
+  threshold: number;
+}
+
 export interface ModelManifest {
   schemaVersion: 1;
   id: string;
@@ -66,15 +87,25 @@ export interface ModelManifest {
     opset: number;
   };
   /**
+   * A model imported from a checkpoint in the browser (src/shared/checkpoint-import.ts): the ONNX
+   * file is a graph whose initializers are external data in this file (float32 weights, the
+   * location named `file`). Absent when the ONNX file holds its own weights.
+   */
+  weights?: { file: string; sha256: string; bytes: number };
+  /**
    * fp32: the exported graph. fp16: every float tensor inside the graph is fp16 (input and output
    * stay float32), for WebGPU adapters with `shader-f16`; CPU backends run it through casts.
+   * int8: MatMul/Gemm weights int8 per output channel, activations quantised at run time
+   * (DynamicQuantizeLinear + MatMulInteger), for WebAssembly; used only when the user chooses it.
    */
-  precision: 'fp32' | 'fp16';
+  precision: Precision;
   /**
    * The id of the model this one was converted alongside (same weights, another precision), or
    * null. The engine picks among such variants by backend (src/detector/variants.ts).
    */
   variantOf: string | null;
+  /** The converter's measured agreement with `variantOf` (int8 variants), or null. */
+  agreement: VariantAgreement | null;
   input: { name: string; shape: [number | string, number, number, number] };
   output: { name: string };
   /** Labels in output order. */
@@ -146,6 +177,30 @@ function parsePreset(v: unknown): PresetInfo | null {
   return { name, sources: out };
 }
 
+function parseAgreement(v: unknown, variantOf: string | null): VariantAgreement | null {
+  if (v === undefined || v === null) return null;
+  if (!isRecord(v)) fail('agreement', 'must be an object or null');
+  const p = 'agreement';
+  const withId = str(v, 'with', p);
+  if (withId !== variantOf) fail('agreement.with', 'must name the model in variantOf');
+  const images = num(v, 'images', p, { int: true, min: 1 });
+  const share = (key: string): number => {
+    const x = num(v, key, p, { min: 0 });
+    if (x > 1) fail(`${p}.${key}`, 'must be at most 1');
+    return x;
+  };
+  return {
+    with: withId,
+    images,
+    photos: num(v, 'photos', p, { int: true, min: 0 }),
+    synthetic: num(v, 'synthetic', p, { int: true, min: 0 }),
+    maxAbsP: share('maxAbsP'),
+    meanAbsP: share('meanAbsP'),
+    labelAgreement: share('labelAgreement'),
+    threshold: share('threshold'),
+  };
+}
+
 /** Validates untrusted JSON into a manifest, with a message that names the offending field. */
 export function parseManifest(json: unknown): ModelManifest {
   if (!isRecord(json)) fail('(root)', 'must be an object');
@@ -166,13 +221,24 @@ export function parseManifest(json: unknown): ModelManifest {
   const onnxSha = str(onnx, 'sha256', 'onnx');
   if (!SHA256_RE.test(onnxSha)) fail('onnx.sha256', 'must be 64 lowercase hex digits');
 
+  let weights: ModelManifest['weights'];
+  if (json.weights !== undefined && json.weights !== null) {
+    const w = rec(json, 'weights', '');
+    const file = str(w, 'file', 'weights');
+    if (!/^[A-Za-z0-9._-]+$/.test(file)) fail('weights.file', 'must be a plain file name');
+    const sha256 = str(w, 'sha256', 'weights');
+    if (!SHA256_RE.test(sha256)) fail('weights.sha256', 'must be 64 lowercase hex digits');
+    weights = { file, sha256, bytes: num(w, 'bytes', 'weights', { int: true, min: 1 }) };
+  }
+
   const precision = json.precision;
-  if (precision !== 'fp32' && precision !== 'fp16') fail('precision', 'must be "fp32" or "fp16"');
+  if (precision !== 'fp32' && precision !== 'fp16' && precision !== 'int8') fail('precision', 'must be "fp32", "fp16" or "int8"');
 
   const variantOf = json.variantOf ?? null;
   if (variantOf !== null && (typeof variantOf !== 'string' || !MODEL_ID_RE.test(variantOf) || variantOf === id)) {
     fail('variantOf', "must be another model's id");
   }
+  const agreement = parseAgreement(json.agreement, variantOf as string | null);
 
   const input = rec(json, 'input', '');
   const shape = input.shape;
@@ -246,8 +312,10 @@ export function parseManifest(json: unknown): ModelManifest {
       bytes: num(onnx, 'bytes', 'onnx', { int: true, min: 1 }),
       opset: num(onnx, 'opset', 'onnx', { int: true, min: 1 }),
     },
+    ...(weights ? { weights } : {}),
     precision,
     variantOf,
+    agreement,
     input: { name: str(input, 'name', 'input'), shape: shape as ModelManifest['input']['shape'] },
     output: { name: str(output, 'name', 'output') },
     labels: labels as string[],

@@ -119,6 +119,16 @@ async function* fields(src: ByteSource, start: number, end: number): AsyncGenera
 
 const size = (parts: Uint8Array[]): number => parts.reduce((n, p) => n + p.length, 0);
 
+function concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(size(parts));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 function lengthDelimited(number: number, parts: Uint8Array[]): Uint8Array[] {
   return [encodeVarint(number * 8 + WIRE_LEN), encodeVarint(size(parts)), ...parts];
 }
@@ -188,13 +198,99 @@ export async function externalizeInitializers(model: Uint8Array | Blob, location
     throw e;
   }
   if (tensors === 0) return null;
-  const out = new Uint8Array(size(parts));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return { graph: out, tensors, bytes };
+  return { graph: concat(parts), tensors, bytes };
 }
 
 class AlreadyExternal extends Error {}
+
+/** An initializer of a weightless graph (every one external: tools/weightless_graph.py). */
+export interface ExternalInitializer {
+  name: string;
+  dims: number[];
+  /** TensorProto.DataType: 1 is float32. */
+  dataType: number;
+  /** The external_data "length" entry. */
+  length: number;
+}
+
+const TENSOR_DIMS = 1;
+const TENSOR_DATA_TYPE = 2;
+const TENSOR_NAME = 8;
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** A TensorProto's name, dims, type and external-data entries (key -> value). */
+async function readTensorHeader(src: ByteSource, start: number, end: number): Promise<{ init: ExternalInitializer; external: Map<string, string>; kept: Uint8Array[] }> {
+  const init: ExternalInitializer = { name: '', dims: [], dataType: 0, length: -1 };
+  const external = new Map<string, string>();
+  const kept: Uint8Array[] = [];
+  let externalLocation = false;
+  for await (const f of fields(src, start, end)) {
+    const bytes = await src.read(f.start, f.end);
+    const payload = bytes.subarray(f.payloadStart - f.start);
+    if (f.number === TENSOR_DIMS && f.wire === WIRE_VARINT) init.dims.push(varint(bytes, f.payloadStart - f.start, bytes.length)[0]);
+    else if (f.number === TENSOR_DIMS && f.wire === WIRE_LEN) {
+      for (let p = 0; p < payload.length; ) {
+        const [d, next] = varint(payload, p, payload.length);
+        init.dims.push(d);
+        p = next;
+      }
+    } else if (f.number === TENSOR_DATA_TYPE && f.wire === WIRE_VARINT) init.dataType = varint(bytes, f.payloadStart - f.start, bytes.length)[0];
+    else if (f.number === TENSOR_NAME && f.wire === WIRE_LEN) init.name = utf8Decoder.decode(payload);
+    else if (f.number === TENSOR_DATA_LOCATION) externalLocation = varint(bytes, f.payloadStart - f.start, bytes.length)[0] === DATA_LOCATION_EXTERNAL;
+    if (f.number === TENSOR_EXTERNAL_DATA && f.wire === WIRE_LEN) {
+      let key = '';
+      let value = '';
+      for await (const e of fields(bufferSource(payload), 0, payload.length)) {
+        const text = utf8Decoder.decode(payload.subarray(e.payloadStart, e.end));
+        if (e.number === 1) key = text;
+        else if (e.number === 2) value = text;
+      }
+      external.set(key, value);
+    } else if (f.number !== TENSOR_DATA_LOCATION) kept.push(bytes);
+  }
+  if (!externalLocation || !external.has('length')) throw new OnnxFormatError(`initializer "${init.name}" does not hold external data: not a weightless graph`);
+  init.length = Number(external.get('length'));
+  if (!Number.isSafeInteger(init.length) || init.length < 0) throw new OnnxFormatError(`initializer "${init.name}" has a bad external data length`);
+  return { init, external, kept };
+}
+
+/**
+ * A weightless graph's initializers, and the graph with each one's external data pointing at
+ * `location` and the offset `offsetOf(initializer)` gives (its length stays). `offsetOf` throws
+ * to refuse an initializer. The graph is small (no weights), so it is read from memory.
+ */
+export async function relocateExternalData(
+  model: Uint8Array,
+  location: string,
+  offsetOf: (init: ExternalInitializer) => number,
+): Promise<{ graph: Uint8Array<ArrayBuffer>; initializers: ExternalInitializer[] }> {
+  const src = bufferSource(model);
+  const initializers: ExternalInitializer[] = [];
+  const tensor = async (start: number, end: number): Promise<Uint8Array[]> => {
+    const { init, kept } = await readTensorHeader(src, start, end);
+    initializers.push(init);
+    const offset = offsetOf(init);
+    return [
+      ...kept,
+      ...stringEntry('location', location),
+      ...stringEntry('offset', String(offset)),
+      ...stringEntry('length', String(init.length)),
+      encodeVarint(TENSOR_DATA_LOCATION * 8 + WIRE_VARINT),
+      encodeVarint(DATA_LOCATION_EXTERNAL),
+    ];
+  };
+  const parts: Uint8Array[] = [];
+  for await (const f of fields(src, 0, src.size)) {
+    if (f.number !== MODEL_GRAPH || f.wire !== WIRE_LEN) {
+      parts.push(await src.read(f.start, f.end));
+      continue;
+    }
+    const inner: Uint8Array[] = [];
+    for await (const g of fields(src, f.payloadStart, f.end)) {
+      if (g.number === GRAPH_INITIALIZER && g.wire === WIRE_LEN) inner.push(...lengthDelimited(GRAPH_INITIALIZER, await tensor(g.payloadStart, g.end)));
+      else inner.push(await src.read(g.start, g.end));
+    }
+    parts.push(...lengthDelimited(MODEL_GRAPH, inner));
+  }
+  return { graph: concat(parts), initializers };
+}

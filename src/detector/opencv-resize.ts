@@ -8,6 +8,9 @@
 
 type Pixels = Uint8Array | Uint8ClampedArray;
 
+/** Source row y of a picture, `width x channels` bytes; the caller may keep it. */
+export type RowReader = (y: number) => Pixels;
+
 /** INTER_RESIZE_COEF_BITS: interpolation weights are 11-bit fixed point. */
 const COEF_BITS = 11;
 const COEF_SCALE = 1 << COEF_BITS;
@@ -123,7 +126,7 @@ function horizontalPass(src: Pixels, rowStart: number, channels: number, table: 
 
 /** cv::resize's INTER_LINEAR path for 8 bits (resizeGeneric_ with 2 taps per axis). */
 function resizeLinear(
-  src: Pixels,
+  row: RowReader,
   width: number,
   height: number,
   channels: number,
@@ -135,7 +138,6 @@ function resizeLinear(
   const xTable = rowTable(width, outWidth, channels, scaleX);
   const y = axisTable(height, outHeight, scaleY, false);
   const rowLen = outWidth * channels;
-  const srcRowLen = width * channels;
   const out = new Uint8Array(rowLen * outHeight);
 
   // Two horizontally resized rows, reused while consecutive output rows read the same source rows.
@@ -144,7 +146,7 @@ function resizeLinear(
   const rowFor = (sy: number, keep: number): Int32Array => {
     for (let b = 0; b < 2; b++) if (held[b] === sy) return bufs[b] as Int32Array;
     const b = held[0] === keep ? 1 : 0;
-    horizontalPass(src, sy * srcRowLen, channels, xTable, bufs[b] as Int32Array);
+    horizontalPass(row(sy), 0, channels, xTable, bufs[b] as Int32Array);
     held[b] = sy;
     return bufs[b] as Int32Array;
   };
@@ -174,25 +176,37 @@ function resizeLinear(
  * switches INTER_LINEAR to it when both scales are exactly 2; at that scale every weight is 1024 and
  * the linear path's shifts give these same bytes, so this is OpenCV's shortcut, not a different result.
  */
-function resizeHalf(src: Pixels, width: number, channels: number, outWidth: number, outHeight: number): Uint8Array {
+function resizeHalf(row: RowReader, channels: number, outWidth: number, outHeight: number): Uint8Array {
   const rowLen = outWidth * channels;
-  const srcRowLen = width * channels;
   const out = new Uint8Array(rowLen * outHeight);
   for (let dy = 0; dy < outHeight; dy++) {
-    const r0 = 2 * dy * srcRowLen;
-    const r1 = r0 + srcRowLen;
+    const r0 = row(2 * dy);
+    const r1 = row(2 * dy + 1);
     const o = dy * rowLen;
     for (let dx = 0; dx < outWidth; dx++) {
       const i = 2 * dx * channels;
       for (let c = 0; c < channels; c++) {
         const a = i + c;
         const b = a + channels;
-        out[o + dx * channels + c] =
-          ((src[r0 + a] as number) + (src[r0 + b] as number) + (src[r1 + a] as number) + (src[r1 + b] as number) + 2) >> 2;
+        out[o + dx * channels + c] = ((r0[a] as number) + (r0[b] as number) + (r1[a] as number) + (r1[b] as number) + 2) >> 2;
       }
     }
   }
   return out;
+}
+
+function checkSizes(width: number, height: number, channels: number, outWidth: number, outHeight: number): void {
+  if (!(channels === 1 || channels === 3 || channels === 4)) {
+    throw new RangeError(`resizeOpenCvLinear: ${channels} channels (only 1, 3 or 4)`);
+  }
+  for (const [what, v] of [
+    ['width', width],
+    ['height', height],
+    ['output width', outWidth],
+    ['output height', outHeight],
+  ] as const) {
+    if (!(Number.isInteger(v) && v >= 1)) throw new RangeError(`resizeOpenCvLinear: bad ${what} ${v}`);
+  }
 }
 
 /**
@@ -207,23 +221,32 @@ export function resizeOpenCvLinear(
   outWidth: number,
   outHeight: number,
 ): Uint8Array {
-  if (!(channels === 1 || channels === 3 || channels === 4)) {
-    throw new RangeError(`resizeOpenCvLinear: ${channels} channels (only 1, 3 or 4)`);
-  }
-  for (const [what, v] of [
-    ['width', width],
-    ['height', height],
-    ['output width', outWidth],
-    ['output height', outHeight],
-  ] as const) {
-    if (!(Number.isInteger(v) && v >= 1)) throw new RangeError(`resizeOpenCvLinear: bad ${what} ${v}`);
-  }
+  checkSizes(width, height, channels, outWidth, outHeight);
   if (src.length !== width * height * channels) {
     throw new RangeError(`resizeOpenCvLinear: expected ${width * height * channels} bytes, got ${src.length}`);
   }
-  // cv::resize: same size is a plain copy. One unchanged axis has no shortcut: it goes through the
-  // linear path with weights (2048, 0), which gives its pixels back unchanged.
+  // cv::resize: same size is a plain copy.
   if (outWidth === width && outHeight === height) return Uint8Array.from(src);
+  const rowLen = width * channels;
+  return resizeOpenCvLinearRows((y) => src.subarray(y * rowLen, (y + 1) * rowLen), width, height, channels, outWidth, outHeight);
+}
+
+/**
+ * resizeOpenCvLinear for a picture read a row at a time: `row(y)` gives source row y (width x
+ * channels bytes). Only the rows the resize samples are asked for (2 per output row when shrinking),
+ * so a source that makes its rows on demand (e.g. a JPEG's YCbCr planes) makes only those.
+ */
+export function resizeOpenCvLinearRows(
+  row: RowReader,
+  width: number,
+  height: number,
+  channels: number,
+  outWidth: number,
+  outHeight: number,
+): Uint8Array {
+  checkSizes(width, height, channels, outWidth, outHeight);
+  // One unchanged axis has no shortcut: it goes through the linear path with weights (2048, 0),
+  // which gives its pixels back unchanged.
 
   // inv_scale = dsize / ssize, then scale = 1 / inv_scale (not ssize / dsize: the last bit can differ,
   // though no size up to 4100 -> 700 was found where that survives the cast of fx to float).
@@ -232,6 +255,6 @@ export function resizeOpenCvLinear(
   const iscaleX = saturateInt(scaleX);
   const iscaleY = saturateInt(scaleY);
   const areaFast = Math.abs(scaleX - iscaleX) < DBL_EPSILON && Math.abs(scaleY - iscaleY) < DBL_EPSILON;
-  if (areaFast && iscaleX === 2 && iscaleY === 2) return resizeHalf(src, width, channels, outWidth, outHeight);
-  return resizeLinear(src, width, height, channels, outWidth, outHeight, scaleX, scaleY);
+  if (areaFast && iscaleX === 2 && iscaleY === 2) return resizeHalf(row, channels, outWidth, outHeight);
+  return resizeLinear(row, width, height, channels, outWidth, outHeight, scaleX, scaleY);
 }

@@ -6,7 +6,7 @@
 // reference pipeline's (tools/realfake_ref/pipeline.py, test/parity/).
 
 import type { PreprocessingLibrary, PreprocessingSpec, ResizeSpec } from './manifest';
-import { resizeOpenCvLinear } from './opencv-resize';
+import { resizeOpenCvLinear, resizeOpenCvLinearRows } from './opencv-resize';
 import { resizeBilinear } from './pil-resize';
 
 type Pixels = Uint8Array | Uint8ClampedArray;
@@ -148,9 +148,33 @@ export function preprocessRgb(rgb: Pixels, width: number, height: number, spec: 
   return toChw(resizeAndCrop(rgb, width, height, spec), spec.centerCrop, spec);
 }
 
-/** The model input (CHW float32, 3 x crop x crop) from straight RGBA bytes (e.g. a decoded image). */
+/** A decoded picture: straight RGBA, whole or a row at a time (row y: width x 4 bytes). */
+export interface RgbaImage {
+  width: number;
+  height: number;
+  readonly rgba: Pixels;
+  row(y: number): Pixels;
+}
+
+/** The model input (CHW float32, 3 x crop x crop) from a decoded picture. */
+export function preprocessImage(image: RgbaImage, spec: PreprocessingSpec): Float32Array {
+  const { width, height } = image;
+  if (spec.resize.interpolation === 'opencv-linear') {
+    // The OpenCV resize treats each channel on its own and reads only the source rows it samples:
+    // resizing RGBA and dropping alpha afterwards gives the same bytes as dropping it first, without
+    // a pass over every pixel of a large picture (nor, from JPEG planes, making every row).
+    const [rw, rh] = resizedSize(width, height, spec.resize);
+    const resized = rgbaToRgb(resizeOpenCvLinearRows((y) => image.row(y), width, height, 4, rw, rh), rw, rh);
+    return toChw(centerCrop(resized, rw, rh, spec.centerCrop, spec.library), spec.centerCrop, spec);
+  }
+  return preprocessRgb(rgbaToRgb(image.rgba, width, height), width, height, spec);
+}
+
+/** The model input (CHW float32, 3 x crop x crop) from straight RGBA bytes. */
 export function preprocess(rgba: Pixels, width: number, height: number, spec: PreprocessingSpec): Float32Array {
-  return preprocessRgb(rgbaToRgb(rgba, width, height), width, height, spec);
+  if (rgba.length !== width * height * 4) throw new RangeError(`preprocess: expected ${width * height * 4} bytes, got ${rgba.length}`);
+  const rowLen = width * 4;
+  return preprocessImage({ width, height, rgba, row: (y) => rgba.subarray(y * rowLen, (y + 1) * rowLen) }, spec);
 }
 
 /** Several RGBA images -> one NCHW batch tensor. */

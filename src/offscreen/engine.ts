@@ -14,9 +14,10 @@ import type { ModelManifest } from '../detector/manifest';
 import { probeInput, probeMaxDiff, probeReproduced } from '../detector/probe';
 import type { Backend, EngineOptions, EngineStatus, LoadSteps } from '../shared/protocol';
 import { loadActiveFamily, summarize, type ActiveModel } from '../shared/model-registry';
-import { loadPlan } from '../detector/variants';
+import { loadPlan, runWithinLimit } from '../detector/variants';
 import { externalizeInitializers, OnnxFormatError } from '../detector/onnx-external';
-import { CHUNKS_FILE, parseChunkHashes, readChunkHashes, storedOnnxBlob, type ChunkHashes } from '../shared/model-store';
+import { CHUNKS_FILE, parseChunkHashes, readChunkHashes, storedOnnxBlob, storedWeightsBlob, type ChunkHashes } from '../shared/model-store';
+import { sha256Hex } from '../detector/sha256';
 import type { HashReply, HashRequest } from './hash-worker';
 import { ortRuntime, type Ort } from './ort-runtime';
 
@@ -48,8 +49,9 @@ async function webGpuHere(options: EngineOptions): Promise<{ unusable: string | 
     adapter = null;
   }
   if (!adapter) return { unusable: 'WebGPU has no adapter on this machine', shaderF16: false };
-  // Test-only fault: claim shader-f16 on an adapter without it, to exercise the fp16 path.
-  const shaderF16 = options.faults.pretendShaderF16 || (adapter.features?.has('shader-f16') ?? false);
+  // Test builds only: claim shader-f16 on an adapter without it, to exercise the fp16 path.
+  const pretendF16 = __REALFAKE_TEST__ && options.faults?.pretendShaderF16 === true;
+  const shaderF16 = pretendF16 || (adapter.features?.has('shader-f16') ?? false);
   // A software adapter (e.g. SwiftShader) is slower than WASM.
   const software = adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false;
   if (software && !options.allowSoftwareWebGpu) return { unusable: 'WebGPU has only a software adapter here, slower than WebAssembly', shaderF16 };
@@ -58,13 +60,15 @@ async function webGpuHere(options: EngineOptions): Promise<{ unusable: string | 
 
 async function runLogits(l: Loaded, input: Float32Array, batch: number): Promise<Float32Array> {
   const [, c, h, w] = l.manifest.input.shape;
-  const tensor = new l.ort.Tensor('float32', input, [batch, c, h, w]);
-  const out = await l.session.run({ [l.manifest.input.name]: tensor });
-  const logits = out[l.manifest.output.name];
-  if (!logits) throw new Error(`model has no output named ${l.manifest.output.name}`);
-  const data = logits.data as Float32Array;
-  tensor.dispose();
-  return data;
+  return runWithinLimit(l.manifest, input, batch, async (part, n) => {
+    const tensor = new l.ort.Tensor('float32', part, [n, c, h, w]);
+    const out = await l.session.run({ [l.manifest.input.name]: tensor });
+    const logits = out[l.manifest.output.name];
+    if (!logits) throw new Error(`model has no output named ${l.manifest.output.name}`);
+    const data = logits.data as Float32Array;
+    tensor.dispose();
+    return data;
+  });
 }
 
 /**
@@ -83,8 +87,8 @@ async function probeError(l: Loaded, perturb = false): Promise<number> {
   const [, , h, w] = l.manifest.input.shape;
   const batch = probeImages(l.backend, l.manifest);
   const got = await runLogits(l, probeInput(batch, h, w), batch);
-  // Test-only fault: pretend the backend computes something else.
-  if (perturb) for (let i = 0; i < got.length; i++) got[i] = (got[i] ?? 0) + 1;
+  // Test builds only: pretend the backend computes something else.
+  if (__REALFAKE_TEST__ && perturb) for (let i = 0; i < got.length; i++) got[i] = (got[i] ?? 0) + 1;
   const perImage = l.manifest.probe.logits.length / l.manifest.probe.batch;
   return probeMaxDiff(got, l.manifest.probe.logits.slice(0, batch * perImage));
 }
@@ -236,15 +240,27 @@ export class Engine {
       storedId !== null
         ? await Promise.all([storedOnnxBlob(storedId, manifest.onnx.bytes), readChunkHashes(storedId, manifest.onnx)])
         : await Promise.all([fetchModel(onnxUrl ?? '', manifest.onnx.bytes), packagedChunkHashes(onnxUrl ?? '', manifest.onnx)]);
-    const check = verifyInWorker(file, manifest.onnx.sha256, parts, (share) => {
+    const progress = (share: number): void => {
       this.status.progress = share;
-    });
-    const checkStarted = performance.now();
-    const checkEnded = check.checked.then(() => performance.now());
-    checkEnded.catch(() => undefined);
+    };
+    const opened = (input: SessionInput, check: { checked: Promise<void>; stop: () => void }, how: LoadSteps['check']): Opened => {
+      const checkStarted = performance.now();
+      const checkEnded = check.checked.then(() => performance.now());
+      checkEnded.catch(() => undefined);
+      return { id: manifest.id, input, ...check, checkStarted, checkEnded, how, openMs: performance.now() - t0 };
+    };
+    if (manifest.weights && storedId !== null) {
+      // Imported from a checkpoint: a small graph (checked here) whose weights are external data in
+      // the weights file (checked in the worker, whole: its parts' hashes are not recorded).
+      const graph = new Uint8Array(await file.arrayBuffer());
+      if (sha256Hex(graph) !== manifest.onnx.sha256) throw new Error('model graph does not match its manifest (SHA-256)');
+      const weights = await storedWeightsBlob(storedId, manifest.weights.bytes);
+      const check = verifyInWorker(weights, manifest.weights.sha256, null, progress);
+      return opened({ graph, externalData: [{ path: manifest.weights.file, data: weights }] }, check, 'stream');
+    }
+    const check = verifyInWorker(file, manifest.onnx.sha256, parts, progress);
     try {
-      const input = await sessionInput(file);
-      return { id: manifest.id, input, ...check, checkStarted, checkEnded, how: parts ? 'parts' : 'stream', openMs: performance.now() - t0 };
+      return opened(await sessionInput(file), check, parts ? 'parts' : 'stream');
     } catch (e) {
       check.stop();
       throw e;
@@ -297,12 +313,15 @@ export class Engine {
         const { input, checked } = opened;
         let session: ort.InferenceSession | null = null;
         try {
-          if (backend === 'webgpu' && options.faults.failWebGpuInit) throw new Error('injected fault: WebGPU initialisation failed');
+          // Test builds only: the fault switches (EngineOptions.faults); a release build has none.
+          const failInit = __REALFAKE_TEST__ && backend === 'webgpu' && options.faults?.failWebGpuInit === true;
+          const perturb = __REALFAKE_TEST__ && backend === 'webgpu' && options.faults?.perturbWebGpuProbe === true;
+          if (failInit) throw new Error('injected fault: WebGPU initialisation failed');
           const tSession = performance.now();
           session = await runtime.ort.InferenceSession.create(input.graph, sessionOptions(backend, input.externalData));
           const loaded: Loaded = { ort: runtime.ort, session, manifest, backend };
           const tProbe = performance.now();
-          const err = await probeError(loaded, backend === 'webgpu' && options.faults.perturbWebGpuProbe);
+          const err = await probeError(loaded, perturb);
           if (probeReproduced(err, manifest.probe.tolerance)) {
             const tWait = performance.now();
             // Nothing is judged before the whole file is known to be the manifest's.

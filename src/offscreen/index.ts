@@ -5,6 +5,7 @@ import { parseBackgroundToOffscreen } from '../shared/protocol';
 import { Engine } from './engine';
 import { fetchAndHold, judgeHeld, release } from './judge';
 import { cancelModelDownload, modelDownloadStatus, startModelDownload } from './model-download';
+import { checkpointImportStatus, startCheckpointImport, stopCheckpointImport } from './checkpoint-download';
 
 const engine = new Engine();
 // Idle: ask the service worker to close this document, which frees all of its memory.
@@ -39,6 +40,15 @@ chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse) => {
       return false;
     case 'offscreen/model-download-cancel':
       void cancelModelDownload().then(() => sendResponse(modelDownloadStatus()));
+      return true;
+    case 'offscreen/checkpoint-import':
+      sendResponse(startCheckpointImport(msg.url, () => engine.hold(msg.engine)));
+      return false;
+    case 'offscreen/checkpoint-import-status':
+      sendResponse(checkpointImportStatus());
+      return false;
+    case 'offscreen/checkpoint-import-stop':
+      void stopCheckpointImport(msg.pause).then(() => sendResponse(checkpointImportStatus()));
       return true;
   }
 });

@@ -2,7 +2,7 @@
 // fetchAndHold() downloads and hashes the bytes and keeps them under a token; judgeHeld() decodes,
 // preprocesses, infers, scores and makes the history thumbnail.
 
-import { preprocess } from '../detector/preprocess';
+import { preprocessImage } from '../detector/preprocess';
 import { readEvidence, type MetadataScan } from '../detector/provenance';
 import { softmax } from '../detector/scores';
 import type { EngineOptions, FetchReply, JudgeReply } from '../shared/protocol';
@@ -81,7 +81,7 @@ export async function judgeHeld(engine: Engine, token: string, minSide: number, 
     // batch's inference holds this thread, and the thumbnail's encoding needs it.
     const thumbnail = await makeThumbnail(image).catch(() => null);
     const { manifest } = await engine.ensureLoaded(options);
-    const input = preprocess(image.rgba, image.width, image.height, manifest.preprocessing);
+    const input = preprocessImage(image, manifest.preprocessing);
     const { logits, backend } = await engine.infer(input, options);
     const probabilities = softmax(Array.from(logits));
     const pGenerated = probabilities[manifest.generatedIndex];

@@ -23,7 +23,7 @@ import {
   readJson,
   readStoredModel,
   removeStoredModel,
-  sha256Hex,
+  webCryptoSha256Hex,
   writeFile,
   type DownloadProgress,
 } from '../shared/model-store';
@@ -211,7 +211,7 @@ async function transfer(
   let fill = 0;
   const commit = async (data: Uint8Array<ArrayBuffer>): Promise<void> => {
     hash.update(data);
-    const part = await sha256Hex(data);
+    const part = await webCryptoSha256Hex(data);
     await writeFile(dir, partName(p.chunks), data);
     p = { ...p, chunks: p.chunks + 1, hash: hash.state(), parts: [...p.parts, part] };
     await writeFile(dir, PROGRESS_FILE, JSON.stringify(p));

@@ -6,7 +6,9 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import browser from 'webextension-polyfill';
 import type { ModelActionReply, ModelInfo, ModelsReply, UiToBackground } from '../shared/protocol';
+import { GetCheckpoint } from './GetCheckpoint';
 import { ImportFromFiles } from './ImportFromFiles';
+import { agreementText, variantRole } from './variant-text';
 
 const ask = <T,>(msg: UiToBackground): Promise<T> => browser.runtime.sendMessage(msg) as Promise<T>;
 
@@ -40,6 +42,12 @@ function Details(props: { model: ModelInfo }) {
       <dd>{m.version}</dd>
       <dt>Precision</dt>
       <dd>{m.precision}</dd>
+      {m.agreement !== null && (
+        <>
+          <dt>Agreement</dt>
+          <dd>{agreementText(m.agreement)}</dd>
+        </>
+      )}
       <dt>Weights from</dt>
       <dd>{m.origin}</dd>
       <dt>Installed</dt>
@@ -124,8 +132,8 @@ export function ModelManager() {
         <>
           {active.fixture && (
             <p class="warning" role="note">
-              This is a test model with random weights: its scores mean nothing. Install a converted realfake model to
-              get real verdicts.
+              This is a test model with random weights: its scores mean nothing. Get LAION’s realfake model below to get
+              real verdicts.
             </p>
           )}
           <Details model={active} />
@@ -134,21 +142,24 @@ export function ModelManager() {
         <p class="help">No model found.</p>
       )}
 
+      <GetCheckpoint
+        state={state}
+        refresh={refresh}
+        onOutcome={(o) => {
+          setError(o.ok ? null : o.error);
+          setMessage(o.ok ? o.message : null);
+        }}
+      />
+
       <h3>Installed models</h3>
       <ul class="model-list">
         {state.models.map((m) => (
           <li key={m.id} data-model-id={m.id}>
             <span>
               <strong>{m.name}</strong> <code>{m.id}</code> · {m.precision}
-              {m.variantOf !== null ? (
-                <>
-                  {' '}
-                  variant of <code>{m.variantOf}</code>, used instead of it on WebGPU with shader-f16
-                </>
-              ) : null}{' '}
-              · {mb(m.bytes)} ·{' '}
-              {m.packaged ? 'packaged' : whereFrom(m)}
+              {variantRole(m) !== null ? ` · ${variantRole(m)}` : ''} · {mb(m.bytes)} · {m.packaged ? 'packaged' : whereFrom(m)}
               {m.fixture ? ' · test model' : ''}
+              {m.agreement !== null && <span class="agreement">{agreementText(m.agreement)}</span>}
             </span>
             <span class="buttons">
               {m.id === state.activeId ? (
@@ -166,7 +177,7 @@ export function ModelManager() {
             </span>
           </li>
         ))}
-        {state.unfinished.map((u) => (
+        {state.unfinished.filter((u) => u.checkpoint !== true).map((u) => (
           <li key={`partial-${u.id}`} data-model-id={u.id}>
             <span>
               Unfinished download <code>{u.id}</code>

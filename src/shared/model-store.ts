@@ -10,6 +10,9 @@
 //   models/<id>/chunks.json        once installed: each part's SHA-256 (ChunkHashes below), so a
 //                                  load checks the parts with WebCrypto instead of hashing the
 //                                  whole file in JavaScript; absent for installs made before it
+//   models/<id>/weights-00000.bin …  a model imported from a checkpoint: its weights (float32),
+//                                  one part per fetched range; part-00000.bin is then its graph
+//   models/<id>/import.json        while importing a checkpoint: the ranges stored and their SHA-256
 //   models/<id>/manifest.json      written last, after the SHA-256 matched: its presence means
 //                                  "installed"; a folder without it is an unfinished download
 //   active.json                    the model the user chose ({ id }), packaged or downloaded
@@ -52,7 +55,7 @@ export function chunkSizeFor(bytes: number): number {
  *   { "v": 1, "sha256": "<whole file>", "bytes": N, "chunkSize": S, "parts": ["<hex>", …] }
  *
  * Part i holds bytes [i·S, min((i+1)·S, N)): every part is S bytes but the last. Whoever writes
- * an install makes it with `chunkHashes`, or part by part with `sha256Hex`.
+ * an install makes it with `chunkHashes`, part by part with `webCryptoSha256Hex`.
  */
 export interface ChunkHashes {
   v: 1;
@@ -67,7 +70,7 @@ export interface ChunkHashes {
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /** SHA-256 of `data` (WebCrypto), lower-case hex. */
-export async function sha256Hex(data: Uint8Array<ArrayBuffer>): Promise<string> {
+export async function webCryptoSha256Hex(data: Uint8Array<ArrayBuffer>): Promise<string> {
   return Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', data)), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
@@ -114,6 +117,8 @@ export interface UnfinishedDownload {
   manifestUrl: string;
   received: number;
   total: number;
+  /** A paused or interrupted checkpoint import (manifestUrl: the checkpoint's URL or file name). */
+  checkpoint?: boolean;
 }
 
 type Entries = { entries(): AsyncIterable<[string, FileSystemHandle]> };
@@ -161,14 +166,18 @@ export async function writeFile(dir: FileSystemDirectoryHandle, name: string, da
 }
 
 export const partName = (i: number): string => `part-${String(i).padStart(5, '0')}.bin`;
+/** A checkpoint import's weights file, in parts (one per fetched unit: src/detector/checkpoint/import-plan.ts). */
+export const weightsPartName = (i: number): string => `weights-${String(i).padStart(5, '0')}.bin`;
+/** While a checkpoint import runs or is paused: what it has stored so far (src/shared/checkpoint-import.ts). */
+export const IMPORT_FILE = 'import.json';
 
 /**
  * Makes a model whose chunks are all written installed: where it came from and its parts' hashes,
  * then its manifest (last: its presence means "installed"), then the download's progress file goes.
  */
-export async function finishInstall(dir: FileSystemDirectoryHandle, source: ModelSource, manifestText: string, chunks: ChunkHashes): Promise<void> {
+export async function finishInstall(dir: FileSystemDirectoryHandle, source: ModelSource, manifestText: string, chunks?: ChunkHashes): Promise<void> {
   await writeFile(dir, SOURCE_FILE, JSON.stringify({ ...source, installedAt: Date.now() }));
-  await writeFile(dir, CHUNKS_FILE, JSON.stringify(chunks));
+  if (chunks) await writeFile(dir, CHUNKS_FILE, JSON.stringify(chunks));
   await writeFile(dir, MANIFEST_FILE, manifestText);
   await dir.removeEntry(PROGRESS_FILE).catch(() => undefined);
 }
@@ -192,7 +201,7 @@ export async function writeChunks(
     const data = await read(at, Math.min(size, total - at));
     if (data.length !== Math.min(size, total - at)) throw new Error(`the file ended after ${at + data.length} of ${total} bytes`);
     hash.update(data);
-    parts.push(await sha256Hex(data));
+    parts.push(await webCryptoSha256Hex(data));
     await writeFile(dir, partName(i), data);
     at += data.length;
     progress(at);
@@ -239,6 +248,11 @@ export async function listStoredModels(): Promise<{ installed: StoredModel[]; un
       installed.push(model);
       continue;
     }
+    const imp = (await readJson(handle as FileSystemDirectoryHandle, IMPORT_FILE)) as { origin?: unknown; fetched?: unknown; toFetch?: unknown } | undefined;
+    if (imp && typeof imp.origin === 'string' && typeof imp.fetched === 'number' && typeof imp.toFetch === 'number') {
+      unfinished.push({ id: name, manifestUrl: imp.origin, received: imp.fetched, total: imp.toFetch, checkpoint: true });
+      continue;
+    }
     const p = (await readJson(handle as FileSystemDirectoryHandle, PROGRESS_FILE)) as Partial<DownloadProgress> | undefined;
     const total = (p?.manifest as { onnx?: { bytes?: unknown } } | undefined)?.onnx?.bytes;
     if (p && typeof p.manifestUrl === 'string' && typeof total === 'number' && typeof p.chunks === 'number' && typeof p.chunkSize === 'number') {
@@ -256,6 +270,15 @@ export async function listStoredModels(): Promise<{ installed: StoredModel[]; un
  * so the 800 MB never sits in memory whole (onnxruntime and the hash read it in pieces).
  */
 export async function storedOnnxBlob(id: string, bytes: number): Promise<Blob> {
+  return storedBlob(id, bytes, partName, 'model');
+}
+
+/** The weights file of a model imported from a checkpoint (its graph is the ONNX file), as one Blob. */
+export async function storedWeightsBlob(id: string, bytes: number): Promise<Blob> {
+  return storedBlob(id, bytes, weightsPartName, 'weights file of the model');
+}
+
+async function storedBlob(id: string, bytes: number, nameOf: (i: number) => string, what: string): Promise<Blob> {
   const dir = await modelDir(id, false);
   if (!dir) throw new Error(`downloaded model "${id}" is gone`);
   const parts: File[] = [];
@@ -263,15 +286,15 @@ export async function storedOnnxBlob(id: string, bytes: number): Promise<Blob> {
   for (let i = 0; ; i++) {
     let file: File;
     try {
-      file = await (await dir.getFileHandle(partName(i))).getFile();
+      file = await (await dir.getFileHandle(nameOf(i))).getFile();
     } catch {
       break;
     }
     at += file.size;
-    if (at > bytes) throw new Error(`downloaded model "${id}" is larger than its manifest says`);
+    if (at > bytes) throw new Error(`the ${what} "${id}" is larger than its manifest says`);
     parts.push(file);
   }
-  if (at !== bytes) throw new Error(`downloaded model "${id}" is incomplete (${at} of ${bytes} bytes)`);
+  if (at !== bytes) throw new Error(`the ${what} "${id}" is incomplete (${at} of ${bytes} bytes)`);
   return new Blob(parts);
 }
 

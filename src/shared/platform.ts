@@ -3,10 +3,10 @@
 // with a DOM, so the same document runs in a frame of that page. Either way the background talks
 // to it with runtime messages, and closing it gives all of its memory back.
 //
-// The build decides: `vite build --mode firefox` sets import.meta.env.MODE, a constant the
-// bundler folds, so each build carries only its own browser's branch.
+// The build decides: `vite build --mode firefox` (or `firefox-test`, its test build) sets
+// import.meta.env.MODE, a constant the bundler folds, so each build carries only its own browser's branch.
 
-export const FIREFOX = import.meta.env.MODE === 'firefox';
+export const FIREFOX = import.meta.env.MODE === 'firefox' || import.meta.env.MODE === 'firefox-test';
 
 /** The engine's document, as the browser lets an extension keep one. */
 export interface EngineDocument {
@@ -96,3 +96,13 @@ export const plainOrtBuild = FIREFOX
       return { ort, mjsPath: mjs.default, wasmPath: wasm.default };
     }
   : null;
+
+/**
+ * The domain declarativeNetRequest matches as the initiator of the extension's own requests
+ * (`initiatorDomains`): its origin's host. In Chromium that is the extension id. In Firefox it is
+ * the profile's internal UUID of moz-extension://<uuid>/; there `runtime.id` is the add-on id
+ * (realfake-lens@realfake-lens), which Firefox refuses as a domain.
+ */
+export function ownInitiatorDomain(): string {
+  return new URL(chrome.runtime.getURL('/')).hostname;
+}

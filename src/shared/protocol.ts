@@ -2,7 +2,7 @@
 // (content -> background, background -> content, ui -> background, background -> offscreen);
 // every receiver runs the matching `parse*` on what arrives and drops anything that fails.
 
-import { MODEL_ID_RE } from '../detector/manifest';
+import { MODEL_ID_RE, type Precision, type VariantAgreement } from '../detector/manifest';
 
 /** Why an image could not be judged. The content script turns these into plain words. */
 export type FailureReason =
@@ -199,7 +199,8 @@ export type UiToBackground =
   | { kind: 'ui/delete-all-data' }
   /** "Check all images on this page now" (on-demand mode, or to include images far down the page). */
   | { kind: 'ui/scan-tab'; tabId: number }
-  | ModelUiToBackground;
+  | ModelUiToBackground
+  | CheckpointUiToBackground;
 
 export interface TabReply {
   /** Host name of the tab's page; null for pages that are never scanned (chrome://, files). */
@@ -243,7 +244,7 @@ export interface EngineStatus {
   progress: number | null;
   /** WebAssembly threads of the loaded session (null before loading). */
   threads: number | null;
-  precision: 'fp32' | 'fp16' | null;
+  precision: Precision | null;
   /** Most images that ran in one batch so far. */
   largestBatch: number;
   /** How long the last load took (download, SHA-256, session, probe), ms. */
@@ -297,10 +298,17 @@ export interface EngineOptions {
   /** The engine asks to be closed (giving all its memory back) after this long idle; 0: never. */
   idleReleaseMs: number;
   /**
-   * Test-only faults, to exercise the WebGPU fallbacks where WebGPU works (never set by the UI);
+   * Test builds only (`__REALFAKE_TEST__`), where it is always present; a release build neither sends
+   * nor accepts it. Faults to exercise the WebGPU fallbacks where WebGPU works (never set by the UI);
    * pretendShaderF16 makes the engine treat the adapter as having `shader-f16`.
    */
-  faults: { failWebGpuInit: boolean; perturbWebGpuProbe: boolean; pretendShaderF16: boolean };
+  faults?: EngineFaults;
+}
+
+export interface EngineFaults {
+  failWebGpuInit: boolean;
+  perturbWebGpuProbe: boolean;
+  pretendShaderF16: boolean;
 }
 
 export const ENGINE_LIMITS = {
@@ -334,7 +342,8 @@ export type BackgroundToOffscreen =
   | { target: 'offscreen'; kind: 'offscreen/infer'; token: string; minSide: number; engine: EngineOptions }
   | { target: 'offscreen'; kind: 'offscreen/release'; token: string }
   | { target: 'offscreen'; kind: 'offscreen/status' }
-  | ModelBackgroundToOffscreen;
+  | ModelBackgroundToOffscreen
+  | CheckpointToOffscreen;
 
 /** The offscreen document has been idle for its release period: close it to free its memory. */
 export type OffscreenToBackground = { kind: 'offscreen/idle' };
@@ -570,7 +579,7 @@ export function parseUiToBackground(v: unknown): UiToBackground | null {
     case 'ui/delete-all-data':
       return { kind: v.kind };
     default:
-      return parseModelUiToBackground(v);
+      return parseModelUiToBackground(v) ?? parseCheckpointUiToBackground(v);
   }
 }
 
@@ -606,7 +615,7 @@ export function parseBackgroundToOffscreen(v: unknown): BackgroundToOffscreen | 
     case 'offscreen/status':
       return { target: 'offscreen', kind: 'offscreen/status' };
     default:
-      return parseModelBackgroundToOffscreen(v);
+      return parseModelBackgroundToOffscreen(v) ?? parseCheckpointToOffscreen(v);
   }
 }
 
@@ -615,21 +624,24 @@ function intWithin(v: unknown, r: { min: number; max: number }): v is number {
 }
 
 function parseEngineOptions(v: unknown): EngineOptions | null {
-  if (!isRecord(v) || typeof v.useWebGpu !== 'boolean' || typeof v.allowSoftwareWebGpu !== 'boolean' || !isRecord(v.faults)) return null;
+  if (!isRecord(v) || typeof v.useWebGpu !== 'boolean' || typeof v.allowSoftwareWebGpu !== 'boolean') return null;
   const L = ENGINE_LIMITS;
   if (!intWithin(v.threads, L.threads) || !intWithin(v.maxBatch, L.maxBatch)) return null;
   if (!intWithin(v.batchWindowMs, L.batchWindowMs) || !intWithin(v.idleReleaseMs, L.idleReleaseMs)) return null;
-  const { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16 } = v.faults;
-  if (typeof failWebGpuInit !== 'boolean' || typeof perturbWebGpuProbe !== 'boolean' || typeof pretendShaderF16 !== 'boolean') return null;
-  return {
+  const options: EngineOptions = {
     useWebGpu: v.useWebGpu,
     allowSoftwareWebGpu: v.allowSoftwareWebGpu,
     threads: v.threads,
     maxBatch: v.maxBatch,
     batchWindowMs: v.batchWindowMs,
     idleReleaseMs: v.idleReleaseMs,
-    faults: { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16 },
   };
+  // Fault switches: required in a test build, refused in a release build (which has no code for them).
+  if (!__REALFAKE_TEST__) return v.faults === undefined ? options : null;
+  if (!isRecord(v.faults)) return null;
+  const { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16 } = v.faults;
+  if (typeof failWebGpuInit !== 'boolean' || typeof perturbWebGpuProbe !== 'boolean' || typeof pretendShaderF16 !== 'boolean') return null;
+  return { ...options, faults: { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16 } };
 }
 
 function parseFailure(v: Record<string, unknown>): { ok: false; reason: FailureReason; detail: string } | null {
@@ -704,7 +716,7 @@ export function parseEngineStatus(v: unknown): EngineStatus | null {
     model: v.model as ModelSummary | null,
     progress: num(v.progress) === null ? null : Math.min(1, v.progress as number),
     threads: num(v.threads),
-    precision: v.precision === 'fp32' || v.precision === 'fp16' ? v.precision : null,
+    precision: v.precision === 'fp32' || v.precision === 'fp16' || v.precision === 'int8' ? v.precision : null,
     largestBatch: num(v.largestBatch) ?? 0,
     loadMs: num(v.loadMs),
     loadSteps: parseLoadSteps(v.loadSteps),
@@ -733,9 +745,11 @@ export interface ModelInfo {
   id: string;
   name: string;
   version: string;
-  precision: 'fp32' | 'fp16';
+  precision: Precision;
   /** The model this one is a variant of (same weights, another precision), or null. */
   variantOf: string | null;
+  /** For an int8 variant: its agreement with `variantOf`, measured at conversion (manifest). */
+  agreement: VariantAgreement | null;
   fixture: boolean;
   sourceDescription: string;
   /** The manifest's source.origin: where the weights came from. */
@@ -755,6 +769,8 @@ export interface UnfinishedModelDownload {
   manifestUrl: string;
   received: number;
   total: number;
+  /** A paused or interrupted checkpoint import (manifestUrl: the checkpoint's URL or file name). */
+  checkpoint?: boolean;
 }
 
 export type ModelDownloadState = 'downloading' | 'verifying' | 'installed' | 'failed' | 'cancelled';
@@ -777,6 +793,8 @@ export interface ModelsReply {
   models: ModelInfo[];
   unfinished: UnfinishedModelDownload[];
   download: ModelDownloadStatus | null;
+  /** The checkpoint import in the offscreen document (running or just ended), if any. */
+  checkpoint: CheckpointImportStatus | null;
 }
 
 export type ModelActionReply = { ok: true } | { ok: false; error: string };
@@ -844,4 +862,89 @@ export function parseModelActionReply(v: unknown): ModelActionReply | null {
   if (!isRecord(v)) return null;
   if (v.ok === true) return { ok: true };
   return v.ok === false && typeof v.error === 'string' ? { ok: false, error: v.error.slice(0, 500) } : null;
+}
+
+// ---- checkpoint import: options page -> background -> offscreen ----------------------------
+// "Get LAION's realfake model" (or any checkpoint URL): the offscreen document fetches only the
+// model's weights out of a PyTorch checkpoint with Range requests (src/offscreen/checkpoint-download.ts).
+
+export type CheckpointUiToBackground =
+  /** Import the checkpoint at `url` ('' for LAION's published one); continues a paused import of it. */
+  | { kind: 'ui/import-checkpoint'; url: string }
+  /** Pause (keep what is stored) or cancel (remove it) the import under way. */
+  | { kind: 'ui/stop-checkpoint-import'; pause: boolean };
+
+export type CheckpointToOffscreen =
+  | { target: 'offscreen'; kind: 'offscreen/checkpoint-import'; url: string; engine: EngineOptions }
+  | { target: 'offscreen'; kind: 'offscreen/checkpoint-import-status' }
+  | { target: 'offscreen'; kind: 'offscreen/checkpoint-import-stop'; pause: boolean };
+
+export type CheckpointImportState = 'reading' | 'fetching' | 'probing' | 'installed' | 'paused' | 'failed' | 'cancelled';
+
+export interface CheckpointImportStatus {
+  state: CheckpointImportState;
+  url: string;
+  id: string;
+  /** Checkpoint bytes fetched (this run and earlier ones) and all the import needs. */
+  fetched: number;
+  toFetch: number;
+  /** The checkpoint's size, and the weights file's (float32). */
+  fileBytes: number;
+  weightBytes: number;
+  /** When this run started fetching, and what was stored before it (for speed and time left). */
+  startedAt: number;
+  fetchedAtStart: number;
+  /** HTTP requests made. */
+  requests: number;
+  error: string | null;
+}
+
+function parseCheckpointUiToBackground(v: Record<string, unknown>): CheckpointUiToBackground | null {
+  switch (v.kind) {
+    case 'ui/import-checkpoint':
+      return typeof v.url === 'string' && v.url.length <= MAX_URL_LENGTH ? { kind: 'ui/import-checkpoint', url: v.url } : null;
+    case 'ui/stop-checkpoint-import':
+      return typeof v.pause === 'boolean' ? { kind: 'ui/stop-checkpoint-import', pause: v.pause } : null;
+    default:
+      return null;
+  }
+}
+
+function parseCheckpointToOffscreen(v: Record<string, unknown>): CheckpointToOffscreen | null {
+  switch (v.kind) {
+    case 'offscreen/checkpoint-import': {
+      const engine = parseEngineOptions(v.engine);
+      if (!engine || typeof v.url !== 'string' || v.url.length > MAX_URL_LENGTH) return null;
+      return { target: 'offscreen', kind: 'offscreen/checkpoint-import', url: v.url, engine };
+    }
+    case 'offscreen/checkpoint-import-status':
+      return { target: 'offscreen', kind: 'offscreen/checkpoint-import-status' };
+    case 'offscreen/checkpoint-import-stop':
+      return typeof v.pause === 'boolean' ? { target: 'offscreen', kind: 'offscreen/checkpoint-import-stop', pause: v.pause } : null;
+    default:
+      return null;
+  }
+}
+
+export function parseCheckpointImportStatus(v: unknown): CheckpointImportStatus | null {
+  if (!isRecord(v)) return null;
+  const states: CheckpointImportState[] = ['reading', 'fetching', 'probing', 'installed', 'paused', 'failed', 'cancelled'];
+  if (!states.includes(v.state as CheckpointImportState) || !isShortString(v.url, MAX_URL_LENGTH)) return null;
+  if (typeof v.id !== 'string' || !MODEL_ID_RE.test(v.id)) return null;
+  const counts = [v.fetched, v.toFetch, v.fileBytes, v.weightBytes, v.startedAt, v.fetchedAtStart, v.requests];
+  if (!counts.every(isCount)) return null;
+  if (v.error !== null && typeof v.error !== 'string') return null;
+  return {
+    state: v.state as CheckpointImportState,
+    url: v.url,
+    id: v.id,
+    fetched: v.fetched as number,
+    toFetch: v.toFetch as number,
+    fileBytes: v.fileBytes as number,
+    weightBytes: v.weightBytes as number,
+    startedAt: v.startedAt as number,
+    fetchedAtStart: v.fetchedAtStart as number,
+    requests: v.requests as number,
+    error: v.error === null ? null : v.error.slice(0, 1000),
+  };
 }

@@ -1,6 +1,6 @@
 // User settings, with defaults. Stored in chrome.storage.sync so they follow the user.
 
-import { ENGINE_LIMITS, type EngineOptions } from './protocol';
+import { ENGINE_LIMITS, type EngineFaults, type EngineOptions } from './protocol';
 
 export interface Settings {
   /** Scores at or above this are shown as "likely generated". */
@@ -131,8 +131,11 @@ export const ENGINE_KEYS = {
   batchWindowMs: 'engine.batchWindowMs',
   idleReleaseMs: 'engine.idleReleaseMs',
 } as const;
-/** Test-only: { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16 } (see EngineOptions.faults). */
-export const ENGINE_FAULTS_KEY = 'engine.testFaults';
+/**
+ * Test builds only (`__REALFAKE_TEST__`): { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16 }
+ * (see EngineOptions.faults). A release build neither reads this key nor contains its name.
+ */
+const ENGINE_FAULTS_KEY = 'engine.testFaults';
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   useWebGpu: true,
@@ -141,17 +144,22 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   maxBatch: 4,
   batchWindowMs: 15,
   idleReleaseMs: 5 * 60_000,
-  faults: { failWebGpuInit: false, perturbWebGpuProbe: false, pretendShaderF16: false },
+  ...(__REALFAKE_TEST__ ? { faults: readFaults(undefined) } : {}),
 };
 
+function readFaults(stored: unknown): EngineFaults {
+  const f = (stored ?? {}) as Record<string, unknown>;
+  return { failWebGpuInit: f.failWebGpuInit === true, perturbWebGpuProbe: f.perturbWebGpuProbe === true, pretendShaderF16: f.pretendShaderF16 === true };
+}
+
 export async function getEngineOptions(): Promise<EngineOptions> {
-  const raw = await chrome.storage.local.get([USE_WEBGPU_KEY, ALLOW_SOFTWARE_WEBGPU_KEY, ENGINE_FAULTS_KEY, ...Object.values(ENGINE_KEYS)]);
+  const faultKeys = __REALFAKE_TEST__ ? [ENGINE_FAULTS_KEY] : [];
+  const raw = await chrome.storage.local.get([USE_WEBGPU_KEY, ALLOW_SOFTWARE_WEBGPU_KEY, ...faultKeys, ...Object.values(ENGINE_KEYS)]);
   const d = DEFAULT_ENGINE_OPTIONS;
   const num = (k: keyof typeof ENGINE_KEYS): number => {
     const r = ENGINE_LIMITS[k];
     return intIn(raw[ENGINE_KEYS[k]], r.min, r.max, d[k]);
   };
-  const faults = (raw[ENGINE_FAULTS_KEY] ?? {}) as Record<string, unknown>;
   return {
     useWebGpu: raw[USE_WEBGPU_KEY] !== false,
     allowSoftwareWebGpu: raw[ALLOW_SOFTWARE_WEBGPU_KEY] === true,
@@ -159,10 +167,6 @@ export async function getEngineOptions(): Promise<EngineOptions> {
     maxBatch: num('maxBatch'),
     batchWindowMs: num('batchWindowMs'),
     idleReleaseMs: num('idleReleaseMs'),
-    faults: {
-      failWebGpuInit: faults.failWebGpuInit === true,
-      perturbWebGpuProbe: faults.perturbWebGpuProbe === true,
-      pretendShaderF16: faults.pretendShaderF16 === true,
-    },
+    ...(__REALFAKE_TEST__ ? { faults: readFaults(raw[ENGINE_FAULTS_KEY]) } : {}),
   };
 }

@@ -6,8 +6,12 @@ export type BadgeState = 'checking' | 'generated' | 'real' | 'failed';
 
 export interface BadgeText {
   state: BadgeState;
-  /** Short text on the badge itself. */
+  /** Short text on the badge itself: `words`, then `score` if there is one. */
   label: string;
+  /** The label's words ("Likely generated", "Couldn't check: timed out"). */
+  words: string;
+  /** The label's score ("97%"), drawn apart so that it is never cut off; null without one. */
+  score: string | null;
   /** Longer explanation for the tooltip. */
   title: string;
   /** What a screen reader announces. */
@@ -73,6 +77,8 @@ export function describeVerdict(verdict: Verdict | null): BadgeText {
     return {
       state: 'checking',
       label: 'Checking…',
+      words: 'Checking…',
+      score: null,
       title: 'Realfake Lens is checking this image.',
       ariaLabel: 'Realfake Lens: checking',
     };
@@ -82,6 +88,8 @@ export function describeVerdict(verdict: Verdict | null): BadgeText {
     return {
       state: 'failed',
       label: `Couldn't check: ${why}`,
+      words: `Couldn't check: ${why}`,
+      score: null,
       title: `Realfake Lens couldn't check this image: ${verdict.detail || why}.`,
       ariaLabel: `Realfake Lens: couldn't check, ${why}`,
     };
@@ -96,9 +104,12 @@ export function describeVerdict(verdict: Verdict | null): BadgeText {
   if (verdict.via) lines.push(ROUTE_WORDS[verdict.via]);
   if (verdict.model.fixture) lines.unshift(FIXTURE_WARNING);
   lines.push(MODEL_LIMITS);
+  const shown = `${verdict.model.fixture ? 'TEST · ' : ''}${words}`;
   return {
     state: generated ? 'generated' : 'real',
-    label: `${verdict.model.fixture ? 'TEST · ' : ''}${words} ${pct}`,
+    label: `${shown} ${pct}`,
+    words: shown,
+    score: pct,
     title: lines.join('\n'),
     // The visible words come whole and in order (WCAG 2.5.3, label in name: a person using speech
     // input says what they see); the bracketed part is for screen readers only.

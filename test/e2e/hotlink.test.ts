@@ -5,10 +5,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Page } from 'playwright-core';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
 import { startServer, type TestServer } from '../support/server';
+import { guardedRoute, type GuardedRequest } from '../support/guarded-route';
 import { waitForBadges, type BadgeReading } from '../support/badges';
 import { PHOTOS_DIR, photoPath } from '../support/photos';
 import { referenceScores } from '../support/python';
@@ -26,40 +27,12 @@ let ui: Page;
 const reference = new Map<string, number>();
 const bytesOf = (file: string): Buffer => readFileSync(photoPath(file));
 
-interface Seen {
-  path: string;
-  referer: string | undefined;
-  cookie: string | undefined;
-  dest: string | undefined;
-  site: string | undefined;
-  ifNoneMatch: string | undefined;
-  ifModifiedSince: string | undefined;
-  status: number;
-}
+type Seen = GuardedRequest;
 /** Every request to the routes below, with the headers that decide. */
 const seen: Seen[] = [];
 
 function guarded(path: string, allow: (req: IncomingMessage) => boolean, file: string, headers: Record<string, string> = {}): void {
-  const body = bytesOf(file);
-  const handler = (req: IncomingMessage, res: ServerResponse): void => {
-    const ok = allow(req);
-    seen.push({
-      path,
-      referer: req.headers.referer,
-      cookie: req.headers.cookie,
-      dest: req.headers['sec-fetch-dest'] as string | undefined,
-      site: req.headers['sec-fetch-site'] as string | undefined,
-      ifNoneMatch: req.headers['if-none-match'],
-      ifModifiedSince: req.headers['if-modified-since'],
-      status: ok ? 200 : 403,
-    });
-    if (!ok) {
-      res.writeHead(403, { 'content-type': 'text/plain' }).end('hotlinking not allowed');
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'no-store', ...headers }).end(body);
-  };
-  server.route(path, handler);
+  guardedRoute(server, seen, path, allow, bytesOf(file), headers);
 }
 
 const pageOrigin = (): string => server.origin;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { PreprocessingSpec } from '../../src/detector/manifest';
 import { resizeBilinear } from '../../src/detector/pil-resize';
-import { preprocessRgb, resizeRgb, toChw, resizeAndCrop } from '../../src/detector/preprocess';
+import { preprocess, preprocessRgb, resizeRgb, toChw, resizeAndCrop } from '../../src/detector/preprocess';
 import { photoIndex, photoPath, type PhotoInfo } from '../support/photos';
 import { pilDecode, pilResize, rawInput, torchPreprocess, type PilPixels, type PilTensor } from '../support/python';
 import { maxAbsDiff, countDiffs } from '../support/compare';
@@ -92,6 +92,21 @@ for (const [name, spec] of [
         console.log(`tensor ${name} ${p.file.padEnd(24)} max |Δ| = ${d.toExponential(2)}`);
       }
       for (const [i, d] of worst.entries()) expect(d, photos[i]?.file).toBeLessThanOrEqual(1e-6);
+    });
+
+    it('gives the same model input from RGBA whatever the alpha (dropped, as RGBAtoRGB drops it)', () => {
+      for (const p of photos) {
+        const px = pixels(p.file);
+        const rgba = new Uint8Array(px.width * px.height * 4);
+        for (let i = 0, j = 0; j < px.rgb.length; i += 4, j += 3) {
+          rgba.set(px.rgb.subarray(j, j + 3), i);
+          rgba[i + 3] = (j * 7) & 255;
+        }
+        const got = preprocess(rgba, px.width, px.height, spec);
+        expect(maxAbsDiff(got, tensors.get(p.file)?.data ?? new Float32Array()), p.file).toBeLessThanOrEqual(1e-6);
+        // The RGBA route (a 4-channel resize for OpenCV's) changes no bit of the RGB route's result.
+        expect(got, p.file).toEqual(preprocessRgb(px.rgb, px.width, px.height, spec));
+      }
     });
 
     it('matches the cropped levels / 255 (before Normalize) exactly', async () => {

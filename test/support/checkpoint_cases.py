@@ -21,6 +21,7 @@ Cases (one small ConvNeXt, lightning-timm.ckpt from make_test_checkpoint.py as t
   shared        a bare state_dict whose tensors view one storage (slices, a transposed view)
   zip64         lightning-timm re-zipped by Python's zipfile with force_zip64 (zip64 local headers)
   deflated      lightning-timm re-zipped with ZIP_DEFLATED entries
+  one-storage   a Lightning checkpoint whose weights are all views into one flat storage
   eval-global   a Lightning checkpoint whose hyper-parameters unpickle by calling builtins.eval
                 (it would create OUTDIR/EVAL-PAYLOAD-RAN)
 """
@@ -113,6 +114,15 @@ def write(out: Path) -> None:
     grid = base.reshape(8, 8)
     torch.save({'first': base[:16], 'second': base[16:40].reshape(4, 6), 'whole': base, 'grid': grid,
                 'transposed': grid.t(), 'column': grid[:, 3], 'other': torch.ones(5)}, out / 'shared.ckpt')
+
+    flat = torch.cat([v.reshape(-1) for v in timm.values()])
+    views, at = {}, 0
+    for k, v in timm.items():
+        views[f'model.{k}'] = flat[at:at + v.numel()].view(v.shape)
+        at += v.numel()
+    one = dict(ck)
+    one['state_dict'] = views
+    torch.save(one, out / 'one-storage.ckpt')
 
     rezip(out / 'lightning-timm.ckpt', out / 'zip64.ckpt', force_zip64=True)
     rezip(out / 'lightning-timm.ckpt', out / 'deflated.ckpt', compression=zipfile.ZIP_DEFLATED)

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Worker } from 'playwright-core';
 
-export const DIST = resolve(process.env.RFL_DIST ?? resolve(import.meta.dirname, '../../dist'));
+/** The test build (`npm run build:test`: test hooks and engine fault switches; see vite.config.ts). */
+export const DIST = resolve(process.env.RFL_DIST ?? resolve(import.meta.dirname, '../../dist-test'));
 
 export function chromePath(): string {
   const candidates = [process.env.CHROME_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
@@ -36,7 +37,7 @@ export async function launchWithExtension(
   opts: { headless?: boolean; extraArgs?: string[]; dist?: string } = {},
 ): Promise<ExtensionSession> {
   const dist = opts.dist ?? DIST;
-  if (!existsSync(join(dist, 'manifest.json'))) throw new Error(`no build in ${dist}: run "npm run build" first`);
+  if (!existsSync(join(dist, 'manifest.json'))) throw new Error(`no build in ${dist}: run "npm run build:test" first`);
   const userDataDir = mkdtempSync(join(tmpdir(), 'rfl-profile-'));
   const args = [
     `--disable-extensions-except=${dist}`,

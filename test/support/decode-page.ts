@@ -12,6 +12,10 @@ export interface BrowserDecoded {
   height: number;
   /** Straight RGBA, as decodeImage returns it. */
   rgba: Uint8Array;
+  /** decodeImage's `via`: which way it read the pixels. */
+  via?: string;
+  /** Whether the image's rows, read one by one through `row(y)`, are its RGBA's rows. */
+  rowsAgree?: boolean;
 }
 
 export interface DecodePage {
@@ -41,12 +45,18 @@ export async function openDecodePage(server: TestServer): Promise<DecodePage> {
         const blob = await (await fetch(url)).blob();
         const api = (globalThis as unknown as { RealfakeDecode: typeof import('../../src/offscreen/decode') }).RealfakeDecode;
         const img = await api.decodeImage(blob);
+        // Rows read one at a time (before the whole RGBA exists, for a decoder that makes it lazily)
+        // must be the whole RGBA's rows.
+        const rowLen = img.width * 4;
+        const rows = new Uint8Array(rowLen * img.height);
+        for (let y = 0; y < img.height; y++) rows.set(img.row(y), y * rowLen);
+        const rowsAgree = rows.every((v, i) => v === img.rgba[i]);
         // Base64 keeps the transfer cheap (an 8 MB RGBA array as JSON numbers is not).
         let bin = '';
         for (let i = 0; i < img.rgba.length; i += 0x8000) bin += String.fromCharCode(...img.rgba.subarray(i, i + 0x8000));
-        return { width: img.width, height: img.height, b64: btoa(bin) };
+        return { width: img.width, height: img.height, via: img.via, rowsAgree, b64: btoa(bin) };
       }, path);
-      return { width: r.width, height: r.height, rgba: new Uint8Array(Buffer.from(r.b64, 'base64')) };
+      return { width: r.width, height: r.height, via: r.via, rowsAgree: r.rowsAgree, rgba: new Uint8Array(Buffer.from(r.b64, 'base64')) };
     },
     close: () => browser.close(),
   };

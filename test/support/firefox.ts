@@ -1,5 +1,5 @@
 // Launches Debian's Firefox ESR (or $FIREFOX_PATH) over WebDriver BiDi with the Firefox build
-// (dist-firefox/) installed as a temporary add-on, and reaches the extension's own pages.
+// (its test build, dist-firefox-test/) installed as a temporary add-on, and reaches the extension's own pages.
 //
 // Two things BiDi in Firefox does differently from Chromium's DevTools protocol:
 // - Extension pages (moz-extension://) can be opened in a tab only with --remote-allow-system-access,
@@ -15,7 +15,8 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { GECKO_ID } from '../../scripts/firefox-build';
 import { badgeReading, pollBadges, type BadgeReading } from './badges';
 
-export const DIST_FIREFOX = resolve(process.env.RFL_DIST_FIREFOX ?? resolve(import.meta.dirname, '../../dist-firefox'));
+/** The Firefox test build (`npm run build:firefox-test`; see vite.config.ts). */
+export const DIST_FIREFOX = resolve(process.env.RFL_DIST_FIREFOX ?? resolve(import.meta.dirname, '../../dist-firefox-test'));
 
 export function firefoxPath(): string {
   const candidates = [process.env.FIREFOX_PATH, '/usr/bin/firefox-esr', '/usr/bin/firefox'];
@@ -109,7 +110,7 @@ function badgesOf(overlay: NodeValue): BadgeReading[] {
 /** `prefs`: Firefox preferences for this profile (e.g. one that switches a JavaScript feature off). */
 export async function launchFirefoxWithExtension(opts: { dist?: string; prefs?: Record<string, unknown> } = {}): Promise<FirefoxSession> {
   const dist = opts.dist ?? DIST_FIREFOX;
-  if (!existsSync(resolve(dist, 'manifest.json'))) throw new Error(`no build in ${dist}: run "npm run build:firefox" first`);
+  if (!existsSync(resolve(dist, 'manifest.json'))) throw new Error(`no build in ${dist}: run "npm run build:firefox-test" first`);
   const uuid = randomUUID();
   const browser = await puppeteer.launch({
     browser: 'firefox',

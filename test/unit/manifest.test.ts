@@ -51,7 +51,28 @@ describe('parseManifest', () => {
     expect(parseManifest(broken((m) => (m.variantOf = 'realfake'))).variantOf).toBe('realfake');
   });
 
+  // An int8 variant as tools/realfake_ref/export.py build_manifest writes it (variant_of + agreement).
+  const int8 = (m: Record<string, Json>): void => {
+    m.id = 'realfake-int8';
+    m.precision = 'int8';
+    m.variantOf = 'realfake';
+    m.agreement = { with: 'realfake', images: 21, photos: 9, synthetic: 12, maxAbsP: 0.0146, meanAbsP: 0.0041, labelAgreement: 1, threshold: 0.5 };
+  };
+
+  it('reads an int8 variant and its measured agreement with the model it was made from', () => {
+    const m = parseManifest(broken(int8));
+    expect(m.precision).toBe('int8');
+    expect(m.agreement).toEqual({ with: 'realfake', images: 21, photos: 9, synthetic: 12, maxAbsP: 0.0146, meanAbsP: 0.0041, labelAgreement: 1, threshold: 0.5 });
+    expect(parseManifest(valid()).agreement).toBeNull();
+  });
+
   const cases: Array<[string, RegExp, (m: Record<string, Json>) => void]> = [
+    ['agreement with another model than variantOf', /agreement\.with/, (m) => (int8(m), (m.agreement.with = 'other'))],
+    ['agreement without variantOf', /agreement\.with/, (m) => (int8(m), (m.variantOf = null))],
+    ['agreement share above 1', /agreement\.labelAgreement/, (m) => (int8(m), (m.agreement.labelAgreement = 21))],
+    ['agreement over no pictures', /agreement\.images/, (m) => (int8(m), (m.agreement.images = 0))],
+    ['agreement |Δp| missing', /agreement\.maxAbsP/, (m) => (int8(m), delete m.agreement.maxAbsP)],
+    ['agreement not an object', /agreement/, (m) => (int8(m), (m.agreement = 'good'))],
     ['not an object', /\(root\)/, () => {}],
     ['schemaVersion', /schemaVersion/, (m) => (m.schemaVersion = 2)],
     ['id with capitals', /\bid\b/, (m) => (m.id = 'Realfake')],
@@ -65,7 +86,7 @@ describe('parseManifest', () => {
     ['onnx.sha256 upper case', /onnx\.sha256/, (m) => (m.onnx.sha256 = m.onnx.sha256.toUpperCase())],
     ['onnx.bytes zero', /onnx\.bytes/, (m) => (m.onnx.bytes = 0)],
     ['onnx.opset fractional', /onnx\.opset/, (m) => (m.onnx.opset = 17.5)],
-    ['precision', /precision/, (m) => (m.precision = 'int8')],
+    ['precision', /precision/, (m) => (m.precision = 'int4')],
     ['input.shape with 4 channels', /input\.shape/, (m) => (m.input.shape = ['batch', 4, 224, 224])],
     ['input.shape not the crop', /input\.shape.*224x224/, (m) => (m.input.shape = ['batch', 3, 256, 256])],
     ['input.name', /input\.name/, (m) => delete m.input.name],

@@ -5,11 +5,11 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseManifest, type ModelManifest } from '../../src/detector/manifest';
-import { isVariantOf, loadPlan } from '../../src/detector/variants';
+import { batchLimit, isVariantOf, loadPlan, runWithinLimit } from '../../src/detector/variants';
 
 const base = (): ModelManifest => parseManifest(JSON.parse(readFileSync(resolve(import.meta.dirname, '../../models/fixture/manifest.json'), 'utf8')));
 
-function model(id: string, precision: 'fp32' | 'fp16', variantOf: string | null = null, edit: (m: ModelManifest) => void = () => {}) {
+function model(id: string, precision: 'fp32' | 'fp16' | 'int8', variantOf: string | null = null, edit: (m: ModelManifest) => void = () => {}) {
   const manifest = { ...base(), id, precision, variantOf };
   edit(manifest);
   return { manifest };
@@ -17,6 +17,7 @@ function model(id: string, precision: 'fp32' | 'fp16', variantOf: string | null 
 
 const fp32 = model('rf', 'fp32');
 const fp16 = model('rf-fp16', 'fp16', 'rf');
+const int8 = model('rf-int8', 'int8', 'rf');
 const plan = (family: Array<{ manifest: ModelManifest }>, usable: boolean, shaderF16: boolean) =>
   loadPlan(family, { usable, shaderF16 }).map((a) => `${a.backend}:${a.model.manifest.id}`);
 
@@ -38,6 +39,18 @@ describe('loadPlan', () => {
     expect(plan([fp32], true, true)).toEqual(['webgpu:rf', 'wasm:rf']);
   });
 
+  it('never uses an installed int8 variant unless it is the chosen model', () => {
+    expect(plan([fp32, fp16, int8], true, true)).toEqual(['webgpu:rf-fp16', 'webgpu:rf', 'wasm:rf']);
+    expect(plan([fp32, int8], false, false)).toEqual(['wasm:rf']);
+    expect(plan([fp16, int8], false, false)).toEqual(['wasm:rf-fp16']);
+  });
+
+  it('runs a chosen int8 model alone on WebAssembly: no other precision stands in for it', () => {
+    expect(plan([int8, fp32, fp16], true, true)).toEqual(['wasm:rf-int8']);
+    expect(plan([int8, fp32], false, false)).toEqual(['wasm:rf-int8']);
+    expect(plan([int8], true, false)).toEqual(['wasm:rf-int8']);
+  });
+
   it('has nothing to try without a model', () => {
     expect(loadPlan([], { usable: true, shaderF16: true })).toEqual([]);
   });
@@ -48,6 +61,8 @@ describe('isVariantOf', () => {
     expect(isVariantOf(fp16.manifest, fp32.manifest)).toBe(true);
     expect(isVariantOf(fp32.manifest, fp16.manifest)).toBe(true);
     expect(isVariantOf(model('rf-int8', 'fp32', 'rf').manifest, fp16.manifest)).toBe(true);
+    expect(isVariantOf(int8.manifest, fp32.manifest)).toBe(true);
+    expect(isVariantOf(fp32.manifest, int8.manifest)).toBe(true);
     expect(isVariantOf(fp32.manifest, fp32.manifest)).toBe(false);
   });
 
@@ -67,5 +82,35 @@ describe('isVariantOf', () => {
       (m) => (m.fixture = false),
     ];
     for (const edit of edits) expect(isVariantOf(model('rf-fp16', 'fp16', 'rf', edit).manifest, fp32.manifest)).toBe(false);
+  });
+});
+
+describe('batchLimit and runWithinLimit', () => {
+  // A stand-in model run that records the batch sizes it was given and answers, per image, the sum
+  // of its values and the batch size (so the order and the split are both visible).
+  const recorder = () => {
+    const sizes: number[] = [];
+    const run = async (part: Float32Array, n: number): Promise<Float32Array> => {
+      sizes.push(n);
+      const per = part.length / n;
+      return Float32Array.from({ length: n * 2 }, (_, k) => (k % 2 === 0 ? part.subarray((k / 2) * per, (k / 2 + 1) * per).reduce((a, b) => a + b, 0) : n));
+    };
+    return { sizes, run };
+  };
+  const input = Float32Array.from([1, 2, 3, 4, 5, 6]); // 3 images of 2 values
+
+  it('runs an fp32 or fp16 batch as one tensor', async () => {
+    expect(batchLimit(fp32.manifest, 4)).toBe(4);
+    expect(batchLimit(fp16.manifest, 4)).toBe(4);
+    const r = recorder();
+    expect(Array.from(await runWithinLimit(fp32.manifest, input, 3, r.run))).toEqual([3, 3, 7, 3, 11, 3]);
+    expect(r.sizes).toEqual([3]);
+  });
+
+  it('runs an int8 batch image by image (its activation scale is per tensor), logits in order', async () => {
+    expect(batchLimit(int8.manifest, 4)).toBe(1);
+    const r = recorder();
+    expect(Array.from(await runWithinLimit(int8.manifest, input, 3, r.run))).toEqual([3, 1, 7, 1, 11, 1]);
+    expect(r.sizes).toEqual([1, 1, 1]);
   });
 });

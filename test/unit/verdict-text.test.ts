@@ -45,6 +45,17 @@ describe('describeVerdict', () => {
     expect(t.ariaLabel).toContain('test model');
     expect(describeVerdict(done(0.8)).title).not.toContain('TEST MODEL');
   });
+  it('gives the label in its two parts, words and score, so that the badge draws the score apart', () => {
+    expect(describeVerdict(done(0.97))).toMatchObject({ words: 'Likely generated', score: '97%' });
+    expect(describeVerdict(done(0.124))).toMatchObject({ words: 'Likely real', score: '12%' });
+    expect(describeVerdict(done(0.8, true))).toMatchObject({ words: 'TEST · Likely generated', score: '80%' });
+    expect(describeVerdict(null)).toMatchObject({ words: 'Checking…', score: null });
+    expect(describeVerdict({ status: 'failed', reason: 'http-error', detail: 'HTTP 404' })).toMatchObject({ words: "Couldn't check: HTTP 404", score: null });
+    for (const v of [done(0.03), done(0.5), done(0.999, true), null, { status: 'failed', reason: 'timeout', detail: '' } as Verdict]) {
+      const t = describeVerdict(v);
+      expect(t.label).toBe(t.score === null ? t.words : `${t.words} ${t.score}`);
+    }
+  });
   it('names the reason when an image could not be checked', () => {
     expect(describeVerdict({ status: 'failed', reason: 'http-error', detail: 'HTTP 404' }).label).toBe("Couldn't check: HTTP 404");
     expect(describeVerdict({ status: 'failed', reason: 'not-an-image', detail: 'not an image' }).label).toBe(

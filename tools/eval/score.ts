@@ -7,6 +7,7 @@ import ort from 'onnxruntime-node';
 import type { ModelManifest } from '../../src/detector/manifest';
 import { preprocess } from '../../src/detector/preprocess';
 import { scoreBatch } from '../../src/detector/scores';
+import { runWithinLimit } from '../../src/detector/variants';
 import { ModelDirError, type CheckedModel } from '../model-dir';
 import type { Label, Sample } from './dataset';
 import { decodeBytes } from './decode-node';
@@ -75,10 +76,14 @@ export async function scoreSamples(samples: readonly Sample[], model: CheckedMod
     if (ok.length > 0) {
       const input = new Float32Array(ok.length * per);
       ok.forEach((p, i) => input.set(p.input, i * per));
-      const out = await session.run({ [manifest.input.name]: new ort.Tensor('float32', input, [ok.length, 3, crop, crop]) });
-      const logits = out[manifest.output.name];
-      if (!logits) throw new ModelDirError(`the model has no output "${manifest.output.name}"`);
-      const scores = scoreBatch(logits.data as Float32Array, ok.length, manifest);
+      // An int8 model runs image by image (batchLimit), as in the extension.
+      const logits = await runWithinLimit(manifest, input, ok.length, async (part, n) => {
+        const out = await session.run({ [manifest.input.name]: new ort.Tensor('float32', part, [n, 3, crop, crop]) });
+        const got = out[manifest.output.name];
+        if (!got) throw new ModelDirError(`the model has no output "${manifest.output.name}"`);
+        return got.data as Float32Array;
+      });
+      const scores = scoreBatch(logits, ok.length, manifest);
       ok.forEach((p, i) => {
         const s = scores[i];
         if (!s) return;

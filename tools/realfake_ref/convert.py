@@ -15,8 +15,10 @@ from .checkpoint import Architecture, CheckpointError, LoadedCheckpoint, load_ch
 from .defaults import FP16_CHECK_TOLERANCE, PARITY_TOLERANCE, PROBE_BATCH, preset
 from .export import build_manifest, convert_to_fp16, export_onnx, parity_inputs, probe_logits, run_onnx_node, softmax, torch_logits
 from .files import dump_json, staged_dir
+from .int8 import make_int8
 
 REPO = Path(__file__).resolve().parents[2]
+PHOTOS_DIR = REPO / 'test' / 'fixtures' / 'photos'  # the int8 variant's agreement set (with synthetic pictures)
 # The committed test models (tools/fixture_model.py): never written by the converter.
 FIXTURE_DIRS = [(REPO / 'models' / 'fixture').resolve(), (REPO / 'test' / 'fixtures' / 'models' / 'fixture-fp16').resolve()]
 # torchvision's ConvNeXt variants, to name what a checkpoint is.
@@ -136,7 +138,8 @@ def convert(args: argparse.Namespace) -> dict:
     started = time.monotonic()
     out = (args.out or REPO / 'models' / args.id).resolve()
     out16 = out.with_name(out.name + '-fp16')
-    for d in [out] + ([out16] if args.fp16 else []):
+    out8 = out.with_name(out.name + '-int8')
+    for d in [out] + ([out16] if args.fp16 else []) + ([out8] if args.int8 else []):
         if d in FIXTURE_DIRS:
             raise ConversionError(f'refusing to write into models/{d.name}, a committed test model')
         if d.exists() and not args.force:
@@ -182,6 +185,13 @@ def convert(args: argparse.Namespace) -> dict:
             log(f"fp16 variant: {n['initializers']} initializers and {n['constants']} constants as fp16, computing in fp16 "
                 f"({fp16.stat().st_size / 1e6:.1f} MB)")
             summary['fp16'] = check_fp16(fp16, ck.model, crop)
+        if args.int8:
+            int8 = Path(scratch) / 'model-int8.onnx'
+            try:
+                summary['int8'] = make_int8(fp32, int8, probe=probe, preprocessing=chosen['preprocessing'],
+                                            generated_index=int(chosen['generatedIndex']), photos_dir=PHOTOS_DIR, log=log)
+            except ValueError as e:
+                raise ConversionError(f'cannot make the int8 variant: {e}') from e
 
         # Everything is checked: only now does anything appear under the output folder(s).
         with staged_dir(out, replace=args.force) as d32:
@@ -198,6 +208,14 @@ def convert(args: argparse.Namespace) -> dict:
                     (d16 / 'manifest.json').write_text(dump_json(m16))
                 summary['models'].append({'id': args.id + '-fp16', 'dir': str(out16), 'precision': 'fp16',
                                           'bytes': m16['onnx']['bytes'], 'sha256': m16['onnx']['sha256']})
+            if args.int8:
+                with staged_dir(out8, replace=args.force) as d8:
+                    shutil.move(str(int8), d8 / 'model.onnx')
+                    m8 = build_manifest(model_id=args.id + '-int8', name=name + ' int8', onnx_path=d8 / 'model.onnx',
+                                        precision='int8', variant_of=args.id, agreement=summary['int8']['agreement'], **common)
+                    (d8 / 'manifest.json').write_text(dump_json(m8))
+                summary['models'].append({'id': args.id + '-int8', 'dir': str(out8), 'precision': 'int8',
+                                          'bytes': m8['onnx']['bytes'], 'sha256': m8['onnx']['sha256']})
     summary['seconds'] = round(time.monotonic() - started, 2)
     for m in summary['models']:
         log(f"wrote {m['dir']} ({m['precision']}, {m['bytes']} bytes, sha256 {m['sha256']})")

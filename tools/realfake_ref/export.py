@@ -201,9 +201,10 @@ def _write_f32(path: Path, x: np.ndarray) -> None:
     path.write_bytes(np.ascontiguousarray(x, dtype='<f4').tobytes())
 
 
-def run_onnx_node(onnx_path: Path, x: np.ndarray | None = None, batch: int = PROBE_BATCH) -> np.ndarray:
+def run_onnx_node(onnx_path: Path, x: np.ndarray | None = None, batch: int = PROBE_BATCH, each: bool = False) -> np.ndarray:
     """Logits from onnxruntime-node through the project's own runner (tools/run_onnx.mjs): of the
-    float32 NCHW tensor `x`, or of the probe input (src/detector/probe.ts) when `x` is None."""
+    float32 NCHW tensor `x`, or of the probe input (src/detector/probe.ts) when `x` is None.
+    `each`: one image per run (an int8 graph quantises activations per tensor, i.e. per batch)."""
     with tempfile.TemporaryDirectory(prefix='rfl-ort-') as tmp:
         args = ['node', str(REPO / 'tools' / 'run_onnx.mjs'), str(onnx_path)]
         if x is None:
@@ -212,6 +213,8 @@ def run_onnx_node(onnx_path: Path, x: np.ndarray | None = None, batch: int = PRO
             inp = Path(tmp) / 'input.f32'
             _write_f32(inp, x)
             args += ['--input', str(inp), '--shape', ','.join(map(str, x.shape))]
+        if each:
+            args.append('--each')
         r = subprocess.run(args, capture_output=True, text=True, cwd=REPO)
     if r.returncode != 0:
         lines = [ln for ln in r.stderr.splitlines() if 'rror' in ln] or r.stderr.splitlines() or ['(no output)']
@@ -247,12 +250,13 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 def build_manifest(*, model_id: str, name: str, version: str, fixture: bool, description: str, origin: str,
                    source_sha256: str | None, onnx_path: Path, precision: str, preset: dict[str, Any],
-                   probe: list[float], variant_of: str | None = None) -> dict[str, Any]:
+                   probe: list[float], variant_of: str | None = None, agreement: dict[str, Any] | None = None) -> dict[str, Any]:
     """The manifest (schema: src/detector/manifest.ts parseManifest). `preset`: labels,
     generatedIndex, preprocessing, and the preset's name and where each fact comes from
     (realfake_ref.defaults). `variant_of`: for a model converted from another one (the fp16
     variant), that model's id: same weights, preprocessing and labels, another precision. Absent
-    from the manifest when None."""
+    from the manifest when None. `agreement`: for the int8 variant, how closely its scores follow
+    that model's, measured at conversion (realfake_ref.int8.agreement); absent when None."""
     preprocessing = preset['preprocessing']
     crop = int(preprocessing['centerCrop'])
     manifest = {
@@ -276,4 +280,8 @@ def build_manifest(*, model_id: str, name: str, version: str, fixture: bool, des
         if variant_of == model_id:
             raise ValueError(f'model {model_id!r} cannot be a variant of itself')
         manifest['variantOf'] = variant_of
+    if agreement is not None:
+        if variant_of is None:
+            raise ValueError('an agreement is measured against the model this one is a variant of: give variant_of')
+        manifest['agreement'] = {**agreement, 'with': variant_of}
     return manifest

@@ -1,0 +1,100 @@
+// The elements of one document that show a picture, and where each is relative to the viewport:
+// one IntersectionObserver says which are in or near it (for asking and drawing) and which are
+// visible (for the order of asking). Elements that left the document are forgotten in batches.
+
+import type { Source } from './sources';
+
+/** "Near" the viewport: within one viewport height above or below it. */
+const NEAR_MARGIN = '100% 0px 100% 0px';
+/** Removals come in bursts: the sweep for elements that left the document waits this long. */
+const SWEEP_MS = 200;
+
+export interface Tracked {
+  el: Element;
+  source: Source;
+  /** Rendered size from the last intersection report (CSS px); null before the first. */
+  rendered: { width: number; height: number } | null;
+  near: boolean;
+  visible: boolean;
+}
+
+export interface TrackingHooks {
+  /** The observer reported on `t`: its size, nearness or visibility may have changed. */
+  moved(t: Tracked): void;
+  /** `t` left the document. */
+  gone(t: Tracked): void;
+}
+
+/** Whether a box (viewport coordinates) shows in the viewport now. */
+function inViewport(r: DOMRectReadOnly, vw: number, vh: number): boolean {
+  return r.bottom > 0 && r.right > 0 && r.top < vh && r.left < vw;
+}
+
+export class Tracking {
+  private readonly tracked = new Map<Element, Tracked>();
+  private readonly observer: IntersectionObserver;
+  private sweepTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly hooks: TrackingHooks,
+    signal: AbortSignal,
+  ) {
+    this.observer = new IntersectionObserver((entries) => this.onIntersections(entries), { rootMargin: NEAR_MARGIN });
+    signal.addEventListener('abort', () => {
+      this.observer.disconnect();
+      clearTimeout(this.sweepTimer);
+    });
+  }
+
+  get(el: Element): Tracked | undefined {
+    return this.tracked.get(el);
+  }
+
+  all(): IterableIterator<Tracked> {
+    return this.tracked.values();
+  }
+
+  /** Starts tracking `el`; the observer reports its size and position shortly. */
+  track(el: Element, source: Source): Tracked {
+    const t: Tracked = { el, source, rendered: null, near: false, visible: false };
+    this.tracked.set(el, t);
+    this.observer.observe(el);
+    return t;
+  }
+
+  untrack(t: Tracked): void {
+    this.tracked.delete(t.el);
+    this.observer.unobserve(t.el);
+  }
+
+  /**
+   * Visibility looked at afresh (the observer reports only crossings of the near margin, so an
+   * element that stayed near may have become visible or stopped being so since).
+   */
+  refreshVisible(t: Tracked): void {
+    t.visible = t.near && inViewport(t.el.getBoundingClientRect(), window.innerWidth, window.innerHeight);
+  }
+
+  /** Some nodes left the document: the elements that went with them are forgotten, soon. */
+  sweepSoon(): void {
+    this.sweepTimer ??= setTimeout(() => {
+      this.sweepTimer = undefined;
+      for (const t of [...this.tracked.values()]) if (!t.el.isConnected) this.hooks.gone(t);
+    }, SWEEP_MS);
+  }
+
+  private onIntersections(entries: IntersectionObserverEntry[]): void {
+    const vw = window.innerWidth;
+    const vh = window.innerHeight;
+    for (const e of entries) {
+      const t = this.tracked.get(e.target);
+      if (!t) continue;
+      const r = e.boundingClientRect;
+      t.rendered = { width: r.width, height: r.height };
+      t.near = e.isIntersecting;
+      // Visible now (for the order of asking): the same report, against the viewport itself.
+      t.visible = t.near && inViewport(r, vw, vh);
+      this.hooks.moved(t);
+    }
+  }
+}
