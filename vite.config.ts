@@ -18,7 +18,7 @@ const root = import.meta.dirname;
 async function fileChunkHashes(file: string, sha256: string, bytes: number): Promise<ChunkHashes> {
   const size = chunkSizeFor(bytes);
   const whole = createHash('sha256');
-  const parts: string[] = [];
+  const parts: Array<{ bytes: number; sha256: string }> = [];
   let read = 0;
   for (let at = 0; at < bytes; at += size) {
     const part = createHash('sha256');
@@ -27,11 +27,11 @@ async function fileChunkHashes(file: string, sha256: string, bytes: number): Pro
       whole.update(piece as Buffer);
       read += (piece as Buffer).length;
     }
-    parts.push(part.digest('hex'));
+    parts.push({ bytes: Math.min(size, bytes - at), sha256: part.digest('hex') });
   }
   const hex = whole.digest('hex');
   if (read !== bytes || hex !== sha256) throw new Error(`${file} is not the file its manifest describes (${read} bytes, SHA-256 ${hex})`);
-  return chunkHashes(sha256, bytes, size, parts);
+  return chunkHashes(sha256, bytes, parts);
 }
 
 /**

@@ -16,7 +16,15 @@ import type { Backend, EngineOptions, EngineStatus, LoadSteps } from '../shared/
 import { loadActiveFamily, summarize, type ActiveModel } from '../shared/model-registry';
 import { loadPlan, runWithinLimit } from '../detector/variants';
 import { externalizeInitializers, OnnxFormatError } from '../detector/onnx-external';
-import { CHUNKS_FILE, parseChunkHashes, readChunkHashes, storedOnnxBlob, storedWeightsBlob, type ChunkHashes } from '../shared/model-store';
+import {
+  CHUNKS_FILE,
+  parseChunkHashes,
+  readChunkHashes,
+  storedOnnxBlob,
+  storedWeightsBlob,
+  WEIGHTS_CHUNKS_FILE,
+  type ChunkHashes,
+} from '../shared/model-store';
 import { sha256Hex } from '../detector/sha256';
 import type { HashReply, HashRequest } from './hash-worker';
 import { ortRuntime, type Ort } from './ort-runtime';
@@ -131,7 +139,7 @@ function verifyInWorker(
   });
   // Awaited only once the session is built; a rejection before then is not "unhandled".
   checked.catch(() => undefined);
-  worker.postMessage({ file, ...(parts ? { parts: { chunkSize: parts.chunkSize, sha256: parts.parts } } : {}) } satisfies HashRequest);
+  worker.postMessage({ file, ...(parts ? { parts: parts.parts } : {}) } satisfies HashRequest);
   return { checked, stop: () => worker.terminate() };
 }
 
@@ -251,12 +259,15 @@ export class Engine {
     };
     if (manifest.weights && storedId !== null) {
       // Imported from a checkpoint: a small graph (checked here) whose weights are external data in
-      // the weights file (checked in the worker, whole: its parts' hashes are not recorded).
+      // the weights file (checked in the worker, as a whole model file is).
       const graph = new Uint8Array(await file.arrayBuffer());
       if (sha256Hex(graph) !== manifest.onnx.sha256) throw new Error('model graph does not match its manifest (SHA-256)');
-      const weights = await storedWeightsBlob(storedId, manifest.weights.bytes);
-      const check = verifyInWorker(weights, manifest.weights.sha256, null, progress);
-      return opened({ graph, externalData: [{ path: manifest.weights.file, data: weights }] }, check, 'stream');
+      const [weights, weightParts] = await Promise.all([
+        storedWeightsBlob(storedId, manifest.weights.bytes),
+        readChunkHashes(storedId, manifest.weights, WEIGHTS_CHUNKS_FILE),
+      ]);
+      const check = verifyInWorker(weights, manifest.weights.sha256, weightParts, progress);
+      return opened({ graph, externalData: [{ path: manifest.weights.file, data: weights }] }, check, weightParts ? 'parts' : 'stream');
     }
     const check = verifyInWorker(file, manifest.onnx.sha256, parts, progress);
     try {

@@ -10,9 +10,10 @@
 //   that have no part hashes.
 
 import { Sha256 } from '../detector/sha256';
+import type { PartHash } from '../shared/model-store';
 
 /** To the worker: the file, and its parts' hashes if it has them. */
-export type HashRequest = { file: Blob; parts?: { chunkSize: number; sha256: string[] } };
+export type HashRequest = { file: Blob; parts?: PartHash[] };
 /** From it: bytes checked so far, then the whole digest (stream) or the first differing part (parts), or an error. */
 export type HashReply =
   | { kind: 'progress'; bytes: number }
@@ -24,11 +25,11 @@ const post = (m: HashReply): void => postMessage(m);
 
 const hex = (digest: ArrayBuffer): string => Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 
-/** Fills `buffer` from `reader` (fewer bytes only at the end of the file); returns the bytes and the buffer to use next. */
-async function fill(reader: ReadableStreamBYOBReader, buffer: ArrayBuffer): Promise<{ bytes: Uint8Array<ArrayBuffer>; buffer: ArrayBuffer }> {
+/** Reads `n` bytes into `buffer` (fewer only at the end of the file); returns them and the buffer to use next. */
+async function fill(reader: ReadableStreamBYOBReader, buffer: ArrayBuffer, n: number): Promise<{ bytes: Uint8Array<ArrayBuffer>; buffer: ArrayBuffer }> {
   let got = 0;
-  while (got < buffer.byteLength) {
-    const { done, value } = await reader.read(new Uint8Array(buffer, got));
+  while (got < n) {
+    const { done, value } = await reader.read(new Uint8Array(buffer, got, n - got));
     if (value) {
       buffer = value.buffer;
       got += value.length;
@@ -38,26 +39,26 @@ async function fill(reader: ReadableStreamBYOBReader, buffer: ArrayBuffer): Prom
   return { bytes: new Uint8Array(buffer, 0, got), buffer };
 }
 
-async function checkParts(file: Blob, chunkSize: number, expected: string[]): Promise<number | null> {
+async function checkParts(file: Blob, expected: PartHash[]): Promise<number | null> {
   const reader = file.stream().getReader({ mode: 'byob' });
   // Two buffers: WebCrypto copies its input when called, but the copy of part i is hashed while
   // part i+1 is read, so at most two parts are held at once.
-  const buffers = [new ArrayBuffer(chunkSize), new ArrayBuffer(chunkSize)];
+  const largest = Math.max(1, ...expected.map((p) => p.bytes));
+  const buffers = [new ArrayBuffer(largest), new ArrayBuffer(largest)];
   let pending: { index: number; digest: Promise<ArrayBuffer> } | null = null;
   let read = 0;
-  for (let i = 0; i < expected.length; i++) {
+  for (const [i, part] of expected.entries()) {
     const slot = i % 2;
-    const next = await fill(reader, buffers[slot] as ArrayBuffer);
+    const next = await fill(reader, buffers[slot] as ArrayBuffer, part.bytes);
     buffers[slot] = next.buffer;
-    const want = Math.min(chunkSize, file.size - i * chunkSize);
-    if (next.bytes.length !== want) return i;
+    if (next.bytes.length !== part.bytes) return i;
     const digest = crypto.subtle.digest('SHA-256', next.bytes);
-    if (pending && hex(await pending.digest) !== expected[pending.index]) return pending.index;
+    if (pending && hex(await pending.digest) !== expected[pending.index]?.sha256) return pending.index;
     pending = { index: i, digest };
-    read += want;
+    read += part.bytes;
     post({ kind: 'progress', bytes: read });
   }
-  if (pending && hex(await pending.digest) !== expected[pending.index]) return pending.index;
+  if (pending && hex(await pending.digest) !== expected[pending.index]?.sha256) return pending.index;
   await reader.cancel();
   return null;
 }
@@ -88,7 +89,7 @@ async function checkStream(file: Blob): Promise<string> {
 self.onmessage = async (e: MessageEvent<HashRequest>) => {
   try {
     const { file, parts } = e.data;
-    if (parts) post({ kind: 'parts-done', mismatch: await checkParts(file, parts.chunkSize, parts.sha256) });
+    if (parts) post({ kind: 'parts-done', mismatch: await checkParts(file, parts) });
     else post({ kind: 'done', hex: await checkStream(file) });
   } catch (err) {
     post({ kind: 'error', message: err instanceof Error ? err.message : String(err) });

@@ -171,7 +171,13 @@ async function download(manifestUrl: URL, status: ModelDownloadStatus, signal: A
   if (sha !== manifest.onnx.sha256) {
     throw new Error(`the downloaded file's SHA-256 ${sha} does not match the manifest's ${manifest.onnx.sha256}: refused (corrupt, or not the file the manifest describes)`);
   }
-  const chunks = chunkHashes(sha, manifest.onnx.bytes, progress.chunkSize, progress.parts);
+  const size = progress.chunkSize;
+  const total = manifest.onnx.bytes;
+  const chunks = chunkHashes(
+    sha,
+    total,
+    progress.parts.map((sha256, i) => ({ bytes: Math.min(size, total - i * size), sha256 })),
+  );
   await finishInstall(dir, { manifestUrl: manifestUrl.href }, text, chunks); // from now on the model counts as installed
 }
 

@@ -49,23 +49,32 @@ export function chunkSizeFor(bytes: number): number {
 /**
  * chunks.json: the SHA-256 of each part of a model file, recorded when the file was installed
  * (downloaded, imported or packaged), from the same bytes whose whole-file SHA-256 was checked
- * against the manifest then. Every load checks each part against it (WebCrypto, native speed);
- * the file is the manifest's only if `sha256` and `bytes` are the manifest's `onnx` ones too.
+ * against the manifest then (a checkpoint import, whose weights file it wrote itself, records
+ * that file's parts in weights-chunks.json). Every load checks each part against it (WebCrypto,
+ * native speed); the file is the manifest's only if `sha256` and `bytes` are the manifest's too.
  *
- *   { "v": 1, "sha256": "<whole file>", "bytes": N, "chunkSize": S, "parts": ["<hex>", …] }
+ *   { "v": 1, "sha256": "<whole file>", "bytes": N, "parts": [{ "bytes": n, "sha256": "<hex>" }, …] }
  *
- * Part i holds bytes [i·S, min((i+1)·S, N)): every part is S bytes but the last. Whoever writes
- * an install makes it with `chunkHashes`, part by part with `webCryptoSha256Hex`.
+ * The parts follow each other from byte 0 and their sizes add up to N (any sizes, up to
+ * MAX_PART_BYTES each). Whoever writes an install makes it with `chunkHashes`, hashing each part
+ * with `webCryptoSha256Hex` as it is written.
  */
 export interface ChunkHashes {
   v: 1;
-  /** The whole file's SHA-256 and size: the manifest's `onnx.sha256` and `onnx.bytes`. */
+  /** The whole file's SHA-256 and size: the manifest's (`onnx` or `weights`). */
   sha256: string;
   bytes: number;
-  chunkSize: number;
-  /** Lower-case hex, one per part, in order: ceil(bytes / chunkSize) of them. */
-  parts: string[];
+  /** In file order; lower-case hex. */
+  parts: PartHash[];
 }
+export interface PartHash {
+  bytes: number;
+  sha256: string;
+}
+
+export const WEIGHTS_CHUNKS_FILE = 'weights-chunks.json';
+/** The largest part a record may name (the loader holds two of the record's largest part at once while checking). */
+export const MAX_PART_BYTES = 32 * 1024 * 1024;
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -75,25 +84,31 @@ export async function webCryptoSha256Hex(data: Uint8Array<ArrayBuffer>): Promise
 }
 
 /** The record of an installed file: its whole SHA-256 (checked against the manifest) and its parts'. */
-export function chunkHashes(sha256: string, bytes: number, chunkSize: number, parts: string[]): ChunkHashes {
-  return { v: 1, sha256, bytes, chunkSize, parts };
+export function chunkHashes(sha256: string, bytes: number, parts: PartHash[]): ChunkHashes {
+  return { v: 1, sha256, bytes, parts };
 }
 
-/** `raw` as the part hashes of the file `onnx` describes, or null if it is not exactly that. */
-export function parseChunkHashes(raw: unknown, onnx: { sha256: string; bytes: number }): ChunkHashes | null {
+/** `raw` as the part hashes of the file `file` describes, or null if it is not exactly that. */
+export function parseChunkHashes(raw: unknown, file: { sha256: string; bytes: number }): ChunkHashes | null {
   if (typeof raw !== 'object' || raw === null) return null;
   const c = raw as Partial<Record<keyof ChunkHashes, unknown>>;
-  if (c.v !== 1 || c.sha256 !== onnx.sha256 || c.bytes !== onnx.bytes) return null;
-  const size = c.chunkSize;
-  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0 || !Array.isArray(c.parts)) return null;
-  if (c.parts.length !== Math.ceil(onnx.bytes / size) || !c.parts.every((h) => typeof h === 'string' && HEX64.test(h))) return null;
-  return chunkHashes(onnx.sha256, onnx.bytes, size, c.parts as string[]);
+  if (c.v !== 1 || c.sha256 !== file.sha256 || c.bytes !== file.bytes || !Array.isArray(c.parts)) return null;
+  const parts: PartHash[] = [];
+  let total = 0;
+  for (const p of c.parts as unknown[]) {
+    const { bytes, sha256 } = (p ?? {}) as Partial<Record<keyof PartHash, unknown>>;
+    if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes <= 0 || bytes > MAX_PART_BYTES) return null;
+    if (typeof sha256 !== 'string' || !HEX64.test(sha256)) return null;
+    parts.push({ bytes, sha256 });
+    total += bytes;
+  }
+  return total === file.bytes ? chunkHashes(file.sha256, file.bytes, parts) : null;
 }
 
-/** The part hashes of installed model `id`, if it has them and they describe its manifest's file. */
-export async function readChunkHashes(id: string, onnx: { sha256: string; bytes: number }): Promise<ChunkHashes | null> {
+/** The part hashes of installed model `id`'s file (`name`: CHUNKS_FILE or WEIGHTS_CHUNKS_FILE), if they describe `file`. */
+export async function readChunkHashes(id: string, file: { sha256: string; bytes: number }, name = CHUNKS_FILE): Promise<ChunkHashes | null> {
   const dir = await modelDir(id, false);
-  return dir ? parseChunkHashes(await readJson(dir, CHUNKS_FILE), onnx) : null;
+  return dir ? parseChunkHashes(await readJson(dir, name), file) : null;
 }
 
 /** What an unfinished download saved: enough to continue it. */
@@ -185,8 +200,7 @@ export async function finishInstall(dir: FileSystemDirectoryHandle, source: Mode
 /**
  * Stores the bytes `read` gives, chunk by chunk (chunkSizeFor), as model `dir`'s ONNX parts, and
  * returns the whole file's SHA-256 and each part's, hashed as they pass (to compare `sha256` with
- * the manifest, then hand to finishInstall). `read(at, n)` returns n bytes from `at` (fewer only
- * at the end of the file).
+ * the manifest, then hand to finishInstall). `read(at, n)` returns up to n bytes from `at`.
  */
 export async function writeChunks(
   dir: FileSystemDirectoryHandle,
@@ -196,17 +210,17 @@ export async function writeChunks(
 ): Promise<ChunkHashes> {
   const size = chunkSizeFor(total);
   const hash = new Sha256();
-  const parts: string[] = [];
+  const parts: PartHash[] = [];
   for (let i = 0, at = 0; at < total; i++) {
     const data = await read(at, Math.min(size, total - at));
-    if (data.length !== Math.min(size, total - at)) throw new Error(`the file ended after ${at + data.length} of ${total} bytes`);
+    if (data.length === 0) throw new Error(`the file ended after ${at} of ${total} bytes`);
     hash.update(data);
-    parts.push(await webCryptoSha256Hex(data));
+    parts.push({ bytes: data.length, sha256: await webCryptoSha256Hex(data) });
     await writeFile(dir, partName(i), data);
     at += data.length;
     progress(at);
   }
-  return chunkHashes(hash.hex(), total, size, parts);
+  return chunkHashes(hash.hex(), total, parts);
 }
 
 async function entries(dir: FileSystemDirectoryHandle): Promise<Array<[string, FileSystemHandle]>> {
