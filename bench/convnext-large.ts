@@ -14,7 +14,8 @@ import { configureEngine, offscreenStatus } from '../test/support/engine';
 import type { FirefoxSession } from '../test/support/firefox';
 import { PYTHON, REPO } from '../test/support/python';
 import type { TestServer } from '../test/support/server';
-import type { EngineStatus, LoadSteps, StatusReply } from '../src/shared/protocol';
+import type { EngineStatus, LoadSteps } from '../src/shared/protocol/offscreen';
+import type { StatusReply } from '../src/shared/protocol/ui';
 
 export const GFLOP_PER_IMAGE = 68.7; // ConvNeXt-Large at 224x224: 34.4 GMACs
 export const MODEL_ID = 'bench-convnext-large';

@@ -10,7 +10,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import ort from 'onnxruntime-node';
-import { parseManifest, type ModelManifest } from '../src/detector/manifest';
+import { readManifestText, type ModelManifest } from '../src/detector/manifest';
 import { probeInput, probeMaxDiff, probeReproduced } from '../src/detector/probe';
 import { runWithinLimit } from '../src/detector/variants';
 import fixture from './fixture.json';
@@ -35,17 +35,9 @@ export async function sha256File(path: string): Promise<string> {
 
 /** A manifest's text, parsed and checked against the schema; `where` (a path or URL) names it in errors. */
 export function parseManifestText(text: string, where: string): ModelManifest {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ModelDirError(`${where} is not valid JSON (${errorText(e)})`);
-  }
-  try {
-    return parseManifest(json);
-  } catch (e) {
-    throw new ModelDirError(`${where}: ${errorText(e)}`);
-  }
+  const read = readManifestText(text);
+  if (read.ok) return read.manifest;
+  throw new ModelDirError(read.notJson ? `${where} is not valid JSON (${errorText(read.detail)})` : `${where}: ${errorText(read.detail)}`);
 }
 
 export async function readManifest(path: string): Promise<ModelManifest> {

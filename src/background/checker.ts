@@ -8,8 +8,10 @@
 
 import type { ModelManifest } from '../detector/manifest';
 import { loadActiveModel, summarize } from '../shared/model-registry';
-import type { BytesRoute, EngineOptions, Evidence, FetchReply, JudgeReply, Validators, Verdict } from '../shared/protocol';
-import { cookiesAllowed, getEngineOptions, getSettings, siteOf, type Settings } from '../shared/settings';
+import type { BytesRoute, EngineOptions, Validators, Verdict } from '../shared/protocol/shapes';
+import type { Evidence } from '../detector/provenance/evidence';
+import type { FetchReply, JudgeReply } from '../shared/protocol/offscreen';
+import { cookiesAllowed, getEngineOptions, readSettings, siteOf, type Settings } from '../shared/settings';
 import { checkImageUrl } from '../shared/url-policy';
 import { referrerFor, REFUSED_STATUSES, withReferrer } from './hotlink';
 import { CancelledError, JobQueue, ShedError, type Owner, type Priority } from './job-queue';
@@ -75,6 +77,11 @@ export interface CheckRequest {
   owner: Owner;
   /** Called (and the verdict is null) when the queue shed this request to stay under its cap. */
   onShed?: () => void;
+}
+
+/** Where a request comes from: the page (frame) and its tab. */
+export function fromTab(tab: chrome.tabs.Tab & { id: number }, pageUrl: string): Pick<CheckRequest, 'pageUrl' | 'tabUrl' | 'pageTitle' | 'tabId' | 'incognito'> {
+  return { pageUrl, tabUrl: tab.url ?? pageUrl, pageTitle: tab.title ?? '', tabId: tab.id, incognito: tab.incognito };
 }
 
 interface Routed {
@@ -234,7 +241,7 @@ export async function checkImage(req: CheckRequest, known?: Settings): Promise<V
   } catch (e) {
     return { status: 'failed', reason: 'model-error', detail: e instanceof Error ? e.message : String(e) };
   }
-  const settings = known ?? (await getSettings());
+  const settings = known ?? (await readSettings());
   const model = summarize(manifest);
   const remember = remembers(req, settings);
   const cached = req.bytes ? undefined : await getPrediction(manifest.id, req.url, remember);

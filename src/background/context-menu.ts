@@ -5,9 +5,11 @@
 // size, on switched-off sites and while paused, because the user asked about this one picture.
 // The verdict appears on the picture and as a notification; "nothing to check here" is said too.
 
-import { MAX_URL_LENGTH, parseMenuPicture, type BackgroundToContent, type Verdict } from '../shared/protocol';
+import { MAX_URL_LENGTH } from '../shared/protocol/validate';
+import { tellPage } from './to-content';
+import type { Verdict } from '../shared/protocol/shapes';
 import { describeVerdict } from '../shared/verdict-text';
-import { checkImage } from './checker';
+import { checkImage, fromTab } from './checker';
 import { recordVerdict } from './tab-state';
 
 export const MENU_ID = 'realfake-lens-check-image';
@@ -68,10 +70,9 @@ async function pictureUnderPointer(
 ): Promise<{ url: string; bytes?: string } | { why: 'nothing-there' | 'unreadable' }> {
   // A long data: address does not travel; the content script knows the picture from its right-click.
   const srcUrl = info.mediaType === 'image' && info.srcUrl && info.srcUrl.length <= MAX_URL_LENGTH ? info.srcUrl : null;
-  const question: BackgroundToContent = { kind: 'menu-resolve', srcUrl };
   let answer = null;
   try {
-    answer = parseMenuPicture(await chrome.tabs.sendMessage(tabId, question, { frameId: info.frameId ?? 0 }));
+    answer = await tellPage({ kind: 'menu-resolve', srcUrl }, tabId, { frameId: info.frameId ?? 0 });
   } catch {
     // No content script there (the page loaded before the extension, or a page it may not run in).
   }
@@ -93,19 +94,14 @@ export async function onMenuClicked(info: chrome.contextMenus.OnClickData, tab?:
   const verdict = await checkImage({
     url: picked.url,
     bytes: picked.bytes,
-    pageUrl,
-    tabUrl: tab.url ?? pageUrl,
-    pageTitle: tab.title ?? '',
-    tabId: tab.id,
-    incognito: tab.incognito,
+    ...fromTab({ ...tab, id: tab.id }, pageUrl),
     priority: 'menu',
     minSide: 0,
     owner: tab.id,
   });
   if (!verdict) return null; // the tab went away meanwhile
-  const message: BackgroundToContent = { kind: 'menu-verdict', url: picked.url, verdict };
   try {
-    await chrome.tabs.sendMessage(tab.id, message, { frameId: info.frameId ?? 0 });
+    await tellPage({ kind: 'menu-verdict', url: picked.url, verdict }, tab.id, { frameId: info.frameId ?? 0 });
   } catch {
     // The page has no content script (e.g. it loaded before the extension): the notification tells.
   }

@@ -6,23 +6,12 @@
 import type { ModelManifest } from '../detector/manifest';
 import { loadActiveModel, loadPackagedModel, readModelsIndex } from '../shared/model-registry';
 import { listStoredModels, readStoredModel, removeAllStoredModels, removeStoredModel, writeActiveChoice } from '../shared/model-store';
-import {
-  parseCheckpointImportStatus,
-  type CheckpointImportStatus,
-  type CheckpointToOffscreen,
-  type CheckpointUiToBackground,
-  parseModelActionReply,
-  parseModelDownloadStatus,
-  type ModelActionReply,
-  type ModelBackgroundToOffscreen,
-  type ModelDownloadStatus,
-  type ModelInfo,
-  type ModelsReply,
-  type ModelUiToBackground,
-} from '../shared/protocol';
+import type { Handlers, Request } from '../shared/protocol/channel';
+import type { CheckpointImportStatus, ModelDownloadStatus, OffscreenChannel } from '../shared/protocol/offscreen';
+import type { ModelActionReply, ModelInfo, ModelsReply, UiChannel } from '../shared/protocol/ui';
 import { getEngineOptions } from '../shared/settings';
 import { forgetActiveManifest } from './checker';
-import { closeOffscreen, ensureOffscreen, hasOffscreenDocument } from './offscreen-client';
+import { askOffscreen, closeOffscreen } from './offscreen-client';
 
 function info(m: ModelManifest, downloadedFrom: string | null, installedAt: number | null, importedFrom: string | null = null): ModelInfo {
   return {
@@ -44,19 +33,22 @@ function info(m: ModelManifest, downloadedFrom: string | null, installedAt: numb
   };
 }
 
-async function tellOffscreen(msg: ModelBackgroundToOffscreen | CheckpointToOffscreen): Promise<unknown> {
-  if (!(await hasOffscreenDocument())) return null;
-  return chrome.runtime.sendMessage(msg).catch(() => null);
+function downloadStatus(): Promise<ModelDownloadStatus | null> {
+  return askOffscreen({ target: 'offscreen', kind: 'offscreen/model-download-status' }, 'if-open');
 }
 
-async function downloadStatus(): Promise<ModelDownloadStatus | null> {
-  return parseModelDownloadStatus(await tellOffscreen({ target: 'offscreen', kind: 'offscreen/model-download-status' }));
+async function stopCheckpointImport(pause: boolean): Promise<void> {
+  await askOffscreen({ target: 'offscreen', kind: 'offscreen/checkpoint-import-stop', pause }, 'if-open');
+}
+
+async function cancelDownload(): Promise<void> {
+  await askOffscreen({ target: 'offscreen', kind: 'offscreen/model-download-cancel' }, 'if-open');
 }
 
 const running = (d: ModelDownloadStatus | null): boolean => d?.state === 'downloading' || d?.state === 'verifying';
 
-async function checkpointStatus(): Promise<CheckpointImportStatus | null> {
-  return parseCheckpointImportStatus(await tellOffscreen({ target: 'offscreen', kind: 'offscreen/checkpoint-import-status' }));
+function checkpointStatus(): Promise<CheckpointImportStatus | null> {
+  return askOffscreen({ target: 'offscreen', kind: 'offscreen/checkpoint-import-status' }, 'if-open');
 }
 
 const importing = (c: CheckpointImportStatus | null): boolean => c?.state === 'reading' || c?.state === 'fetching' || c?.state === 'probing';
@@ -84,16 +76,11 @@ async function install(url: string): Promise<ModelActionReply> {
 }
 
 /** Sends a message that starts work in the offscreen document, creating it first. */
-async function startInOffscreen(msg: ModelBackgroundToOffscreen | CheckpointToOffscreen): Promise<ModelActionReply> {
-  for (let attempt = 1; ; attempt++) {
-    await ensureOffscreen();
-    try {
-      return parseModelActionReply(await chrome.runtime.sendMessage(msg)) ?? { ok: false, error: 'the engine gave no answer' };
-    } catch (e) {
-      // A document just created may not be listening yet ("Receiving end does not exist").
-      if (attempt >= 10) return { ok: false, error: `the engine cannot be reached: ${e instanceof Error ? e.message : String(e)}` };
-      await new Promise((r) => setTimeout(r, 100 * attempt));
-    }
+async function startInOffscreen(msg: Request<OffscreenChannel, 'offscreen/model-download' | 'offscreen/checkpoint-import'>): Promise<ModelActionReply> {
+  try {
+    return (await askOffscreen(msg, 'create')) ?? { ok: false, error: 'the engine gave no answer' };
+  } catch (e) {
+    return { ok: false, error: `the engine cannot be reached: ${e instanceof Error ? e.message : String(e)}` };
   }
 }
 
@@ -117,12 +104,12 @@ async function remove(id: string): Promise<ModelActionReply> {
   if (index.models[id] !== undefined) return { ok: false, error: `"${id}" is part of the extension and cannot be removed` };
   const checkpoint = await checkpointStatus();
   if (importing(checkpoint) && checkpoint?.id === id) {
-    await tellOffscreen({ target: 'offscreen', kind: 'offscreen/checkpoint-import-stop', pause: false });
+    await stopCheckpointImport(false);
     return { ok: true };
   }
   const download = await downloadStatus();
   if (running(download) && download?.id === id) {
-    await tellOffscreen({ target: 'offscreen', kind: 'offscreen/model-download-cancel' });
+    await cancelDownload();
     return { ok: true };
   }
   const wasActive = (await loadActiveModel()).manifest.id === id;
@@ -149,36 +136,42 @@ export async function deleteDownloadedModels(): Promise<void> {
   }
 }
 
-async function onCheckpointUi(msg: CheckpointUiToBackground): Promise<unknown> {
-  switch (msg.kind) {
-    case 'ui/import-checkpoint':
-      if (running(await downloadStatus())) return { ok: false, error: 'a model download is under way: wait for it to finish (or cancel it)' };
-      return startInOffscreen({ target: 'offscreen', kind: 'offscreen/checkpoint-import', url: msg.url, engine: await getEngineOptions() });
-    case 'ui/stop-checkpoint-import':
-      await tellOffscreen({ target: 'offscreen', kind: 'offscreen/checkpoint-import-stop', pause: msg.pause });
-      return { ok: true };
-  }
+type ModelKind =
+  | 'ui/list-models'
+  | 'ui/install-model'
+  | 'ui/cancel-model-download'
+  | 'ui/set-active-model'
+  | 'ui/remove-model'
+  | 'ui/import-checkpoint'
+  | 'ui/stop-checkpoint-import';
+
+/** Any failure (storage, the engine's document) answers `{ ok: false, error }`, never an exception. */
+function answering<A extends unknown[], R>(work: (...args: A) => Promise<R>): (...args: A) => Promise<R | { ok: false; error: string }> {
+  return async (...args) => {
+    try {
+      return await work(...args);
+    } catch (e) {
+      return { ok: false, error: e instanceof Error ? e.message : String(e) };
+    }
+  };
 }
 
-export async function onModelUi(msg: ModelUiToBackground | CheckpointUiToBackground): Promise<unknown> {
-  try {
-    switch (msg.kind) {
-      case 'ui/import-checkpoint':
-      case 'ui/stop-checkpoint-import':
-        return await onCheckpointUi(msg);
-      case 'ui/list-models':
-        return await listModels();
-      case 'ui/install-model':
-        return await install(msg.url);
-      case 'ui/cancel-model-download':
-        await tellOffscreen({ target: 'offscreen', kind: 'offscreen/model-download-cancel' });
-        return { ok: true };
-      case 'ui/set-active-model':
-        return await setActive(msg.id);
-      case 'ui/remove-model':
-        return await remove(msg.id);
-    }
-  } catch (e) {
-    return { ok: false, error: e instanceof Error ? e.message : String(e) };
-  }
-}
+/** The options page's model requests. */
+export const modelHandlers: Pick<Handlers<UiChannel>, ModelKind> = {
+  'ui/list-models': answering(listModels),
+  'ui/install-model': answering((msg) => install(msg.url)),
+  'ui/cancel-model-download': answering(async () => {
+    await cancelDownload();
+    return { ok: true as const };
+  }),
+  'ui/set-active-model': answering((msg) => setActive(msg.id)),
+  'ui/remove-model': answering((msg) => remove(msg.id)),
+  'ui/import-checkpoint': answering(async (msg) => {
+    if (running(await downloadStatus())) return { ok: false, error: 'a model download is under way: wait for it to finish (or cancel it)' };
+    return startInOffscreen({ target: 'offscreen', kind: 'offscreen/checkpoint-import', url: msg.url, engine: await getEngineOptions() });
+  }),
+  'ui/stop-checkpoint-import': answering(async (msg) => {
+    await stopCheckpointImport(msg.pause);
+    return { ok: true as const };
+  }),
+};

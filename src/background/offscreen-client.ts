@@ -1,17 +1,11 @@
-// Talks to the offscreen document, creating it on demand: exactly one exists at a time, and
-// if it was closed (or never made) a request re-creates it and is retried (bounded).
+// The one sender to the engine's document (src/offscreen/), creating it on demand: exactly one
+// exists at a time. Every request goes through `askOffscreen`, with one retry policy, and every
+// reply is validated (OFFSCREEN_REPLIES) before anyone reads it.
 
-import {
-  parseEngineStatus,
-  parseFetchReply,
-  parseJudgeReply,
-  type BackgroundToOffscreen,
-  type EngineOptions,
-  type EngineStatus,
-  type FetchReply,
-  type JudgeReply,
-  type Validators,
-} from '../shared/protocol';
+import { validatedSender } from '../shared/protocol/channel';
+import { OFFSCREEN_REPLIES, type EngineStatus, type FetchReply, type JudgeReply, type OffscreenChannel } from '../shared/protocol/offscreen';
+import type { Request } from '../shared/protocol/channel';
+import type { EngineOptions, Validators } from '../shared/protocol/shapes';
 import { engineDocument } from '../shared/platform';
 import { getEngineOptions } from '../shared/settings';
 import { idleReleaseFor, nextIdleStreak } from './idle-release';
@@ -20,10 +14,6 @@ export const OFFSCREEN_PATH = 'src/offscreen/index.html';
 /** Where the browser lets it live: an offscreen document, or a frame of Firefox's event page. */
 const host = engineDocument(OFFSCREEN_PATH);
 let creating: Promise<void> | null = null;
-
-export function hasOffscreenDocument(): Promise<boolean> {
-  return host.exists();
-}
 
 export async function closeOffscreen(): Promise<void> {
   if (await host.exists()) await host.close();
@@ -54,7 +44,7 @@ async function noteComeback(): Promise<void> {
   await chrome.storage.session.remove(RELEASED_KEY);
 }
 
-export async function ensureOffscreen(): Promise<void> {
+async function ensureOffscreen(): Promise<void> {
   if (await host.exists()) return;
   void noteComeback().catch(() => undefined);
   creating ??= host.create().finally(() => {
@@ -63,21 +53,38 @@ export async function ensureOffscreen(): Promise<void> {
   await creating;
 }
 
-/** How many times a message is re-sent after the document closed under it (it is re-created). */
-const MAX_RESENDS = 2;
+/**
+ * The retry policy: a message is re-sent this many times, after a pause growing by this step,
+ * when the document closed under it or was not listening yet ("Receiving end does not exist",
+ * "message channel closed"); the document is re-created first.
+ */
+const MAX_RESENDS = 5;
+const RESEND_PAUSE_MS = 100;
 
-async function send(msg: BackgroundToOffscreen): Promise<unknown> {
-  for (let attempt = 0; ; attempt++) {
+/**
+ * `create`: make the document if there is none, and retry; `if-open`: ask only a document that
+ * exists (a status, a release, a cancel), once, answering null when there is none or it is gone.
+ */
+export type Reach = 'create' | 'if-open';
+
+async function transport(msg: Request<OffscreenChannel>, reach: Reach): Promise<unknown> {
+  if (reach === 'if-open') {
+    if (!(await host.exists())) return null;
+    return chrome.runtime.sendMessage(msg).catch(() => null);
+  }
+  for (let resends = 0; ; resends++) {
     await ensureOffscreen();
     try {
       return await chrome.runtime.sendMessage(msg);
     } catch (e) {
-      // "Receiving end does not exist" or "message channel closed": the document went away
-      // between the check and the send, or while it worked on the request.
-      if (attempt >= MAX_RESENDS) throw e;
+      if (resends >= MAX_RESENDS) throw e;
+      await new Promise((r) => setTimeout(r, RESEND_PAUSE_MS * (resends + 1)));
     }
   }
 }
+
+/** Sends one request; the validated reply, or null when it was malformed (or, `if-open`, nobody answered). */
+export const askOffscreen = validatedSender<OffscreenChannel, [Reach]>(transport, OFFSCREEN_REPLIES);
 
 export async function fetchInOffscreen(
   url: string,
@@ -85,28 +92,22 @@ export async function fetchInOffscreen(
   engine: EngineOptions,
   manner: { withCookies?: boolean; conditional?: Validators } = {},
 ): Promise<FetchReply> {
-  const msg: BackgroundToOffscreen = { target: 'offscreen', kind: 'offscreen/fetch', url, pageUrl, engine };
+  const msg: Request<OffscreenChannel, 'offscreen/fetch'> = { target: 'offscreen', kind: 'offscreen/fetch', url, pageUrl, engine };
   if (manner.withCookies) msg.withCookies = true;
   if (manner.conditional) msg.conditional = manner.conditional;
-  const reply = parseFetchReply(await send(msg));
-  return reply ?? { ok: false, reason: 'network', detail: 'engine gave no answer' };
+  return (await askOffscreen(msg, 'create')) ?? { ok: false, reason: 'network', detail: 'engine gave no answer' };
 }
 
 export async function inferInOffscreen(token: string, minSide: number, engine: EngineOptions): Promise<JudgeReply> {
-  const reply = parseJudgeReply(await send({ target: 'offscreen', kind: 'offscreen/infer', token, minSide, engine }));
+  const reply = await askOffscreen({ target: 'offscreen', kind: 'offscreen/infer', token, minSide, engine }, 'create');
   return reply ?? { ok: false, reason: 'model-error', detail: 'engine gave no answer' };
 }
 
 export async function releaseInOffscreen(token: string): Promise<void> {
-  if (!(await hasOffscreenDocument())) return;
-  await chrome.runtime.sendMessage({ target: 'offscreen', kind: 'offscreen/release', token }).catch(() => undefined);
+  await askOffscreen({ target: 'offscreen', kind: 'offscreen/release', token }, 'if-open');
 }
 
-export async function engineStatus(): Promise<EngineStatus | null> {
-  if (!(await hasOffscreenDocument())) return null;
-  try {
-    return parseEngineStatus(await chrome.runtime.sendMessage({ target: 'offscreen', kind: 'offscreen/status' }));
-  } catch {
-    return null;
-  }
+/** The engine's state; null when no document is open. */
+export function engineStatus(): Promise<EngineStatus | null> {
+  return askOffscreen({ target: 'offscreen', kind: 'offscreen/status' }, 'if-open');
 }

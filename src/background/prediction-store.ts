@@ -6,7 +6,9 @@
 // its bytes (checkedAt) and the response's validators, so the checker can ask again later.
 
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
-import type { Evidence, HistoryEntry, Validators } from '../shared/protocol';
+import type { Evidence } from '../detector/provenance/evidence';
+import type { HistoryEntry } from '../shared/protocol/ui';
+import type { Validators } from '../shared/protocol/shapes';
 
 export const DB_NAME = 'realfake-lens';
 export const DB_VERSION = 3;

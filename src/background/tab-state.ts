@@ -1,12 +1,22 @@
 // Per-tab counts (checked, likely generated, couldn't check) and the toolbar badge. Kept in
-// chrome.storage.session, so a restarted service worker still knows them.
+// chrome.storage.session, so a restarted service worker still knows them. A tab keeps each
+// picture's score, not its label: "likely generated" is decided when the count is shown, with the
+// threshold in force then (isGenerated), as the page's badges and the popup's history do.
 
-import type { Verdict } from '../shared/protocol';
+import { isGenerated } from '../detector/scores';
+import type { Verdict } from '../shared/protocol/shapes';
+import { readSettings, scanningAllowed } from '../shared/settings';
+
+interface StoredCounts {
+  /** Judged pictures: URL and p(generated). */
+  scores: Array<[string, number]>;
+  failed: string[];
+}
 
 export interface TabCounts {
-  checked: string[];
-  suspected: string[];
-  failed: string[];
+  checked: number;
+  suspected: number;
+  failed: number;
 }
 
 const key = (tabId: number): string => `tab:${tabId}`;
@@ -19,33 +29,39 @@ function serial<T>(work: () => Promise<T>): Promise<T> {
   return next;
 }
 
-export async function readCounts(tabId: number): Promise<TabCounts> {
-  const raw = (await chrome.storage.session.get(key(tabId)))[key(tabId)] as TabCounts | undefined;
-  return raw ?? { checked: [], suspected: [], failed: [] };
+async function readStored(tabId: number): Promise<StoredCounts> {
+  const raw = (await chrome.storage.session.get(key(tabId)))[key(tabId)] as StoredCounts | undefined;
+  return raw ?? { scores: [], failed: [] };
 }
 
-function addOnce(list: string[], url: string): string[] {
-  return list.includes(url) ? list : [...list, url];
+/** The tab's counts, "likely generated" at the current threshold. */
+export async function readCounts(tabId: number, threshold?: number): Promise<TabCounts> {
+  const [stored, t] = await Promise.all([readStored(tabId), threshold ?? readSettings().then((s) => s.threshold)]);
+  return {
+    checked: stored.scores.length,
+    suspected: stored.scores.filter(([, p]) => isGenerated(p, t)).length,
+    failed: stored.failed.length,
+  };
 }
 
 export function recordVerdict(tabId: number, url: string, verdict: Verdict): Promise<void> {
   return serial(async () => {
-    const c = await readCounts(tabId);
     if (verdict.status === 'failed' && verdict.reason === 'too-small') return; // skipped, not counted
-    if (verdict.status === 'failed') c.failed = addOnce(c.failed, url);
-    else {
-      c.checked = addOnce(c.checked, url);
-      if (verdict.pGenerated >= verdict.threshold) c.suspected = addOnce(c.suspected, url);
+    const c = await readStored(tabId);
+    if (verdict.status === 'failed') {
+      if (!c.failed.includes(url)) c.failed.push(url);
+    } else if (!c.scores.some(([u]) => u === url)) {
+      c.scores.push([url, verdict.pGenerated]);
     }
     await chrome.storage.session.set({ [key(tabId)]: c });
-    await showCount(tabId, c.suspected.length);
+    await showCount(tabId);
   });
 }
 
 export function resetTab(tabId: number): Promise<void> {
   return serial(async () => {
     await chrome.storage.session.remove(key(tabId));
-    await showCount(tabId, 0);
+    await showCount(tabId);
   });
 }
 
@@ -53,8 +69,9 @@ export function forgetTab(tabId: number): Promise<void> {
   return serial(() => chrome.storage.session.remove(key(tabId)));
 }
 
-async function showCount(tabId: number, suspected: number): Promise<void> {
+async function showCount(tabId: number): Promise<void> {
   try {
+    const { suspected } = await readCounts(tabId);
     await chrome.action.setBadgeBackgroundColor({ tabId, color: '#b91c1c' });
     await chrome.action.setBadgeText({ tabId, text: suspected > 0 ? String(suspected) : '' });
     await chrome.action.setTitle({ tabId, title: `Realfake Lens: ${suspected} likely generated image(s) on this page` });
@@ -67,7 +84,7 @@ async function showCount(tabId: number, suspected: number): Promise<void> {
 export async function showScanningState(tabId: number, scanning: boolean): Promise<void> {
   try {
     if (scanning) {
-      await showCount(tabId, (await readCounts(tabId)).suspected.length);
+      await showCount(tabId);
     } else {
       await chrome.action.setBadgeBackgroundColor({ tabId, color: '#64748b' });
       await chrome.action.setBadgeText({ tabId, text: 'off' });
@@ -75,5 +92,13 @@ export async function showScanningState(tabId: number, scanning: boolean): Promi
     }
   } catch {
     // The tab is gone.
+  }
+}
+
+/** Updates the toolbar of every open tab after a setting changed (a switch, the pause, the threshold). */
+export async function refreshAllTabs(): Promise<void> {
+  const settings = await readSettings();
+  for (const tab of await chrome.tabs.query({})) {
+    if (tab.id !== undefined) await showScanningState(tab.id, scanningAllowed(settings, tab.url));
   }
 }

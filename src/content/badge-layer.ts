@@ -3,7 +3,8 @@
 // the page changes: one animation-frame callback (layout-schedule.ts) reads every rectangle,
 // then writes every position. The boxes are drawn by badge-views.ts, placed by placement.ts.
 
-import type { Verdict } from '../shared/protocol';
+import { isGenerated } from '../detector/scores';
+import type { Verdict } from '../shared/protocol/shapes';
 import type { SuspectedStyle } from '../shared/settings';
 import { badgeView, cardView, createBadge, createCard, createCover, drawBadge, drawCard, drawCover, type BadgeView } from './badge-views';
 import { OverlayHost } from './overlay-host';
@@ -193,7 +194,7 @@ export class BadgeLayer {
   }
 
   private suspected(entry: Entry): boolean {
-    return entry.verdict?.status === 'done' && entry.verdict.pGenerated >= entry.verdict.threshold;
+    return entry.verdict?.status === 'done' && isGenerated(entry.verdict.pGenerated, entry.verdict.threshold);
   }
 
   private render(entry: Entry): void {

@@ -3,7 +3,7 @@
 // with the details. Each view is computed from the verdict first, then drawn; nothing here reads
 // text back out of the DOM, places a box or keeps state.
 
-import type { Verdict } from '../shared/protocol';
+import type { Verdict } from '../shared/protocol/shapes';
 import { describeEvidence, type EvidenceText } from '../shared/evidence-text';
 import { describeCard, describeVerdict, type BadgeState, type CardText } from '../shared/verdict-text';
 import type { SourceKind } from './sources';

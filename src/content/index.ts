@@ -4,8 +4,9 @@
 // pixels itself, except the bytes of blob:/data: pictures only the page can read.
 
 import browser from 'webextension-polyfill';
-import { parseBackgroundToContent, type MenuPicture } from '../shared/protocol';
-import { DEFAULT_SETTINGS, normalizeSettings, scanningAllowed, type Settings } from '../shared/settings';
+import { route, type Handlers } from '../shared/protocol/channel';
+import { parseBackgroundToContent, type MenuPicture, type PageChannel } from '../shared/protocol/content';
+import { changesSettings, DEFAULT_SETTINGS, readSettings, scanningAllowed, type Settings } from '../shared/settings';
 import { PageScan } from './page-scan';
 import { PointerWatch, type Pointed } from './pointer-picture';
 import { askedAddress, needsPageBytes, readPageBytes } from './page-bytes';
@@ -74,39 +75,32 @@ function applySettings(next: Settings): void {
   else scan.applySettings(settings);
 }
 
+/** The background's messages to this document. */
+const handlers: Handlers<PageChannel> = {
+  'menu-verdict': (msg) => {
+    const pointed = menuAsked.get(msg.url);
+    start(!scanningAllowed(settings, siteUrl())).showMenuVerdict(pointed?.source.url ?? msg.url, msg.verdict, pointed);
+  },
+  'menu-resolve': (msg) => answerMenu(msg.srcUrl),
+  'scan-now': () => {
+    if (scanningAllowed(settings, siteUrl())) start(false).checkAll();
+  },
+  verdict: (msg) => scan?.onVerdict(msg.requestId, msg.verdict),
+  shed: (msg) => scan?.onShed(msg.requestIds),
+};
+
 browser.runtime.onMessage.addListener((raw: unknown, sender: browser.Runtime.MessageSender) => {
   // Only the extension's service worker, never another tab's script.
   if (sender.id !== browser.runtime.id || sender.tab) return undefined;
   const msg = parseBackgroundToContent(raw);
   if (!msg) return undefined;
-  switch (msg.kind) {
-    case 'menu-verdict': {
-      const pointed = menuAsked.get(msg.url);
-      start(!scanningAllowed(settings, siteUrl())).showMenuVerdict(pointed?.source.url ?? msg.url, msg.verdict, pointed);
-      break;
-    }
-    case 'menu-resolve':
-      return answerMenu(msg.srcUrl);
-    case 'scan-now':
-      if (scanningAllowed(settings, siteUrl())) start(false).checkAll();
-      break;
-    case 'verdict':
-      scan?.onVerdict(msg.requestId, msg.verdict);
-      break;
-    case 'shed':
-      scan?.onShed(msg.requestIds);
-      break;
-  }
-  return undefined;
+  return route(handlers, msg, undefined);
 });
+
+const readAndApply = (): Promise<void> => readSettings(browser.storage.sync).then(applySettings);
 
 browser.storage.onChanged.addListener((changes, area) => {
-  if (area !== 'sync') return;
-  if (!Object.keys(changes).some((k) => k in DEFAULT_SETTINGS)) return;
-  void browser.storage.sync.get(Object.keys(DEFAULT_SETTINGS)).then((raw) => applySettings(normalizeSettings(raw)));
+  if (changesSettings(changes, area)) void readAndApply();
 });
 
-void browser.storage.sync
-  .get(Object.keys(DEFAULT_SETTINGS))
-  .then((raw) => applySettings(normalizeSettings(raw)))
-  .catch(() => applySettings(DEFAULT_SETTINGS));
+void readAndApply().catch(() => applySettings(DEFAULT_SETTINGS));

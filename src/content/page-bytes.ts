@@ -2,7 +2,7 @@
 // long for a message's address) or which the server refused to the extension: the page reads
 // their bytes, and the history names them by a short label.
 
-import { MAX_BYTES_URL_LENGTH, MAX_URL_LENGTH } from '../shared/protocol';
+import { MAX_BYTES_URL_LENGTH, MAX_URL_LENGTH } from '../shared/protocol/validate';
 
 /** The most bytes of a page's own picture (blob:, long data:) sent to the engine. */
 const MAX_PAGE_BYTES = 20 * 1024 * 1024;

@@ -3,8 +3,8 @@
 // (visible first), requests for pictures that went far away before an answer are withdrawn, and
 // every element showing a picture gets its badge.
 
-import browser from 'webextension-polyfill';
-import type { ContentToBackground, ScanPriority, Verdict } from '../shared/protocol';
+import type { ScanPriority } from '../shared/protocol/content';
+import type { Verdict } from '../shared/protocol/shapes';
 import type { Settings } from '../shared/settings';
 import { BadgeLayer } from './badge-layer';
 import { Discovery } from './discovery';
@@ -13,6 +13,7 @@ import { askedAddress } from './page-bytes';
 import { Pictures, type Picture } from './pictures';
 import { Requests, type Refusal } from './requests';
 import type { Reading, Source } from './sources';
+import { tellBackground } from './to-background';
 import { Tracking, type Tracked } from './tracking';
 
 /** A shed request whose picture is still near is asked again after this pause. */
@@ -303,7 +304,6 @@ export class PageScan {
   }
 
   private report(url: string, mistake: boolean): void {
-    const message: ContentToBackground = { kind: 'content/report-mistake', url, mistake };
-    void browser.runtime.sendMessage(message).catch(() => undefined);
+    void tellBackground({ kind: 'content/report-mistake', url, mistake }).catch(() => undefined);
   }
 }

@@ -2,7 +2,7 @@
 // and the one request out for it: asked, answered, refused, shed or withdrawn, a request is
 // matched back to its picture here.
 
-import type { Verdict } from '../shared/protocol';
+import type { Verdict } from '../shared/protocol/shapes';
 import type { Ask, Requests } from './requests';
 import type { Tracked } from './tracking';
 

@@ -3,18 +3,10 @@
 // (it may be stopped at any time).
 
 import browser from 'webextension-polyfill';
-import {
-  MAX_ITEMS_PER_CHECK,
-  MAX_URL_LENGTH,
-  PENDING_PORT,
-  parseCheckReply,
-  type CheckItem,
-  type CheckReply,
-  type CheckTrigger,
-  type ContentToBackground,
-  type ScanPriority,
-} from '../shared/protocol';
+import { MAX_URL_LENGTH } from '../shared/protocol/validate';
+import { type CheckItem, type CheckReply, type CheckTrigger, MAX_ITEMS_PER_CHECK, PENDING_PORT, type ScanPriority } from '../shared/protocol/content';
 import { askedAddress, needsPageBytes, readPageBytes } from './page-bytes';
+import { tellBackground } from './to-background';
 
 /**
  * Unanswered requests are asked again: at once when the worker's port drops (it was stopped or
@@ -124,8 +116,7 @@ export class Requests {
     const ids = this.withdrawn;
     this.withdrawn = [];
     for (let i = 0; i < ids.length; i += MAX_ITEMS_PER_CHECK) {
-      const message: ContentToBackground = { kind: 'content/cancel', requestIds: ids.slice(i, i + MAX_ITEMS_PER_CHECK) };
-      void browser.runtime.sendMessage(message).catch(() => undefined);
+      void tellBackground({ kind: 'content/cancel', requestIds: ids.slice(i, i + MAX_ITEMS_PER_CHECK) }).catch(() => undefined);
     }
     const batch = this.outbox;
     this.outbox = [];
@@ -141,10 +132,9 @@ export class Requests {
     for (let i = 0; i < batch.length; i += MAX_ITEMS_PER_CHECK) {
       const chunk = batch.slice(i, i + MAX_ITEMS_PER_CHECK).filter((p) => this.pending.has(p.item.requestId));
       if (chunk.length === 0) continue;
-      const message: ContentToBackground = { kind: 'content/check', trigger: chunk[0]?.trigger ?? 'auto', items: chunk.map((p) => p.item) };
       let reply: CheckReply | null;
       try {
-        reply = parseCheckReply(await browser.runtime.sendMessage(message));
+        reply = await tellBackground({ kind: 'content/check', trigger: chunk[0]?.trigger ?? 'auto', items: chunk.map((p) => p.item) });
       } catch {
         return; // the extension was reloaded or the worker is starting: the re-ask timer retries
       }

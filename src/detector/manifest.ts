@@ -335,3 +335,22 @@ export function parseManifest(json: unknown): ModelManifest {
     },
   };
 }
+
+/** A manifest file's text, read: the manifest, or whether it was not JSON at all or failed the schema. */
+/** `json`: the text as parsed, before the schema (what a caller stores to read again later). */
+export type ManifestText = { ok: true; manifest: ModelManifest; json: unknown } | { ok: false; notJson: boolean; detail: string };
+
+/** The one reader of a manifest's text (a file, a download, a tool's folder); callers word the failure. */
+export function readManifestText(text: string): ManifestText {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, notJson: true, detail: e instanceof Error ? e.message : String(e) };
+  }
+  try {
+    return { ok: true, manifest: parseManifest(json), json };
+  } catch (e) {
+    return { ok: false, notJson: false, detail: e instanceof Error ? e.message : String(e) };
+  }
+}

@@ -55,8 +55,16 @@ export type ScoreVerdict = 'likely generated' | 'likely real';
 
 export const DEFAULT_THRESHOLD = 0.5;
 
-/** At or above the threshold counts as generated. */
+/**
+ * The one rule for a label: at or above the threshold counts as generated. Badges, the toolbar
+ * count, the popup's history, the export and the eval report all ask this.
+ */
+export function isGenerated(pGenerated: number, threshold: number): boolean {
+  return pGenerated >= threshold;
+}
+
+/** The label in words; throws on a score that is not a number. */
 export function verdictFor(pGenerated: number, threshold = DEFAULT_THRESHOLD): ScoreVerdict {
   if (!Number.isFinite(pGenerated)) throw new RangeError('scores: pGenerated is not a number');
-  return pGenerated >= threshold ? 'likely generated' : 'likely real';
+  return isGenerated(pGenerated, threshold) ? 'likely generated' : 'likely real';
 }

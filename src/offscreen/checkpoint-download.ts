@@ -7,7 +7,8 @@ import { CheckpointError } from '../detector/checkpoint/errors';
 import type { RandomAccessSource } from '../detector/checkpoint/source';
 import { checkModelUrl } from '../detector/model-source';
 import { importCheckpoint, importErrorMessage, LAION_CHECKPOINT_URL, LAION_MODEL_ID, modelIdFor } from '../shared/checkpoint-import';
-import type { CheckpointImportStatus, ModelActionReply } from '../shared/protocol';
+import type { CheckpointImportStatus } from '../shared/protocol/offscreen';
+import type { ModelActionReply } from '../shared/protocol/ui';
 
 /** The most bytes one Range request may answer with beyond what was asked (a server ignoring the end). */
 const MAX_ATTEMPTS = 4;

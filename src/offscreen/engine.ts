@@ -12,7 +12,8 @@
 import type * as ort from 'onnxruntime-web/jspi';
 import type { ModelManifest } from '../detector/manifest';
 import { probeInput, probeMaxDiff, probeReproduced } from '../detector/probe';
-import type { Backend, EngineOptions, EngineStatus, LoadSteps } from '../shared/protocol';
+import type { Backend, EngineStatus, LoadSteps } from '../shared/protocol/offscreen';
+import type { EngineOptions } from '../shared/protocol/shapes';
 import { loadActiveFamily, summarize, type ActiveModel } from '../shared/model-registry';
 import { loadPlan, runWithinLimit } from '../detector/variants';
 import { externalizeInitializers, OnnxFormatError } from '../detector/onnx-external';

@@ -8,7 +8,7 @@
 import { isComplete, readImageSize } from '../detector/image-header';
 import { collectMetadata, type MetadataScan } from '../detector/provenance';
 import { describeNotAnImage, mimeOf, sniffImageType, type ImageType } from '../detector/sniff';
-import { MAX_VALIDATOR_LENGTH, type FailureReason, type Validators } from '../shared/protocol';
+import { type FailureReason, MAX_VALIDATOR_LENGTH, type Validators } from '../shared/protocol/shapes';
 import { checkImageUrl } from '../shared/url-policy';
 
 export const DEFAULT_MAX_BYTES = 20 * 1024 * 1024;

@@ -4,8 +4,9 @@
 
 import { preprocessImage } from '../detector/preprocess';
 import { readEvidence, type MetadataScan } from '../detector/provenance';
-import { softmax } from '../detector/scores';
-import type { EngineOptions, FetchReply, JudgeReply } from '../shared/protocol';
+import { scoreLogits } from '../detector/scores';
+import type { EngineOptions } from '../shared/protocol/shapes';
+import type { FetchReply, JudgeReply } from '../shared/protocol/offscreen';
 import { DecodeError, decodeImage } from './decode';
 import { evidenceOptions } from './c2pa-validator';
 import type { Engine } from './engine';
@@ -83,9 +84,8 @@ export async function judgeHeld(engine: Engine, token: string, minSide: number, 
     const { manifest } = await engine.ensureLoaded(options);
     const input = preprocessImage(image, manifest.preprocessing);
     const { logits, backend } = await engine.infer(input, options);
-    const probabilities = softmax(Array.from(logits));
-    const pGenerated = probabilities[manifest.generatedIndex];
-    if (pGenerated === undefined || !Number.isFinite(pGenerated)) {
+    const { pGenerated } = scoreLogits(logits, manifest);
+    if (!Number.isFinite(pGenerated)) {
       return { ok: false, reason: 'model-error', detail: 'model returned no usable score' };
     }
     return { ok: true, pGenerated, logits: Array.from(logits), backend, thumbnail, evidence: await evidence };

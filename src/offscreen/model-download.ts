@@ -9,7 +9,7 @@
 // the same URL is installed. Only when the size and SHA-256 match is the manifest written, which
 // makes the model installed; any other ending removes everything it wrote.
 
-import { parseManifest } from '../detector/manifest';
+import { readManifestText } from '../detector/manifest';
 import { checkModelUrl, onnxUrlOf, resumesAt } from '../detector/model-source';
 import { Sha256 } from '../detector/sha256';
 import { readModelsIndex } from '../shared/model-registry';
@@ -27,7 +27,8 @@ import {
   writeFile,
   type DownloadProgress,
 } from '../shared/model-store';
-import type { ModelActionReply, ModelDownloadStatus } from '../shared/protocol';
+import type { ModelActionReply } from '../shared/protocol/ui';
+import type { ModelDownloadStatus } from '../shared/protocol/offscreen';
 
 const MAX_MANIFEST_CHARS = 1 << 20;
 /** The first try and up to three continuations after the connection drops. */
@@ -118,13 +119,9 @@ async function download(manifestUrl: URL, status: ModelDownloadStatus, signal: A
   if (!res.ok) throw new Error(`cannot fetch the manifest ${manifestUrl.href}: HTTP ${res.status}`);
   const text = await res.text();
   if (text.length > MAX_MANIFEST_CHARS) throw new Error(`${manifestUrl.href} is too large for a model manifest`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new Error(`${manifestUrl.href} is not a model manifest (not JSON)`);
-  }
-  const manifest = parseManifest(raw);
+  const read = readManifestText(text);
+  if (!read.ok) throw new Error(read.notJson ? `${manifestUrl.href} is not a model manifest (not JSON)` : read.detail);
+  const { manifest, json: raw } = read;
   const { id } = manifest;
   if ((await readModelsIndex()).models[id] !== undefined) throw new Error(`a model with the id "${id}" is part of the extension already`);
   if (await readStoredModel(id)) throw new Error(`"${id}" is installed already: remove it first to download it again`);

@@ -1,7 +1,7 @@
 // The history's picture of a checked image: small, JPEG, made from the pixels already decoded
 // (so the popup never fetches anything from the web).
 
-import { MAX_THUMBNAIL_CHARS } from '../shared/protocol';
+import { MAX_THUMBNAIL_CHARS } from '../shared/protocol/offscreen';
 import type { DecodedImage } from './decode';
 
 export const THUMBNAIL_SIDE = 96;

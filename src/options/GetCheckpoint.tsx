@@ -7,9 +7,9 @@ import { useEffect, useState } from 'preact/hooks';
 import browser from 'webextension-polyfill';
 import { blobSource } from '../detector/checkpoint/source';
 import { importCheckpoint, importErrorMessage, LAION_CHECKPOINT_URL, modelIdFor, type CheckpointImportProgress } from '../shared/checkpoint-import';
-import type { CheckpointImportStatus, ModelActionReply, ModelsReply, UiToBackground } from '../shared/protocol';
-
-const ask = <T,>(msg: UiToBackground): Promise<T> => browser.runtime.sendMessage(msg) as Promise<T>;
+import { askBackground } from '../shared/ask-background';
+import type { CheckpointImportStatus } from '../shared/protocol/offscreen';
+import type { ModelsReply } from '../shared/protocol/ui';
 
 /** Hugging Face and the hosts its downloads redirect to (its .well-known/meta.json: *.hf.co CDN and Xet hosts). */
 export const HUGGING_FACE_ORIGINS = ['https://huggingface.co/*', 'https://*.huggingface.co/*', 'https://*.hf.co/*'];
@@ -35,7 +35,7 @@ const RUNNING: ReadonlySet<string> = new Set(['reading', 'fetching', 'probing'])
 
 interface Props {
   state: ModelsReply;
-  refresh: () => Promise<ModelsReply>;
+  refresh: () => Promise<void>;
   onOutcome: (outcome: { ok: true; message: string } | { ok: false; error: string }) => void;
 }
 
@@ -75,7 +75,7 @@ export function GetCheckpoint({ state, refresh, onOutcome }: Props) {
       onOutcome({ ok: false, error: 'The browser did not grant access to that address, so nothing was fetched.' });
       return;
     }
-    const r = await ask<ModelActionReply>({ kind: 'ui/import-checkpoint', url });
+    const r = await askBackground({ kind: 'ui/import-checkpoint', url });
     await refresh();
     if (!r.ok) onOutcome({ ok: false, error: r.error });
   };
@@ -145,10 +145,10 @@ export function GetCheckpoint({ state, refresh, onOutcome }: Props) {
             {c.state === 'fetching' ? `: ${describeProgress(c, now)}` : '…'}
           </label>
           <progress id="checkpoint-progress" max={c.toFetch || 1} value={c.toFetch ? c.fetched : undefined} />
-          <button type="button" disabled={c.state !== 'fetching'} onClick={() => void ask({ kind: 'ui/stop-checkpoint-import', pause: true }).then(refresh)}>
+          <button type="button" disabled={c.state !== 'fetching'} onClick={() => void askBackground({ kind: 'ui/stop-checkpoint-import', pause: true }).then(refresh)}>
             Pause
           </button>
-          <button type="button" class="danger" onClick={() => void ask({ kind: 'ui/stop-checkpoint-import', pause: false }).then(refresh)}>
+          <button type="button" class="danger" onClick={() => void askBackground({ kind: 'ui/stop-checkpoint-import', pause: false }).then(refresh)}>
             Cancel
           </button>
         </div>
@@ -161,7 +161,7 @@ export function GetCheckpoint({ state, refresh, onOutcome }: Props) {
           <button type="button" disabled={running} onClick={() => void start(u.manifestUrl, [`${new URL(u.manifestUrl).origin}/*`])}>
             Resume
           </button>
-          <button type="button" class="danger" onClick={() => void ask({ kind: 'ui/remove-model', id: u.id }).then(refresh)}>
+          <button type="button" class="danger" onClick={() => void askBackground({ kind: 'ui/remove-model', id: u.id }).then(refresh)}>
             Cancel
           </button>
         </div>

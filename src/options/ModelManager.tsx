@@ -4,14 +4,14 @@
 // this component only asks and shows, polling while a download runs.
 
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import browser from 'webextension-polyfill';
-import type { ModelActionReply, ModelInfo, ModelsReply, UiToBackground } from '../shared/protocol';
+import { askBackground } from '../shared/ask-background';
+import type { Request } from '../shared/protocol/channel';
+import type { ModelInfo, ModelsReply, UiChannel } from '../shared/protocol/ui';
 import { GetCheckpoint } from './GetCheckpoint';
 import { ImportFromFiles } from './ImportFromFiles';
 import { agreementText, variantRole } from './variant-text';
 
-const ask = <T,>(msg: UiToBackground): Promise<T> => browser.runtime.sendMessage(msg) as Promise<T>;
-
+type ModelAction = 'ui/install-model' | 'ui/cancel-model-download' | 'ui/set-active-model' | 'ui/remove-model';
 const POLL_MS = 400;
 const mb = (n: number): string => `${(n / 1e6).toFixed(n < 10e6 ? 1 : 0)} MB`;
 
@@ -68,10 +68,10 @@ export function ModelManager() {
   const [error, setError] = useState<string | null>(null);
   const [message, setMessage] = useState<string | null>(null);
 
-  const refresh = useCallback(async (): Promise<ModelsReply> => {
-    const r = await ask<ModelsReply>({ kind: 'ui/list-models' });
-    setState(r);
-    return r;
+  const refresh = useCallback(async (): Promise<void> => {
+    const r = await askBackground({ kind: 'ui/list-models' });
+    if ('error' in r) setError(r.error);
+    else setState(r);
   }, []);
 
   const running = state?.download?.state === 'downloading' || state?.download?.state === 'verifying';
@@ -98,10 +98,10 @@ export function ModelManager() {
     }
   }, [ended?.state, ended?.manifestUrl, ended?.error, ended?.name, ended?.id]);
 
-  const act = async (msg: UiToBackground, done: string): Promise<void> => {
+  const act = async (msg: Request<UiChannel, ModelAction>, done: string): Promise<void> => {
     setError(null);
     setMessage(null);
-    const r = await ask<ModelActionReply>(msg);
+    const r = await askBackground(msg);
     await refresh(); // the message appears with the state it describes
     if (r.ok) setMessage(done);
     else setError(r.error);

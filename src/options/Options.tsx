@@ -1,17 +1,16 @@
 // The options page: threshold, minimum size, history retention and incognito, the sites switched
 // off, data export and deletion, and what the model is and is not. Every control writes the one
-// settings store (chrome.storage.sync); the background and content scripts react to it.
+// settings store through writeSettings (the site switch through the background, which also
+// updates the toolbar); the background and content scripts react to the storage change.
 
 import { useEffect, useState } from 'preact/hooks';
 import browser from 'webextension-polyfill';
-import type { HistoryEntry, UiToBackground } from '../shared/protocol';
-import { DEFAULT_SETTINGS, normalizeSettings, SETTING_RANGES, type Settings } from '../shared/settings';
+import { askBackground } from '../shared/ask-background';
+import { DEFAULT_SETTINGS, readSettings, SETTING_RANGES, writeSettings, type Settings } from '../shared/settings';
 import { describePreparation, MODEL_LIMITS, percent, PUBLISHED_INPUT } from '../shared/verdict-text';
 import { historyToCsv, historyToJson, reportedMistakes } from './export';
 import { ModelManager } from './ModelManager';
 import { PageSettings } from './PageSettings';
-
-const ask = <T,>(msg: UiToBackground): Promise<T> => browser.runtime.sendMessage(msg) as Promise<T>;
 
 function download(name: string, type: string, text: string): void {
   const url = URL.createObjectURL(new Blob([text], { type }));
@@ -105,7 +104,7 @@ export function Options() {
 
   useEffect(() => {
     const load = (): void =>
-      void browser.storage.sync.get(null).then((raw) => setSettings(normalizeSettings(raw)));
+      void readSettings(browser.storage.sync).then(setSettings);
     load();
     browser.storage.onChanged.addListener(load);
     return () => browser.storage.onChanged.removeListener(load);
@@ -113,11 +112,11 @@ export function Options() {
 
   const save = (patch: Partial<Settings>): void => {
     setSettings((s) => ({ ...s, ...patch }));
-    void browser.storage.sync.set(patch);
+    void writeSettings(patch, browser.storage.sync);
   };
 
   const exportAs = async (format: 'json' | 'csv', which: 'history' | 'mistakes'): Promise<void> => {
-    const all = (await ask<{ entries: HistoryEntry[] }>({ kind: 'ui/export-history' })).entries;
+    const all = (await askBackground({ kind: 'ui/export-history' })).entries;
     const entries = which === 'mistakes' ? reportedMistakes(all) : all;
     const name = `realfake-lens-${which}-${new Date().toISOString().slice(0, 10)}`;
     if (format === 'json') download(`${name}.json`, 'application/json', historyToJson(entries));
@@ -129,7 +128,7 @@ export function Options() {
 
   const deleteAll = async (): Promise<void> => {
     setConfirming(false);
-    await ask({ kind: 'ui/delete-all-data' });
+    await askBackground({ kind: 'ui/delete-all-data' });
     setSettings(DEFAULT_SETTINGS);
     setMessage('All data deleted: cache, history, counters, settings and downloaded models.');
   };
@@ -194,7 +193,7 @@ export function Options() {
             {settings.disabledSites.map((site) => (
               <li key={site}>
                 <span>{site}</span>
-                <button type="button" onClick={() => void ask({ kind: 'ui/set-site-enabled', site, enabled: true })}>
+                <button type="button" onClick={() => void askBackground({ kind: 'ui/set-site-enabled', site, enabled: true })}>
                   Switch on again
                 </button>
               </li>

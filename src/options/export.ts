@@ -1,14 +1,15 @@
 // History export: JSON as stored, CSV for spreadsheets; the whole history or only the reported
 // mistakes (the local labelled set). Pure, so the tests can check it.
 
-import type { HistoryEntry } from '../shared/protocol';
+import { isGenerated } from '../detector/scores';
+import type { HistoryEntry } from '../shared/protocol/ui';
 
 const COLUMNS = ['time', 'verdict', 'pGenerated', 'threshold', 'reportedWrong', 'label', 'modelId', 'site', 'pageTitle', 'pageUrl', 'url'] as const;
 
 /** A reported mistake is a labelled example: the label is the opposite of the verdict. */
 function label(e: Pick<HistoryEntry, 'mistake' | 'pGenerated' | 'threshold'>): string {
   if (!e.mistake) return '';
-  return e.pGenerated >= e.threshold ? 'real' : 'generated';
+  return isGenerated(e.pGenerated, e.threshold) ? 'real' : 'generated';
 }
 
 function csvCell(v: string | number | boolean): string {
@@ -22,7 +23,7 @@ export function historyToCsv(entries: HistoryEntry[]): string {
   const rows = entries.map((e) =>
     [
       new Date(e.time).toISOString(),
-      e.pGenerated >= e.threshold ? 'likely generated' : 'likely real',
+      isGenerated(e.pGenerated, e.threshold) ? 'likely generated' : 'likely real',
       e.pGenerated,
       e.threshold,
       e.mistake,

@@ -6,7 +6,7 @@
 // read in slices, hashed and stored chunk by chunk, and only when its SHA-256 matches the
 // manifest's is the model installed. Any other ending removes what was written.
 
-import { parseManifest, type ModelManifest } from '../detector/manifest';
+import { readManifestText, type ModelManifest } from '../detector/manifest';
 import { readModelsIndex } from '../shared/model-registry';
 import { finishInstall, modelDir, readStoredModel, removeStoredModel, writeChunks } from '../shared/model-store';
 
@@ -51,17 +51,9 @@ export function pickModelFiles(files: readonly File[], onnxName: string | null):
 async function readManifest(file: File): Promise<{ manifest: ModelManifest; text: string }> {
   if (file.size > MAX_MANIFEST_BYTES) throw new ImportError(`${fileName(file)} is too large for a model manifest`);
   const text = await file.text();
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new ImportError(`${fileName(file)} is not a model manifest (not JSON)`);
-  }
-  try {
-    return { manifest: parseManifest(raw), text };
-  } catch (e) {
-    throw new ImportError(`${fileName(file)} is not a valid model manifest: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  const read = readManifestText(text);
+  if (read.ok) return { manifest: read.manifest, text };
+  throw new ImportError(read.notJson ? `${fileName(file)} is not a model manifest (not JSON)` : `${fileName(file)} is not a valid model manifest: ${read.detail}`);
 }
 
 /** Checks, stores and registers the model in `files`; returns its manifest once installed. */

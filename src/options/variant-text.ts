@@ -3,7 +3,7 @@
 // the converter). Plain functions of the model list, so the words can be tested without a page.
 
 import type { VariantAgreement } from '../detector/manifest';
-import type { ModelInfo } from '../shared/protocol';
+import type { ModelInfo } from '../shared/protocol/ui';
 
 /** Percentage points, as the badges show scores (whole percents); small differences keep a decimal. */
 function points(p: number): string {

@@ -2,7 +2,7 @@
 // a plain warning when it is the test fixture), and the history of checked images.
 
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import type { StatusReply, TabReply } from '../shared/protocol';
+import type { StatusReply, TabReply } from '../shared/protocol/ui';
 import { FIXTURE_WARNING, MODEL_LIMITS } from '../shared/verdict-text';
 import { getStatus, getTab, openModelOptions, scanTab, setPaused, setSiteEnabled, targetTabId } from './api';
 import { HistoryList } from './HistoryList';

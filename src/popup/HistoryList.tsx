@@ -2,11 +2,13 @@
 // search, open the page or the image, report a mistake, clear.
 
 import { useEffect, useState } from 'preact/hooks';
-import type { HistoryEntry } from '../shared/protocol';
+import type { HistoryEntry } from '../shared/protocol/ui';
 import { describeEvidence } from '../shared/evidence-text';
 import { isWebLink } from '../shared/url-policy';
+import { isGenerated } from '../detector/scores';
+import { DEFAULT_SETTINGS } from '../shared/settings';
 import { percent } from '../shared/verdict-text';
-import { clearHistory, listHistory, markMistake } from './api';
+import { clearHistory, currentThreshold, listHistory, markMistake } from './api';
 
 function ago(time: number, now: number): string {
   const s = Math.max(0, Math.round((now - time) / 1000));
@@ -16,8 +18,9 @@ function ago(time: number, now: number): string {
   return new Date(time).toLocaleDateString();
 }
 
-function Row({ e, onMistake }: { e: HistoryEntry; onMistake: (e: HistoryEntry) => void }) {
-  const generated = e.pGenerated >= e.threshold;
+/** `threshold`: the one in force now, as the page's badges and the toolbar count use it. */
+function Row({ e, threshold, onMistake }: { e: HistoryEntry; threshold: number; onMistake: (e: HistoryEntry) => void }) {
+  const generated = isGenerated(e.pGenerated, threshold);
   const verdict = generated ? 'Likely generated' : 'Likely real';
   const evidence = e.evidence && e.evidence.state !== 'none' ? describeEvidence(e.evidence) : null;
   return (
@@ -38,10 +41,10 @@ function Row({ e, onMistake }: { e: HistoryEntry; onMistake: (e: HistoryEntry) =
             {evidence.label}
           </div>
         )}
-        <div class="bar" role="img" aria-label={`score ${percent(e.pGenerated)}, threshold ${percent(e.threshold)}`}>
+        <div class="bar" role="img" aria-label={`score ${percent(e.pGenerated)}, threshold ${percent(threshold)}`}>
           <span style={{ width: percent(e.pGenerated) }} />
-          {/* Where "likely generated" began when it was judged. */}
-          <i class="mark" style={{ left: percent(e.threshold) }} />
+          {/* Where "likely generated" begins. */}
+          <i class="mark" style={{ left: percent(threshold) }} />
         </div>
         <div class="line page">
           {isWebLink(e.pageUrl) ? (
@@ -78,13 +81,18 @@ export function HistoryList({ site }: { site: string | null }) {
   const [scope, setScope] = useState<'site' | 'all'>(site ? 'site' : 'all');
   const [query, setQuery] = useState('');
   const [entries, setEntries] = useState<HistoryEntry[] | null>(null);
+  const [threshold, setThreshold] = useState(DEFAULT_SETTINGS.threshold);
   const [version, setVersion] = useState(0);
   const [confirming, setConfirming] = useState(false);
   const filterSite = scope === 'site' ? site : null;
 
   useEffect(() => {
     let alive = true;
-    void listHistory(filterSite, query.trim()).then((e) => alive && setEntries(e));
+    void Promise.all([listHistory(filterSite, query.trim()), currentThreshold()]).then(([e, t]) => {
+      if (!alive) return;
+      setThreshold(t);
+      setEntries(e);
+    });
     return () => {
       alive = false;
     };
@@ -125,7 +133,7 @@ export function HistoryList({ site }: { site: string | null }) {
       ) : (
         <ul>
           {entries.map((e) => (
-            <Row key={e.id} e={e} onMistake={toggleMistake} />
+            <Row key={e.id} e={e} threshold={threshold} onMistake={toggleMistake} />
           ))}
         </ul>
       )}

@@ -1,6 +1,7 @@
 // Which model judges, on what backend, how far its loading is, and what to do when it failed.
 
-import type { EngineStatus, StatusReply } from '../shared/protocol';
+import type { EngineStatus } from '../shared/protocol/offscreen';
+import type { StatusReply } from '../shared/protocol/ui';
 
 function engineLine(e: EngineStatus): string {
   switch (e.state) {

@@ -1,7 +1,7 @@
 // This site on/off, pause everywhere, and what was found on the current tab.
 
 import { useState } from 'preact/hooks';
-import type { TabReply } from '../shared/protocol';
+import type { TabReply } from '../shared/protocol/ui';
 
 interface Props {
   tab: TabReply;

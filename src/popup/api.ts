@@ -1,11 +1,9 @@
 // The popup's calls to the service worker: typed wrappers over the one message protocol.
 
 import browser from 'webextension-polyfill';
-import type { HistoryEntry, StatusReply, TabReply, UiToBackground } from '../shared/protocol';
-
-function ask<T>(msg: UiToBackground): Promise<T> {
-  return browser.runtime.sendMessage(msg) as Promise<T>;
-}
+import { askBackground as ask } from '../shared/ask-background';
+import type { HistoryEntry, StatusReply, TabReply } from '../shared/protocol/ui';
+import { readSettings } from '../shared/settings';
 
 export const getStatus = (): Promise<StatusReply> => ask({ kind: 'ui/get-status' });
 export const getTab = (tabId: number): Promise<TabReply> => ask({ kind: 'ui/get-tab', tabId });
@@ -15,12 +13,14 @@ export const setPaused = (paused: boolean): Promise<unknown> => ask({ kind: 'ui/
 export const markMistake = (id: number, mistake: boolean): Promise<unknown> => ask({ kind: 'ui/mark-mistake', id, mistake });
 export const clearHistory = (): Promise<unknown> => ask({ kind: 'ui/clear-history' });
 export const scanTab = (tabId: number): Promise<{ ok: boolean }> => ask({ kind: 'ui/scan-tab', tabId });
+/** The threshold in force now: history rows are labelled with it, as the page's badges are. */
+export const currentThreshold = async (): Promise<number> => (await readSettings(browser.storage.sync)).threshold;
 /** The options page, scrolled to its model section. */
 export const openModelOptions = (): Promise<unknown> =>
   browser.tabs.create({ url: browser.runtime.getURL('src/options/index.html#h-model') });
 
 export async function listHistory(site: string | null, query: string): Promise<HistoryEntry[]> {
-  const reply = await ask<{ entries: HistoryEntry[] }>({ kind: 'ui/list-history', site, query, limit: 100 });
+  const reply = await ask({ kind: 'ui/list-history', site, query, limit: 100 });
   return reply.entries;
 }
 

@@ -2,7 +2,7 @@
 // history row, and a longer text for its tooltip. Pure, so every view and the tests agree.
 // The evidence is kept apart from the model's score: it says what the file claims about itself.
 
-import type { Evidence, EvidenceFinding } from './protocol';
+import type { Evidence, EvidenceFinding } from '../detector/provenance/evidence';
 
 export interface EvidenceText {
   /** Short: "Declared AI-generated (C2PA, signed by …)", "Stable Diffusion parameters found (sampler …)". */

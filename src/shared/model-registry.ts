@@ -2,7 +2,7 @@
 // each model's manifest and ONNX file; nothing about a model is read from anywhere else.
 
 import { parseManifest, type ModelManifest } from '../detector/manifest';
-import type { ModelSummary } from './protocol';
+import type { ModelSummary } from './protocol/shapes';
 import { isVariantOf } from '../detector/variants';
 import { listStoredModels, readActiveChoice, readStoredModel } from './model-store';
 

@@ -1,6 +1,7 @@
 // User settings, with defaults. Stored in chrome.storage.sync so they follow the user.
 
-import { ENGINE_LIMITS, type EngineFaults, type EngineOptions } from './protocol';
+import { DEFAULT_THRESHOLD } from '../detector/scores';
+import { ENGINE_LIMITS, type EngineFaults, type EngineOptions } from './protocol/shapes';
 
 export interface Settings {
   /** Scores at or above this are shown as "likely generated". */
@@ -39,7 +40,7 @@ export const SCAN_MODES: readonly ScanMode[] = ['auto', 'on-demand'];
 export const SUSPECTED_STYLES: readonly SuspectedStyle[] = ['badge', 'blur', 'hide'];
 
 export const DEFAULT_SETTINGS: Settings = {
-  threshold: 0.5,
+  threshold: DEFAULT_THRESHOLD,
   minImageSize: 128,
   paused: false,
   disabledSites: [],
@@ -95,8 +96,31 @@ export function normalizeSettings(raw: Record<string, unknown>): Settings {
   };
 }
 
-export async function getSettings(): Promise<Settings> {
-  return normalizeSettings(await chrome.storage.sync.get(Object.keys(DEFAULT_SETTINGS)));
+/**
+ * Where the settings live: chrome.storage.sync, or the same area through webextension-polyfill
+ * (`browser.storage.sync`) in the contexts that use it.
+ */
+export interface SettingsArea {
+  get(keys: string[]): Promise<Record<string, unknown>>;
+  set(items: Record<string, unknown>): Promise<void>;
+}
+
+/** The one reader of the user's settings: every context reads them through this. */
+export async function readSettings(area: SettingsArea = chrome.storage.sync): Promise<Settings> {
+  return normalizeSettings(await area.get(Object.keys(DEFAULT_SETTINGS)));
+}
+
+/**
+ * The one writer: the options page for its controls, the background for the site switch and the
+ * pause (which also update the toolbar). Every context reacts to the storage change itself.
+ */
+export async function writeSettings(patch: Partial<Settings>, area: SettingsArea = chrome.storage.sync): Promise<void> {
+  await area.set(patch);
+}
+
+/** Whether a storage change touches the settings (a key of DEFAULT_SETTINGS in the sync area). */
+export function changesSettings(changes: object, area: string): boolean {
+  return area === 'sync' && Object.keys(changes).some((k) => k in DEFAULT_SETTINGS);
 }
 
 /** The site a per-site switch applies to: the page's host name, or null for non-web pages. */

@@ -1,6 +1,7 @@
 // What a badge says, in plain words. Pure, so the badge, the popup and the tests agree.
 
-import type { BytesRoute, FailureReason, InputSummary, Verdict } from './protocol';
+import { isGenerated } from '../detector/scores';
+import type { BytesRoute, FailureReason, InputSummary, Verdict } from './protocol/shapes';
 
 export type BadgeState = 'checking' | 'generated' | 'real' | 'failed';
 
@@ -94,7 +95,7 @@ export function describeVerdict(verdict: Verdict | null): BadgeText {
       ariaLabel: `Realfake Lens: couldn't check, ${why}`,
     };
   }
-  const generated = verdict.pGenerated >= verdict.threshold;
+  const generated = isGenerated(verdict.pGenerated, verdict.threshold);
   const pct = percent(verdict.pGenerated);
   const words = generated ? 'Likely generated' : 'Likely real';
   const lines = [
@@ -140,7 +141,7 @@ export function describeCard(verdict: Verdict | null): CardText {
     };
   }
   return {
-    heading: `${verdict.pGenerated >= verdict.threshold ? 'Likely generated' : 'Likely real'} · ${percent(verdict.pGenerated)}`,
+    heading: `${isGenerated(verdict.pGenerated, verdict.threshold) ? 'Likely generated' : 'Likely real'} · ${percent(verdict.pGenerated)}`,
     lines: [
       `Score ${percent(verdict.pGenerated)}; images from ${percent(verdict.threshold)} up are shown as likely generated (your threshold).`,
       SCORE_MEANING,

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ModelsReply, UiToBackground } from '../../src/shared/protocol';
+import type { ModelsReply, UiToBackground } from '../../src/shared/protocol/ui';
 import { waitForBadges, type BadgeReading } from '../support/badges';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
 import { offscreenStatus } from '../support/engine';

@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ModelsReply, StatusReply, UiToBackground } from '../../src/shared/protocol';
+import type { ModelsReply, StatusReply, UiToBackground } from '../../src/shared/protocol/ui';
 import { axeLightAndDark } from '../support/axe';
 import { waitForBadges, type BadgeReading } from '../support/badges';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ModelsReply, StatusReply, UiToBackground } from '../../src/shared/protocol';
+import type { ModelsReply, StatusReply, UiToBackground } from '../../src/shared/protocol/ui';
 import { externalizeInitializers } from '../../src/detector/onnx-external';
 import { axeLightAndDark } from '../support/axe';
 import { waitForBadges, type BadgeReading } from '../support/badges';

@@ -20,6 +20,7 @@ let server: TestServer;
 let ext: ExtensionSession;
 let site: Page;
 let popup: Page;
+let options: Page;
 
 const settled = (n: number) => (b: BadgeReading[]) => b.length === n && b.every((x) => x.state !== 'checking');
 
@@ -77,6 +78,15 @@ async function readDownload(d: Download): Promise<string> {
 
 async function syncSettings(): Promise<Record<string, unknown>> {
   return (await ext.serviceWorker()).evaluate(() => chrome.storage.sync.get(null));
+}
+
+/** Moves the options page's threshold slider, as a person would, and waits until it is stored. */
+async function moveThreshold(value: number): Promise<void> {
+  await options.locator('#threshold').evaluate((el, v) => {
+    (el as HTMLInputElement).value = String(v);
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  }, value);
+  await expect.poll(async () => (await syncSettings()).threshold).toBe(value);
 }
 
 async function toolbarText(tabUrl: string): Promise<string> {
@@ -220,8 +230,6 @@ describe('popup', () => {
 });
 
 describe('options page', () => {
-  let options: Page;
-
   beforeAll(async () => {
     options = await ext.context.newPage();
     await options.goto(`chrome-extension://${ext.extensionId}/src/options/index.html`);
@@ -232,14 +240,40 @@ describe('options page', () => {
     const before = await readBadges(site);
     const flips = before.filter((b) => b.p !== null && b.p >= 0.3 && b.p < 0.5);
     expect(flips.length, 'the fixture scores put a photo between 0.3 and 0.5').toBeGreaterThan(0);
-    await options.locator('#threshold').evaluate((el) => {
-      (el as HTMLInputElement).value = '0.3';
-      el.dispatchEvent(new Event('input', { bubbles: true }));
-    });
-    await expect.poll(async () => (await syncSettings()).threshold).toBe(0.3);
+    await moveThreshold(0.3);
     const after = await waitForBadges(site, (b) => b.filter((x) => x.state === 'generated').length > before.filter((x) => x.state === 'generated').length, 10_000);
     for (const b of after) expect(b.state, b.src).toBe((b.p ?? 0) >= 0.3 ? 'generated' : 'real');
     expect(await options.locator('output[for="threshold"]').textContent()).toBe('30%');
+  });
+
+  it('after the threshold moves, the toolbar count, the popup’s counts and its history say what the page’s badges say', async () => {
+    // Judged at 50 % first, on a page of its own: new addresses (the same bytes: hash hits), so new history entries.
+    await moveThreshold(0.5);
+    const pageUrl = `${server.origin}/threshold.html`;
+    server.page('/threshold.html', `<!doctype html><title>threshold</title>${PHOTOS.map((f) => `<img src="/static/${f}?t" width="220" alt="">`).join('')}`);
+    const page = await ext.context.newPage();
+    await page.goto(pageUrl);
+    const at50 = await waitForBadges(page, settled(PHOTOS.length));
+    await moveThreshold(0.3);
+    const labelledAt30 = (b: BadgeReading[]) => settled(PHOTOS.length)(b) && b.every((x) => x.state === ((x.p ?? 0) >= 0.3 ? 'generated' : 'real'));
+    const at30 = await waitForBadges(page, labelledAt30, 10_000);
+    const suspected = at30.filter((b) => b.state === 'generated').length;
+    expect(suspected, 'the move relabels a badge').toBeGreaterThan(at50.filter((b) => b.state === 'generated').length);
+
+    await expect.poll(() => toolbarText(pageUrl), { timeout: 10_000 }).toBe(String(suspected));
+    const tabId = await (await ext.serviceWorker()).evaluate(async (url) => (await chrome.tabs.query({ url }))[0]?.id, pageUrl);
+    const view = await ext.context.newPage();
+    await view.goto(`chrome-extension://${ext.extensionId}/src/popup/index.html?tab=${tabId}`);
+    await view.locator('[data-count="checked"]', { hasText: String(PHOTOS.length) }).waitFor();
+    expect(await view.locator('[data-count="suspected"]').textContent()).toBe(String(suspected));
+    await view.locator('li.entry').nth(PHOTOS.length - 1).waitFor();
+    for (const b of at30) {
+      expect(await view.locator(`li.entry[data-url="${b.src}"]`).getAttribute('class'), b.src).toBe(`entry ${b.state}`);
+    }
+    await view.close();
+    await page.close();
+    // The history as the tests below expect it (the popup's test cleared it).
+    await options.evaluate(() => chrome.runtime.sendMessage({ kind: 'ui/clear-history' }));
   });
 
   it('stores the minimum size and history limits, refusing out-of-range values', async () => {

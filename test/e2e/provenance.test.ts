@@ -16,7 +16,7 @@ import { startServer, type TestServer } from '../support/server';
 import { readBadges, waitForBadges, type BadgeReading } from '../support/badges';
 import { signWithC2pa, TEST_CLAIM_GENERATOR, TEST_SIGNER_CN } from '../support/c2pa';
 import { PYTHON, REPO } from '../support/python';
-import type { HistoryEntry } from '../../src/shared/protocol';
+import type { HistoryEntry } from '../../src/shared/protocol/ui';
 
 const ARTIFACTS = join(import.meta.dirname, '../../artifacts/e2e');
 const IMAGES = ['a1111.png', 'comfyui.png', 'midjourney-xmp.jpg', 'camera.jpg', 'c2pa.jpg', 'c2pa.png', 'c2pa-tampered.jpg', 'bomb.png', 'deep-jumbf.png', 'plain.png'];

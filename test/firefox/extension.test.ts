@@ -13,7 +13,8 @@ import { launchFirefoxWithExtension, type ExtensionTab, type FirefoxSession } fr
 import { PHOTOS_DIR } from '../support/photos';
 import { referenceScores } from '../support/python';
 import { startServer, type TestServer } from '../support/server';
-import type { EngineStatus, HistoryEntry, StatusReply } from '../../src/shared/protocol';
+import type { EngineStatus } from '../../src/shared/protocol/offscreen';
+import type { HistoryEntry, StatusReply } from '../../src/shared/protocol/ui';
 
 const ARTIFACTS = join(import.meta.dirname, '../../artifacts/firefox');
 const PHOTOS = ['camera.png', 'chelsea.png', 'coins.png', 'rocket.jpg', 'hubble-palette.png', 'coffee-alpha.png', 'astronaut-portrait.jpg'];

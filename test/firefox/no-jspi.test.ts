@@ -9,7 +9,7 @@ import { launchFirefoxWithExtension, type FirefoxSession } from '../support/fire
 import { PHOTOS_DIR } from '../support/photos';
 import { referenceScores } from '../support/python';
 import { startServer, type TestServer } from '../support/server';
-import type { StatusReply } from '../../src/shared/protocol';
+import type { StatusReply } from '../../src/shared/protocol/ui';
 
 const PHOTOS = ['camera.png', 'chelsea.png', 'rocket.jpg'];
 

@@ -2,7 +2,7 @@
 // as the options page writes them) and the offscreen document's own status report.
 
 import type { ExtensionSession } from './chrome';
-import type { EngineStatus } from '../../src/shared/protocol';
+import type { EngineStatus } from '../../src/shared/protocol/offscreen';
 
 /** Engine settings by storage key, e.g. { 'engine.useWebGpu': false, 'engine.threads': 1 }. */
 export type EngineSettings = Record<`engine.${string}`, unknown>;

@@ -6,7 +6,7 @@
 // contain no fault code at all.
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { parseBackgroundToOffscreen } from '../../src/shared/protocol';
+import { parseBackgroundToOffscreen } from '../../src/shared/protocol/offscreen';
 
 const token = '0123456789abcdef0123456789abcdef';
 const plain = { useWebGpu: true, allowSoftwareWebGpu: false, threads: 2, maxBatch: 4, batchWindowMs: 15, idleReleaseMs: 0 };

@@ -5,21 +5,11 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import {
-  MAX_HISTORY_PAGE,
-  MAX_ITEMS_PER_CHECK,
-  MAX_URL_LENGTH,
-  parseBackgroundToContent,
-  parseBackgroundToOffscreen,
-  parseCheckReply,
-  parseContentToBackground,
-  parseEngineStatus,
-  parseFetchReply,
-  parseJudgeReply,
-  parseMenuPicture,
-  parseUiToBackground,
-  FAILURE_REASONS,
-} from '../../src/shared/protocol';
+import { MAX_HISTORY_PAGE, parseUiToBackground } from '../../src/shared/protocol/ui';
+import { MAX_ITEMS_PER_CHECK, parseBackgroundToContent, parseCheckReply, parseContentToBackground, parseMenuPicture } from '../../src/shared/protocol/content';
+import { MAX_URL_LENGTH } from '../../src/shared/protocol/validate';
+import { parseBackgroundToOffscreen, parseEngineStatus, parseFetchReply, parseJudgeReply } from '../../src/shared/protocol/offscreen';
+import { FAILURE_REASONS } from '../../src/shared/protocol/shapes';
 
 const RUNS = 10_000;
 const summary: string[] = [];

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { historyToCsv, historyToJson } from '../../src/options/export';
-import type { HistoryEntry } from '../../src/shared/protocol';
+import type { HistoryEntry } from '../../src/shared/protocol/ui';
 
 const base: HistoryEntry = {
   id: 1,

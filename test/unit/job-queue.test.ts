@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CancelledError, JobQueue, ShedError } from '../../src/background/job-queue';
-import { parseBackgroundToContent } from '../../src/shared/protocol';
+import { parseBackgroundToContent } from '../../src/shared/protocol/content';
 
 function deferred<T>() {
   let resolve!: (v: T) => void;

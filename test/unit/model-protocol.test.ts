@@ -2,13 +2,10 @@
 // send is accepted as typed, and anything malformed is dropped.
 
 import { describe, expect, it } from 'vitest';
-import {
-  parseBackgroundToOffscreen,
-  parseModelActionReply,
-  parseModelDownloadStatus,
-  parseUiToBackground,
-  type EngineOptions,
-} from '../../src/shared/protocol';
+import { parseBackgroundToOffscreen, parseModelDownloadStatus } from '../../src/shared/protocol/offscreen';
+import { parseActionReply as parseModelActionReply } from '../../src/shared/protocol/validate';
+import { parseUiToBackground } from '../../src/shared/protocol/ui';
+import type { EngineOptions } from '../../src/shared/protocol/shapes';
 
 const engine: EngineOptions = {
   useWebGpu: true,

@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  MAX_ITEMS_PER_CHECK,
-  parseBackgroundToContent,
-  parseBackgroundToOffscreen,
-  parseContentToBackground,
-  parseFetchReply,
-  parseJudgeReply,
-  parseUiToBackground,
-} from '../../src/shared/protocol';
+import { MAX_ITEMS_PER_CHECK, parseBackgroundToContent, parseContentToBackground } from '../../src/shared/protocol/content';
+import { parseBackgroundToOffscreen, parseFetchReply, parseJudgeReply } from '../../src/shared/protocol/offscreen';
+import { parseUiToBackground } from '../../src/shared/protocol/ui';
 import { DEFAULT_ENGINE_OPTIONS } from '../../src/shared/settings';
 
 describe('content -> background', () => {

@@ -11,7 +11,7 @@ import { SuperBox } from '@trustnxt/c2pa-ts/jumbf';
 import { DigitalSourceType, ManifestStore } from '@trustnxt/c2pa-ts/manifest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { collectMetadata, readEvidence } from '../../src/detector/provenance';
-import { parseEvidence } from '../../src/shared/protocol';
+import { parseEvidence } from '../../src/shared/protocol/shapes';
 import { signWithC2pa, TEST_CLAIM_GENERATOR } from '../support/c2pa';
 import { PYTHON, REPO } from '../support/python';
 

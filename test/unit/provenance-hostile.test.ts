@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { collectMetadata, readEvidence } from '../../src/detector/provenance';
-import { parseEvidence, type Evidence } from '../../src/shared/protocol';
+import { parseEvidence } from '../../src/shared/protocol/shapes';
+import type { Evidence } from '../../src/detector/provenance/evidence';
 import { PYTHON, REPO } from '../support/python';
 
 let dir: string;

@@ -6,7 +6,7 @@ import { IDBFactory } from 'fake-indexeddb';
 import { openDB } from 'idb';
 import { beforeEach, expect, it } from 'vitest';
 import { closeStore, DB_NAME, DB_VERSION, getPrediction, getPredictionByHash, listHistory, openStore, recordResult } from '../../src/background/prediction-store';
-import type { Evidence } from '../../src/shared/protocol';
+import type { Evidence } from '../../src/detector/provenance/evidence';
 
 const evidence: Evidence = {
   state: 'found',

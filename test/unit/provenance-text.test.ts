@@ -3,7 +3,9 @@
 
 import { describe, expect, it } from 'vitest';
 import { describeEvidence } from '../../src/shared/evidence-text';
-import { parseBackgroundToContent, parseEvidence, type Evidence, type EvidenceFinding } from '../../src/shared/protocol';
+import { parseBackgroundToContent } from '../../src/shared/protocol/content';
+import { parseEvidence } from '../../src/shared/protocol/shapes';
+import type { Evidence, EvidenceFinding } from '../../src/detector/provenance/evidence';
 
 const c2pa = (details: Record<string, string>, declaresAI = true): EvidenceFinding => ({ kind: 'c2pa', summary: 'C2PA Content Credentials', declaresAI, details });
 const found = (...findings: EvidenceFinding[]): Evidence => ({ state: 'found', findings, note: null });

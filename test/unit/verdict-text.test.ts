@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Verdict } from '../../src/shared/protocol';
+import type { Verdict } from '../../src/shared/protocol/shapes';
 import { describeCard, describePreparation, describeVerdict, FIXTURE_WARNING, MODEL_LIMITS } from '../../src/shared/verdict-text';
 
 const model = { id: 'm', name: 'Realfake ConvNeXt-L', fixture: false };

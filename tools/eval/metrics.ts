@@ -2,6 +2,8 @@
 // CLI and the tests. "Positive" is always the generated class; a score is p(generated), and a score
 // at or above the threshold is predicted generated (the extension's rule, src/detector/scores.ts).
 
+import { isGenerated } from '../../src/detector/scores';
+
 /** One scored image: `generated` is the true label, `p` the model's p(generated). */
 export interface Scored {
   generated: boolean;
@@ -38,7 +40,7 @@ function ratio(num: number, den: number): number | null {
 export function confusion(items: readonly Scored[], threshold: number): Confusion {
   const c: Confusion = { tp: 0, fp: 0, tn: 0, fn: 0 };
   for (const { generated, p } of items) {
-    const predicted = p >= threshold;
+    const predicted = isGenerated(p, threshold);
     if (generated) {
       if (predicted) c.tp++;
       else c.fn++;
@@ -169,7 +171,7 @@ export interface Mistake<T extends Scored> {
 /** The wrong predictions at `threshold`, most confident first (ties keep input order). */
 export function confidentMistakes<T extends Scored>(items: readonly T[], threshold: number, limit: number): Mistake<T>[] {
   return items
-    .filter((s) => s.p >= threshold !== s.generated)
+    .filter((s) => isGenerated(s.p, threshold) !== s.generated)
     .map((item) => ({ item, confidence: item.generated ? 1 - item.p : item.p }))
     .sort((a, b) => b.confidence - a.confidence)
     .slice(0, limit);

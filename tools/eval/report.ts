@@ -2,6 +2,7 @@
 // SVG, and one self-contained HTML report (no external resources, every string escaped). Pure:
 // strings in, strings out; tools/eval/cli.ts writes the files.
 
+import { isGenerated } from '../../src/detector/scores';
 import { type Label } from './dataset';
 import { fragment, h, trusted, type Markup } from './markup';
 import {
@@ -101,7 +102,7 @@ function csvCell(v: string | number): string {
 export function scoresCsv(rows: readonly ScoredRow[], threshold: number): string {
   const header = 'path,label,p_generated,predicted,correct,width,height';
   const lines = rows.map((r) => {
-    const predicted: Label = r.p >= threshold ? 'fake' : 'real';
+    const predicted: Label = isGenerated(r.p, threshold) ? 'fake' : 'real';
     return [r.path, r.label, r.p, predicted, predicted === r.label ? 1 : 0, r.width, r.height].map(csvCell).join(',');
   });
   return [header, ...lines].join('\n') + '\n';

@@ -2,7 +2,7 @@
 // `parameters`, ComfyUI `prompt` / `workflow` JSON, NovelAI, InvokeAI, and generator names in
 // EXIF and XMP text fields. Each returns a finding or null; none throws on odd input.
 
-import type { EvidenceFinding } from '../../shared/protocol';
+import type { EvidenceFinding } from './evidence';
 import type { ExifFields } from './tiff';
 import type { XmpFields } from './xmp';
 import { isAiSourceType } from './jumbf';

@@ -4,7 +4,7 @@
 // C2PA validator (the official library, where it can run) about the signature. Nothing here
 // throws: a fault is the "unreadable" state, with the findings made before it.
 
-import type { Evidence, EvidenceFinding } from '../../shared/protocol';
+import type { Evidence, EvidenceFinding } from './evidence';
 import { recogniseExif, recogniseTextChunks, recogniseXmp } from './generators';
 import { inflateCapped } from './inflate';
 import { isAiSourceType, parseJumbf, summarizeC2pa } from './jumbf';
