@@ -41,16 +41,14 @@ async function fill(reader: ReadableStreamBYOBReader, buffer: ArrayBuffer, n: nu
 
 async function checkParts(file: Blob, expected: PartHash[]): Promise<number | null> {
   const reader = file.stream().getReader({ mode: 'byob' });
-  // Two buffers: WebCrypto copies its input when called, but the copy of part i is hashed while
-  // part i+1 is read, so at most two parts are held at once.
-  const largest = Math.max(1, ...expected.map((p) => p.bytes));
-  const buffers = [new ArrayBuffer(largest), new ArrayBuffer(largest)];
+  // One reused buffer: WebCrypto copies its input when called, so part i's copy is hashed on the
+  // crypto thread while part i+1 is read into the buffer (at most two copies wait at once).
+  let buffer = new ArrayBuffer(Math.max(1, ...expected.map((p) => p.bytes)));
   let pending: { index: number; digest: Promise<ArrayBuffer> } | null = null;
   let read = 0;
   for (const [i, part] of expected.entries()) {
-    const slot = i % 2;
-    const next = await fill(reader, buffers[slot] as ArrayBuffer, part.bytes);
-    buffers[slot] = next.buffer;
+    const next = await fill(reader, buffer, part.bytes);
+    buffer = next.buffer;
     if (next.bytes.length !== part.bytes) return i;
     const digest = crypto.subtle.digest('SHA-256', next.bytes);
     if (pending && hex(await pending.digest) !== expected[pending.index]?.sha256) return pending.index;

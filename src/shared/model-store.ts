@@ -73,7 +73,7 @@ export interface PartHash {
 }
 
 export const WEIGHTS_CHUNKS_FILE = 'weights-chunks.json';
-/** The largest part a record may name (the loader holds two of the record's largest part at once while checking). */
+/** The largest part a record may name (the loader reads a part at a time into a buffer of the record's largest part). */
 export const MAX_PART_BYTES = 32 * 1024 * 1024;
 
 const HEX64 = /^[0-9a-f]{64}$/;
