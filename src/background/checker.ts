@@ -15,7 +15,7 @@ import { cookiesAllowed, getEngineOptions, readSettings, siteOf, type Settings }
 import { checkImageUrl } from '../shared/url-policy';
 import { referrerFor, REFUSED_STATUSES, withReferrer } from './hotlink';
 import { CancelledError, JobQueue, ShedError, type Owner, type Priority } from './job-queue';
-import { fetchInOffscreen, inferInOffscreen, releaseInOffscreen } from './offscreen-client';
+import { fetchInOffscreen, inferInOffscreen, releaseInOffscreen, withAdaptiveIdle } from './offscreen-client';
 import { bumpStat, getPrediction, getPredictionByHash, getPredictions, markChecked, recordResult, touchPredictions, type PredictionRecord } from './prediction-store';
 
 const MAX_CONCURRENT = 4;
@@ -301,7 +301,7 @@ export async function checkImage(req: CheckRequest, known?: Settings): Promise<V
     return fromCache(cached);
   }
 
-  const engine = await getEngineOptions();
+  const engine = await withAdaptiveIdle(await getEngineOptions());
   let outcome: Outcome;
   try {
     const key = `${manifest.id}\n${req.bytes ?? req.url}`;

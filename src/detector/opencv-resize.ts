@@ -6,7 +6,7 @@
 // antialiasing: a shrink samples 2 source pixels per axis, whatever the ratio), so it lives apart
 // from the PIL port in pil-resize.ts. Verified against cv2 in test/parity/opencv-resize.test.ts.
 
-type Pixels = Uint8Array | Uint8ClampedArray;
+import type { Pixels, ResizeArgs } from './pixels';
 
 /** Source row y of a picture, `width x channels` bytes; the caller may keep it. */
 export type RowReader = (y: number) => Pixels;
@@ -213,14 +213,7 @@ function checkSizes(width: number, height: number, channels: number, outWidth: n
  * cv2.resize(img, (outWidth, outHeight), interpolation=cv2.INTER_LINEAR) for interleaved 8-bit
  * pixels with 1, 3 or 4 channels: the same bytes as OpenCV 4.6 on x86.
  */
-export function resizeOpenCvLinear(
-  src: Pixels,
-  width: number,
-  height: number,
-  channels: number,
-  outWidth: number,
-  outHeight: number,
-): Uint8Array {
+export function resizeOpenCvLinear(...[src, width, height, channels, outWidth, outHeight]: ResizeArgs<Pixels>): Uint8Array {
   checkSizes(width, height, channels, outWidth, outHeight);
   if (src.length !== width * height * channels) {
     throw new RangeError(`resizeOpenCvLinear: expected ${width * height * channels} bytes, got ${src.length}`);
@@ -236,14 +229,7 @@ export function resizeOpenCvLinear(
  * channels bytes). Only the rows the resize samples are asked for (2 per output row when shrinking),
  * so a source that makes its rows on demand (e.g. a JPEG's YCbCr planes) makes only those.
  */
-export function resizeOpenCvLinearRows(
-  row: RowReader,
-  width: number,
-  height: number,
-  channels: number,
-  outWidth: number,
-  outHeight: number,
-): Uint8Array {
+export function resizeOpenCvLinearRows(...[row, width, height, channels, outWidth, outHeight]: ResizeArgs<RowReader>): Uint8Array {
   checkSizes(width, height, channels, outWidth, outHeight);
   // One unchanged axis has no shortcut: it goes through the linear path with weights (2048, 0),
   // which gives its pixels back unchanged.

@@ -2,6 +2,8 @@
 // as in Pillow 9.4, Debian's): the model was trained on PIL resizes, and a different resampler
 // (canvas drawImage, WebGL) shifts every pixel a little. Verified against PIL in test/parity/.
 
+import type { Pixels, ResizeArgs } from './pixels';
+
 /** Pillow's fixed-point precision for 8-bit images: 32 - 8 - 2 bits. */
 const PRECISION_BITS = 22;
 const ONE = 1 << PRECISION_BITS;
@@ -62,7 +64,6 @@ function clip8(acc: number): number {
   return v < 0 ? 0 : v > 255 ? 255 : v;
 }
 
-type Pixels = Uint8Array | Uint8ClampedArray;
 
 // The inner loops are written once per channel count (1 or 3; PIL's L and RGB) so that each
 // input byte and weight is read once: about 3x faster than a loop over channels, same sums.
@@ -130,14 +131,7 @@ function resampleVertical(src: Pixels, width: number, height: number, channels: 
  * `channels` bands (PIL modes L and RGB; not RGBA, which PIL premultiplies first).
  * Horizontal pass first, each pass only when that dimension changes; bytes in between.
  */
-export function resizeBilinear(
-  src: Pixels,
-  width: number,
-  height: number,
-  channels: number,
-  outWidth: number,
-  outHeight: number,
-): Uint8Array {
+export function resizeBilinear(...[src, width, height, channels, outWidth, outHeight]: ResizeArgs<Pixels>): Uint8Array {
   if (src.length !== width * height * channels) {
     throw new RangeError(`resizeBilinear: expected ${width * height * channels} bytes, got ${src.length}`);
   }

@@ -8,8 +8,7 @@
 import type { PreprocessingLibrary, PreprocessingSpec, ResizeSpec } from './manifest';
 import { resizeOpenCvLinear, resizeOpenCvLinearRows } from './opencv-resize';
 import { resizeBilinear } from './pil-resize';
-
-type Pixels = Uint8Array | Uint8ClampedArray;
+import type { Pixels } from './pixels';
 
 /** Python's round(): halves go to the even neighbour (JS Math.round sends them up). */
 export function roundHalfEven(x: number): number {

@@ -7,6 +7,7 @@ import { useCallback, useEffect, useState } from 'preact/hooks';
 import { askBackground } from '../shared/ask-background';
 import type { Request } from '../shared/protocol/channel';
 import type { ModelInfo, ModelsReply, UiChannel } from '../shared/protocol/ui';
+import { Outcome } from './controls';
 import { GetCheckpoint } from './GetCheckpoint';
 import { ImportFromFiles } from './ImportFromFiles';
 import { agreementText, variantRole } from './variant-text';
@@ -240,16 +241,7 @@ export function ModelManager() {
           else setError(outcome.error);
         }}
       />
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
-      {message && (
-        <p class="message" role="status">
-          {message}
-        </p>
-      )}
+      <Outcome error={error} message={message} />
     </section>
   );
 }

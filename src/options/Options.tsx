@@ -6,9 +6,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import browser from 'webextension-polyfill';
 import { askBackground } from '../shared/ask-background';
-import { DEFAULT_SETTINGS, readSettings, SETTING_RANGES, writeSettings, type Settings } from '../shared/settings';
+import { DEFAULT_SETTINGS, readSettings, writeSettings, type Settings } from '../shared/settings';
 import { describePreparation, MODEL_LIMITS, percent, PUBLISHED_INPUT } from '../shared/verdict-text';
 import { historyToCsv, historyToJson, reportedMistakes } from './export';
+import { CheckboxSetting, NumberSetting, Outcome } from './controls';
 import { ModelManager } from './ModelManager';
 import { PageSettings } from './PageSettings';
 
@@ -19,27 +20,6 @@ function download(name: string, type: string, text: string): void {
   a.download = name;
   a.click();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
-
-function NumberSetting(props: { id: keyof typeof SETTING_RANGES; label: string; value: number; onSave: (v: number) => void }) {
-  const { min, max } = SETTING_RANGES[props.id];
-  return (
-    <label class="row" for={props.id}>
-      <span>{props.label}</span>
-      <input
-        id={props.id}
-        type="number"
-        min={min}
-        max={max}
-        step={1}
-        value={props.value}
-        onChange={(e) => {
-          const v = Number((e.currentTarget as HTMLInputElement).value);
-          if (Number.isInteger(v) && v >= min && v <= max) props.onSave(v);
-        }}
-      />
-    </label>
-  );
 }
 
 /** Sites whose pictures may be fetched with cookies: off everywhere until the user adds a site. */
@@ -211,15 +191,7 @@ export function Options() {
           onSave={(v) => save({ historyMaxEntries: v })}
         />
         <NumberSetting id="historyMaxDays" label="Keep for (days)" value={settings.historyMaxDays} onSave={(v) => save({ historyMaxDays: v })} />
-        <label class="row" for="incognitoHistory">
-          <span>Remember images checked in incognito windows (history and cache)</span>
-          <input
-            id="incognitoHistory"
-            type="checkbox"
-            checked={settings.incognitoHistory}
-            onChange={(e) => save({ incognitoHistory: (e.currentTarget as HTMLInputElement).checked })}
-          />
-        </label>
+        <CheckboxSetting id="incognitoHistory" label="Remember images checked in incognito windows (history and cache)" settings={settings} save={save} />
       </section>
 
       <ModelManager />
@@ -261,11 +233,7 @@ export function Options() {
             </button>
           </p>
         )}
-        {message && (
-          <p class="message" role="status">
-            {message}
-          </p>
-        )}
+        <Outcome message={message} />
       </section>
 
       <section aria-labelledby="h-about">

@@ -2,6 +2,7 @@
 // picture shown as likely generated, and whether "likely real" pictures get a badge.
 
 import type { ScanMode, Settings, SuspectedStyle } from '../shared/settings';
+import { CheckboxSetting } from './controls';
 
 interface Props {
   settings: Settings;
@@ -55,15 +56,7 @@ export function PageSettings({ settings, save }: Props) {
           ))}
         </select>
       </label>
-      <label class="row" for="showRealBadges">
-        <span>Show “likely real” badges too</span>
-        <input
-          id="showRealBadges"
-          type="checkbox"
-          checked={settings.showRealBadges}
-          onChange={(e) => save({ showRealBadges: (e.currentTarget as HTMLInputElement).checked })}
-        />
-      </label>
+      <CheckboxSetting id="showRealBadges" label="Show “likely real” badges too" settings={settings} save={save} />
     </section>
   );
 }

@@ -25,6 +25,11 @@ function details(d: Record<string, string | number | null | undefined>): Record<
   return out;
 }
 
+/** A finding of generation parameters that the file itself declares, with the generator named. */
+function declared(summary: string, generator: string, fields: Record<string, string | number | null | undefined>): EvidenceFinding {
+  return { kind: 'generator-parameters', summary, declaresAI: true, details: details({ generator, ...fields }) };
+}
+
 // ---- generator names --------------------------------------------------------------------
 
 const GENERATORS: Array<[RegExp, string]> = [
@@ -78,24 +83,18 @@ export function parseA1111(text: string): EvidenceFinding | null {
   const prompt = (neg < 0 ? body : body.slice(0, neg)).join('\n');
   const negative = neg < 0 ? null : body.slice(neg).join('\n').replace(/^Negative prompt:\s*/, '');
   const forge = params.Version?.startsWith('f') ?? false;
-  return {
-    kind: 'generator-parameters',
-    summary: `Stable Diffusion parameters (${forge ? 'Forge' : 'AUTOMATIC1111 / Forge'})`,
-    declaresAI: true,
-    details: details({
-      generator: forge ? 'Forge' : 'AUTOMATIC1111 / Forge',
-      prompt,
-      negativePrompt: negative,
-      steps: params.Steps,
-      sampler: params.Sampler,
-      cfg: params['CFG scale'],
-      seed: params.Seed,
-      size: params.Size,
-      model: params.Model,
-      modelHash: params['Model hash'],
-      version: params.Version,
-    }),
-  };
+  return declared(`Stable Diffusion parameters (${forge ? 'Forge' : 'AUTOMATIC1111 / Forge'})`, forge ? 'Forge' : 'AUTOMATIC1111 / Forge', {
+    prompt,
+    negativePrompt: negative,
+    steps: params.Steps,
+    sampler: params.Sampler,
+    cfg: params['CFG scale'],
+    seed: params.Seed,
+    size: params.Size,
+    model: params.Model,
+    modelHash: params['Model hash'],
+    version: params.Version,
+  });
 }
 
 // ---- JSON-based tools ---------------------------------------------------------------------
@@ -128,22 +127,16 @@ function comfyPrompt(graph: { [k: string]: Json }): EvidenceFinding | null {
   // The sampler's positive input links to a text encoder node: ["6", 0].
   const link = sampler?.positive;
   const positive = Array.isArray(link) ? obj(obj(graph[String(link[0])])?.inputs) : null;
-  return {
-    kind: 'generator-parameters',
-    summary: 'ComfyUI workflow',
-    declaresAI: true,
-    details: details({
-      generator: 'ComfyUI',
-      nodes: nodes.length,
-      prompt: scalar(positive?.text),
-      sampler: scalar(sampler?.sampler_name),
-      scheduler: scalar(sampler?.scheduler),
-      steps: scalar(sampler?.steps),
-      cfg: scalar(sampler?.cfg),
-      seed: scalar(sampler?.seed ?? sampler?.noise_seed),
-      model: scalar(ckpt?.ckpt_name ?? ckpt?.unet_name),
-    }),
-  };
+  return declared('ComfyUI workflow', 'ComfyUI', {
+    nodes: nodes.length,
+    prompt: scalar(positive?.text),
+    sampler: scalar(sampler?.sampler_name),
+    scheduler: scalar(sampler?.scheduler),
+    steps: scalar(sampler?.steps),
+    cfg: scalar(sampler?.cfg),
+    seed: scalar(sampler?.seed ?? sampler?.noise_seed),
+    model: scalar(ckpt?.ckpt_name ?? ckpt?.unet_name),
+  });
 }
 
 /** ComfyUI's UI graph: `{ "nodes": [{ "type": "KSampler", ... }], "links": [...] }`. */
@@ -152,32 +145,25 @@ function comfyWorkflow(w: { [k: string]: Json }): EvidenceFinding | null {
   if (!nodes || nodes.length === 0 || !nodes.every((n) => n && typeof n.type === 'string')) return null;
   const ckpt = nodes.find((n) => n && /CheckpointLoader|UNETLoader/.test(String(n.type)));
   const ckptName = Array.isArray(ckpt?.widgets_values) ? scalar(ckpt.widgets_values[0]) : null;
-  return {
-    kind: 'generator-parameters',
-    summary: 'ComfyUI workflow',
-    declaresAI: true,
-    details: details({ generator: 'ComfyUI', nodes: nodes.length, model: ckptName }),
-  };
+  return declared('ComfyUI workflow', 'ComfyUI', { nodes: nodes.length, model: ckptName });
+}
+
+type GenerationField = 'prompt' | 'negativePrompt' | 'steps' | 'sampler' | 'cfg' | 'seed';
+
+/** The usual generation settings, read from a tool's own key for each. */
+function generation(o: Record<string, Json> | null, keys: Partial<Record<GenerationField, string>>): Partial<Record<GenerationField, string | number | null>> {
+  const out: Partial<Record<GenerationField, string | number | null>> = {};
+  for (const [field, key] of Object.entries(keys) as Array<[GenerationField, string]>) out[field] = scalar(o?.[key]);
+  return out;
 }
 
 function novelAi(comment: Json | undefined, software: string | null, source: string | null): EvidenceFinding | null {
   const c = obj(comment);
   if (!/novelai/i.test(software ?? '') && !(c && ('steps' in c || 'sampler' in c) && /novelai/i.test(source ?? ''))) return null;
-  return {
-    kind: 'generator-parameters',
-    summary: 'NovelAI generation metadata',
-    declaresAI: true,
-    details: details({
-      generator: 'NovelAI',
-      source,
-      prompt: scalar(c?.prompt),
-      negativePrompt: scalar(c?.uc),
-      steps: scalar(c?.steps),
-      sampler: scalar(c?.sampler),
-      cfg: scalar(c?.scale),
-      seed: scalar(c?.seed),
-    }),
-  };
+  return declared('NovelAI generation metadata', 'NovelAI', {
+    source,
+    ...generation(c, { prompt: 'prompt', negativePrompt: 'uc', steps: 'steps', sampler: 'sampler', cfg: 'scale', seed: 'seed' }),
+  });
 }
 
 function invokeAi(key: string, v: Json | undefined): EvidenceFinding | null {
@@ -185,40 +171,20 @@ function invokeAi(key: string, v: Json | undefined): EvidenceFinding | null {
   if (!m) return null;
   if (key === 'invokeai_metadata') {
     const model = obj(m.model);
-    return {
-      kind: 'generator-parameters',
-      summary: 'InvokeAI generation metadata',
-      declaresAI: true,
-      details: details({
-        generator: 'InvokeAI',
-        prompt: scalar(m.positive_prompt),
-        negativePrompt: scalar(m.negative_prompt),
-        steps: scalar(m.steps),
-        sampler: scalar(m.scheduler),
-        cfg: scalar(m.cfg_scale),
-        seed: scalar(m.seed),
-        model: scalar(model?.name ?? m.model),
-      }),
-    };
+    return declared('InvokeAI generation metadata', 'InvokeAI', {
+      ...generation(m, { prompt: 'positive_prompt', negativePrompt: 'negative_prompt', steps: 'steps', sampler: 'scheduler', cfg: 'cfg_scale', seed: 'seed' }),
+      model: scalar(model?.name ?? m.model),
+    });
   }
   // Older "sd-metadata": { model_weights, image: { prompt: [{ prompt }], sampler, steps, cfg_scale, seed } }
   const image = obj(m.image);
   const prompts = image?.prompt;
   const prompt = Array.isArray(prompts) ? scalar(obj(prompts[0])?.prompt) : scalar(prompts);
-  return {
-    kind: 'generator-parameters',
-    summary: 'InvokeAI generation metadata',
-    declaresAI: true,
-    details: details({
-      generator: 'InvokeAI',
-      prompt,
-      steps: scalar(image?.steps),
-      sampler: scalar(image?.sampler),
-      cfg: scalar(image?.cfg_scale),
-      seed: scalar(image?.seed),
-      model: scalar(m.model_weights),
-    }),
-  };
+  return declared('InvokeAI generation metadata', 'InvokeAI', {
+    prompt,
+    ...generation(image, { steps: 'steps', sampler: 'sampler', cfg: 'cfg_scale', seed: 'seed' }),
+    model: scalar(m.model_weights),
+  });
 }
 
 const TOOL_KEYS = new Set(['software', 'source', 'author', 'generator', 'creator', 'creator tool']);
@@ -248,12 +214,7 @@ export function recogniseTextChunks(texts: Map<string, string>): EvidenceFinding
       if (!TOOL_KEYS.has(key.toLowerCase())) continue;
       const name = generatorNamedIn(text);
       if (name) {
-        out.push({
-          kind: 'generator-parameters',
-          summary: `Text chunk "${clip(key, 40)}" names ${name}`,
-          declaresAI: true,
-          details: details({ generator: name, field: key, text }),
-        });
+        out.push(declared(`Text chunk "${clip(key, 40)}" names ${name}`, name, { field: key, text }));
         break;
       }
     }
