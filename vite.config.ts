@@ -1,19 +1,46 @@
 import { crx } from '@crxjs/vite-plugin';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
 import manifest from './manifest.json' with { type: 'json' };
 import { firefoxManifest, lintCleanBundle } from './scripts/firefox-build';
+import { chunkHashes, chunkSizeFor, CHUNKS_FILE, type ChunkHashes } from './src/shared/model-store';
 import fixture from './tools/fixture.json' with { type: 'json' };
 
 const root = import.meta.dirname;
 
 /**
+ * The part hashes of `file` (ChunkHashes in src/shared/model-store.ts), for the engine's check at
+ * load; the build fails unless the whole file is the one its manifest describes.
+ */
+async function fileChunkHashes(file: string, sha256: string, bytes: number): Promise<ChunkHashes> {
+  const size = chunkSizeFor(bytes);
+  const whole = createHash('sha256');
+  const parts: Array<{ bytes: number; sha256: string }> = [];
+  let read = 0;
+  for (let at = 0; at < bytes; at += size) {
+    const part = createHash('sha256');
+    for await (const piece of createReadStream(file, { start: at, end: Math.min(at + size, bytes) - 1 })) {
+      part.update(piece as Buffer);
+      whole.update(piece as Buffer);
+      read += (piece as Buffer).length;
+    }
+    parts.push({ bytes: Math.min(size, bytes - at), sha256: part.digest('hex') });
+  }
+  const hex = whole.digest('hex');
+  if (read !== bytes || hex !== sha256) throw new Error(`${file} is not the file its manifest describes (${read} bytes, SHA-256 ${hex})`);
+  return chunkHashes(sha256, bytes, parts);
+}
+
+/**
  * Packages every model under models/ (each a folder with manifest.json + ONNX file) and writes
  * models/index.json naming the active one: $REALFAKE_MODEL, else models/active.json, else the fixture.
  * $REALFAKE_MODEL_DIR instead packages just that one folder, wherever it is, as the active model
- * (benchmarks build with a large model kept outside the repository).
+ * (benchmarks build with a large model kept outside the repository). Beside each ONNX file goes
+ * chunks.json, its parts' SHA-256, so a load checks it with WebCrypto; the whole file's SHA-256 is
+ * the manifest's (checked by whoever put the model there: model:install, or the converter).
  */
 function packageModels(): Plugin {
   return {
@@ -30,11 +57,13 @@ function packageModels(): Plugin {
               .map((e) => resolve(root, 'models', e.name));
         for (const src of folders) {
           if (!existsSync(join(src, 'manifest.json'))) continue;
-          const m = JSON.parse(await readFile(join(src, 'manifest.json'), 'utf8')) as { id: string; onnx: { file: string } };
+          const m = JSON.parse(await readFile(join(src, 'manifest.json'), 'utf8')) as { id: string; onnx: { file: string; sha256: string; bytes: number } };
           const dest = join(outDir, 'models', m.id);
           await mkdir(dest, { recursive: true });
           await copyFile(join(src, 'manifest.json'), join(dest, 'manifest.json'));
           await copyFile(join(src, m.onnx.file), join(dest, m.onnx.file));
+          const chunks = await fileChunkHashes(join(dest, m.onnx.file), m.onnx.sha256, m.onnx.bytes);
+          await writeFile(join(dest, CHUNKS_FILE), JSON.stringify(chunks));
           models[m.id] = `models/${m.id}/`;
         }
         let active = only ? Object.keys(models)[0] : process.env.REALFAKE_MODEL;

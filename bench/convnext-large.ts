@@ -8,13 +8,13 @@ import { cpus, homedir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { expect } from 'vitest';
-import { waitForBadges, type BadgeReading } from '../test/support/badges';
+import { readBadges, waitForBadges, type BadgeReading } from '../test/support/badges';
 import type { ExtensionSession } from '../test/support/chrome';
 import { configureEngine, offscreenStatus } from '../test/support/engine';
 import type { FirefoxSession } from '../test/support/firefox';
 import { PYTHON, REPO } from '../test/support/python';
 import type { TestServer } from '../test/support/server';
-import type { EngineStatus } from '../src/shared/protocol/offscreen';
+import type { EngineStatus, LoadSteps } from '../src/shared/protocol/offscreen';
 import type { StatusReply } from '../src/shared/protocol/ui';
 
 export const GFLOP_PER_IMAGE = 68.7; // ConvNeXt-Large at 224x224: 34.4 GMACs
@@ -168,6 +168,10 @@ export interface Row {
   precision?: 'fp32' | 'int8';
   msPerImage: number;
   loadMs: number | null;
+  /** The load's parts (Chromium rows). */
+  steps?: LoadSteps | null;
+  /** From the engine becoming ready to the page's first badge, ms (Chromium rows). */
+  firstBadgeAfterReadyMs?: number | null;
   /** The extension's process: at its peak, and just before the page (with the extension idle). */
   peak: PeakMemory | null;
   before?: PeakMemory | null;
@@ -206,6 +210,14 @@ export async function chromiumRow(ext: ExtensionSession, p: RowPage, backend: 'w
   const stopWatching = watchMemory(CHROMIUM_EXTENSION_PROCESS);
   const page = await ext.context.newPage();
   await page.goto(url);
+  // The first verdict's time, read every 20 ms (waitForBadges reads every 250 ms).
+  let firstBadgeAt = 0;
+  for (const until = Date.now() + 900_000; Date.now() < until; await page.waitForTimeout(20)) {
+    if ((await readBadges(page)).some((b) => b.state !== 'checking')) {
+      firstBadgeAt = Date.now();
+      break;
+    }
+  }
   const badges = await waitForBadges(page, settled(p.files.length), 900_000);
   const peak = stopWatching();
   await page.close();
@@ -219,6 +231,8 @@ export async function chromiumRow(ext: ExtensionSession, p: RowPage, backend: 'w
         : `browser WASM ${status.threads} thread${status.threads === 1 ? '' : 's'}, batch ${batch}${label}${status.precision === 'int8' ? ', int8' : ''}`,
     msPerImage: status.inferred.ms / status.inferred.images,
     loadMs: status.loadMs,
+    steps: status.loadSteps,
+    firstBadgeAfterReadyMs: status.loadSteps && firstBadgeAt > 0 ? firstBadgeAt - status.loadSteps.readyAt : null,
     peak,
     before,
   };

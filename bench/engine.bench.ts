@@ -2,8 +2,14 @@
 // model): onnxruntime-node (native CPU, all cores) against the extension's own offscreen engine in
 // headless Chromium on WebAssembly with 1 thread and with all threads, batch 1 and batch 4, in the
 // same run on the same file. Prints ms/image, images/s, GFLOP/s, each browser figure as a ratio to
-// native, the session load time and the extension process's peak memory (private, and RSS). Asserts
-// nothing about time.
+// native, the session load time and the extension process's peak memory (private, and RSS). Then
+// the cold start (first request to ready) split into its parts (ORT runtime, opening the file,
+// session creation, probe, the check of the file's bytes), for the packaged model and for the
+// model read from OPFS (checked by its part hashes, and as an install without them is: the whole
+// file's SHA-256 in JavaScript), each against onnxruntime-node loading the same file (node:crypto
+// SHA-256, session, probe), and the first badge after ready against one inference. Prints each
+// goal as met or not. Asserts nothing about time. BENCH_ENGINE_COLD_ONLY=1 runs only the rows the
+// cold start needs (all threads, batch 1, fp32).
 //
 // The int8 variant (tools/quantize_int8.py, made once from the cached fp32 model): native and
 // browser WebAssembly on all threads, chosen in the options page as a user would; its speed against
@@ -15,7 +21,8 @@
 
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchWithExtension, type ExtensionSession } from '../test/support/chrome';
@@ -24,10 +31,13 @@ import { importThroughOptions } from '../test/support/model-import';
 import { writeSyntheticPictures } from '../test/support/png';
 import { PYTHON, REPO } from '../test/support/python';
 import { parseManifest } from '../src/detector/manifest';
+import { probeInput } from '../src/detector/probe';
+import ort from 'onnxruntime-node';
 import { startServer, type TestServer } from '../test/support/server';
 import {
   chromiumRow,
   CORES,
+  GFLOP_PER_IMAGE,
   ensureModel,
   MODEL_DIR,
   MODEL_ID,
@@ -41,6 +51,8 @@ import {
 const INT8_DIR = `${MODEL_DIR}-int8`;
 const DIST = join(tmpdir(), 'rfl-dist-bench');
 const IMAGES_PER_RUN = Number(process.env.BENCH_ENGINE_IMAGES ?? 4);
+const COLD_ONLY = process.env.BENCH_ENGINE_COLD_ONLY === '1';
+const OPFS_ID = `${MODEL_ID}-opfs`;
 
 let server: TestServer;
 let picDir: string;
@@ -70,7 +82,93 @@ function browserRow(ext: ExtensionSession, backend: 'wasm' | 'webgpu', threads: 
  */
 async function installInOpfs(ext: ExtensionSession): Promise<void> {
   const manifest = JSON.parse(readFileSync(join(MODEL_DIR, 'manifest.json'), 'utf8')) as { name: string };
-  await importThroughOptions(ext, MODEL_DIR, { as: { id: `${MODEL_ID}-opfs`, name: `${manifest.name} (OPFS)` } });
+  await importThroughOptions(ext, MODEL_DIR, { as: { id: OPFS_ID, name: `${manifest.name} (OPFS)` } });
+}
+
+/** Makes the OPFS install look like one made before part hashes were recorded. */
+async function dropPartHashes(ext: ExtensionSession): Promise<void> {
+  await (await ext.serviceWorker()).evaluate(async (id) => {
+    const dir = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('models')).getDirectoryHandle(id);
+    await dir.removeEntry('chunks.json');
+  }, OPFS_ID);
+}
+
+/** onnxruntime-node loading the same file: SHA-256 (node:crypto), session creation, the probe. */
+interface NativeLoad {
+  hashMs: number;
+  sessionMs: number;
+  probeMs: number;
+  /** Session creation with each graph optimisation level, ms. */
+  sessionByLevel: Record<'disabled' | 'basic' | 'extended' | 'all', number>;
+}
+
+/** The cold load of the same file by onnxruntime-node, on all cores, in this process. */
+async function nativeLoad(probeImages: number): Promise<NativeLoad> {
+  const file = join(MODEL_DIR, 'model.onnx');
+  let t0 = performance.now();
+  const hash = createHash('sha256');
+  for await (const piece of createReadStream(file, { highWaterMark: 8 << 20 })) hash.update(piece as Buffer);
+  hash.digest('hex');
+  const hashMs = performance.now() - t0;
+  const sessionByLevel = { disabled: 0, basic: 0, extended: 0, all: 0 };
+  for (const level of ['disabled', 'basic', 'extended', 'all'] as const) {
+    t0 = performance.now();
+    const s = await ort.InferenceSession.create(file, { executionProviders: ['cpu'], intraOpNumThreads: CORES, graphOptimizationLevel: level });
+    sessionByLevel[level] = performance.now() - t0;
+    await s.release();
+  }
+  t0 = performance.now();
+  const session = await ort.InferenceSession.create(file, { executionProviders: ['cpu'], intraOpNumThreads: CORES, graphOptimizationLevel: 'all' });
+  const sessionMs = performance.now() - t0;
+  const input = new ort.Tensor('float32', probeInput(probeImages, 224, 224), [probeImages, 3, 224, 224]);
+  t0 = performance.now();
+  await session.run({ [session.inputNames[0]!]: input });
+  const probeMs = performance.now() - t0;
+  await session.release();
+  return { hashMs, sessionMs, probeMs, sessionByLevel };
+}
+
+/** The cold start's lines: native, then each browser row split into its parts, against native. */
+function coldStartLines(native: NativeLoad, probeImages: number, threads: number, rows: Array<[string, Row | undefined]>): string[] {
+  const s1 = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const gflops = (ms: number) => ((GFLOP_PER_IMAGE * probeImages * 1000) / ms).toFixed(0);
+  const nativeTotal = native.hashMs + native.sessionMs + native.probeMs;
+  const line = (name: string, r: Row | undefined): string => {
+    const st = r?.steps;
+    if (!r || !st || r.loadMs === null) return `  ${name.padEnd(38)} not measured`;
+    return (
+      `  ${name.padEnd(38)} ready ${s1(r.loadMs).padStart(6)} (${(r.loadMs / nativeTotal).toFixed(1)}x native): runtime ${s1(st.runtimeMs)}, ` +
+      `open ${s1(st.openMs)}, session ${s1(st.sessionMs)} (${(st.sessionMs / native.sessionMs).toFixed(1)}x), ` +
+      `probe ${s1(st.probeMs)} (${gflops(st.probeMs)} GFLOP/s, ${(st.probeMs / native.probeMs).toFixed(1)}x), ` +
+      `${st.check === 'parts' ? 'part hashes' : 'whole-file hash'} ${s1(st.checkMs)} beside them (${(st.checkMs / native.hashMs).toFixed(1)}x) + ${s1(st.checkWaitMs)} waited; ` +
+      `first badge ${r.firstBadgeAfterReadyMs === null || r.firstBadgeAfterReadyMs === undefined ? '?' : s1(r.firstBadgeAfterReadyMs)} after ready ` +
+      `(one inference ${s1(r.msPerImage)}, ${((GFLOP_PER_IMAGE * 1000) / r.msPerImage).toFixed(0)} GFLOP/s)`
+    );
+  };
+  const levels = Object.entries(native.sessionByLevel)
+    .map(([k, v]) => `${k} ${s1(v)}`)
+    .join(', ');
+  return [
+    `cold start, first request to ready, WebAssembly ${threads} threads (probe: ${probeImages} image):`,
+    `  ${'onnxruntime-node, same file'.padEnd(38)} ready ${s1(nativeTotal).padStart(6)}: SHA-256 ${s1(native.hashMs)} (node:crypto), ` +
+      `session ${s1(native.sessionMs)}, probe ${s1(native.probeMs)} (${gflops(native.probeMs)} GFLOP/s)`,
+    ...rows.map(([name, r]) => line(name, r)),
+    `  onnxruntime-node session creation by graph optimisation level: ${levels}`,
+  ];
+}
+
+/** The cold-start goals: ready within `limitMs` from OPFS and packaged, first badge within one inference of ready. */
+function coldStartGoals(opfs: Row | undefined, packaged: Row | undefined): string[] {
+  const s1 = (ms: number | null | undefined) => (ms === null || ms === undefined ? '?' : `${(ms / 1000).toFixed(1)} s`);
+  const goal = (what: string, ok: boolean, detail: string) => `goal: ${what} -> ${ok ? 'met' : 'NOT met'} (${detail})`;
+  const within = (r: Row | undefined, limitMs: number) => r?.loadMs !== null && r?.loadMs !== undefined && r.loadMs <= limitMs;
+  const rows = [packaged, opfs];
+  const badgeOk = rows.every((r) => r?.firstBadgeAfterReadyMs !== null && r?.firstBadgeAfterReadyMs !== undefined && r.firstBadgeAfterReadyMs <= r.msPerImage);
+  return [
+    goal('cold start from OPFS <= 5 s', within(opfs, 5000), s1(opfs?.loadMs)),
+    goal('cold start packaged <= 8 s', within(packaged, 8000), s1(packaged?.loadMs)),
+    goal('first badge <= ready + one inference', badgeOk, rows.map((r) => `${s1(r?.firstBadgeAfterReadyMs)} vs ${s1(r?.msPerImage)}`).join(', ')),
+  ];
 }
 
 /** The int8 variant of the cached model (tools/quantize_int8.py, with its agreement), once. */
@@ -83,7 +181,7 @@ function ensureInt8(): void {
 
 beforeAll(async () => {
   ensureModel();
-  ensureInt8();
+  if (!COLD_ONLY) ensureInt8();
   execFileSync('npx', ['vite', 'build', '--logLevel', 'warn'], {
     cwd: REPO,
     stdio: 'inherit',
@@ -102,17 +200,27 @@ afterAll(async () => {
 
 describe('bench: inference engine', () => {
   it('ConvNeXt-Large: native onnxruntime against the extension engine', async () => {
-    const native = { b1: await nativeMsPerImage(1), b4: await nativeMsPerImage(4), int8: await nativeMsPerImage(1, INT8_DIR) };
+    const native = { b1: await nativeMsPerImage(1), b4: await nativeMsPerImage(4), int8: COLD_ONLY ? NaN : await nativeMsPerImage(1, INT8_DIR) };
+    // The engine's WebAssembly probe at load: the first image of the manifest's probe.
+    const probeImages = 1;
+    const nativeCold = await nativeLoad(probeImages);
     // Linux Chromium keeps WebGPU behind these switches; without a GPU they give only SwiftShader, not measured.
     const ext = await launchWithExtension({ dist: DIST, extraArgs: ['--enable-unsafe-webgpu', '--enable-features=Vulkan'] });
     const rows: Row[] = [];
+    const all = Math.max(1, CORES);
+    const cold: { packaged?: Row; opfs?: Row; opfsStream?: Row } = {};
     let gpuLine: string;
     try {
-      const all = Math.max(1, CORES);
       let run = 0;
-      for (const threads of [1, all]) for (const batch of [1, 4]) rows.push(await browserRow(ext, 'wasm', threads, batch, run++));
+      for (const threads of COLD_ONLY ? [all] : [1, all]) {
+        for (const batch of COLD_ONLY ? [1] : [1, 4]) {
+          const row = await browserRow(ext, 'wasm', threads, batch, run++);
+          rows.push(row);
+          if (threads === all && batch === 1) cold.packaged = row;
+        }
+      }
       const adapter = await adapterHere(ext);
-      if (adapter && !adapter.software) {
+      if (adapter && !adapter.software && !COLD_ONLY) {
         for (const batch of [1, 4]) rows.push(await browserRow(ext, 'webgpu', 0, batch, run++));
         gpuLine = `  WebGPU adapter: ${adapter.name || 'unnamed'}, shader-f16 ${adapter.shaderF16 ? 'yes' : 'no'} (the bench packages the fp32 model only)`;
       } else {
@@ -120,18 +228,26 @@ describe('bench: inference engine', () => {
       }
       // A real model is downloaded or imported, not packaged: the engine reads it from OPFS.
       await installInOpfs(ext);
-      rows.push(await browserRow(ext, 'wasm', all, 1, run++, ', model from OPFS'));
-      // The int8 variant, imported and chosen in the options page (never picked automatically).
-      await importThroughOptions(ext, INT8_DIR);
-      rows.push(await browserRow(ext, 'wasm', all, 1, run++, ', model from OPFS'));
+      cold.opfs = await browserRow(ext, 'wasm', all, 1, run++, ', model from OPFS');
+      rows.push(cold.opfs);
+      if (!COLD_ONLY) {
+        // The int8 variant, imported and chosen in the options page (never picked automatically).
+        await importThroughOptions(ext, INT8_DIR);
+        rows.push(await browserRow(ext, 'wasm', all, 1, run++, ', model from OPFS'));
+        // Back to the fp32 OPFS install, as one made before part hashes: the whole file hashed in JavaScript.
+        await fromExtensionPage(ext, `(id) => chrome.runtime.sendMessage({ kind: 'ui/set-active-model', id })`, OPFS_ID);
+      }
+      await dropPartHashes(ext);
+      cold.opfsStream = await browserRow(ext, 'wasm', all, 1, run++, ', OPFS, whole-file hash');
+      rows.push(cold.opfsStream);
     } finally {
       await ext.close();
     }
     const modelMb = modelFileMb();
-    const int8Manifest = parseManifest(JSON.parse(readFileSync(join(INT8_DIR, 'manifest.json'), 'utf8')));
-    const int8Mb = int8Manifest.onnx.bytes / 1048576;
-    const agreement = int8Manifest.agreement;
-    const fp32Opfs = rows.find((r) => r.precision === 'fp32' && r.name.includes('OPFS'));
+    const int8Manifest = COLD_ONLY ? null : parseManifest(JSON.parse(readFileSync(join(INT8_DIR, 'manifest.json'), 'utf8')));
+    const int8Mb = (int8Manifest?.onnx.bytes ?? NaN) / 1048576;
+    const agreement = int8Manifest?.agreement;
+    const fp32Opfs = cold.opfs;
     const int8Opfs = rows.find((r) => r.precision === 'int8');
     const sizeOf = (r: Row): number => (r.precision === 'int8' ? int8Mb : modelMb);
     const fmt = (name: string, ms: number, ref: number, extra = '') => speedText(name, ms, ref, 'native', extra);
@@ -139,7 +255,7 @@ describe('bench: inference engine', () => {
       `ConvNeXt-Large (random weights, ${modelMb.toFixed(0)} MB fp32), ${CORES} cores, ${IMAGES_PER_RUN} images per browser row:`,
       fmt(`onnxruntime-node, ${CORES} threads, batch 1`, native.b1, native.b1),
       fmt(`onnxruntime-node, ${CORES} threads, batch 4`, native.b4, native.b4),
-      fmt(`onnxruntime-node, ${CORES} threads, batch 1, int8`, native.int8, native.int8),
+      ...(COLD_ONLY ? [] : [fmt(`onnxruntime-node, ${CORES} threads, batch 1, int8`, native.int8, native.int8)]),
       ...rows.map((r) => {
         const ref = r.precision === 'int8' ? native.int8 : r.name.includes('batch 1') ? native.b1 : native.b4;
         const load = r.loadMs === null ? '' : `  load ${(r.loadMs / 1000).toFixed(1)} s`;
@@ -147,14 +263,23 @@ describe('bench: inference engine', () => {
         return fmt(r.name, r.msPerImage, ref, load + mem);
       }),
       gpuLine,
-      `int8 variant: ${int8Mb.toFixed(0)} MB (${(int8Mb / modelMb).toFixed(2)}x fp32); native ${(native.b1 / native.int8).toFixed(2)}x fp32's speed, ` +
-        `browser WASM ${fp32Opfs && int8Opfs ? (fp32Opfs.msPerImage / int8Opfs.msPerImage).toFixed(2) : '?'}x fp32's (both from OPFS, all threads, batch 1)`,
-      agreement
-        ? `int8 agreement with fp32 (its manifest, measured when made, onnxruntime-node): max |Δp| ${agreement.maxAbsP.toExponential(2)}, ` +
-          `mean ${agreement.meanAbsP.toExponential(2)}, labels at ${agreement.threshold} agree on ${Math.round(agreement.labelAgreement * agreement.images)}/${agreement.images} ` +
-          `(${agreement.photos} photographs, ${agreement.synthetic} synthetic)`
-        : 'int8 agreement: none in its manifest',
-      `goal: int8 variant ~200 MB instead of ~785 -> ${int8Mb <= 0.3 * modelMb ? 'met' : 'NOT met'} (${int8Mb.toFixed(0)} MB)`,
+      ...coldStartLines(nativeCold, probeImages, all, [
+        ['packaged, part hashes', cold.packaged],
+        ['OPFS, part hashes', cold.opfs],
+        ['OPFS, whole-file hash (older installs)', cold.opfsStream],
+      ]),
+      ...(COLD_ONLY
+        ? []
+        : [
+            `int8 variant: ${int8Mb.toFixed(0)} MB (${(int8Mb / modelMb).toFixed(2)}x fp32); native ${(native.b1 / native.int8).toFixed(2)}x fp32's speed, ` +
+              `browser WASM ${fp32Opfs && int8Opfs ? (fp32Opfs.msPerImage / int8Opfs.msPerImage).toFixed(2) : '?'}x fp32's (both from OPFS, all threads, batch 1)`,
+            agreement
+              ? `int8 agreement with fp32 (its manifest, measured when made, onnxruntime-node): max |Δp| ${agreement.maxAbsP.toExponential(2)}, ` +
+                `mean ${agreement.meanAbsP.toExponential(2)}, labels at ${agreement.threshold} agree on ${Math.round(agreement.labelAgreement * agreement.images)}/${agreement.images} ` +
+                `(${agreement.photos} photographs, ${agreement.synthetic} synthetic)`
+              : 'int8 agreement: none in its manifest',
+            `goal: int8 variant ~200 MB instead of ~785 -> ${int8Mb <= 0.3 * modelMb ? 'met' : 'NOT met'} (${int8Mb.toFixed(0)} MB)`,
+          ]),
       `goal: browser WASM on all threads within 2.0x of native per image -> ${
         (rows.find((r) => r.name.includes(`${Math.max(1, CORES)} thread`) && r.name.endsWith('batch 1'))?.msPerImage ?? Infinity) /
           native.b1 <=
@@ -165,6 +290,7 @@ describe('bench: inference engine', () => {
       `goal: peak private memory of the offscreen document's process within 1.5x of the model -> ${
         rows.every((r) => r.peak !== null && r.peak.privateMb / sizeOf(r) <= 1.5) ? 'met' : 'NOT met'
       } (largest ${Math.max(...rows.map((r) => (r.peak?.privateMb ?? Infinity) / sizeOf(r))).toFixed(2)}x)`,
+      ...coldStartGoals(cold.opfs, cold.packaged),
     ];
     console.log(lines.join('\n'));
   }, 1_800_000);

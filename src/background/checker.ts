@@ -8,15 +8,15 @@
 
 import type { ModelManifest } from '../detector/manifest';
 import { loadActiveModel, summarize } from '../shared/model-registry';
-import type { BytesRoute, EngineOptions, Validators, Verdict } from '../shared/protocol/shapes';
+import type { BytesRoute, EngineOptions, ModelSummary, Validators, Verdict } from '../shared/protocol/shapes';
 import type { Evidence } from '../detector/provenance/evidence';
 import type { FetchReply, JudgeReply } from '../shared/protocol/offscreen';
 import { cookiesAllowed, getEngineOptions, readSettings, siteOf, type Settings } from '../shared/settings';
 import { checkImageUrl } from '../shared/url-policy';
 import { referrerFor, REFUSED_STATUSES, withReferrer } from './hotlink';
 import { CancelledError, JobQueue, ShedError, type Owner, type Priority } from './job-queue';
-import { fetchInOffscreen, inferInOffscreen, releaseInOffscreen } from './offscreen-client';
-import { bumpStat, getPrediction, getPredictionByHash, markChecked, recordResult, type PredictionRecord } from './prediction-store';
+import { fetchInOffscreen, inferInOffscreen, releaseInOffscreen, withAdaptiveIdle } from './offscreen-client';
+import { bumpStat, getPrediction, getPredictionByHash, getPredictions, markChecked, recordResult, touchPredictions, type PredictionRecord } from './prediction-store';
 
 const MAX_CONCURRENT = 4;
 /** A request that has not finished by then is answered "timed out" (fetch has its own, shorter one). */
@@ -184,7 +184,7 @@ async function judge(modelId: string, req: CheckRequest, engine: EngineOptions, 
 }
 
 /** Whether this request may write anything (cache, history, counters): not in incognito unless allowed. */
-function remembers(req: CheckRequest, settings: Settings): boolean {
+function remembers(req: Pick<CheckRequest, 'incognito'>, settings: Settings): boolean {
   return !req.incognito || settings.incognitoHistory;
 }
 
@@ -229,6 +229,55 @@ async function record(req: CheckRequest, modelId: string, outcome: Outcome, sett
   );
 }
 
+/** A cached prediction's verdict, labelled at the threshold in force. */
+function cachedVerdict(c: PredictionRecord, settings: Settings, model: ModelSummary): Verdict {
+  // Predictions cached before provenance was read have no evidence: the verdict simply lacks it.
+  return {
+    status: 'done',
+    pGenerated: c.pGenerated,
+    threshold: settings.threshold,
+    model,
+    fromCache: true,
+    ...(c.evidence ? { evidence: c.evidence } : {}),
+  };
+}
+
+export interface CachedAnswer {
+  url: string;
+  record: PredictionRecord;
+  verdict: Verdict;
+  /** Old enough to be checked against the server again (checkImage would revalidate it). */
+  stale: boolean;
+}
+
+/**
+ * What the cache already says about a page's addresses, in one read: no fetch, no inference,
+ * nothing written. Addresses the URL policy refuses for this tab are left out, as are unknown ones.
+ */
+export async function lookUpCached(urls: readonly string[], tabUrl: string, settings: Settings): Promise<CachedAnswer[]> {
+  let manifest: ModelManifest;
+  try {
+    manifest = await activeManifest();
+  } catch {
+    return []; // no model: content/check says why
+  }
+  const model = summarize(manifest);
+  const found = await getPredictions(manifest.id, urls.filter((url) => checkImageUrl(url, tabUrl).ok));
+  return [...found].map(([url, record]) => ({ url, record, verdict: cachedVerdict(record, settings, model), stale: isStale(record, settings) }));
+}
+
+/**
+ * Pictures a page badged from looked-up verdicts (they came near): used and counted now, as
+ * checkImage's cache hit is (nothing written in incognito unless allowed). Returns the verdicts.
+ */
+export async function useCached(urls: readonly string[], tab: Pick<CheckRequest, 'tabUrl' | 'incognito'>, settings: Settings): Promise<CachedAnswer[]> {
+  const answers = await lookUpCached(urls, tab.tabUrl, settings);
+  if (answers.length > 0 && remembers(tab, settings)) {
+    await Promise.all([touchPredictions(answers.map((a) => a.record)), bumpStat('cacheHits', answers.length)]).catch(() => undefined);
+  }
+  return answers;
+}
+
 /** The verdict, or null when every requester withdrew before the work started. */
 /** `settings`: the caller's fresh copy, so a batch of 64 pictures reads storage once, not 64 times. */
 export async function checkImage(req: CheckRequest, known?: Settings): Promise<Verdict | null> {
@@ -245,22 +294,14 @@ export async function checkImage(req: CheckRequest, known?: Settings): Promise<V
   const model = summarize(manifest);
   const remember = remembers(req, settings);
   const cached = req.bytes ? undefined : await getPrediction(manifest.id, req.url, remember);
-  // Predictions cached before provenance was read have no evidence: the verdict simply lacks it.
-  const fromCache = (c: PredictionRecord): Verdict => ({
-    status: 'done',
-    pGenerated: c.pGenerated,
-    threshold: settings.threshold,
-    model,
-    fromCache: true,
-    ...(c.evidence ? { evidence: c.evidence } : {}),
-  });
+  const fromCache = (c: PredictionRecord): Verdict => cachedVerdict(c, settings, model);
   if (cached && !isStale(cached, settings)) {
     // Counted after answering: a page scrolling past cached pictures must not wait on a write.
     if (remember) void bumpStat('cacheHits').catch(() => undefined);
     return fromCache(cached);
   }
 
-  const engine = await getEngineOptions();
+  const engine = await withAdaptiveIdle(await getEngineOptions());
   let outcome: Outcome;
   try {
     const key = `${manifest.id}\n${req.bytes ?? req.url}`;

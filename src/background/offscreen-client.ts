@@ -7,6 +7,8 @@ import { OFFSCREEN_REPLIES, type EngineStatus, type FetchReply, type JudgeReply,
 import type { Request } from '../shared/protocol/channel';
 import type { EngineOptions, Validators } from '../shared/protocol/shapes';
 import { engineDocument } from '../shared/platform';
+import { getEngineOptions } from '../shared/settings';
+import { idleReleaseFor, nextIdleStreak } from './idle-release';
 
 export const OFFSCREEN_PATH = 'src/offscreen/index.html';
 /** Where the browser lets it live: an offscreen document, or a frame of Firefox's event page. */
@@ -19,10 +21,32 @@ export async function closeOffscreen(): Promise<void> {
 
 /** chrome.storage.session: when the engine was last closed for being idle. */
 export const RELEASED_KEY = 'engine.releasedAt';
+/** chrome.storage.session: early comebacks in a row (src/background/idle-release.ts). */
+const IDLE_STREAK_KEY = 'engine.idleStreak';
+
+async function idleStreak(): Promise<number> {
+  const v = (await chrome.storage.session.get(IDLE_STREAK_KEY))[IDLE_STREAK_KEY];
+  return typeof v === 'number' ? v : 0;
+}
+
+/** `engine` with the idle period the recent releases call for. */
+export async function withAdaptiveIdle(engine: EngineOptions): Promise<EngineOptions> {
+  return { ...engine, idleReleaseMs: idleReleaseFor(engine.idleReleaseMs, await idleStreak()) };
+}
+
+/** The engine is loaded again: was it released too early? */
+async function noteComeback(): Promise<void> {
+  const s = await chrome.storage.session.get([RELEASED_KEY, IDLE_STREAK_KEY]);
+  const released = s[RELEASED_KEY];
+  const streak = typeof s[IDLE_STREAK_KEY] === 'number' ? (s[IDLE_STREAK_KEY] as number) : 0;
+  const next = nextIdleStreak(streak, typeof released === 'number' ? released : null, Date.now(), (await getEngineOptions()).idleReleaseMs);
+  await chrome.storage.session.set({ [IDLE_STREAK_KEY]: next });
+  await chrome.storage.session.remove(RELEASED_KEY);
+}
 
 async function ensureOffscreen(): Promise<void> {
   if (await host.exists()) return;
-  void chrome.storage.session.remove(RELEASED_KEY);
+  void noteComeback().catch(() => undefined);
   creating ??= host.create().finally(() => {
     creating = null;
   });

@@ -114,6 +114,28 @@ export async function getPrediction(modelId: string, url: string, touch = true):
   return record;
 }
 
+/**
+ * Looks many URLs up in one read-only transaction (a page's pictures, as they are found); touches
+ * nothing: a picture counts as used when it is shown (`touchPredictions`).
+ */
+export async function getPredictions(modelId: string, urls: readonly string[]): Promise<Map<string, PredictionRecord>> {
+  const tx = (await openStore()).transaction('predictions', 'readonly');
+  const records = await Promise.all(urls.map((url) => tx.store.get(predictionKey(modelId, url))));
+  await tx.done;
+  const found = new Map<string, PredictionRecord>();
+  records.forEach((r, i) => r && found.set(urls[i] as string, r));
+  return found;
+}
+
+/** Marks these predictions used now (for eviction), in one transaction, those not touched within the last minute. */
+export async function touchPredictions(records: Iterable<PredictionRecord>): Promise<void> {
+  const now = Date.now();
+  const old = [...records].filter((r) => now - r.lastUsedAt > 60_000);
+  if (old.length === 0) return;
+  const tx = (await openStore()).transaction('predictions', 'readwrite');
+  await Promise.all([...old.map((r) => tx.store.put({ ...r, lastUsedAt: now })), tx.done]);
+}
+
 export async function getPredictionByHash(modelId: string, sha256: string): Promise<PredictionRecord | undefined> {
   return (await openStore()).getFromIndex('predictions', 'byHash', [modelId, sha256]);
 }
@@ -171,11 +193,11 @@ export async function countPredictions(): Promise<number> {
   return (await openStore()).count('predictions');
 }
 
-/** Increments a counter atomically (one readwrite transaction). */
-export async function bumpStat(name: StatName): Promise<void> {
+/** Increments a counter by `by` atomically (one readwrite transaction). */
+export async function bumpStat(name: StatName, by = 1): Promise<void> {
   const tx = (await openStore()).transaction('stats', 'readwrite');
   const current = await tx.store.get(name);
-  await tx.store.put({ name, value: (current?.value ?? 0) + 1 });
+  await tx.store.put({ name, value: (current?.value ?? 0) + by });
   await tx.done;
 }
 

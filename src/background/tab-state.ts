@@ -45,17 +45,40 @@ export async function readCounts(tabId: number, threshold?: number): Promise<Tab
 }
 
 export function recordVerdict(tabId: number, url: string, verdict: Verdict): Promise<void> {
-  return serial(async () => {
-    if (verdict.status === 'failed' && verdict.reason === 'too-small') return; // skipped, not counted
+  return recordVerdicts(tabId, [[url, verdict]]);
+}
+
+/** Verdicts waiting for their tab's next update, by tab: they are written together. */
+const waiting = new Map<number, { verdicts: Array<[string, Verdict]>; done: Promise<void> }>();
+
+/**
+ * Counts verdicts of a tab's pictures. Verdicts arriving while an update is under way are
+ * written together in the next one: one read, one write and one toolbar update for a burst.
+ */
+export function recordVerdicts(tabId: number, verdicts: Array<[string, Verdict]>): Promise<void> {
+  const joined = waiting.get(tabId);
+  if (joined) {
+    joined.verdicts.push(...verdicts);
+    return joined.done;
+  }
+  const batch = { verdicts: [...verdicts], done: Promise.resolve() };
+  waiting.set(tabId, batch);
+  batch.done = serial(async () => {
+    waiting.delete(tabId);
+    const counted = batch.verdicts.filter(([, v]) => !(v.status === 'failed' && v.reason === 'too-small')); // skipped, not counted
+    if (counted.length === 0) return;
     const c = await readStored(tabId);
-    if (verdict.status === 'failed') {
-      if (!c.failed.includes(url)) c.failed.push(url);
-    } else if (!c.scores.some(([u]) => u === url)) {
-      c.scores.push([url, verdict.pGenerated]);
+    for (const [url, verdict] of counted) {
+      if (verdict.status === 'failed') {
+        if (!c.failed.includes(url)) c.failed.push(url);
+      } else if (!c.scores.some(([u]) => u === url)) {
+        c.scores.push([url, verdict.pGenerated]);
+      }
     }
     await chrome.storage.session.set({ [key(tabId)]: c });
     await showCount(tabId);
   });
+  return batch.done;
 }
 
 export function resetTab(tabId: number): Promise<void> {

@@ -45,7 +45,7 @@ async function status(): Promise<StatusReply> {
   const released = (await chrome.storage.session.get(RELEASED_KEY))[RELEASED_KEY];
   const note = typeof released === 'number' ? 'released after a while without work; loads again on the next image' : null;
   return {
-    engine: { state: 'not-loaded', backend: null, note, model, progress: null, threads: null, precision: null, largestBatch: 0, loadMs: null, inferred: { images: 0, ms: 0 } },
+    engine: { state: 'not-loaded', backend: null, note, model, progress: null, threads: null, precision: null, largestBatch: 0, loadMs: null, loadSteps: null, inferred: { images: 0, ms: 0 } },
     stats,
   };
 }

@@ -1,18 +1,20 @@
-// One document's scan, and its decisions: discovery finds elements showing pictures, tracking
-// says which are in or near the viewport, each distinct picture (pictures.ts) is asked about once
+// One document's scan, and its decisions: discovery finds elements showing pictures, the cache is
+// asked at once what it knows about them (lookups.ts), tracking says which are in or near the
+// viewport, each distinct picture (pictures.ts) the cache did not know is asked about once
 // (visible first), requests for pictures that went far away before an answer are withdrawn, and
 // every element showing a picture gets its badge.
 
-import type { ScanPriority } from '../shared/protocol/content';
+import type { KnownVerdict, ScanPriority } from '../shared/protocol/content';
 import type { Verdict } from '../shared/protocol/shapes';
 import type { Settings } from '../shared/settings';
 import { BadgeLayer } from './badge-layer';
 import { Discovery } from './discovery';
 import { PageWatcher } from './page-watcher';
-import { askedAddress } from './page-bytes';
+import { Lookups } from './lookups';
+import { askedAddress, needsPageBytes } from './page-bytes';
 import { Pictures, type Picture } from './pictures';
 import { Requests, type Refusal } from './requests';
-import type { Reading, Source } from './sources';
+import { expectedUrl, type Reading, type Source } from './sources';
 import { tellBackground } from './to-background';
 import { Tracking, type Tracked } from './tracking';
 
@@ -29,6 +31,7 @@ export class PageScan {
   private readonly pictures: Pictures;
   private readonly discovery: Discovery;
   private readonly layer: BadgeLayer;
+  private readonly lookups: Lookups;
   /** On-demand mode until the user asks; then (and in automatic mode) pictures are asked about. */
   private asking: 'auto' | 'user' | null;
 
@@ -50,6 +53,14 @@ export class PageScan {
       signal,
     );
     this.pictures = new Pictures(requests);
+    this.lookups = new Lookups(
+      {
+        trigger: () => (this.asking === 'user' ? 'user' : 'auto'),
+        answered: (urls, known) => this.onLookedUp(urls, known),
+        refused: (refusal) => this.onRefused(refusal, []),
+      },
+      signal,
+    );
     this.tracking = new Tracking(
       {
         moved: (t) => {
@@ -80,8 +91,14 @@ export class PageScan {
 
   applySettings(next: Settings): void {
     const minChanged = next.minImageSize !== this.settings.minImageSize;
+    const thresholdChanged = next.threshold !== this.settings.threshold;
     this.settings = next;
-    if (next.scanMode === 'auto' && this.asking === null) this.asking = 'auto';
+    if (next.scanMode === 'auto' && this.asking === null) {
+      this.asking = 'auto';
+      for (const t of this.tracking.all()) this.lookUp(this.pictures.ensure(t.source.url));
+    }
+    // Every verdict is labelled at the threshold in force now, also those not drawn yet.
+    if (thresholdChanged) for (const p of this.pictures.all()) if (p.verdict) p.verdict = this.labelled(p.verdict);
     this.layer.setOptions(this.badgeOptions());
     if (minChanged) for (const t of this.tracking.all()) this.consider(t);
   }
@@ -103,10 +120,44 @@ export class PageScan {
       });
       return;
     }
-    picture.verdict = verdict;
+    picture.verdict = this.labelled(verdict);
+    picture.cached = null;
     picture.skipped = verdict.status === 'failed' && verdict.reason === 'too-small';
     for (const t of picture.elements) this.draw(t, picture);
     this.forgetIfUnused(picture);
+  }
+
+  /**
+   * The cache answered about `urls` (content/lookup): known pictures are drawn at once where near,
+   * the others (and stale ones) are asked about now if they are wanted.
+   */
+  private onLookedUp(urls: string[], known: KnownVerdict[]): void {
+    const byUrl = new Map(known.map((k) => [k.url, k]));
+    for (const url of urls) {
+      const picture = this.pictures.get(url);
+      if (!picture || picture.lookup !== 'waiting') continue; // forgotten meanwhile
+      picture.lookup = 'answered';
+      const k = byUrl.get(url);
+      // Answered by the context menu meanwhile (newer) or not known: nothing to take.
+      if (k && !picture.verdict) {
+        picture.verdict = this.labelled(k.verdict);
+        picture.cached = k.stale ? 'stale' : 'fresh';
+      }
+      for (const t of picture.elements) if (t.rendered) this.consider(t);
+    }
+  }
+
+  /** The verdict labelled at the threshold in force (the one it came with may be older). */
+  private labelled(verdict: Verdict): Verdict {
+    return verdict.status === 'done' && verdict.threshold !== this.settings.threshold ? { ...verdict, threshold: this.settings.threshold } : verdict;
+  }
+
+  /** Asks the cache about a picture just found, once, while the scan asks about pictures at all. */
+  private lookUp(picture: Picture): void {
+    // The page's own bytes are cached by their hash only: nothing to look up by address.
+    if (picture.lookup !== 'no' || picture.verdict || this.asking === null || needsPageBytes(picture.url)) return;
+    picture.lookup = 'waiting';
+    this.lookups.lookUp(picture.url);
   }
 
   /** Pictures whose request the worker shed (its queue was full) while they were near. */
@@ -154,7 +205,8 @@ export class PageScan {
    */
   showMenuVerdict(url: string, verdict: Verdict, pointed?: { el: Element; source: Source }): void {
     const picture = this.pictures.ensure(url);
-    picture.verdict = verdict;
+    picture.verdict = this.labelled(verdict);
+    picture.cached = null;
     picture.skipped = false;
     picture.asked = true;
     const shown = new Map<Element, Source>();
@@ -181,7 +233,9 @@ export class PageScan {
 
   private track(el: Element, source: Source): Tracked {
     const t = this.tracking.track(el, source);
-    this.pictures.ensure(source.url).elements.add(t);
+    const picture = this.pictures.ensure(source.url);
+    picture.elements.add(t);
+    this.lookUp(picture);
     return t;
   }
 
@@ -197,7 +251,13 @@ export class PageScan {
 
   private onFound(el: Element, reading: Reading): void {
     const t = this.tracking.get(el);
-    if (reading === 'wait') return; // looked at again when it loads
+    if (reading === 'wait') {
+      // Looked at again when it loads; the cache can be asked about it already (a lazy picture
+      // or one just inserted then finds its verdict waiting).
+      const url = expectedUrl(el);
+      if (url && !this.pictures.get(url)) this.lookUp(this.pictures.ensure(url));
+      return;
+    }
     if (!reading) {
       if (t) this.untrack(t);
       return;
@@ -231,10 +291,13 @@ export class PageScan {
       this.withdrawIfUnwanted(picture);
       return;
     }
-    if (picture.verdict) {
+    // A stale cached verdict shows while the picture is checked again.
+    if (picture.verdict && picture.cached !== 'stale') {
       this.draw(t, picture);
       return;
     }
+    // The cache is being asked about it: checked, if at all, once it answered (onLookedUp).
+    if (picture.lookup === 'waiting') return;
     const wanted = this.asking === 'user' || (this.asking === 'auto' && t.near);
     if (!wanted) {
       this.withdrawIfUnwanted(picture);
@@ -283,6 +346,10 @@ export class PageScan {
       return;
     }
     this.layer.show(t.el, this.shown(t, picture));
+    if (picture.cached === 'fresh' && !picture.reported) {
+      picture.reported = true;
+      this.lookups.shown(picture.url);
+    }
   }
 
   /** A request whose pictures all went far away (or away) before its answer is withdrawn. */

@@ -15,6 +15,14 @@ export interface Picture {
   skipped: boolean;
   /** The user asked about this picture from the context menu: badged whatever its size. */
   asked: boolean;
+  /** The cache's answer about it (content/lookup): not asked, awaited (nothing is checked meanwhile), or had. */
+  lookup: 'no' | 'waiting' | 'answered';
+  /**
+   * `verdict` came from that lookup: 'fresh' (shown as it is; reported once badged, `reported`),
+   * or 'stale' (shown, and asked about again when it comes near). null: it came from a check.
+   */
+  cached: 'fresh' | 'stale' | null;
+  reported: boolean;
   /**
    * The server refused the extension's fetch and the page is reading the picture itself: this
    * refusal is shown if the page cannot (a cross-origin picture without CORS).
@@ -32,6 +40,10 @@ export class Pictures {
     return this.byUrl.get(url);
   }
 
+  all(): IterableIterator<Picture> {
+    return this.byUrl.values();
+  }
+
   /** Still known: not forgotten since. */
   has(picture: Picture): boolean {
     return this.byUrl.get(picture.url) === picture;
@@ -41,7 +53,7 @@ export class Pictures {
   ensure(url: string): Picture {
     let p = this.byUrl.get(url);
     if (!p) {
-      p = { url, elements: new Set(), requestId: null, verdict: null, skipped: false, asked: false, refusal: null };
+      p = { url, elements: new Set(), requestId: null, verdict: null, skipped: false, asked: false, lookup: 'no', cached: null, reported: false, refusal: null };
       this.byUrl.set(url, p);
     }
     return p;

@@ -40,6 +40,16 @@ function readImg(img: HTMLImageElement): Reading {
   return { kind: 'img', url, natural: broken ? null : { width: img.naturalWidth, height: img.naturalHeight } };
 }
 
+/**
+ * The address an <img> still loading ('wait') is expected to show, as far as the page has said:
+ * its chosen source, else its src (a srcset choice may still differ). Only for asking the cache early.
+ */
+export function expectedUrl(el: Element): string | null {
+  if (!(el instanceof HTMLImageElement)) return null;
+  const url = el.currentSrc || el.src;
+  return url && judgeableUrl(url) ? url : null;
+}
+
 function readPoster(video: HTMLVideoElement): Reading {
   const url = video.poster;
   // The poster shows until the video plays its first frame.

@@ -108,8 +108,8 @@ export async function planInt8Variant(int8Graph: Uint8Array, fp32Graph: Uint8Arr
 }
 
 /**
- * The variant's weights file, in parts of about `partBytes` (a part holds whole tensors; one
- * larger tensor makes a larger part). `readFp32(offset, length)` reads the fp32 weights file.
+ * The variant's weights file, in parts of at most `partBytes` (a part holds whole tensors; a larger
+ * tensor is a part of its own). `readFp32(offset, length)` reads the fp32 weights file.
  */
 export async function* int8WeightParts(
   plan: Int8Plan,
@@ -152,11 +152,13 @@ export async function* int8WeightParts(
     return both;
   };
   for (const e of plan.entries) {
+    // A part ends before a tensor that would take it past partBytes (so no part is larger than
+    // partBytes or than one tensor and its padding).
+    if (size > 0 && size + (e.offset - at) + e.length > partBytes) yield flush();
     if (e.offset > at) add(new Uint8Array(e.offset - at));
     const bytes = e.kind === 'copy' ? await readFp32(e.from.offset, e.from.length) : (await quantised(e))[e.kind];
     if (bytes.length !== e.length) throw new Error(`${e.name}: made ${bytes.length} bytes, the graph says ${e.length}`);
     add(bytes);
-    if (size >= partBytes) yield flush();
   }
   if (size > 0) yield flush();
 }

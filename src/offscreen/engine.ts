@@ -12,12 +12,20 @@
 import type * as ort from 'onnxruntime-web/jspi';
 import type { ModelManifest } from '../detector/manifest';
 import { probeInput, probeMaxDiff, probeReproduced } from '../detector/probe';
-import type { Backend, EngineStatus } from '../shared/protocol/offscreen';
+import type { Backend, EngineStatus, LoadSteps } from '../shared/protocol/offscreen';
 import type { EngineOptions } from '../shared/protocol/shapes';
 import { loadActiveFamily, summarize, type ActiveModel } from '../shared/model-registry';
 import { loadPlan, runWithinLimit } from '../detector/variants';
 import { externalizeInitializers, OnnxFormatError } from '../detector/onnx-external';
-import { storedOnnxBlob, storedWeightsBlob } from '../shared/model-store';
+import {
+  CHUNKS_FILE,
+  parseChunkHashes,
+  readChunkHashes,
+  storedOnnxBlob,
+  storedWeightsBlob,
+  WEIGHTS_CHUNKS_FILE,
+  type ChunkHashes,
+} from '../shared/model-store';
 import { sha256Hex } from '../detector/sha256';
 import type { HashReply, HashRequest } from './hash-worker';
 import { ortRuntime, type Ort } from './ort-runtime';
@@ -72,13 +80,26 @@ async function runLogits(l: Loaded, input: Float32Array, batch: number): Promise
   });
 }
 
-/** Runs the manifest's probe; returns the largest logit difference from the reference. */
+/**
+ * How many images of the manifest's probe a backend runs at load. On WebAssembly the probe costs
+ * a whole CPU inference per image (about a third of a ConvNeXt-Large cold start, measured with the
+ * engine bench), so it runs the first image alone; WebGPU runs the whole probe batch, which also
+ * proves its kernels over a batch of several images. The probe input's first image is the same
+ * tensor in either (probeInput is defined element by element), so its logits are the reference's first row.
+ */
+function probeImages(backend: Backend, manifest: ModelManifest): number {
+  return backend === 'wasm' ? 1 : manifest.probe.batch;
+}
+
+/** Runs the manifest's probe (probeImages of it); returns the largest logit difference from the reference. */
 async function probeError(l: Loaded, perturb = false): Promise<number> {
   const [, , h, w] = l.manifest.input.shape;
-  const got = await runLogits(l, probeInput(l.manifest.probe.batch, h, w), l.manifest.probe.batch);
+  const batch = probeImages(l.backend, l.manifest);
+  const got = await runLogits(l, probeInput(batch, h, w), batch);
   // Test builds only: pretend the backend computes something else.
   if (__REALFAKE_TEST__ && perturb) for (let i = 0; i < got.length; i++) got[i] = (got[i] ?? 0) + 1;
-  return probeMaxDiff(got, l.manifest.probe.logits);
+  const perImage = l.manifest.probe.logits.length / l.manifest.probe.batch;
+  return probeMaxDiff(got, l.manifest.probe.logits.slice(0, batch * perImage));
 }
 
 /** The packaged model file as a Blob (held by the browser, not in this document's memory). */
@@ -91,10 +112,16 @@ async function fetchModel(url: string, expected: number): Promise<Blob> {
 }
 
 /**
- * Checks `file` against `sha256` in a worker; `progress` gets the share hashed so far. Returns the
- * check (rejecting on a mismatch) and a way to stop it.
+ * Checks `file` in a worker: each part against `parts` when the install recorded them, else the
+ * whole file against `sha256`. `progress` gets the share checked so far. Returns the check
+ * (rejecting on a mismatch) and a way to stop it.
  */
-function verifyInWorker(file: Blob, sha256: string, progress: (share: number) => void): { checked: Promise<void>; stop: () => void } {
+function verifyInWorker(
+  file: Blob,
+  sha256: string,
+  parts: ChunkHashes | null,
+  progress: (share: number) => void,
+): { checked: Promise<void>; stop: () => void } {
   const worker = new Worker(new URL('./hash-worker.ts', import.meta.url), { type: 'module' });
   const checked = new Promise<void>((resolve, reject) => {
     worker.onmessage = (e: MessageEvent<HashReply>) => {
@@ -102,7 +129,8 @@ function verifyInWorker(file: Blob, sha256: string, progress: (share: number) =>
       if (m.kind === 'progress') return progress(m.bytes / Math.max(1, file.size));
       worker.terminate();
       if (m.kind === 'error') reject(new Error(`model file could not be read: ${m.message}`));
-      else if (m.hex !== sha256) reject(new Error('model file does not match its manifest (SHA-256)'));
+      else if (m.kind === 'parts-done' && m.mismatch !== null) reject(new Error(`model file does not match its manifest (SHA-256 of part ${m.mismatch + 1} of ${parts?.parts.length})`));
+      else if (m.kind === 'done' && m.hex !== sha256) reject(new Error('model file does not match its manifest (SHA-256)'));
       else resolve(progress(1));
     };
     worker.onerror = (e) => {
@@ -112,8 +140,18 @@ function verifyInWorker(file: Blob, sha256: string, progress: (share: number) =>
   });
   // Awaited only once the session is built; a rejection before then is not "unhandled".
   checked.catch(() => undefined);
-  worker.postMessage({ file } satisfies HashRequest);
+  worker.postMessage({ file, ...(parts ? { parts: parts.parts } : {}) } satisfies HashRequest);
   return { checked, stop: () => worker.terminate() };
+}
+
+/** The part hashes packaged beside a model file (written by the build), if any. */
+async function packagedChunkHashes(onnxUrl: string, onnx: { sha256: string; bytes: number }): Promise<ChunkHashes | null> {
+  try {
+    const res = await fetch(new URL(CHUNKS_FILE, onnxUrl));
+    return res.ok ? parseChunkHashes(await res.json(), onnx) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The name under which the model file is handed to ORT as the external data of its own graph. */
@@ -151,6 +189,18 @@ export function defaultThreads(): number {
   return Math.max(1, (navigator.hardwareConcurrency || 2) - 1);
 }
 
+interface Opened {
+  id: string;
+  input: SessionInput;
+  checked: Promise<void>;
+  stop: () => void;
+  checkStarted: number;
+  /** When the check passed. */
+  checkEnded: Promise<number>;
+  how: LoadSteps['check'];
+  openMs: number;
+}
+
 interface Waiting {
   input: Float32Array;
   resolve: (r: { logits: Float32Array; backend: Backend; batch: number }) => void;
@@ -174,6 +224,7 @@ export class Engine {
     precision: null,
     largestBatch: 0,
     loadMs: null,
+    loadSteps: null,
     inferred: { images: 0, ms: 0 },
   };
 
@@ -191,25 +242,37 @@ export class Engine {
    * One installed model's file, ready for ORT, with its SHA-256 check started beside it (load
    * progress in the status is the share checked).
    */
-  private async openModel({ manifest, onnxUrl, storedId }: ActiveModel): Promise<{ input: SessionInput; checked: Promise<void>; stop: () => void }> {
+  private async openModel({ manifest, onnxUrl, storedId }: ActiveModel): Promise<Opened> {
+    const t0 = performance.now();
     // A downloaded model is read from OPFS, a packaged one from the extension package.
-    const file = storedId !== null ? await storedOnnxBlob(storedId, manifest.onnx.bytes) : await fetchModel(onnxUrl ?? '', manifest.onnx.bytes);
+    const [file, parts] =
+      storedId !== null
+        ? await Promise.all([storedOnnxBlob(storedId, manifest.onnx.bytes), readChunkHashes(storedId, manifest.onnx)])
+        : await Promise.all([fetchModel(onnxUrl ?? '', manifest.onnx.bytes), packagedChunkHashes(onnxUrl ?? '', manifest.onnx)]);
+    const progress = (share: number): void => {
+      this.status.progress = share;
+    };
+    const opened = (input: SessionInput, check: { checked: Promise<void>; stop: () => void }, how: LoadSteps['check']): Opened => {
+      const checkStarted = performance.now();
+      const checkEnded = check.checked.then(() => performance.now());
+      checkEnded.catch(() => undefined);
+      return { id: manifest.id, input, ...check, checkStarted, checkEnded, how, openMs: performance.now() - t0 };
+    };
     if (manifest.weights && storedId !== null) {
       // Imported from a checkpoint: a small graph (checked here) whose weights are external data in
       // the weights file (checked in the worker, as a whole model file is).
       const graph = new Uint8Array(await file.arrayBuffer());
       if (sha256Hex(graph) !== manifest.onnx.sha256) throw new Error('model graph does not match its manifest (SHA-256)');
-      const weights = await storedWeightsBlob(storedId, manifest.weights.bytes);
-      const check = verifyInWorker(weights, manifest.weights.sha256, (share) => {
-        this.status.progress = share;
-      });
-      return { input: { graph, externalData: [{ path: manifest.weights.file, data: weights }] }, ...check };
+      const [weights, weightParts] = await Promise.all([
+        storedWeightsBlob(storedId, manifest.weights.bytes),
+        readChunkHashes(storedId, manifest.weights, WEIGHTS_CHUNKS_FILE),
+      ]);
+      const check = verifyInWorker(weights, manifest.weights.sha256, weightParts, progress);
+      return opened({ graph, externalData: [{ path: manifest.weights.file, data: weights }] }, check, weightParts ? 'parts' : 'stream');
     }
-    const check = verifyInWorker(file, manifest.onnx.sha256, (share) => {
-      this.status.progress = share;
-    });
+    const check = verifyInWorker(file, manifest.onnx.sha256, parts, progress);
     try {
-      return { input: await sessionInput(file), ...check };
+      return opened(await sessionInput(file), check, parts ? 'parts' : 'stream');
     } catch (e) {
       check.stop();
       throw e;
@@ -217,7 +280,8 @@ export class Engine {
   }
 
   private async loadSession(options: EngineOptions): Promise<Loaded> {
-    this.status = { ...this.status, state: 'loading', note: null, progress: 0 };
+    this.status = { ...this.status, state: 'loading', note: null, progress: 0, loadSteps: null };
+    const t0 = performance.now();
     const family = await loadActiveFamily();
     const runtime = await ortRuntime();
 
@@ -229,6 +293,7 @@ export class Engine {
     // with the bench: each third load in a browser, never once the cache was cleared). Compiling
     // the 16 MB binary each load is cheap next to reading the model.
     runtime.ort.env.wasm.wasmBinary ??= await (await fetch(chrome.runtime.getURL(runtime.wasmPath))).arrayBuffer();
+    const runtimeMs = performance.now() - t0;
     const notes: string[] = [];
     if (!crossOriginIsolated && wanted > 1) notes.push('not cross-origin isolated, so WebAssembly runs on 1 thread');
     if (!runtime.jspi) notes.push('no JavaScript Promise Integration here, so the model file is held in memory whole while it loads');
@@ -242,7 +307,7 @@ export class Engine {
       notes.unshift('the model is installed only in fp16, which needs WebGPU shader-f16, not offered here');
     }
     const failures: string[] = [];
-    let opened: { id: string; input: SessionInput; checked: Promise<void>; stop: () => void } | null = null;
+    let opened: Opened | null = null;
     try {
       for (const [i, { backend, model }] of plan.entries()) {
         const { manifest } = model;
@@ -255,7 +320,7 @@ export class Engine {
         if (opened === null || opened.id !== manifest.id) {
           opened?.stop();
           opened = null;
-          opened = { id: manifest.id, ...(await this.openModel(model)) };
+          opened = await this.openModel(model);
         }
         const { input, checked } = opened;
         let session: ort.InferenceSession | null = null;
@@ -264,12 +329,25 @@ export class Engine {
           const failInit = __REALFAKE_TEST__ && backend === 'webgpu' && options.faults?.failWebGpuInit === true;
           const perturb = __REALFAKE_TEST__ && backend === 'webgpu' && options.faults?.perturbWebGpuProbe === true;
           if (failInit) throw new Error('injected fault: WebGPU initialisation failed');
+          const tSession = performance.now();
           session = await runtime.ort.InferenceSession.create(input.graph, sessionOptions(backend, input.externalData));
           const loaded: Loaded = { ort: runtime.ort, session, manifest, backend };
+          const tProbe = performance.now();
           const err = await probeError(loaded, perturb);
           if (probeReproduced(err, manifest.probe.tolerance)) {
+            const tWait = performance.now();
             // Nothing is judged before the whole file is known to be the manifest's.
             await checked;
+            this.status.loadSteps = {
+              runtimeMs,
+              openMs: opened.openMs,
+              sessionMs: tProbe - tSession,
+              probeMs: tWait - tProbe,
+              checkMs: (await opened.checkEnded) - opened.checkStarted,
+              checkWaitMs: performance.now() - tWait,
+              check: opened.how,
+              readyAt: Date.now(),
+            };
             if (failures.length > 0) notes.unshift(`${failures.join('; ')}; using ${what}`);
             this.status.note = notes.join('; ') || null;
             return loaded;
@@ -360,6 +438,8 @@ export class Engine {
         } catch (e) {
           for (const w of batch) w.reject(e);
         }
+        // The next batch's inference holds this thread: let this batch's callers reply first.
+        if (this.waiting.length > 0) await new Promise((r) => setTimeout(r, 0));
       }
     } finally {
       this.running = false;

@@ -72,18 +72,22 @@ export async function judgeHeld(engine: Engine, token: string, minSide: number, 
   // Provenance is read alongside the model; it never throws and never affects the score.
   const evidence = readEvidence(h.metadata, evidenceOptions(h.metadata, h.blob));
   try {
-    const { manifest } = await engine.ensureLoaded(options);
+    // Decoded while the model may still be loading: the first verdicts then wait for the load and
+    // their inference only.
     const image = await decodeImage(h.blob);
     if (Math.min(image.width, image.height) < minSide) {
       return { ok: false, reason: 'too-small', detail: `${image.width}x${image.height} px` };
     }
+    // Made before the inference, so the reply goes out as soon as the logits are known: the next
+    // batch's inference holds this thread, and the thumbnail's encoding needs it.
+    const thumbnail = await makeThumbnail(image).catch(() => null);
+    const { manifest } = await engine.ensureLoaded(options);
     const input = preprocessImage(image, manifest.preprocessing);
     const { logits, backend } = await engine.infer(input, options);
     const { pGenerated } = scoreLogits(logits, manifest);
     if (!Number.isFinite(pGenerated)) {
       return { ok: false, reason: 'model-error', detail: 'model returned no usable score' };
     }
-    const thumbnail = await makeThumbnail(image).catch(() => null);
     return { ok: true, pGenerated, logits: Array.from(logits), backend, thumbnail, evidence: await evidence };
   } catch (e) {
     if (e instanceof DecodeError) return { ok: false, reason: 'undecodable', detail: e.message };

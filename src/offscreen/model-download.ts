@@ -14,6 +14,7 @@ import { checkModelUrl, onnxUrlOf, resumesAt } from '../detector/model-source';
 import { Sha256 } from '../detector/sha256';
 import { readModelsIndex } from '../shared/model-registry';
 import {
+  chunkHashes,
   chunkSizeFor,
   finishInstall,
   modelDir,
@@ -22,6 +23,7 @@ import {
   readJson,
   readStoredModel,
   removeStoredModel,
+  webCryptoSha256Hex,
   writeFile,
   type DownloadProgress,
 } from '../shared/model-store';
@@ -134,7 +136,10 @@ async function download(manifestUrl: URL, status: ModelDownloadStatus, signal: A
   const sameFile =
     saved?.manifestUrl === manifestUrl.href &&
     (saved.manifest as { onnx?: { sha256?: unknown } } | undefined)?.onnx?.sha256 === manifest.onnx.sha256 &&
-    saved.chunkSize === chunkSizeFor(manifest.onnx.bytes);
+    saved.chunkSize === chunkSizeFor(manifest.onnx.bytes) &&
+    // A download saved before part hashes were kept starts again.
+    Array.isArray(saved.parts) &&
+    saved.parts.length === saved.chunks;
   if (!sameFile && saved !== undefined) {
     // An unfinished download of another file under this id: its chunks must not mix with ours.
     await removeStoredModel(id);
@@ -143,7 +148,7 @@ async function download(manifestUrl: URL, status: ModelDownloadStatus, signal: A
   }
   let progress: DownloadProgress = sameFile
     ? saved
-    : { manifestUrl: manifestUrl.href, manifest: raw, chunkSize: chunkSizeFor(manifest.onnx.bytes), chunks: 0, hash: new Sha256().state(), etag: null };
+    : { manifestUrl: manifestUrl.href, manifest: raw, chunkSize: chunkSizeFor(manifest.onnx.bytes), chunks: 0, hash: new Sha256().state(), parts: [], etag: null };
 
   const onnxUrl = onnxUrlOf(manifestUrl, manifest.onnx.file);
   for (let attempt = 1; ; attempt++) {
@@ -163,7 +168,14 @@ async function download(manifestUrl: URL, status: ModelDownloadStatus, signal: A
   if (sha !== manifest.onnx.sha256) {
     throw new Error(`the downloaded file's SHA-256 ${sha} does not match the manifest's ${manifest.onnx.sha256}: refused (corrupt, or not the file the manifest describes)`);
   }
-  await finishInstall(dir, { manifestUrl: manifestUrl.href }, text); // from now on the model counts as installed
+  const size = progress.chunkSize;
+  const total = manifest.onnx.bytes;
+  const chunks = chunkHashes(
+    sha,
+    total,
+    progress.parts.map((sha256, i) => ({ bytes: Math.min(size, total - i * size), sha256 })),
+  );
+  await finishInstall(dir, { manifestUrl: manifestUrl.href }, text, chunks); // from now on the model counts as installed
 }
 
 /** One request for the rest of the file; returns the progress once the whole file is written. */
@@ -189,7 +201,7 @@ async function transfer(
     status.resumedFrom.push(from);
   } else if (res.status === 200) {
     // The server sends the whole file (no ranges, or it changed): start again from byte 0.
-    p = { ...p, chunks: 0, hash: new Sha256().state(), etag: res.headers.get('etag') };
+    p = { ...p, chunks: 0, hash: new Sha256().state(), parts: [], etag: res.headers.get('etag') };
   } else {
     await res.body?.cancel();
     throw new Error(`cannot download ${url.href}: HTTP ${res.status}`);
@@ -202,8 +214,9 @@ async function transfer(
   let fill = 0;
   const commit = async (data: Uint8Array<ArrayBuffer>): Promise<void> => {
     hash.update(data);
+    const part = await webCryptoSha256Hex(data);
     await writeFile(dir, partName(p.chunks), data);
-    p = { ...p, chunks: p.chunks + 1, hash: hash.state() };
+    p = { ...p, chunks: p.chunks + 1, hash: hash.state(), parts: [...p.parts, part] };
     await writeFile(dir, PROGRESS_FILE, JSON.stringify(p));
     written += data.length;
   };

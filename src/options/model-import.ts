@@ -75,14 +75,15 @@ export async function importModelFiles(files: readonly File[], progress: (p: Imp
     const total = manifest.onnx.bytes;
     progress({ phase: 'storing', done: 0, total });
     const read = async (at: number, n: number): Promise<Uint8Array<ArrayBuffer>> => new Uint8Array(await onnx.slice(at, at + n).arrayBuffer());
-    const sha = await writeChunks(dir, total, read, (done) => progress({ phase: 'storing', done, total }));
+    const chunks = await writeChunks(dir, total, read, (done) => progress({ phase: 'storing', done, total }));
+    const sha = chunks.sha256;
     progress({ phase: 'verifying', done: total, total });
     if (sha !== manifest.onnx.sha256) {
       throw new ImportError(
         `${fileName(onnx)}’s SHA-256 ${sha} does not match the manifest’s ${manifest.onnx.sha256}: refused (corrupt, or not the file the manifest describes)`,
       );
     }
-    await finishInstall(dir, { importedFrom: fileName(onnx) }, text);
+    await finishInstall(dir, { importedFrom: fileName(onnx) }, text, chunks);
   } catch (e) {
     await removeStoredModel(id).catch(() => undefined);
     throw e;

@@ -25,6 +25,7 @@ import { ortRuntime } from '../offscreen/ort-runtime';
 import { Int8VariantError, makeInt8Variant } from './int8-import';
 import { readModelsIndex } from './model-registry';
 import {
+  chunkHashes,
   finishInstall,
   IMPORT_FILE,
   modelDir,
@@ -33,8 +34,11 @@ import {
   readStoredModel,
   removeStoredModel,
   storedWeightsBlob,
+  webCryptoSha256Hex,
   weightsPartName,
+  WEIGHTS_CHUNKS_FILE,
   writeFile,
+  type PartHash,
 } from './model-store';
 
 /** The weights file's name in the graph's external data and in the manifest. */
@@ -73,6 +77,8 @@ interface SavedImport {
   toFetch: number;
   /** SHA-256 of each stored range's source bytes, in order. */
   rangeSha256: string[];
+  /** Each weights part as stored (its size and SHA-256), in order: the load checks them (WEIGHTS_CHUNKS_FILE). */
+  weightParts?: PartHash[];
   /** SHA-256 state of the weights file so far. */
   hash: Sha256State;
 }
@@ -223,6 +229,7 @@ export async function importCheckpoint(req: CheckpointImportRequest): Promise<Mo
       fetched: 0,
       toFetch: plan.fetchBytes,
       rangeSha256: [],
+      weightParts: [],
       hash: new Sha256().state(),
     };
     if (!saved) await writeFile(dir, IMPORT_FILE, JSON.stringify(state));
@@ -243,6 +250,7 @@ export async function importCheckpoint(req: CheckpointImportRequest): Promise<Mo
         unitsDone: i + 1,
         fetched: state.fetched + fetched.length,
         rangeSha256: [...state.rangeSha256, sha256Hex(fetched)],
+        weightParts: state.weightParts ? [...state.weightParts, { bytes: out.length, sha256: await webCryptoSha256Hex(out) }] : undefined,
         hash: hash.state(),
       };
       await writeFile(dir, IMPORT_FILE, JSON.stringify(state));
@@ -257,6 +265,10 @@ export async function importCheckpoint(req: CheckpointImportRequest): Promise<Mo
     const manifest = manifestFor(req, placed.architecture, placedGraph, weights, probe);
     const ranges = plan.units.map((u, k) => ({ start: u.start, end: u.end, sha256: state.rangeSha256[k] }));
     await writeFile(dir, 'ranges.json', JSON.stringify({ origin: req.origin, fileBytes: source.size, layout: placed.layout, prefix: placed.prefix, ranges }));
+    // An import continued from one saved before part hashes were kept has none: its load hashes the weights whole.
+    if (state.weightParts?.length === plan.units.length) {
+      await writeFile(dir, WEIGHTS_CHUNKS_FILE, JSON.stringify(chunkHashes(weights.sha256, weights.bytes, state.weightParts)));
+    }
     const from = req.origin.includes('://') ? { manifestUrl: req.origin } : { importedFrom: req.origin };
     await finishInstall(dir, from, JSON.stringify(manifest, null, 2));
     await dir.removeEntry(IMPORT_FILE).catch(() => undefined);

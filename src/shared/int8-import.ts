@@ -14,7 +14,22 @@ import { DEFAULT_THRESHOLD, scoreLogits } from '../detector/scores';
 import { Sha256, sha256Hex } from '../detector/sha256';
 import { agreementInputs, SYNTHETIC_SEED } from '../detector/synthetic-pictures';
 import { ortRuntime } from '../offscreen/ort-runtime';
-import { finishInstall, modelDir, partName, readStoredModel, removeStoredModel, storedOnnxBlob, storedWeightsBlob, weightsPartName, writeFile, type ModelSource } from './model-store';
+import {
+  chunkHashes,
+  finishInstall,
+  modelDir,
+  partName,
+  readStoredModel,
+  removeStoredModel,
+  storedOnnxBlob,
+  storedWeightsBlob,
+  WEIGHTS_CHUNKS_FILE,
+  webCryptoSha256Hex,
+  weightsPartName,
+  writeFile,
+  type ModelSource,
+  type PartHash,
+} from './model-store';
 
 const PROBE_BATCH = 2;
 /** An int8 model's probe tolerance, the converter's (tools/realfake_ref/defaults.py PROBE_TOLERANCE). */
@@ -107,12 +122,16 @@ export async function makeInt8Variant(req: Int8VariantRequest): Promise<ModelMan
     if (!dir) throw new Error('cannot create the model folder (browser storage unavailable?)');
     try {
       const hash = new Sha256();
-      let i = 0;
+      const parts: PartHash[] = [];
       for await (const part of int8WeightParts(plan, async (o, n) => new Uint8Array(await fp32Weights.slice(o, o + n).arrayBuffer()))) {
         signal.throwIfAborted();
         hash.update(part);
-        await writeFile(dir, weightsPartName(i++), part);
+        await writeFile(dir, weightsPartName(parts.length), part);
+        parts.push({ bytes: part.length, sha256: await webCryptoSha256Hex(part) });
       }
+      const sha256 = hash.hex();
+      // Each part's SHA-256, which every load checks (as the fp32 import's).
+      await writeFile(dir, WEIGHTS_CHUNKS_FILE, JSON.stringify(chunkHashes(sha256, plan.bytes, parts)));
       await writeFile(dir, partName(0), plan.graph);
       const weights = await storedWeightsBlob(id, plan.bytes);
       const inputs = agreementInputs(PROBE_BATCH, fp32.preprocessing);
@@ -129,7 +148,7 @@ export async function makeInt8Variant(req: Int8VariantRequest): Promise<ModelMan
         id,
         name: `${fp32.name} int8`,
         onnx: { ...fp32.onnx, sha256: sha256Hex(plan.graph), bytes: plan.graph.length },
-        weights: { file: fp32.weights.file, sha256: hash.hex(), bytes: plan.bytes },
+        weights: { file: fp32.weights.file, sha256, bytes: plan.bytes },
         precision: 'int8',
         variantOf: fp32.id,
         agreement: measureAgreement(fp32, pGenerated(logits32, fp32), pGenerated(logits8, fp32)),

@@ -4,8 +4,12 @@
 //   models/<id>/part-00000.bin …   the ONNX file in chunks; each chunk is written and committed
 //                                  on its own, so an interrupted download keeps what it finished
 //   models/<id>/download.json      while downloading: where from, how far, the hash state so far
+//                                  and each committed part's hash
 //   models/<id>/source.json        once installed: the manifest URL (or the imported file's
 //                                  name) and when
+//   models/<id>/chunks.json        once installed: each part's SHA-256 (ChunkHashes below), so a
+//                                  load checks the parts with WebCrypto instead of hashing the
+//                                  whole file in JavaScript; absent for installs made before it
 //   models/<id>/weights-00000.bin …  a model imported from a checkpoint: its weights (float32),
 //                                  one part per fetched range; part-00000.bin is then its graph
 //   models/<id>/import.json        while importing a checkpoint: the ranges stored and their SHA-256
@@ -34,10 +38,77 @@ export interface StoredModel {
 /** How a model reached OPFS: downloaded from a manifest URL, or imported from local files. */
 export type ModelSource = { manifestUrl: string } | { importedFrom: string };
 
+export const CHUNKS_FILE = 'chunks.json';
+
 /** About 64 chunks per model, each between 64 KiB and 8 MiB (about 100 files for 800 MB). */
 export function chunkSizeFor(bytes: number): number {
   const KiB64 = 65_536;
   return Math.min(8 * 1024 * 1024, Math.max(KiB64, Math.ceil(bytes / 64 / KiB64) * KiB64));
+}
+
+/**
+ * chunks.json: the SHA-256 of each part of a model file, recorded when the file was installed
+ * (downloaded, imported or packaged), from the same bytes whose whole-file SHA-256 was checked
+ * against the manifest then (a checkpoint import, whose weights file it wrote itself, records
+ * that file's parts in weights-chunks.json). Every load checks each part against it (WebCrypto,
+ * native speed); the file is the manifest's only if `sha256` and `bytes` are the manifest's too.
+ *
+ *   { "v": 1, "sha256": "<whole file>", "bytes": N, "parts": [{ "bytes": n, "sha256": "<hex>" }, …] }
+ *
+ * The parts follow each other from byte 0 and their sizes add up to N (any sizes, up to
+ * MAX_PART_BYTES each). Whoever writes an install makes it with `chunkHashes`, hashing each part
+ * with `webCryptoSha256Hex` as it is written.
+ */
+export interface ChunkHashes {
+  v: 1;
+  /** The whole file's SHA-256 and size: the manifest's (`onnx` or `weights`). */
+  sha256: string;
+  bytes: number;
+  /** In file order; lower-case hex. */
+  parts: PartHash[];
+}
+export interface PartHash {
+  bytes: number;
+  sha256: string;
+}
+
+export const WEIGHTS_CHUNKS_FILE = 'weights-chunks.json';
+/** The largest part a record may name (the loader reads a part at a time into a buffer of the record's largest part). */
+export const MAX_PART_BYTES = 32 * 1024 * 1024;
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** SHA-256 of `data` (WebCrypto), lower-case hex. */
+export async function webCryptoSha256Hex(data: Uint8Array<ArrayBuffer>): Promise<string> {
+  return Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', data)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** The record of an installed file: its whole SHA-256 (checked against the manifest) and its parts'. */
+export function chunkHashes(sha256: string, bytes: number, parts: PartHash[]): ChunkHashes {
+  return { v: 1, sha256, bytes, parts };
+}
+
+/** `raw` as the part hashes of the file `file` describes, or null if it is not exactly that. */
+export function parseChunkHashes(raw: unknown, file: { sha256: string; bytes: number }): ChunkHashes | null {
+  if (typeof raw !== 'object' || raw === null) return null;
+  const c = raw as Partial<Record<keyof ChunkHashes, unknown>>;
+  if (c.v !== 1 || c.sha256 !== file.sha256 || c.bytes !== file.bytes || !Array.isArray(c.parts)) return null;
+  const parts: PartHash[] = [];
+  let total = 0;
+  for (const p of c.parts as unknown[]) {
+    const { bytes, sha256 } = (p ?? {}) as Partial<Record<keyof PartHash, unknown>>;
+    if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes <= 0 || bytes > MAX_PART_BYTES) return null;
+    if (typeof sha256 !== 'string' || !HEX64.test(sha256)) return null;
+    parts.push({ bytes, sha256 });
+    total += bytes;
+  }
+  return total === file.bytes ? chunkHashes(file.sha256, file.bytes, parts) : null;
+}
+
+/** The part hashes of installed model `id`'s file (`name`: CHUNKS_FILE or WEIGHTS_CHUNKS_FILE), if they describe `file`. */
+export async function readChunkHashes(id: string, file: { sha256: string; bytes: number }, name = CHUNKS_FILE): Promise<ChunkHashes | null> {
+  const dir = await modelDir(id, false);
+  return dir ? parseChunkHashes(await readJson(dir, name), file) : null;
 }
 
 /** What an unfinished download saved: enough to continue it. */
@@ -50,6 +121,8 @@ export interface DownloadProgress {
   chunks: number;
   /** SHA-256 state after those chunks. */
   hash: Sha256State;
+  /** Each of those chunks' own SHA-256 (ChunkHashes.parts so far). */
+  parts: string[];
   /** The server's ETag for the ONNX file, sent as If-Range when resuming. */
   etag: string | null;
 }
@@ -114,36 +187,40 @@ export const weightsPartName = (i: number): string => `weights-${String(i).padSt
 export const IMPORT_FILE = 'import.json';
 
 /**
- * Makes a model whose chunks are all written installed: where it came from, then its manifest
- * (last: its presence means "installed"), then the download's progress file goes.
+ * Makes a model whose chunks are all written installed: where it came from and its parts' hashes,
+ * then its manifest (last: its presence means "installed"), then the download's progress file goes.
  */
-export async function finishInstall(dir: FileSystemDirectoryHandle, source: ModelSource, manifestText: string): Promise<void> {
+export async function finishInstall(dir: FileSystemDirectoryHandle, source: ModelSource, manifestText: string, chunks?: ChunkHashes): Promise<void> {
   await writeFile(dir, SOURCE_FILE, JSON.stringify({ ...source, installedAt: Date.now() }));
+  if (chunks) await writeFile(dir, CHUNKS_FILE, JSON.stringify(chunks));
   await writeFile(dir, MANIFEST_FILE, manifestText);
   await dir.removeEntry(PROGRESS_FILE).catch(() => undefined);
 }
 
 /**
  * Stores the bytes `read` gives, chunk by chunk (chunkSizeFor), as model `dir`'s ONNX parts, and
- * returns their SHA-256, hashed as they pass. `read(at, n)` returns up to n bytes from `at`.
+ * returns the whole file's SHA-256 and each part's, hashed as they pass (to compare `sha256` with
+ * the manifest, then hand to finishInstall). `read(at, n)` returns up to n bytes from `at`.
  */
 export async function writeChunks(
   dir: FileSystemDirectoryHandle,
   total: number,
   read: (at: number, n: number) => Promise<Uint8Array<ArrayBuffer>>,
   progress: (written: number) => void,
-): Promise<string> {
+): Promise<ChunkHashes> {
   const size = chunkSizeFor(total);
   const hash = new Sha256();
+  const parts: PartHash[] = [];
   for (let i = 0, at = 0; at < total; i++) {
     const data = await read(at, Math.min(size, total - at));
     if (data.length === 0) throw new Error(`the file ended after ${at} of ${total} bytes`);
     hash.update(data);
+    parts.push({ bytes: data.length, sha256: await webCryptoSha256Hex(data) });
     await writeFile(dir, partName(i), data);
     at += data.length;
     progress(at);
   }
-  return hash.hex();
+  return chunkHashes(hash.hex(), total, parts);
 }
 
 async function entries(dir: FileSystemDirectoryHandle): Promise<Array<[string, FileSystemHandle]>> {

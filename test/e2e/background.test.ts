@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { CDPSession, Page } from 'playwright-core';
 import { fromExtensionPage as fromPage, inContentScript as contentWorld } from '../support/contexts';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
+import { readExtensionStore } from '../support/extension-db';
 import { startServer, type TestServer } from '../support/server';
 import { readBadges, waitForBadges, type BadgeReading } from '../support/badges';
 import { PHOTOS_DIR } from '../support/photos';
@@ -39,26 +40,8 @@ const fileOf = (src: string): string => new URL(src).pathname.replace('/static/'
 const done = (b: BadgeReading[]): BadgeReading[] => b.filter((x) => x.state !== 'checking');
 const judged = (b: BadgeReading): boolean => b.state === 'generated' || b.state === 'real';
 
-/** Reads a whole object store of the extension's IndexedDB directly, not through its code. */
-async function readStore<T>(store: string): Promise<T[]> {
-  const worker = await ext.serviceWorker();
-  return worker.evaluate(
-    (name) =>
-      new Promise<T[]>((resolve, reject) => {
-        const open = indexedDB.open('realfake-lens');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const req = open.result.transaction(name, 'readonly').objectStore(name).getAll();
-          req.onsuccess = () => {
-            open.result.close();
-            resolve(req.result as T[]);
-          };
-          req.onerror = () => reject(req.error);
-        };
-      }),
-    store,
-  );
-}
+/** One object store of the extension's IndexedDB, read directly. */
+const readStore = <T>(store: string): Promise<T[]> => readExtensionStore<T>(ext, store);
 
 async function stats(): Promise<Record<string, number>> {
   const rows = await readStore<{ name: string; value: number }>('stats');

@@ -15,7 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelsReply, UiToBackground } from '../../src/shared/protocol/ui';
 import { waitForBadges, type BadgeReading } from '../support/badges';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
-import { opfsModels } from '../support/opfs';
+import { offscreenStatus } from '../support/engine';
+import { expectedRecordOfParts, opfsModels, storedChunkRecord, storedParts } from '../support/opfs';
 import { PHOTOS_DIR } from '../support/photos';
 import { requireReferencePython, runPython } from '../support/python';
 import { startServer, type TestServer } from '../support/server';
@@ -81,7 +82,7 @@ async function importFrom(url: string, shot?: string): Promise<string> {
   return (await outcome().allTextContents()).join('|');
 }
 
-async function storedManifest(id: string): Promise<{ probe: { logits: number[] }; weights: { bytes: number }; preset: { name: string } }> {
+async function storedManifest(id: string): Promise<{ probe: { logits: number[] }; weights: { bytes: number; sha256: string }; preset: { name: string } }> {
   return options.evaluate(async (model) => {
     const root = await navigator.storage.getDirectory();
     const dir = await (await root.getDirectoryHandle('models')).getDirectoryHandle(model);
@@ -160,6 +161,12 @@ describe('checkpoint import in the browser', () => {
     expect(asked.every((r) => r.startsWith('bytes='))).toBe(true);
     const fetched = asked.map((r) => /^bytes=(\d+)-(\d+)$/.exec(r)!).reduce((n, m) => n + Number(m[2]) - Number(m[1]) + 1, 0);
     console.log(`checkpoint import: ${asked.length} range requests, ${fetched} of ${size} bytes fetched; weights ${manifest.weights.bytes} bytes`);
+    // Each stored weights part's SHA-256 (node:crypto's of the files in OPFS) recorded for the check at every load.
+    const weightParts = await storedParts(ext, 'ckpt-lightning-timm', 'weights-');
+    expect(weightParts.length).toBeGreaterThan(0);
+    const record = expectedRecordOfParts(weightParts) as { sha256: string; bytes: number };
+    expect(record).toMatchObject({ sha256: manifest.weights.sha256, bytes: manifest.weights.bytes });
+    expect(await storedChunkRecord(ext, 'ckpt-lightning-timm', 'weights-chunks.json')).toEqual(record);
 
     await options.locator('li[data-model-id="ckpt-lightning-timm"]').getByRole('button', { name: 'Use this model' }).click();
     await options.getByText('Now using').waitFor();
@@ -167,6 +174,8 @@ describe('checkpoint import in the browser', () => {
     const page = await ext.context.newPage();
     await page.goto(`${server.origin}/photos.html`);
     const badges = await waitForBadges(page, settled(PHOTOS.length));
+    // The engine checked the weights by those parts.
+    expect((await offscreenStatus(ext)).loadSteps?.check).toBe('parts');
     await page.screenshot({ path: join(SHOTS, 'checkpoint-4-badges.png') });
     for (const photo of PHOTOS) {
       const b = badges.find((x) => x.src.endsWith(`/static/${photo}`));
@@ -208,6 +217,8 @@ describe('checkpoint import in the browser', () => {
     expect(await importFrom(`${server.origin}/ck/flaky.ckpt`)).toContain('Installed ckpt-flaky');
     expect(dropNext.has('flaky.ckpt')).toBe(false);
     expect(maxDiff((await storedManifest('ckpt-flaky')).probe.logits, probe)).toBeLessThanOrEqual(1e-3);
+    // The parts' hashes from before the cut and after it make up the whole record.
+    expect(await storedChunkRecord(ext, 'ckpt-flaky', 'weights-chunks.json')).toEqual(expectedRecordOfParts(await storedParts(ext, 'ckpt-flaky', 'weights-')));
   });
 
   it('imports a checkpoint file from disk', async () => {

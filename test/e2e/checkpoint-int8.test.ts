@@ -6,6 +6,7 @@
 // inputs), and, once chosen, its badges on the photographs (`npm run eval` on the converter's int8:
 // sharp + onnxruntime-node). The options page shows its agreement beside it.
 
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,7 @@ import { agreementInputs } from '../../src/detector/synthetic-pictures';
 import { waitForBadges } from '../support/badges';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
 import { offscreenStatus } from '../support/engine';
+import { expectedRecordOfParts, storedChunkRecord, storedParts } from '../support/opfs';
 import { evalScores } from '../support/eval-scores';
 import { PHOTOS_DIR, photoIndex } from '../support/photos';
 import { requireReferencePython, runPython } from '../support/python';
@@ -131,6 +133,10 @@ describe('checkpoint import with the int8 variant', () => {
     const m32 = await storedManifest(ID);
     expect(m8).toMatchObject({ id: INT8_ID, precision: 'int8', variantOf: ID, labels: m32.labels, preprocessing: m32.preprocessing, input: m32.input });
     expect(m8.weights!.bytes).toBeLessThan(0.6 * m32.weights!.bytes);
+    // Its weights file's record of part hashes, which every load checks, hashed here by node:crypto.
+    const parts = await storedParts(ext, INT8_ID, 'weights-');
+    expect(await storedChunkRecord(ext, INT8_ID, 'weights-chunks.json')).toEqual(expectedRecordOfParts(parts));
+    expect(createHash('sha256').update(Buffer.concat(parts)).digest('hex')).toBe(m8.weights!.sha256);
     const a = m8.agreement!;
     expect(a).toMatchObject({ with: ID, images: 14, photos: 0, synthetic: 12, probes: 2, threshold: 0.5, measuredBy: 'browser' });
     expect(a.measuredOn).toContain('WebAssembly');

@@ -15,7 +15,7 @@ import type { ModelsReply, StatusReply, UiToBackground } from '../../src/shared/
 import { axeLightAndDark } from '../support/axe';
 import { waitForBadges, type BadgeReading } from '../support/badges';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
-import { opfsModels as readOpfsModels, storedSha as readStoredSha } from '../support/opfs';
+import { expectedChunkRecord, opfsModels as readOpfsModels, storedChunkRecord, storedSha as readStoredSha } from '../support/opfs';
 import { PHOTOS_DIR } from '../support/photos';
 import { startServer, type TestServer } from '../support/server';
 
@@ -170,6 +170,8 @@ describe('model download from the options page', () => {
     const parts = Object.keys(files).filter((f) => f.startsWith('fixture-copy/part-'));
     expect(parts.length).toBeGreaterThan(1);
     expect(await storedSha('fixture-copy')).toEqual({ sha: ONNX_SHA, bytes: onnx.length });
+    // Each part's SHA-256, recorded for the check at every load: node:crypto's of the same slices.
+    expect(await storedChunkRecord(ext, 'fixture-copy')).toEqual(expectedChunkRecord(onnx, files['fixture-copy/part-00000.bin'] ?? NaN));
     expect(ranges['/m/good/model.onnx']).toEqual([undefined]);
   });
 
@@ -207,6 +209,8 @@ describe('model download from the options page', () => {
     const list = await ask<ModelsReply>({ kind: 'ui/list-models' });
     expect(list.download?.resumedFrom).toEqual([from]);
     expect(await storedSha('flaky-copy')).toEqual({ sha: ONNX_SHA, bytes: onnx.length });
+    // The parts' hashes kept from before the drop and after it make up the same record.
+    expect(await storedChunkRecord(ext, 'flaky-copy')).toEqual(expectedChunkRecord(onnx, 65_536));
   });
 
   it('continues a download whose document was closed part-way, from the chunks it had kept', async () => {
@@ -236,6 +240,7 @@ describe('model download from the options page', () => {
     await options.getByText('Installed Resumed copy').waitFor();
     expect(ranges['/m/slow/model.onnx']).toEqual([undefined, `bytes=${unfinished?.received}-`]);
     expect(await storedSha('resumed-copy')).toEqual({ sha: ONNX_SHA, bytes: onnx.length });
+    expect(await storedChunkRecord(ext, 'resumed-copy')).toEqual(expectedChunkRecord(onnx, 65_536));
   });
 
   it('gives a clear error when the connection keeps dropping, and keeps nothing', async () => {

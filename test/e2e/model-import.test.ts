@@ -7,7 +7,9 @@
 // with clear errors and leave nothing in OPFS. A copy whose probe logits are wrong imports (its
 // file is intact) but fails to load: the popup says so, says what to do, and opens the options.
 // A stored copy changed by one bit after its install is refused at load by the engine's own
-// SHA-256 check (the probe alone would not notice so small a change).
+// SHA-256 check of the changed part (the probe alone would not notice so small a change); one
+// installed without part hashes is checked by its whole SHA-256. A probe reference off by 1e-2 in
+// its first image alone is refused on WebAssembly (which runs that image only).
 
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,7 +22,7 @@ import { externalizeInitializers } from '../../src/detector/onnx-external';
 import { axeLightAndDark } from '../support/axe';
 import { waitForBadges, type BadgeReading } from '../support/badges';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
-import { opfsModels as readOpfsModels, storedSha as readStoredSha } from '../support/opfs';
+import { expectedChunkRecord, opfsModels as readOpfsModels, storedChunkRecord, storedSha as readStoredSha } from '../support/opfs';
 import { PHOTOS_DIR } from '../support/photos';
 import { startServer, type TestServer } from '../support/server';
 
@@ -124,6 +126,8 @@ describe('model import from files in the options page', () => {
     expect(files['imported-copy/source.json']).toBeGreaterThan(0);
     expect(Object.keys(files).filter((f) => f.startsWith('imported-copy/part-')).length).toBeGreaterThan(1);
     expect(await storedSha('imported-copy')).toEqual({ sha: ONNX_SHA, bytes: onnx.length });
+    // Each part's SHA-256, recorded for the check at every load: node:crypto's of the same slices.
+    expect(await storedChunkRecord(ext, 'imported-copy')).toEqual(expectedChunkRecord(onnx, files['imported-copy/part-00000.bin'] ?? NaN));
     const listed = (await ask<ModelsReply>({ kind: 'ui/list-models' })).models.find((m) => m.id === 'imported-copy');
     expect(listed).toMatchObject({ packaged: false, downloadedFrom: null, importedFrom: 'model.onnx', sha256: ONNX_SHA });
   });
@@ -237,42 +241,101 @@ describe('model import from files in the options page', () => {
     await Promise.all([opened.close(), popup.close(), page.close()]);
   });
 
-  it('refuses at load a stored model changed after its install, even by one bit the probe would not notice', async () => {
-    await importFiles(modelFolder('tampered', renamed('tampered-copy', 'Tampered copy')));
-    await options.getByText('Installed Tampered copy from files').waitFor();
-    // The low mantissa byte of a float in the largest weight: a change of about 1e-7 of one weight.
+  /**
+   * Imports the fixture as `id`, then flips one bit of its stored file (OPFS) that the probe would
+   * not notice: the low mantissa byte of a float in the largest weight, a change of about 1e-7 of
+   * one weight. Returns the flipped byte's place in the file and the stored parts' size.
+   */
+  async function importAndTamper(id: string, name: string, withoutPartHashes: boolean): Promise<{ at: number; partSize: number }> {
+    await importFiles(modelFolder(id, renamed(id, name)));
+    await options.getByText(`Installed ${name} from files`).waitFor();
     const graph = new TextDecoder('latin1').decode((await externalizeInitializers(new Uint8Array(onnx), 'w'))?.graph);
     const entry = (key: string) => [...graph.matchAll(new RegExp(`\\x0a\\x06${key}\\x12.(\\d+)`, 'g'))].map((m) => Number(m[1]));
     const [offsets, lengths] = [entry('offset'), entry('length')];
     const largest = lengths.indexOf(Math.max(...lengths));
     const at = (offsets[largest] as number) + 4 * Math.floor((lengths[largest] as number) / 8);
-    await options.evaluate(async (at) => {
-      const dir = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('models')).getDirectoryHandle('tampered-copy');
-      let start = 0;
-      for (let i = 0; ; i++) {
-        const handle = await dir.getFileHandle(`part-${String(i).padStart(5, '0')}.bin`);
-        const bytes = new Uint8Array(await (await handle.getFile()).arrayBuffer());
-        if (at < start + bytes.length) {
-          bytes[at - start]! ^= 1;
-          const w = await handle.createWritable();
-          await w.write(bytes);
-          await w.close();
-          return;
+    await options.evaluate(
+      async ({ at, id, withoutPartHashes }) => {
+        const dir = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('models')).getDirectoryHandle(id);
+        // As installed by a version that recorded no part hashes.
+        if (withoutPartHashes) await dir.removeEntry('chunks.json');
+        let start = 0;
+        for (let i = 0; ; i++) {
+          const handle = await dir.getFileHandle(`part-${String(i).padStart(5, '0')}.bin`);
+          const bytes = new Uint8Array(await (await handle.getFile()).arrayBuffer());
+          if (at < start + bytes.length) {
+            bytes[at - start]! ^= 1;
+            const w = await handle.createWritable();
+            await w.write(bytes);
+            await w.close();
+            return;
+          }
+          start += bytes.length;
         }
-        start += bytes.length;
-      }
-    }, at);
-    await useModel('tampered-copy', 'Tampered copy');
+      },
+      { at, id, withoutPartHashes },
+    );
+    return { at, partSize: (await opfsModels())[`${id}/part-00000.bin`] ?? NaN };
+  }
 
+  /** The engine's state and note after a page asked for a verdict with model `id` active. */
+  async function loadOutcome(id: string, name: string): Promise<{ badge: string | undefined; state: string; note: string | null; check: string | undefined }> {
+    await useModel(id, name);
     const page = await ext.context.newPage();
     await page.goto(`${server.origin}/coins.html`);
     const [badge] = await waitForBadges(page, settled(1));
-    expect(badge?.state).toBe('failed');
     const status = await ask<StatusReply>({ kind: 'ui/get-status' });
-    expect(status.engine.state).toBe('failed');
-    expect(status.engine.note).toBe('model file does not match its manifest (SHA-256)');
-
-    await useModel('realfake-fixture');
     await page.close();
+    return { badge: badge?.state, state: status.engine.state, note: status.engine.note, check: status.engine.loadSteps?.check };
+  }
+
+  it('refuses at load a stored model changed after its install, even by one bit the probe would not notice: the changed part’s SHA-256 differs', async () => {
+    const { at, partSize } = await importAndTamper('tampered-copy', 'Tampered copy', false);
+    const part = Math.floor(at / partSize) + 1;
+    const count = Math.ceil(onnx.length / partSize);
+    expect(await loadOutcome('tampered-copy', 'Tampered copy')).toEqual({
+      badge: 'failed',
+      state: 'failed',
+      note: `model file does not match its manifest (SHA-256 of part ${part} of ${count})`,
+      check: undefined,
+    });
+    await useModel('realfake-fixture');
+  });
+
+  it('refuses on WebAssembly a model whose first probe image’s logit is off by 1e-2 (ten times the tolerance)', async () => {
+    await importFiles(
+      modelFolder('probe-first', (m) => {
+        renamed('probe-first', 'First probe row off')(m);
+        m.probe.logits = m.probe.logits.map((x, i) => (i === 0 ? x + 0.01 : x));
+      }),
+    );
+    await options.getByText('Installed First probe row off from files').waitFor();
+    const outcome = await loadOutcome('probe-first', 'First probe row off');
+    expect(outcome).toMatchObject({ badge: 'failed', state: 'failed', check: undefined });
+    // |PyTorch's logit + 0.01 - onnxruntime-web's|: 1e-2 give or take float rounding.
+    expect(outcome.note).toMatch(/^WebGPU [^;]*; model output differs from its manifest's reference by (1\.00e-2|9\.99e-3)$|^model output differs from its manifest's reference by (1\.00e-2|9\.99e-3)$/);
+    await useModel('realfake-fixture');
+  });
+
+  it('checks a stored model installed without part hashes by its whole SHA-256: loads it unchanged, refuses it changed', async () => {
+    // Unchanged: the part hashes' absence alone refuses nothing.
+    await importFiles(modelFolder('legacy-copy', renamed('legacy-copy', 'Legacy copy')));
+    await options.getByText('Installed Legacy copy from files').waitFor();
+    await options.evaluate(async () => {
+      const dir = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('models')).getDirectoryHandle('legacy-copy');
+      await dir.removeEntry('chunks.json');
+    });
+    const legacy = await loadOutcome('legacy-copy', 'Legacy copy');
+    expect(legacy).toMatchObject({ state: 'ready', check: 'stream' });
+    expect(['real', 'generated']).toContain(legacy.badge);
+
+    await importAndTamper('tampered-legacy', 'Tampered legacy copy', true);
+    expect(await loadOutcome('tampered-legacy', 'Tampered legacy copy')).toEqual({
+      badge: 'failed',
+      state: 'failed',
+      note: 'model file does not match its manifest (SHA-256)',
+      check: undefined,
+    });
+    await useModel('realfake-fixture');
   });
 });

@@ -81,6 +81,8 @@ beforeAll(async () => {
   const parts: Uint8Array[] = [];
   for await (const p of int8WeightParts(variant, (offset, length) => Promise.resolve(weights.subarray(offset, offset + length)), 4096)) parts.push(p);
   expect(parts.length).toBeGreaterThan(1); // more than one part: the cut between parts is exercised
+  const largest = Math.max(...variant.entries.map((e) => e.length));
+  expect(parts.every((p) => p.length <= Math.max(4096, largest + 63))).toBe(true);
   const file = Buffer.concat(parts);
   expect(file.length).toBe(variant.bytes);
   weightBytes = file.length;

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { MAX_HISTORY_PAGE, parseUiToBackground } from '../../src/shared/protocol/ui';
-import { MAX_ITEMS_PER_CHECK, parseBackgroundToContent, parseCheckReply, parseContentToBackground, parseMenuPicture } from '../../src/shared/protocol/content';
+import { MAX_ITEMS_PER_CHECK, MAX_URLS_PER_LOOKUP, parseBackgroundToContent, parseCheckReply, parseContentToBackground, parseLookupReply, parseMenuPicture } from '../../src/shared/protocol/content';
 import { MAX_URL_LENGTH } from '../../src/shared/protocol/validate';
 import { parseBackgroundToOffscreen, parseEngineStatus, parseFetchReply, parseJudgeReply } from '../../src/shared/protocol/offscreen';
 import { FAILURE_REASONS } from '../../src/shared/protocol/shapes';
@@ -43,6 +43,9 @@ function validContent(m: unknown): boolean {
   if (!isRec(m)) return false;
   if (m.kind === 'content/cancel') return Array.isArray(m.requestIds) && m.requestIds.length >= 1 && m.requestIds.length <= MAX_ITEMS_PER_CHECK && m.requestIds.every((r) => str(r, 64));
   if (m.kind === 'content/report-mistake') return str(m.url, MAX_URL_LENGTH) && bool(m.mistake);
+  if (m.kind === 'content/lookup' || m.kind === 'content/shown') {
+    return (m.trigger === 'auto' || m.trigger === 'user') && Array.isArray(m.urls) && m.urls.length >= 1 && m.urls.length <= MAX_URLS_PER_LOOKUP && m.urls.every((u) => str(u, MAX_URL_LENGTH));
+  }
   if (m.kind !== 'content/check' || (m.trigger !== 'auto' && m.trigger !== 'user')) return false;
   const items = m.items;
   if (!Array.isArray(items) || items.length < 1 || items.length > MAX_ITEMS_PER_CHECK || !items.every(validItem)) return false;
@@ -135,6 +138,11 @@ const contentArb = fc.oneof(
   }),
   fc.record({ kind: fc.constant('content/cancel'), requestIds: fc.array(text(64), { minLength: 1, maxLength: 8 }) }),
   fc.record({ kind: fc.constant('content/report-mistake'), url: fc.webUrl(), mistake: fc.boolean() }),
+  fc.record({
+    kind: fc.constantFrom('content/lookup', 'content/shown'),
+    trigger: fc.constantFrom('auto', 'user'),
+    urls: fc.uniqueArray(fc.oneof(fc.webUrl(), text(100)), { minLength: 1, maxLength: 8 }),
+  }),
 );
 const uiArb = fc.oneof(
   fc.constantFrom('ui/get-status', 'ui/clear-history', 'ui/export-history', 'ui/delete-all-data', 'ui/list-models', 'ui/cancel-model-download').map((kind) => ({ kind })),
@@ -290,6 +298,7 @@ describe('the other validators', { timeout: 180_000 }, () => {
     const others: Array<[string, (v: unknown) => unknown]> = [
       ['background -> content', parseBackgroundToContent],
       ['check reply', parseCheckReply],
+      ['lookup reply', parseLookupReply],
       ['judge reply', parseJudgeReply],
       ['engine status', parseEngineStatus],
       ['menu picture', parseMenuPicture],

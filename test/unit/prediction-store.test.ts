@@ -12,12 +12,14 @@ import {
   DB_NAME,
   getPrediction,
   getPredictionByHash,
+  getPredictions,
   listHistory,
   markChecked,
   putPrediction,
   recordResult,
   readStats,
   bumpStat,
+  touchPredictions,
   type HistoryRecord,
 } from '../../src/background/prediction-store';
 
@@ -57,6 +59,29 @@ describe('prediction cache', () => {
   it('counts atomically', async () => {
     await Promise.all(Array.from({ length: 20 }, () => bumpStat('inferences')));
     expect((await readStats()).inferences).toBe(20);
+    await Promise.all([bumpStat('cacheHits', 5), bumpStat('cacheHits', 3)]);
+    expect((await readStats()).cacheHits).toBe(8);
+  });
+
+  it('looks many addresses up at once without touching them; showing them touches those not used for a minute', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(1_000_000);
+    await putPrediction('m', 'u0', null, 0.1, 100);
+    await putPrediction('m', 'u1', null, 0.2, 100);
+    await putPrediction('other', 'u2', null, 0.3, 100);
+    vi.setSystemTime(1_000_000 + 120_000);
+    const found = await getPredictions('m', ['u0', 'u1', 'u2', 'nowhere']);
+    expect([...found.keys()].sort()).toEqual(['u0', 'u1']);
+    expect(found.get('u1')?.pGenerated).toBe(0.2);
+    // The lookup wrote nothing.
+    expect((await getPrediction('m', 'u0', false))?.lastUsedAt).toBe(1_000_000);
+    await touchPredictions([found.get('u0')!]);
+    expect((await getPrediction('m', 'u0', false))?.lastUsedAt).toBe(1_000_000 + 120_000);
+    expect((await getPrediction('m', 'u1', false))?.lastUsedAt).toBe(1_000_000);
+    // Used within the last minute: not written again.
+    vi.setSystemTime(1_000_000 + 150_000);
+    await touchPredictions([(await getPrediction('m', 'u0', false))!]);
+    expect((await getPrediction('m', 'u0', false))?.lastUsedAt).toBe(1_000_000 + 120_000);
   });
 
   it('migrates a v1 database, keeping its predictions', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_ITEMS_PER_CHECK, parseBackgroundToContent, parseContentToBackground } from '../../src/shared/protocol/content';
+import { MAX_ITEMS_PER_CHECK, MAX_URLS_PER_LOOKUP, parseBackgroundToContent, parseContentToBackground, parseLookupReply } from '../../src/shared/protocol/content';
 import { parseBackgroundToOffscreen, parseFetchReply, parseJudgeReply } from '../../src/shared/protocol/offscreen';
 import { parseUiToBackground } from '../../src/shared/protocol/ui';
 import { DEFAULT_ENGINE_OPTIONS } from '../../src/shared/settings';
@@ -19,6 +19,44 @@ describe('content -> background', () => {
       url: 'https://a/b.jpg',
       mistake: true,
     });
+  });
+  it('accepts cache lookups and reports of pictures shown, each address once', () => {
+    expect(parseContentToBackground({ kind: 'content/lookup', trigger: 'auto', urls: ['https://a/1.jpg', 'https://a/2.jpg', 'https://a/1.jpg'], x: 1 })).toEqual({
+      kind: 'content/lookup',
+      trigger: 'auto',
+      urls: ['https://a/1.jpg', 'https://a/2.jpg'],
+    });
+    expect(parseContentToBackground({ kind: 'content/shown', trigger: 'user', urls: ['https://a/1.jpg'] })).toEqual({ kind: 'content/shown', trigger: 'user', urls: ['https://a/1.jpg'] });
+    for (const bad of [
+      { kind: 'content/lookup', trigger: 'auto', urls: [] },
+      { kind: 'content/lookup', urls: ['https://a/1.jpg'] },
+      { kind: 'content/lookup', trigger: 'page', urls: ['https://a/1.jpg'] },
+      { kind: 'content/lookup', trigger: 'auto', urls: Array.from({ length: MAX_URLS_PER_LOOKUP + 1 }, (_, i) => `https://a/${i}.jpg`) },
+      { kind: 'content/lookup', trigger: 'auto', urls: ['x'.repeat(9000)] },
+      { kind: 'content/shown', trigger: 'auto', urls: [''] },
+      { kind: 'content/shown', trigger: 'auto', urls: 'https://a/1.jpg' },
+    ]) {
+      expect(parseContentToBackground(bad), JSON.stringify(bad).slice(0, 200)).toBeNull();
+    }
+  });
+  it('reads a lookup reply only with cached, finished verdicts', () => {
+    const model = { id: 'm', name: 'M', fixture: true };
+    const verdict = { status: 'done', pGenerated: 0.7, threshold: 0.5, model, fromCache: true };
+    expect(parseLookupReply({ refused: null, known: [{ url: 'https://a/1.jpg', verdict, stale: false }] })).toEqual({
+      refused: null,
+      known: [{ url: 'https://a/1.jpg', verdict, stale: false }],
+    });
+    expect(parseLookupReply({ refused: 'site-off', known: [] })).toEqual({ refused: 'site-off', known: [] });
+    for (const bad of [
+      { refused: 'nope', known: [] },
+      { refused: null },
+      { refused: null, known: [{ url: 'https://a/1.jpg', verdict: { ...verdict, fromCache: false }, stale: false }] },
+      { refused: null, known: [{ url: 'https://a/1.jpg', verdict: { status: 'failed', reason: 'timeout', detail: 'x' }, stale: false }] },
+      { refused: null, known: [{ url: 'https://a/1.jpg', verdict }] },
+      { refused: null, known: [{ url: '', verdict, stale: true }] },
+    ]) {
+      expect(parseLookupReply(bad), JSON.stringify(bad)).toBeNull();
+    }
   });
   it('refuses malformed, empty, oversized and foreign messages', () => {
     for (const bad of [

@@ -44,10 +44,38 @@ export interface CheckReply {
   refused: null | 'paused' | 'site-off' | 'on-demand';
 }
 
+/** The most addresses one content/lookup or content/shown names. */
+export const MAX_URLS_PER_LOOKUP = 256;
+
+/** A verdict the cache already holds for an address of the page (content/lookup's answer). */
+export interface KnownVerdict {
+  url: string;
+  /** Always `status: 'done'`, `fromCache: true`. */
+  verdict: Verdict;
+  /** Older than revalidateAfterHours: shown, and asked about (checked against the server) when near. */
+  stale: boolean;
+}
+
+/** content/lookup's answer: refused as content/check is, or what the cache knows (unknown addresses are left out). */
+export interface LookupReply {
+  refused: CheckReply['refused'];
+  known: KnownVerdict[];
+}
+
 // ---- content -> background ----------------------------------------------------------------
 
 export type ContentChannel = {
   'content/check': Kind<{ trigger: CheckTrigger; items: CheckItem[] }, CheckReply>;
+  /**
+   * What the cache already says about these addresses: no fetch, no inference, nothing written
+   * (one IndexedDB read for all). Sent as soon as pictures are found, before they come near.
+   */
+  'content/lookup': Kind<{ trigger: CheckTrigger; urls: string[] }, LookupReply>;
+  /**
+   * Pictures badged from a fresh looked-up verdict (they came near): counted for the tab and the
+   * statistics as a cache hit answered by content/check would be.
+   */
+  'content/shown': Kind<{ trigger: CheckTrigger; urls: string[] }, { counted: number }>;
   /** These requests are no longer wanted (their images scrolled far away before they started). */
   'content/cancel': Kind<{ requestIds: string[] }, { cancelled: number }>;
   /** The user pressed "report a mistake" on a badge's card (a trusted click). */
@@ -120,8 +148,19 @@ function requestIds(v: unknown): string[] | null {
   return Array.isArray(v) && v.length > 0 && v.length <= MAX_ITEMS_PER_CHECK && v.every(isRequestId) ? [...v] : null;
 }
 
+/** A list of distinct page addresses, as content/lookup and content/shown carry it. */
+function urlList(v: unknown): string[] | null {
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_URLS_PER_LOOKUP || !v.every(isUrl)) return null;
+  return [...new Set(v)];
+}
+
 export function parseContentToBackground(v: unknown): ContentToBackground | null {
   if (!isRecord(v)) return null;
+  if (v.kind === 'content/lookup' || v.kind === 'content/shown') {
+    const urls = urlList(v.urls);
+    if (!urls || (v.trigger !== 'auto' && v.trigger !== 'user')) return null;
+    return { kind: v.kind, trigger: v.trigger, urls };
+  }
   if (v.kind === 'content/cancel') {
     const ids = requestIds(v.requestIds);
     return ids ? { kind: 'content/cancel', requestIds: ids } : null;
@@ -167,15 +206,33 @@ export function parseMenuPicture(v: unknown): MenuPicture | null {
   return { found: true, url: v.url, bytes: v.bytes };
 }
 
+function isRefusal(v: unknown): v is CheckReply['refused'] {
+  return v === null || v === 'paused' || v === 'site-off' || v === 'on-demand';
+}
+
 export function parseCheckReply(v: unknown): CheckReply | null {
-  if (!isRecord(v) || typeof v.accepted !== 'number') return null;
-  if (v.refused !== null && v.refused !== 'paused' && v.refused !== 'site-off' && v.refused !== 'on-demand') return null;
+  if (!isRecord(v) || typeof v.accepted !== 'number' || !isRefusal(v.refused)) return null;
   return { accepted: v.accepted, refused: v.refused };
+}
+
+function parseKnownVerdict(v: unknown): KnownVerdict | null {
+  if (!isRecord(v) || !isUrl(v.url) || typeof v.stale !== 'boolean') return null;
+  const verdict = parseVerdict(v.verdict);
+  if (verdict?.status !== 'done' || !verdict.fromCache) return null;
+  return { url: v.url, verdict, stale: v.stale };
+}
+
+export function parseLookupReply(v: unknown): LookupReply | null {
+  if (!isRecord(v) || !isRefusal(v.refused) || !Array.isArray(v.known) || v.known.length > MAX_URLS_PER_LOOKUP) return null;
+  const known = v.known.map(parseKnownVerdict);
+  return known.every((k): k is KnownVerdict => k !== null) ? { refused: v.refused, known } : null;
 }
 
 /** The replies a content script checks (the background's answers). */
 export const CONTENT_REPLIES: ReplyParsers<ContentChannel> = {
   'content/check': parseCheckReply,
+  'content/lookup': parseLookupReply,
+  'content/shown': (v) => (isRecord(v) && typeof v.counted === 'number' ? { counted: v.counted } : null),
   'content/cancel': (v) => (isRecord(v) && typeof v.cancelled === 'number' ? { cancelled: v.cancelled } : null),
   'content/report-mistake': (v) => (isRecord(v) && typeof v.ok === 'boolean' ? { ok: v.ok } : null),
 };

@@ -3,7 +3,8 @@
 // the pages' messages, which every extension context also receives, are never taken for one.
 // The document validates each request (`parseBackgroundToOffscreen`); the background validates
 // each reply (`OFFSCREEN_REPLIES`), since the document handles hostile bytes. Over 300 lines
-// because it is the widest channel (ten kinds) and every reply has a validator here too.
+// because it is the widest channel (ten kinds) and every reply has a validator here too (the
+// engine's status with its load's parts among them).
 
 import { MODEL_ID_RE, type Precision } from '../../detector/manifest';
 import type { Evidence } from '../../detector/provenance/evidence';
@@ -51,8 +52,32 @@ export interface EngineStatus {
   largestBatch: number;
   /** How long the last load took (download, SHA-256, session, probe), ms. */
   loadMs: number | null;
+  /** The last successful load's parts (null before one). */
+  loadSteps: LoadSteps | null;
   /** Images inferred by this engine, and the time spent in the model's run() for them, ms. */
   inferred: { images: number; ms: number };
+}
+
+/**
+ * Where a load's time went, ms. The check of the file's bytes runs beside the rest, from `open`
+ * on; `checkWaitMs` is how long the load still waited for it after the probe.
+ */
+export interface LoadSteps {
+  /** Importing onnxruntime and fetching its WebAssembly binary. */
+  runtimeMs: number;
+  /** Opening the model file (OPFS parts or the package) and splitting its graph from its weights. */
+  openMs: number;
+  /** InferenceSession.create: compiling ORT's WebAssembly, reading the weights, optimising the graph. */
+  sessionMs: number;
+  /** The probe's inference. */
+  probeMs: number;
+  /** The check of the file's bytes, start to end. */
+  checkMs: number;
+  checkWaitMs: number;
+  /** How the bytes were checked: each part's SHA-256 (WebCrypto), or the whole file's in JavaScript. */
+  check: 'parts' | 'stream';
+  /** When the engine became ready (Date.now()). */
+  readyAt: number;
 }
 
 export type FetchReply =
@@ -236,6 +261,15 @@ export function parseJudgeReply(v: unknown): JudgeReply | null {
   return v.tokenLost === true ? { ...failure, tokenLost: true } : failure;
 }
 
+function parseLoadSteps(v: unknown): LoadSteps | null {
+  if (!isRecord(v) || (v.check !== 'parts' && v.check !== 'stream')) return null;
+  const keys = ['runtimeMs', 'openMs', 'sessionMs', 'probeMs', 'checkMs', 'checkWaitMs', 'readyAt'] as const;
+  if (!keys.every((k) => typeof v[k] === 'number' && Number.isFinite(v[k]) && v[k] >= 0)) return null;
+  const out = { check: v.check } as LoadSteps;
+  for (const k of keys) out[k] = v[k] as number;
+  return out;
+}
+
 export function parseEngineStatus(v: unknown): EngineStatus | null {
   if (!isRecord(v)) return null;
   const states: EngineState[] = ['not-loaded', 'loading', 'ready', 'failed'];
@@ -254,6 +288,7 @@ export function parseEngineStatus(v: unknown): EngineStatus | null {
     precision: v.precision === 'fp32' || v.precision === 'fp16' || v.precision === 'int8' ? v.precision : null,
     largestBatch: num(v.largestBatch) ?? 0,
     loadMs: num(v.loadMs),
+    loadSteps: parseLoadSteps(v.loadSteps),
     inferred:
       isRecord(v.inferred) && num(v.inferred.images) !== null && num(v.inferred.ms) !== null
         ? { images: v.inferred.images as number, ms: v.inferred.ms as number }

@@ -1,0 +1,25 @@
+// Reads the extension's IndexedDB directly from its service worker, not through the extension's
+// code: what the tests compare with what the extension says.
+
+import type { ExtensionSession } from './chrome';
+
+/** Every record of one object store of the extension's database. */
+export async function readExtensionStore<T>(ext: ExtensionSession, store: string): Promise<T[]> {
+  const worker = await ext.serviceWorker();
+  return worker.evaluate(
+    (name) =>
+      new Promise<T[]>((resolve, reject) => {
+        const open = indexedDB.open('realfake-lens');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const req = open.result.transaction(name, 'readonly').objectStore(name).getAll();
+          req.onsuccess = () => {
+            open.result.close();
+            resolve(req.result as T[]);
+          };
+          req.onerror = () => reject(req.error);
+        };
+      }),
+    store,
+  );
+}
