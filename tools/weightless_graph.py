@@ -4,7 +4,7 @@
 and points this graph's initializers at them.
 
   /usr/bin/python3 tools/weightless_graph.py OUT.onnx [--dims 192,384,768,1536] [--depths 3,3,27,3]
-      [--classes 2]
+      [--classes 2] [--int8 | --int8-only]
 
 The graph is exported by the same exporter as the converter (torch.onnx.export, opset 17, input
 `input` [batch, 3, 224, 224], output `logits`; tools/realfake_ref/export.py's names), with constant
@@ -19,6 +19,14 @@ offset 0, length = its float32 bytes; the import rewrites location and offset to
 weights file it stores (src/detector/checkpoint/graph.ts). No tensor is transformed, so the import
 applies no transform but the dtype's (fp16/bf16/fp64 to float32). The tool checks all of this and
 refuses to write a graph where it does not hold.
+
+With --int8 it also writes OUT-int8.onnx (--int8-only: only that, from an OUT written before), the
+int8 variant's weightless graph, by the converter's transform (tools/realfake_ref/int8.py,
+`weightless_int8`): each Linear's Transpose + MatMul (and the head's Gemm) becomes the int8 pattern
+with an int8 weight [in, out] and per-column scales, both external data of their own; the import
+makes them from the fp32 weights it stored, transposing the checkpoint's [out, in] while it
+quantises (src/detector/int8-variant.ts). The graph's metadata `realfake.int8` names, for each int8
+weight, its scales and the checkpoint weight it comes from.
 """
 from __future__ import annotations
 
@@ -102,9 +110,15 @@ def main() -> int:
     ap.add_argument('--dims', default='192,384,768,1536')
     ap.add_argument('--depths', default='3,3,27,3')
     ap.add_argument('--classes', type=int, default=2)
+    ap.add_argument('--int8', action='store_true', help='also write the int8 graph, OUT-int8.onnx')
+    ap.add_argument('--int8-only', action='store_true', help='write only OUT-int8.onnx, from the existing OUT')
     a = ap.parse_args()
-    info = write_graph(a.out, [int(v) for v in a.dims.split(',')], [int(v) for v in a.depths.split(',')], a.classes)
-    print(info)
+    if not a.int8_only:
+        print(write_graph(a.out, [int(v) for v in a.dims.split(',')], [int(v) for v in a.depths.split(',')], a.classes))
+    if a.int8 or a.int8_only:
+        from realfake_ref.int8 import weightless_int8
+
+        print(weightless_int8(a.out, a.out.with_name(a.out.stem + '-int8.onnx')))
     return 0
 
 

@@ -51,21 +51,25 @@ function checkpointStatus(): Promise<CheckpointImportStatus | null> {
   return askOffscreen({ target: 'offscreen', kind: 'offscreen/checkpoint-import-status' }, 'if-open');
 }
 
-const importing = (c: CheckpointImportStatus | null): boolean => c?.state === 'reading' || c?.state === 'fetching' || c?.state === 'probing';
+const importing = (c: CheckpointImportStatus | null): boolean => c?.state === 'reading' || c?.state === 'fetching' || c?.state === 'probing' || c?.state === 'int8';
+/** The import's own folders: the model, and its int8 variant while that is made. */
+const importsInto = (c: CheckpointImportStatus | null, id: string): boolean => importing(c) && (c?.id === id || `${c?.id}-int8` === id);
 
 async function listModels(): Promise<ModelsReply> {
   const index = await readModelsIndex();
   const packaged = await Promise.all(
     Object.keys(index.models).map((id) => loadPackagedModel(index, id).then((p) => info(p.manifest, null, null), () => null)),
   );
-  const { installed, unfinished } = await listStoredModels();
+  // The states first, then the folders: a download or import that ends in between is then listed
+  // as installed, not as an unfinished folder beside a state that says it is over.
   const download = await downloadStatus();
   const checkpoint = await checkpointStatus();
+  const { installed, unfinished } = await listStoredModels();
   return {
     activeId: (await loadActiveModel()).manifest.id,
     models: [...packaged.filter((m): m is ModelInfo => m !== null), ...installed.map((s) => info(s.manifest, s.importedFrom === null ? s.manifestUrl : null, s.installedAt, s.importedFrom))],
     // The folder of the download under way is shown as that download, not as an unfinished one.
-    unfinished: unfinished.filter((u) => !(running(download) && download?.id === u.id) && !(importing(checkpoint) && checkpoint?.id === u.id)),
+    unfinished: unfinished.filter((u) => !(running(download) && download?.id === u.id) && !importsInto(checkpoint, u.id)),
     download,
     checkpoint,
   };
@@ -103,7 +107,7 @@ async function remove(id: string): Promise<ModelActionReply> {
   const index = await readModelsIndex();
   if (index.models[id] !== undefined) return { ok: false, error: `"${id}" is part of the extension and cannot be removed` };
   const checkpoint = await checkpointStatus();
-  if (importing(checkpoint) && checkpoint?.id === id) {
+  if (importsInto(checkpoint, id)) {
     await stopCheckpointImport(false);
     return { ok: true };
   }
@@ -168,7 +172,7 @@ export const modelHandlers: Pick<Handlers<UiChannel>, ModelKind> = {
   'ui/remove-model': answering((msg) => remove(msg.id)),
   'ui/import-checkpoint': answering(async (msg) => {
     if (running(await downloadStatus())) return { ok: false, error: 'a model download is under way: wait for it to finish (or cancel it)' };
-    return startInOffscreen({ target: 'offscreen', kind: 'offscreen/checkpoint-import', url: msg.url, engine: await getEngineOptions() });
+    return startInOffscreen({ target: 'offscreen', kind: 'offscreen/checkpoint-import', url: msg.url, engine: await getEngineOptions(), int8: msg.int8 === true });
   }),
   'ui/stop-checkpoint-import': answering(async (msg) => {
     await stopCheckpointImport(msg.pause);

@@ -50,7 +50,8 @@ export type Precision = 'fp32' | 'fp16' | 'int8';
 /**
  * How closely a variant's scores follow the model it is a variant of, measured by the converter
  * (tools/realfake_ref/int8.py) on photographs and synthetic pictures, both files run by
- * onnxruntime-node. Shown to the user beside the variant.
+ * onnxruntime-node, or by the in-browser import (src/shared/int8-import.ts) on the probe inputs and
+ * synthetic pictures, both models on WebAssembly. Shown to the user beside the variant.
  */
 export interface VariantAgreement {
   /** The id of the model it was compared with (the manifest's `variantOf`). */
@@ -64,6 +65,12 @@ export interface VariantAgreement {
   /** Share of the pictures given the same label at `threshold`, 0..1. */
   labelAgreement: number;
   threshold: number;
+  /** Probe inputs among `images` (0 when absent). */
+  probes?: number;
+  /** Who measured it: the converter (when absent) or the extension itself, at import. */
+  measuredBy?: 'converter' | 'browser';
+  /** What it was measured on, in words (the picture set, the runtime). */
+  measuredOn?: string;
 }
 
 export interface ModelManifest {
@@ -198,6 +205,9 @@ function parseAgreement(v: unknown, variantOf: string | null): VariantAgreement 
     meanAbsP: share('meanAbsP'),
     labelAgreement: share('labelAgreement'),
     threshold: share('threshold'),
+    ...(v.probes === undefined ? {} : { probes: num(v, 'probes', p, { int: true, min: 0 }) }),
+    ...(v.measuredBy === undefined ? {} : { measuredBy: v.measuredBy === 'browser' ? 'browser' : v.measuredBy === 'converter' ? 'converter' : fail(`${p}.measuredBy`, 'must be "converter" or "browser"') }),
+    ...(v.measuredOn === undefined ? {} : { measuredOn: str(v, 'measuredOn', p).slice(0, 500) }),
   };
 }
 

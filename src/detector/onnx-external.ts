@@ -211,6 +211,8 @@ export interface ExternalInitializer {
   dataType: number;
   /** The external_data "length" entry. */
   length: number;
+  /** The external_data "offset" entry (0 when absent). */
+  offset: number;
 }
 
 const TENSOR_DIMS = 1;
@@ -220,7 +222,7 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** A TensorProto's name, dims, type and external-data entries (key -> value). */
 async function readTensorHeader(src: ByteSource, start: number, end: number): Promise<{ init: ExternalInitializer; external: Map<string, string>; kept: Uint8Array[] }> {
-  const init: ExternalInitializer = { name: '', dims: [], dataType: 0, length: -1 };
+  const init: ExternalInitializer = { name: '', dims: [], dataType: 0, length: -1, offset: 0 };
   const external = new Map<string, string>();
   const kept: Uint8Array[] = [];
   let externalLocation = false;
@@ -251,6 +253,8 @@ async function readTensorHeader(src: ByteSource, start: number, end: number): Pr
   if (!externalLocation || !external.has('length')) throw new OnnxFormatError(`initializer "${init.name}" does not hold external data: not a weightless graph`);
   init.length = Number(external.get('length'));
   if (!Number.isSafeInteger(init.length) || init.length < 0) throw new OnnxFormatError(`initializer "${init.name}" has a bad external data length`);
+  init.offset = Number(external.get('offset') ?? 0);
+  if (!Number.isSafeInteger(init.offset) || init.offset < 0) throw new OnnxFormatError(`initializer "${init.name}" has a bad external data offset`);
   return { init, external, kept };
 }
 
@@ -293,4 +297,30 @@ export async function relocateExternalData(
     parts.push(...lengthDelimited(MODEL_GRAPH, inner));
   }
   return { graph: concat(parts), initializers };
+}
+
+const MODEL_METADATA_PROPS = 14;
+
+/** A model's metadata_props (ModelProto field 14: key -> value). */
+export async function readMetadata(model: Uint8Array): Promise<Map<string, string>> {
+  const src = bufferSource(model);
+  const out = new Map<string, string>();
+  for await (const f of fields(src, 0, src.size)) {
+    if (f.number !== MODEL_METADATA_PROPS || f.wire !== WIRE_LEN) continue;
+    let key = '';
+    let value = '';
+    for await (const e of fields(src, f.payloadStart, f.end)) {
+      if (e.wire !== WIRE_LEN) continue;
+      const text = utf8Decoder.decode(model.subarray(e.payloadStart, e.end));
+      if (e.number === 1) key = text;
+      else if (e.number === 2) value = text;
+    }
+    out.set(key, value);
+  }
+  return out;
+}
+
+/** A weightless graph's initializers with their external-data offsets and lengths, as stored. */
+export async function readExternalInitializers(model: Uint8Array): Promise<ExternalInitializer[]> {
+  return (await relocateExternalData(model, '', (init) => init.offset)).initializers;
 }

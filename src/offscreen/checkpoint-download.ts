@@ -7,6 +7,7 @@ import { CheckpointError } from '../detector/checkpoint/errors';
 import type { RandomAccessSource } from '../detector/checkpoint/source';
 import { checkModelUrl } from '../detector/model-source';
 import { importCheckpoint, importErrorMessage, LAION_CHECKPOINT_URL, LAION_MODEL_ID, modelIdFor } from '../shared/checkpoint-import';
+import { Int8VariantError } from '../shared/int8-import';
 import type { CheckpointImportStatus } from '../shared/protocol/offscreen';
 import type { ModelActionReply } from '../shared/protocol/ui';
 
@@ -88,9 +89,9 @@ export async function httpSource(url: URL, signal: AbortSignal): Promise<RandomA
 }
 
 /** Starts importing the checkpoint at `url` (LAION's when empty). */
-export function startCheckpointImport(rawUrl: string, hold: () => () => void): ModelActionReply {
+export function startCheckpointImport(rawUrl: string, hold: () => () => void, int8 = false): ModelActionReply {
   const s = current?.status.state;
-  if (s === 'reading' || s === 'fetching' || s === 'probing') return { ok: false, error: 'a checkpoint import is already under way' };
+  if (s === 'reading' || s === 'fetching' || s === 'probing' || s === 'int8') return { ok: false, error: 'a checkpoint import is already under way' };
   const checked = checkModelUrl((rawUrl || LAION_CHECKPOINT_URL).trim());
   if (!checked.ok) return { ok: false, error: checked.detail };
   const url = checked.url;
@@ -124,6 +125,7 @@ export function startCheckpointImport(rawUrl: string, hold: () => () => void): M
       source,
       signal: abort.signal,
       paused: () => run.pause,
+      int8,
       fetchGraph: async (file) => {
         const res = await fetch(chrome.runtime.getURL(file));
         if (!res.ok) throw new Error(`${file}: HTTP ${res.status}`);
@@ -146,6 +148,12 @@ export function startCheckpointImport(rawUrl: string, hold: () => () => void): M
         status.state = 'installed';
       },
       (e: unknown) => {
+        if (e instanceof Int8VariantError) {
+          // The model is installed; only its int8 variant failed (the error says so).
+          status.state = 'installed';
+          status.error = e.message;
+          return;
+        }
         status.state = run.pause ? 'paused' : abort.signal.aborted ? 'cancelled' : 'failed';
         status.error = abort.signal.aborted ? null : importErrorMessage(e);
       },

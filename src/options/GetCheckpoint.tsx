@@ -8,6 +8,7 @@ import browser from 'webextension-polyfill';
 import { blobSource } from '../detector/checkpoint/source';
 import { importCheckpoint, importErrorMessage, LAION_CHECKPOINT_URL, modelIdFor, type CheckpointImportProgress } from '../shared/checkpoint-import';
 import { askBackground } from '../shared/ask-background';
+import { Int8VariantError } from '../shared/int8-import';
 import type { CheckpointImportStatus } from '../shared/protocol/offscreen';
 import type { ModelsReply } from '../shared/protocol/ui';
 
@@ -31,7 +32,19 @@ export function describeProgress(c: Pick<CheckpointImportStatus, 'fetched' | 'to
   return `${mb(c.fetched)} of ${mb(c.toFetch)}${speed > 0 ? ` · ${mb(speed)}/s` : ''} · ${rest}`;
 }
 
-const RUNNING: ReadonlySet<string> = new Set(['reading', 'fetching', 'probing']);
+const RUNNING: ReadonlySet<string> = new Set(['reading', 'fetching', 'probing', 'int8']);
+
+const PHASE_WORDS: Record<string, string> = {
+  reading: 'Reading the checkpoint’s table of contents',
+  probing: 'Checking the model on a test input',
+  int8: 'Making the int8 variant and measuring how closely it follows the model',
+};
+
+/** "Installed X." and what became of its int8 variant (`int8Id` made, or `int8Error`), if one was asked for. */
+function installedText(what: string, int8Id: string | null, int8Error: string | null): string {
+  const variant = int8Error ? ` ${int8Error}.` : int8Id ? ` Its int8 variant ${int8Id} is installed too, with its measured agreement.` : '';
+  return `Installed ${what}.${variant} Choose “Use this model” to switch to it.`;
+}
 
 interface Props {
   state: ModelsReply;
@@ -50,6 +63,7 @@ async function permit(origins: string[]): Promise<boolean> {
 export function GetCheckpoint({ state, refresh, onOutcome }: Props) {
   const [other, setOther] = useState('');
   const [file, setFile] = useState<File | null>(null);
+  const [int8, setInt8] = useState(false);
   const [local, setLocal] = useState<(CheckpointImportProgress & { startedAt: number }) | null>(null);
   const [now, setNow] = useState(Date.now());
   const c = state.checkpoint;
@@ -64,7 +78,7 @@ export function GetCheckpoint({ state, refresh, onOutcome }: Props) {
     return () => clearInterval(timer);
   }, [running, refresh]);
   useEffect(() => {
-    if (c?.state === 'installed') onOutcome({ ok: true, message: `Installed ${c.id}. Choose “Use this model” to switch to it.` });
+    if (c?.state === 'installed') onOutcome({ ok: true, message: installedText(c.id, null, c.error) });
     else if (c?.state === 'failed') onOutcome({ ok: false, error: `Not installed: ${c.error ?? 'unknown error'}. Nothing of it was kept.` });
     else if (c?.state === 'cancelled') onOutcome({ ok: true, message: 'Import cancelled; nothing of it was kept.' });
     else if (c?.state === 'paused') onOutcome({ ok: true, message: 'Import paused: what was fetched is kept; choose “Resume” to go on, even after a restart.' });
@@ -75,7 +89,7 @@ export function GetCheckpoint({ state, refresh, onOutcome }: Props) {
       onOutcome({ ok: false, error: 'The browser did not grant access to that address, so nothing was fetched.' });
       return;
     }
-    const r = await askBackground({ kind: 'ui/import-checkpoint', url });
+    const r = await askBackground({ kind: 'ui/import-checkpoint', url, ...(int8 ? { int8: true } : {}) });
     await refresh();
     if (!r.ok) onOutcome({ ok: false, error: r.error });
   };
@@ -105,6 +119,7 @@ export function GetCheckpoint({ state, refresh, onOutcome }: Props) {
         source: blobSource(file),
         signal: abort.signal,
         paused: () => false,
+        int8,
         fetchGraph: async (path) => {
           const res = await fetch(browser.runtime.getURL(path));
           if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
@@ -113,9 +128,13 @@ export function GetCheckpoint({ state, refresh, onOutcome }: Props) {
         progress: (p) => setLocal((old) => ({ ...p, startedAt: old?.startedAt ?? Date.now() })),
       });
       await refresh();
-      onOutcome({ ok: true, message: `Installed ${m.name}. Choose “Use this model” to switch to it.` });
+      onOutcome({ ok: true, message: installedText(m.name, int8 ? `${m.id}-int8` : null, null) });
     } catch (err) {
       await refresh();
+      if (err instanceof Int8VariantError) {
+        onOutcome({ ok: true, message: installedText(modelIdFor(file.name), null, err.message) });
+        return;
+      }
       onOutcome({ ok: false, error: `Not installed: ${importErrorMessage(err)}. Nothing of it was kept.` });
     } finally {
       setLocal(null);
@@ -133,6 +152,13 @@ export function GetCheckpoint({ state, refresh, onOutcome }: Props) {
         byte range. Nothing else is sent: no pages, no pictures, no identifiers. Your browser asks you first to let the
         extension reach Hugging Face.
       </p>
+      <p class="option">
+        <label>
+          <input id="checkpoint-int8" type="checkbox" checked={int8} disabled={running || local !== null} onChange={(e) => setInt8((e.currentTarget as HTMLInputElement).checked)} />{' '}
+          Also make the int8 variant (about 220 MB for ConvNeXt-Large, faster on WebAssembly), and measure how closely it
+          follows the model; it is used only if you choose it
+        </label>
+      </p>
       <p class="buttons">
         <button type="button" id="get-laion" disabled={running} onClick={() => void start(LAION_CHECKPOINT_URL, HUGGING_FACE_ORIGINS)}>
           Get LAION’s realfake model
@@ -141,7 +167,7 @@ export function GetCheckpoint({ state, refresh, onOutcome }: Props) {
       {c && running && (
         <div class="download" role="status">
           <label for="checkpoint-progress">
-            {c.state === 'reading' ? 'Reading the checkpoint’s table of contents' : c.state === 'probing' ? 'Checking the model on a test input' : 'Fetching the weights'}
+            {PHASE_WORDS[c.state] ?? 'Fetching the weights'}
             {c.state === 'fetching' ? `: ${describeProgress(c, now)}` : '…'}
           </label>
           <progress id="checkpoint-progress" max={c.toFetch || 1} value={c.toFetch ? c.fetched : undefined} />
@@ -193,7 +219,7 @@ export function GetCheckpoint({ state, refresh, onOutcome }: Props) {
       {local && (
         <div class="download" role="status">
           <label for="checkpoint-file-progress">
-            {local.phase === 'probing' ? 'Checking the model on a test input…' : `Reading the weights out of the file: ${describeProgress({ ...local, fetchedAtStart: 0 }, Date.now())}`}
+            {PHASE_WORDS[local.phase] ? `${PHASE_WORDS[local.phase]}…` : `Reading the weights out of the file: ${describeProgress({ ...local, fetchedAtStart: 0 }, Date.now())}`}
           </label>
           <progress id="checkpoint-file-progress" max={local.toFetch || 1} value={local.toFetch ? local.fetched : undefined} />
         </div>

@@ -24,12 +24,19 @@ export function variantRole(m: Pick<ModelInfo, 'precision' | 'variantOf'>): stri
 /**
  * The measured agreement in words, e.g. "Compared with realfake when converted: the same verdict on
  * 21 of 21 test pictures (9 photographs, 12 synthetic); scores differ by at most 1.9 points (mean 0.5)."
+ * Measured at import in the browser: "when imported, in this browser" and "(2 test inputs, 12 synthetic".
  */
 export function agreementText(a: VariantAgreement): string {
   const same = Math.round(a.labelAgreement * a.images);
+  const browser = a.measuredBy === 'browser';
+  const kinds = [
+    ...(a.photos > 0 || !browser ? [`${a.photos} photographs`] : []),
+    ...(a.probes ? [`${a.probes} test inputs`] : []),
+    `${a.synthetic} synthetic`,
+  ].join(', ');
   return (
-    `Compared with ${a.with} when converted: the same verdict on ${same} of ${a.images} test pictures ` +
-    `(${a.photos} photographs, ${a.synthetic} synthetic; verdicts at ${Math.round(a.threshold * 100)}%); ` +
+    `Compared with ${a.with} ${browser ? 'when imported, in this browser' : 'when converted'}: the same verdict on ${same} of ${a.images} test pictures ` +
+    `(${kinds}; verdicts at ${Math.round(a.threshold * 100)}%); ` +
     `scores differ by at most ${points(a.maxAbsP)} points out of 100 (mean ${points(a.meanAbsP)}).`
   );
 }

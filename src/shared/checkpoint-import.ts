@@ -22,6 +22,7 @@ import presets from '../detector/presets.json';
 import { probeInput } from '../detector/probe';
 import { Sha256, sha256Hex, type Sha256State } from '../detector/sha256';
 import { ortRuntime } from '../offscreen/ort-runtime';
+import { Int8VariantError, makeInt8Variant } from './int8-import';
 import { readModelsIndex } from './model-registry';
 import {
   chunkHashes,
@@ -53,7 +54,7 @@ export const LAION_CHECKPOINT_URL =
   'https://huggingface.co/realfakerepo/realfake/resolve/main/checkpoints/convnext_large_2m_e5/convnext_large-epoch=04-val_acc=0.9978.ckpt';
 export const LAION_MODEL_ID = 'laion-realfake';
 
-export type ImportPhase = 'reading' | 'fetching' | 'probing' | 'installed' | 'paused' | 'failed' | 'cancelled';
+export type ImportPhase = 'reading' | 'fetching' | 'probing' | 'int8' | 'installed' | 'paused' | 'failed' | 'cancelled';
 
 export interface CheckpointImportProgress {
   phase: ImportPhase;
@@ -94,6 +95,8 @@ export interface CheckpointImportRequest {
   progress: (p: CheckpointImportProgress) => void;
   /** The packaged graph for an architecture (graphFileFor). */
   fetchGraph: (file: string) => Promise<Uint8Array>;
+  /** Also make the int8 variant `<id>-int8` once the model is installed (src/shared/int8-import.ts). */
+  int8?: boolean;
 }
 
 /** The packaged weightless graph of a ConvNeXt architecture (tools/weightless_graph.py names them so). */
@@ -266,12 +269,18 @@ export async function importCheckpoint(req: CheckpointImportRequest): Promise<Mo
     if (state.weightParts?.length === plan.units.length) {
       await writeFile(dir, WEIGHTS_CHUNKS_FILE, JSON.stringify(chunkHashes(weights.sha256, weights.bytes, state.weightParts)));
     }
-    await finishInstall(dir, req.origin.includes('://') ? { manifestUrl: req.origin } : { importedFrom: req.origin }, JSON.stringify(manifest, null, 2));
+    const from = req.origin.includes('://') ? { manifestUrl: req.origin } : { importedFrom: req.origin };
+    await finishInstall(dir, from, JSON.stringify(manifest, null, 2));
     await dir.removeEntry(IMPORT_FILE).catch(() => undefined);
+    if (req.int8) {
+      report('int8', state.fetched, plan.fetchBytes, plan.weightBytes);
+      await makeInt8Variant({ fp32: manifest, graphFile, fetchGraph: req.fetchGraph, source: from, signal });
+    }
     report('installed', state.fetched, plan.fetchBytes, plan.weightBytes);
     return manifest;
   } catch (e) {
-    if (!req.paused()) await removeStoredModel(id).catch(() => undefined);
+    // A failed int8 variant leaves the installed model be (Int8VariantError says so).
+    if (!req.paused() && !(e instanceof Int8VariantError)) await removeStoredModel(id).catch(() => undefined);
     throw e;
   }
 }

@@ -4,6 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
+import { seededUniform } from '../../src/detector/synthetic-pictures';
 
 function chunk(type: string, data: Buffer): Buffer {
   const len = Buffer.alloc(4);
@@ -33,23 +34,13 @@ export function encodePng(width: number, height: number, rgb: Uint8Array): Buffe
   ]);
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Writes `count` pictures `dir/pic-NNN.png` of `size`x`size` and returns their file names. */
 export function writeSyntheticPictures(dir: string, count: number, size = 160, seed = 7): string[] {
   mkdirSync(dir, { recursive: true });
   const names: string[] = [];
   for (let i = 0; i < count; i++) {
-    const rand = mulberry32(seed * 1000 + i);
+    const rand = seededUniform(seed * 1000 + i);
     const waves = Array.from({ length: 9 }, () => [rand() * 0.2, rand() * 0.2, rand() * 6.28, 60 + rand() * 60]);
     const rgb = new Uint8Array(size * size * 3);
     for (let y = 0; y < size; y++) {

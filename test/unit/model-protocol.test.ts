@@ -2,7 +2,7 @@
 // send is accepted as typed, and anything malformed is dropped.
 
 import { describe, expect, it } from 'vitest';
-import { parseBackgroundToOffscreen, parseModelDownloadStatus } from '../../src/shared/protocol/offscreen';
+import { parseBackgroundToOffscreen, parseCheckpointImportStatus, parseModelDownloadStatus } from '../../src/shared/protocol/offscreen';
 import { parseActionReply as parseModelActionReply } from '../../src/shared/protocol/validate';
 import { parseUiToBackground } from '../../src/shared/protocol/ui';
 import type { EngineOptions } from '../../src/shared/protocol/shapes';
@@ -53,6 +53,21 @@ describe('model management messages', () => {
     expect(parseBackgroundToOffscreen({ ...m, engine: { ...engine, threads: -1 } })).toBeNull();
     expect(parseBackgroundToOffscreen({ ...m, target: undefined })).toBeNull();
     expect(parseBackgroundToOffscreen({ target: 'offscreen', kind: 'offscreen/model-download-status' })).toEqual({ target: 'offscreen', kind: 'offscreen/model-download-status' });
+  });
+
+  it('carries a checkpoint import\'s int8 option as a boolean, or refuses the message', () => {
+    const url = 'https://h.org/c.ckpt';
+    expect(parseUiToBackground({ kind: 'ui/import-checkpoint', url })).toEqual({ kind: 'ui/import-checkpoint', url });
+    expect(parseUiToBackground({ kind: 'ui/import-checkpoint', url, int8: true })).toEqual({ kind: 'ui/import-checkpoint', url, int8: true });
+    expect(parseUiToBackground({ kind: 'ui/import-checkpoint', url, int8: false })).toEqual({ kind: 'ui/import-checkpoint', url });
+    expect(parseUiToBackground({ kind: 'ui/import-checkpoint', url, int8: 'yes' })).toBeNull();
+    const m = { target: 'offscreen', kind: 'offscreen/checkpoint-import', url, engine };
+    expect(parseBackgroundToOffscreen({ ...m, int8: true })).toEqual({ ...m, int8: true });
+    expect(parseBackgroundToOffscreen(m)).toEqual(m);
+    expect(parseBackgroundToOffscreen({ ...m, int8: 1 })).toBeNull();
+    const running = { state: 'int8', url, id: 'ckpt-c', fetched: 1, toFetch: 1, fileBytes: 2, weightBytes: 4, startedAt: 0, fetchedAtStart: 0, requests: 3, error: null };
+    expect(parseCheckpointImportStatus(running)).toEqual(running);
+    expect(parseCheckpointImportStatus({ ...running, state: 'quantising' })).toBeNull();
   });
 
   it('validates download status and action replies', () => {

@@ -23,4 +23,12 @@ describe('agreementText', () => {
     );
     expect(agreementText({ ...a, maxAbsP: 0.123, labelAgreement: 1 })).toMatch(/the same verdict on 21 of 21 .* at most 12 points/);
   });
+
+  it('says when the import measured it in the browser, on test inputs and synthetic pictures only', () => {
+    const a = { with: 'ckpt-x', images: 14, photos: 0, synthetic: 12, probes: 2, maxAbsP: 0.0042, meanAbsP: 0.0011, labelAgreement: 13 / 14, threshold: 0.5, measuredBy: 'browser' as const };
+    expect(agreementText(a)).toBe(
+      'Compared with ckpt-x when imported, in this browser: the same verdict on 13 of 14 test pictures (2 test inputs, 12 synthetic; verdicts at 50%); ' +
+        'scores differ by at most 0.4 points out of 100 (mean 0.1).',
+    );
+  });
 });

@@ -39,19 +39,28 @@ def quantize_weight(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q, scale
 
 
-def quantize_int8(src: Path, dst: Path) -> dict[str, int]:
-    """Writes the int8 copy of the fp32 graph at `src` to `dst`; returns counts for the log.
-    Checked by onnx.checker and strict shape inference before it is saved."""
-    import onnx  # only here: importing it costs every other tool half a second
-    from onnx import TensorProto, helper, numpy_helper
+# A weightless graph's metadata key: which initializer of the int8 graph comes from which float
+# weight of the checkpoint, and whether the import transposes it (src/detector/int8-variant.ts).
+WEIGHTLESS_INT8_KEY = 'realfake.int8'
 
-    model = onnx.load(str(src))
+
+def _rewrite(model: Any, make_weights) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """Rewrites `model` (in place) as the int8 graph: each MatMul or Gemm whose weight is a float
+    initializer gets the int8 pattern. A MatMul weight may also be a Transpose (perm [1, 0]) of a
+    2-D float initializer used once: the layout a weightless graph keeps from the checkpoint
+    (tools/weightless_graph.py); that Transpose goes too, the int8 weight is stored [K, N].
+    `make_weights(name, transposed, k, n, wq, ws)` returns the two new initializers (the int8
+    weight [K, N] named wq and the scales [N] named ws) for the float initializer `name`, stored
+    [N, K] when `transposed`. Returns counts for the log and one entry per quantised weight."""
+    from onnx import TensorProto, helper
+
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
     uses: dict[str, int] = {}
     for n in graph.node:
         for v in n.input:
             uses[v] = uses.get(v, 0) + 1
+    producer = {o: n for n in graph.node for o in n.output}
     taken = {n.name for n in graph.node} | {v for n in graph.node for v in (*n.input, *n.output)} | set(inits)
 
     def fresh(name: str) -> str:
@@ -60,40 +69,56 @@ def quantize_int8(src: Path, dst: Path) -> dict[str, int]:
         taken.add(name)
         return name
 
+    def float_2d(name: str) -> bool:
+        t = inits.get(name)
+        return t is not None and t.data_type == TensorProto.FLOAT and len(t.dims) == 2 and uses.get(name, 0) == 1
+
     counts = {'matmul': 0, 'gemm': 0, 'kept_float': 0, 'weights_int8': 0}
     quantized_x: dict[str, tuple[str, str, str]] = {}  # activation -> (x_q, x_scale, x_zero_point): one per tensor
-    new_inits: list[onnx.TensorProto] = []
+    new_inits: list[Any] = []
     dropped: set[str] = set()
-    nodes: list[onnx.NodeProto] = []
+    dropped_nodes: set[int] = set()
+    made: list[dict[str, Any]] = []
+    nodes: list[Any] = []
 
-    def weight_of(node: onnx.NodeProto) -> tuple[np.ndarray, str | None] | None:
-        """The [K, N] float weight and the bias (a Gemm's C) of a node to quantise, or None."""
+    def weight_of(node: Any) -> tuple[str, bool, Any, str | None] | None:
+        """(float initializer, stored [N, K], the Transpose node to drop or None, bias) of a node to quantise, or None."""
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         b = node.input[1] if len(node.input) > 1 else ''
-        t = inits.get(b)
-        if t is None or t.data_type != TensorProto.FLOAT or len(t.dims) != 2 or uses.get(b, 0) != 1:
-            return None
-        w = numpy_helper.to_array(t)
         if node.op_type == 'MatMul':
-            return w, None
-        if attrs.get('transA', 0) != 0 or attrs.get('alpha', 1.0) != 1.0 or attrs.get('beta', 1.0) != 1.0:
+            if float_2d(b):
+                return b, False, None, None
+            t = producer.get(b)
+            perm = {a.name: helper.get_attribute_value(a) for a in t.attribute}.get('perm') if t is not None and t.op_type == 'Transpose' else None
+            if t is not None and list(perm or []) == [1, 0] and uses.get(b, 0) == 1 and float_2d(t.input[0]):
+                return t.input[0], True, t, None
+            return None
+        if not float_2d(b) or attrs.get('transA', 0) != 0 or attrs.get('alpha', 1.0) != 1.0 or attrs.get('beta', 1.0) != 1.0:
             return None
         bias = node.input[2] if len(node.input) > 2 and node.input[2] else None
-        return (w.T if attrs.get('transB', 0) else w), bias
+        return b, bool(attrs.get('transB', 0)), None, bias
 
+    found_for = {id(n): weight_of(n) for n in graph.node if n.op_type in ('MatMul', 'Gemm')}
+    for f in found_for.values():
+        if f is not None and f[2] is not None:
+            dropped_nodes.add(id(f[2]))
     for node in graph.node:
-        found = weight_of(node) if node.op_type in ('MatMul', 'Gemm') else None
+        if id(node) in dropped_nodes:
+            continue
+        found = found_for.get(id(node))
         if found is None:
             if node.op_type in ('MatMul', 'Gemm'):
                 counts['kept_float'] += 1
             nodes.append(node)
             continue
-        w, bias = found
-        x, b_name, y = node.input[0], node.input[1], node.output[0]
+        b_name, transposed, _, bias = found
+        x, y = node.input[0], node.output[0]
         stem = fresh(node.name or y)
-        q, scale = quantize_weight(w)
+        rows, cols = (int(d) for d in inits[b_name].dims)
+        k, n = (cols, rows) if transposed else (rows, cols)
         wq, ws = fresh(b_name + '_int8'), fresh(b_name + '_scale')
-        new_inits += [numpy_helper.from_array(np.ascontiguousarray(q), wq), numpy_helper.from_array(scale, ws)]
+        new_inits += make_weights(b_name, transposed, k, n, wq, ws)
+        made.append({'int8': wq, 'scale': ws, 'from': b_name, 'transposed': transposed})
         dropped.add(b_name)
         if x not in quantized_x:
             xq, xs, xz = fresh(x + '_quantized'), fresh(x + '_scale'), fresh(x + '_zero_point')
@@ -111,7 +136,7 @@ def quantize_int8(src: Path, dst: Path) -> dict[str, int]:
         if bias:
             nodes.append(helper.make_node('Add', [out, bias], [y], name=fresh(stem + '_bias_Add')))
         counts['gemm' if node.op_type == 'Gemm' else 'matmul'] += 1
-        counts['weights_int8'] += int(q.size)
+        counts['weights_int8'] += k * n
 
     if counts['matmul'] + counts['gemm'] == 0:
         raise ValueError('no MatMul or Gemm with a float32 weight initializer: nothing to quantise')
@@ -128,11 +153,78 @@ def quantize_int8(src: Path, dst: Path) -> dict[str, int]:
     graph.value_info.extend(infos)
     del graph.node[:]
     graph.node.extend(nodes)
+    return counts, made
 
+
+def quantize_int8(src: Path, dst: Path) -> dict[str, int]:
+    """Writes the int8 copy of the fp32 graph at `src` to `dst`; returns counts for the log.
+    Checked by onnx.checker and strict shape inference before it is saved."""
+    import onnx  # only here: importing it costs every other tool half a second
+    from onnx import numpy_helper
+
+    model = onnx.load(str(src))
+    arrays = {t.name: t for t in model.graph.initializer}
+
+    def make_weights(name: str, transposed: bool, k: int, n: int, wq: str, ws: str) -> list[Any]:
+        w = numpy_helper.to_array(arrays[name])
+        q, scale = quantize_weight(w.T if transposed else w)
+        return [numpy_helper.from_array(np.ascontiguousarray(q), wq), numpy_helper.from_array(scale, ws)]
+
+    counts, _ = _rewrite(model, make_weights)
     onnx.checker.check_model(model, full_check=True)
     onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
     onnx.save(model, str(dst))
     return counts
+
+
+def weightless_int8(src: Path, dst: Path) -> dict[str, Any]:
+    """Writes the int8 graph of the weightless fp32 graph at `src` (tools/weightless_graph.py) to
+    `dst`, weightless too: the int8 weights [K, N] and their scales [N] are external-data
+    initializers with the fp32 graph's placeholder location, offset 0 and their byte length, the
+    other initializers stay as they are. The model's metadata entry WEIGHTLESS_INT8_KEY lists, for
+    each int8 weight, its scales, the checkpoint weight it is made of and whether that one is stored
+    [N, K] (a torch Linear's [out, in]: then the import transposes it while quantising). Checked by
+    onnx.checker and strict shape inference before it is saved."""
+    import json
+
+    import onnx
+    from onnx import TensorProto
+
+    model = onnx.load(str(src), load_external_data=False)
+    location = next((e.value for t in model.graph.initializer for e in t.external_data if e.key == 'location'), None)
+    if location is None or any(t.data_location != TensorProto.EXTERNAL for t in model.graph.initializer):
+        raise ValueError(f'{src} is not a weightless graph: every initializer must be external data')
+
+    def external(name: str, data_type: int, dims: list[int], length: int) -> Any:
+        t = TensorProto(name=name, data_type=data_type, dims=dims)
+        t.data_location = TensorProto.EXTERNAL
+        for key, value in (('location', location), ('offset', '0'), ('length', str(length))):
+            e = t.external_data.add()
+            e.key, e.value = key, value
+        return t
+
+    def make_weights(name: str, transposed: bool, k: int, n: int, wq: str, ws: str) -> list[Any]:
+        return [external(wq, TensorProto.INT8, [k, n], k * n), external(ws, TensorProto.FLOAT, [n], 4 * n)]
+
+    counts, made = _rewrite(model, make_weights)
+    if [m['int8'] for m in made] != [m['from'] + '_int8' for m in made]:
+        raise ValueError('an int8 weight name was taken already')
+    entry = model.metadata_props.add()
+    entry.key, entry.value = WEIGHTLESS_INT8_KEY, json.dumps(made, separators=(',', ':'))
+    model.doc_string = model.doc_string + ' | int8 (tools/weightless_graph.py --int8, tools/realfake_ref/int8.py)'
+    # The checker reads external data: it checks a copy with zeros in place of every weight.
+    filled = onnx.ModelProto()
+    filled.CopyFrom(model)
+    for t in filled.graph.initializer:
+        length = int(next(e.value for e in t.external_data if e.key == 'length'))
+        del t.external_data[:]
+        t.data_location = TensorProto.DEFAULT
+        t.raw_data = bytes(length)
+    onnx.checker.check_model(filled, full_check=True)
+    onnx.shape_inference.infer_shapes(filled, check_type=True, strict_mode=True)
+    del filled
+    dst.write_bytes(model.SerializeToString())
+    return {'file': str(dst), 'bytes': dst.stat().st_size, **counts}
 
 
 def synthetic_pictures(count: int = SYNTHETIC_COUNT, seed: int = SYNTHETIC_SEED) -> list[tuple[str, np.ndarray]]:

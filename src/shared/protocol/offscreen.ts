@@ -112,7 +112,7 @@ export interface ModelDownloadStatus {
   error: string | null;
 }
 
-export type CheckpointImportState = 'reading' | 'fetching' | 'probing' | 'installed' | 'paused' | 'failed' | 'cancelled';
+export type CheckpointImportState = 'reading' | 'fetching' | 'probing' | 'int8' | 'installed' | 'paused' | 'failed' | 'cancelled';
 
 export interface CheckpointImportStatus {
   state: CheckpointImportState;
@@ -156,7 +156,7 @@ export type OffscreenChannel = {
   'offscreen/model-download-status': To<object, ModelDownloadStatus | null>;
   'offscreen/model-download-cancel': To<object, ModelDownloadStatus | null>;
   /** Starts importing the weights of the checkpoint at `url` ('' for LAION's published one). */
-  'offscreen/checkpoint-import': To<{ url: string; engine: EngineOptions }, ActionReply>;
+  'offscreen/checkpoint-import': To<{ url: string; engine: EngineOptions; int8?: boolean }, ActionReply>;
   /** The import under way or last ended; null: none since the document was made. */
   'offscreen/checkpoint-import-status': To<object, CheckpointImportStatus | null>;
   /** Pause (keep what is stored) or cancel (remove it) the import under way. */
@@ -208,8 +208,8 @@ export function parseBackgroundToOffscreen(v: unknown): BackgroundToOffscreen | 
     }
     case 'offscreen/checkpoint-import': {
       const engine = parseEngineOptions(v.engine);
-      if (!engine || typeof v.url !== 'string' || v.url.length > MAX_URL_LENGTH) return null;
-      return { target, kind: 'offscreen/checkpoint-import', url: v.url, engine };
+      if (!engine || typeof v.url !== 'string' || v.url.length > MAX_URL_LENGTH || (v.int8 !== undefined && typeof v.int8 !== 'boolean')) return null;
+      return { target, kind: 'offscreen/checkpoint-import', url: v.url, engine, ...(v.int8 ? { int8: true } : {}) };
     }
     case 'offscreen/checkpoint-import-stop':
       return typeof v.pause === 'boolean' ? { target, kind: 'offscreen/checkpoint-import-stop', pause: v.pause } : null;
@@ -320,7 +320,7 @@ export function parseModelDownloadStatus(v: unknown): ModelDownloadStatus | null
 
 export function parseCheckpointImportStatus(v: unknown): CheckpointImportStatus | null {
   if (!isRecord(v)) return null;
-  const states: CheckpointImportState[] = ['reading', 'fetching', 'probing', 'installed', 'paused', 'failed', 'cancelled'];
+  const states: CheckpointImportState[] = ['reading', 'fetching', 'probing', 'int8', 'installed', 'paused', 'failed', 'cancelled'];
   if (!states.includes(v.state as CheckpointImportState) || !isShortString(v.url, MAX_URL_LENGTH)) return null;
   if (typeof v.id !== 'string' || !MODEL_ID_RE.test(v.id)) return null;
   const counts = [v.fetched, v.toFetch, v.fileBytes, v.weightBytes, v.startedAt, v.fetchedAtStart, v.requests];

@@ -121,7 +121,7 @@ export type UiChannel = {
    * LAION's published one); continues a paused import of it. The offscreen document fetches only
    * the model's weights with Range requests (src/offscreen/checkpoint-download.ts).
    */
-  'ui/import-checkpoint': Kind<{ url: string }, ModelActionReply>;
+  'ui/import-checkpoint': Kind<{ url: string; int8?: boolean }, ModelActionReply>;
   /** Pause (keep what is stored) or cancel (remove it) the import under way. */
   'ui/stop-checkpoint-import': Kind<{ pause: boolean }, ModelActionReply>;
 };
@@ -161,7 +161,8 @@ export function parseUiToBackground(v: unknown): UiToBackground | null {
     case 'ui/remove-model':
       return typeof v.id === 'string' && MODEL_ID_RE.test(v.id) ? { kind: v.kind, id: v.id } : null;
     case 'ui/import-checkpoint':
-      return typeof v.url === 'string' && v.url.length <= MAX_URL_LENGTH ? { kind: 'ui/import-checkpoint', url: v.url } : null;
+      if (typeof v.url !== 'string' || v.url.length > MAX_URL_LENGTH || (v.int8 !== undefined && typeof v.int8 !== 'boolean')) return null;
+      return { kind: 'ui/import-checkpoint', url: v.url, ...(v.int8 ? { int8: true } : {}) };
     case 'ui/stop-checkpoint-import':
       return typeof v.pause === 'boolean' ? { kind: 'ui/stop-checkpoint-import', pause: v.pause } : null;
     default:
