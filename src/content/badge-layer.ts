@@ -2,6 +2,8 @@
 // until clicked) and the open card, kept in the overlay (overlay-host.ts) and placed again when
 // the page changes: one animation-frame callback (layout-schedule.ts) reads every rectangle,
 // then writes every position. The boxes are drawn by badge-views.ts, placed by placement.ts.
+// (Just over 300 lines: the layer's state and its frame callback; the drawing, the placement and
+// the host live in the modules named above.)
 
 import { isGenerated } from '../detector/scores';
 import type { Verdict } from '../shared/protocol/shapes';

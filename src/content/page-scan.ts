@@ -3,6 +3,8 @@
 // viewport, each distinct picture (pictures.ts) the cache did not know is asked about once
 // (visible first), requests for pictures that went far away before an answer are withdrawn, and
 // every element showing a picture gets its badge.
+// Over 300 lines: the scan is where discovery, the cache lookups, tracking, requests and the
+// badge layer meet; each of those lives in its own module, and this file only decides between them.
 
 import type { KnownVerdict, ScanPriority } from '../shared/protocol/content';
 import type { Verdict } from '../shared/protocol/shapes';

@@ -8,6 +8,8 @@
 // while the session is built, so the model file (OPFS parts or the packaged file) never sits in
 // JavaScript memory whole, beside the heap that holds the weights. Peak memory is about the heap
 // alone. Where JSPI is missing, ORT's plain build runs instead (see ort-runtime.ts).
+// Over 300 lines: the session's whole life (backend choice, load with its checks, batching,
+// idle release) is one state machine, easier to follow in one file.
 
 import type * as ort from 'onnxruntime-web/jspi';
 import type { ModelManifest } from '../detector/manifest';

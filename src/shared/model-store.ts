@@ -16,6 +16,8 @@
 //   models/<id>/manifest.json      written last, after the SHA-256 matched: its presence means
 //                                  "installed"; a folder without it is an unfinished download
 //   active.json                    the model the user chose ({ id }), packaged or downloaded
+// Over 300 lines: the one module that owns the OPFS layout above (writes, reads, removal, the
+// part-hash records); splitting it would spread the layout's rules over several files.
 
 import { parseManifest, type ModelManifest } from '../detector/manifest';
 import { Sha256, type Sha256State } from '../detector/sha256';
