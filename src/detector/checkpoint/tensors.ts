@@ -12,7 +12,7 @@ import { DEFAULT_HEADER_WASTE, DEFAULT_ZIP_LIMITS, locateEntries, locateEntry, r
 export type DType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
 /** torch.save's storage classes (the persistent id names one), with their element type. */
-const STORAGE_DTYPES: Record<string, { dtype: DType; itemSize: number }> = {
+export const STORAGE_DTYPES: Record<string, { dtype: DType; itemSize: number }> = {
   FloatStorage: { dtype: 'float32', itemSize: 4 },
   HalfStorage: { dtype: 'float16', itemSize: 2 },
   BFloat16Storage: { dtype: 'bfloat16', itemSize: 2 },
@@ -190,7 +190,7 @@ export async function readCheckpointTensors(source: RandomAccessSource, limits: 
     if (!entry) throw new CheckpointError('inconsistent', `the archive has no entry data/${key}, the storage of ${refs.find(([, t]) => t.storage.key === key)?.[0]}`);
     return entry;
   });
-  const { located, reads } = await locateEntries(counted, storageEntries, limits.headerWaste);
+  const { located, reads } = await locateEntries(counted, storageEntries, source.sparse ? 0 : limits.headerWaste);
   const storages = new Map<string, StoredEntry>(storageKeys.map((key, i) => [key, located[i] as StoredEntry]));
 
   const tensors = refs.map(([key, t]): TensorInfo => {

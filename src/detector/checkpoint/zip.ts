@@ -7,21 +7,22 @@
 import { CheckpointError } from './errors';
 import { readExactly, type RandomAccessSource } from './source';
 
-const EOCD_SIG = 0x06054b50;
+export const EOCD_SIG = 0x06054b50;
 const ZIP64_LOCATOR_SIG = 0x07064b50;
-const ZIP64_EOCD_SIG = 0x06064b50;
-const CENTRAL_SIG = 0x02014b50;
-const LOCAL_SIG = 0x04034b50;
+export const ZIP64_EOCD_SIG = 0x06064b50;
+export const CENTRAL_SIG = 0x02014b50;
+export const LOCAL_SIG = 0x04034b50;
 const EOCD_SIZE = 22;
+/** The most bytes the end of central directory record and its comment take. */
+export const MAX_EOCD_BYTES = 22 + 0xffff;
 const ZIP64_LOCATOR_SIZE = 20;
 const ZIP64_EOCD_SIZE = 56;
 const CENTRAL_SIZE = 46;
-const LOCAL_SIZE = 30;
-const MAX_COMMENT = 0xffff;
+export const LOCAL_SIZE = 30;
 const ZIP64_EXTRA_ID = 0x0001;
 const FLAG_ENCRYPTED = 0x0001;
 const FLAG_STRONG_ENCRYPTION = 0x0040;
-const FLAG_DATA_DESCRIPTOR = 0x0008;
+export const FLAG_DATA_DESCRIPTOR = 0x0008;
 /** Local extra fields torch writes pad data to 64 bytes; read this much beyond the name at once. */
 const LOCAL_EXTRA_GUESS = 256;
 
@@ -63,22 +64,22 @@ export interface ZipDirectory {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function u16(b: Uint8Array, at: number): number {
+export function u16(b: Uint8Array, at: number): number {
   return (b[at] as number) | ((b[at + 1] as number) << 8);
 }
 
-function u32(b: Uint8Array, at: number): number {
+export function u32(b: Uint8Array, at: number): number {
   return (u16(b, at) | (u16(b, at + 2) << 16)) >>> 0;
 }
 
-function u64(b: Uint8Array, at: number, what: string): number {
+export function u64(b: Uint8Array, at: number, what: string): number {
   const lo = u32(b, at);
   const hi = u32(b, at + 4);
   if (hi >= 0x200000) throw new CheckpointError('too-large', `${what} declares ${hi * 2 ** 32 + lo} bytes or items, beyond any real checkpoint`);
   return hi * 2 ** 32 + lo;
 }
 
-function describeStart(head: Uint8Array): string {
+export function describeStart(head: Uint8Array): string {
   const text = String.fromCharCode(...head.subarray(0, 16)).replace(/[^\x20-\x7e]/g, '.');
   if (/^\s*</.test(String.fromCharCode(...head.subarray(0, 64)))) {
     return `it starts with "${text}", a web page or XML document rather than a checkpoint (a login page or an error page instead of the file?)`;
@@ -105,7 +106,7 @@ function readNear(source: RandomAccessSource, tail: Tail, offset: number, length
 }
 
 async function findEndOfCentralDirectory(source: RandomAccessSource): Promise<{ at: number; record: Uint8Array; tail: Tail }> {
-  const tailLength = Math.min(source.size, EOCD_SIZE + MAX_COMMENT);
+  const tailLength = Math.min(source.size, MAX_EOCD_BYTES);
   const tail = await readExactly(source, source.size - tailLength, tailLength, 'the end of the file');
   // The record ends the file, followed only by its own comment: look from the end backwards.
   for (let i = tail.length - EOCD_SIZE; i >= 0; i--) {
@@ -165,7 +166,7 @@ async function locateCentralDirectory(
 }
 
 /** Sizes and offset from the zip64 extra field, for those the header marks 0xFFFFFFFF. */
-function applyZip64Extra(extra: Uint8Array, sizes: { uncompressed: number; compressed: number; offset: number }, name: string): void {
+export function applyZip64Extra(extra: Uint8Array, sizes: { uncompressed: number; compressed: number; offset: number }, name: string): void {
   const needed = [sizes.uncompressed, sizes.compressed, sizes.offset].filter((v) => v === 0xffffffff).length;
   if (needed === 0) return;
   for (let at = 0; at + 4 <= extra.length; ) {
@@ -191,7 +192,7 @@ function applyZip64Extra(extra: Uint8Array, sizes: { uncompressed: number; compr
   throw new CheckpointError('inconsistent', `${name}: sizes marked as zip64 without a zip64 extra field that holds them`);
 }
 
-function refuseUnsupported(name: string, method: number, flags: number): void {
+export function refuseUnsupported(name: string, method: number, flags: number): void {
   if (flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION)) {
     throw new CheckpointError('unsupported-entry', `${name} is encrypted; torch.save never encrypts, so this is not a checkpoint it wrote`);
   }
