@@ -59,7 +59,7 @@ async function checkpointStatus(): Promise<CheckpointImportStatus | null> {
   return parseCheckpointImportStatus(await tellOffscreen({ target: 'offscreen', kind: 'offscreen/checkpoint-import-status' }));
 }
 
-const importing = (c: CheckpointImportStatus | null): boolean => c?.state === 'reading' || c?.state === 'fetching' || c?.state === 'probing';
+const importing = (c: CheckpointImportStatus | null): boolean => c?.state === 'reading' || c?.state === 'streaming' || c?.state === 'fetching' || c?.state === 'probing';
 
 async function listModels(): Promise<ModelsReply> {
   const index = await readModelsIndex();

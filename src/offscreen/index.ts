@@ -42,7 +42,7 @@ chrome.runtime.onMessage.addListener((raw: unknown, sender, sendResponse) => {
       void cancelModelDownload().then(() => sendResponse(modelDownloadStatus()));
       return true;
     case 'offscreen/checkpoint-import':
-      sendResponse(startCheckpointImport(msg.url, () => engine.hold(msg.engine)));
+      sendResponse(startCheckpointImport(msg.url, () => engine.hold(msg.engine), __REALFAKE_TEST__ ? msg.engine.faults?.checkpointUnitBytes : undefined));
       return false;
     case 'offscreen/checkpoint-import-status':
       sendResponse(checkpointImportStatus());

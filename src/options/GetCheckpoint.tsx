@@ -31,7 +31,7 @@ export function describeProgress(c: Pick<CheckpointImportStatus, 'fetched' | 'to
   return `${mb(c.fetched)} of ${mb(c.toFetch)}${speed > 0 ? ` · ${mb(speed)}/s` : ''} · ${rest}`;
 }
 
-const RUNNING: ReadonlySet<string> = new Set(['reading', 'fetching', 'probing']);
+const RUNNING: ReadonlySet<string> = new Set(['reading', 'streaming', 'fetching', 'probing']);
 
 interface Props {
   state: ModelsReply;
@@ -141,8 +141,14 @@ export function GetCheckpoint({ state, refresh, onOutcome }: Props) {
       {c && running && (
         <div class="download" role="status">
           <label for="checkpoint-progress">
-            {c.state === 'reading' ? 'Reading the checkpoint’s table of contents' : c.state === 'probing' ? 'Checking the model on a test input' : 'Fetching the weights'}
-            {c.state === 'fetching' ? `: ${describeProgress(c, now)}` : '…'}
+            {c.state === 'reading'
+              ? 'Reading the checkpoint’s table of contents'
+              : c.state === 'probing'
+                ? 'Checking the model on a test input'
+                : c.state === 'streaming'
+                  ? 'This server sends only the whole file: reading it once, keeping only the weights (pausing it keeps nothing)'
+                  : 'Fetching the weights'}
+            {c.state === 'fetching' || c.state === 'streaming' ? `: ${describeProgress(c, now)}` : '…'}
           </label>
           <progress id="checkpoint-progress" max={c.toFetch || 1} value={c.toFetch ? c.fetched : undefined} />
           <button type="button" disabled={c.state !== 'fetching'} onClick={() => void ask({ kind: 'ui/stop-checkpoint-import', pause: true }).then(refresh)}>

@@ -285,6 +285,8 @@ export interface EngineFaults {
   failWebGpuInit: boolean;
   perturbWebGpuProbe: boolean;
   pretendShaderF16: boolean;
+  /** The checkpoint import's unit (request, part file) in bytes, for tests that stop an import between units; absent: 8 MB. */
+  checkpointUnitBytes?: number;
 }
 
 export const ENGINE_LIMITS = {
@@ -617,7 +619,9 @@ function parseEngineOptions(v: unknown): EngineOptions | null {
   if (!isRecord(v.faults)) return null;
   const { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16 } = v.faults;
   if (typeof failWebGpuInit !== 'boolean' || typeof perturbWebGpuProbe !== 'boolean' || typeof pretendShaderF16 !== 'boolean') return null;
-  return { ...options, faults: { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16 } };
+  const unit = v.faults.checkpointUnitBytes;
+  if (unit !== undefined && !intWithin(unit, { min: 64, max: 2 ** 30 })) return null;
+  return { ...options, faults: { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16, ...(unit === undefined ? {} : { checkpointUnitBytes: unit }) } };
 }
 
 function parseFailure(v: Record<string, unknown>): { ok: false; reason: FailureReason; detail: string } | null {
@@ -845,7 +849,8 @@ export type CheckpointToOffscreen =
   | { target: 'offscreen'; kind: 'offscreen/checkpoint-import-status' }
   | { target: 'offscreen'; kind: 'offscreen/checkpoint-import-stop'; pause: boolean };
 
-export type CheckpointImportState = 'reading' | 'fetching' | 'probing' | 'installed' | 'paused' | 'failed' | 'cancelled';
+/** 'streaming': a server without Range requests; the whole file passes once (fetched of fileBytes), only the weights are kept. */
+export type CheckpointImportState = 'reading' | 'streaming' | 'fetching' | 'probing' | 'installed' | 'paused' | 'failed' | 'cancelled';
 
 export interface CheckpointImportStatus {
   state: CheckpointImportState;
@@ -894,7 +899,7 @@ function parseCheckpointToOffscreen(v: Record<string, unknown>): CheckpointToOff
 
 export function parseCheckpointImportStatus(v: unknown): CheckpointImportStatus | null {
   if (!isRecord(v)) return null;
-  const states: CheckpointImportState[] = ['reading', 'fetching', 'probing', 'installed', 'paused', 'failed', 'cancelled'];
+  const states: CheckpointImportState[] = ['reading', 'streaming', 'fetching', 'probing', 'installed', 'paused', 'failed', 'cancelled'];
   if (!states.includes(v.state as CheckpointImportState) || !isShortString(v.url, MAX_URL_LENGTH)) return null;
   if (typeof v.id !== 'string' || !MODEL_ID_RE.test(v.id)) return null;
   const counts = [v.fetched, v.toFetch, v.fileBytes, v.weightBytes, v.startedAt, v.fetchedAtStart, v.requests];

@@ -41,6 +41,8 @@ export interface Spool {
   /** Called once, after the last append and before the first read. */
   finish(): Promise<void>;
   read(offset: number, length: number): Promise<Uint8Array>;
+  /** Called instead of finish when the stream fails: nothing kept stays. */
+  discard(): Promise<void>;
 }
 
 export function memorySpool(): Spool & { size: () => number } {
@@ -63,6 +65,11 @@ export function memorySpool(): Spool & { size: () => number } {
       return Promise.resolve();
     },
     read: (offset, length) => Promise.resolve((whole ?? new Uint8Array(0)).subarray(offset, offset + length)),
+    discard: () => {
+      chunks.length = 0;
+      whole = null;
+      return Promise.resolve();
+    },
     size: () => whole?.length ?? chunks.reduce((n, c) => n + c.length, 0),
   };
 }
@@ -247,6 +254,21 @@ export async function keepFromStream(
   spool: Spool,
   progress: (streamed: number) => void = () => undefined,
   options: StreamKeepOptions = DEFAULT_STREAM_KEEP,
+): Promise<KeptSource> {
+  try {
+    return await streamInto(chunks, declaredSize, spool, progress, options);
+  } catch (e) {
+    await spool.discard().catch(() => undefined);
+    throw e;
+  }
+}
+
+async function streamInto(
+  chunks: AsyncIterable<Uint8Array>,
+  declaredSize: number | null,
+  spool: Spool,
+  progress: (streamed: number) => void,
+  options: StreamKeepOptions,
 ): Promise<KeptSource> {
   const f = new Forward(chunks[Symbol.asyncIterator](), progress);
   const segments: Segment[] = [];

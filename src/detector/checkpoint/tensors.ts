@@ -65,7 +65,7 @@ export interface ReadLimits {
   pickle: PickleLimits;
   /** data.pkl read into memory (a Lightning ConvNeXt-Large's is a few hundred kB). */
   maxPickleBytes: number;
-  /** Bytes between local headers read along to join their requests (zip.ts, locateEntries). */
+  /** Bytes between local headers read along to join their requests (zip.ts, locateEntries); at most 1% of the file. */
   headerWaste: number;
 }
 
@@ -190,7 +190,7 @@ export async function readCheckpointTensors(source: RandomAccessSource, limits: 
     if (!entry) throw new CheckpointError('inconsistent', `the archive has no entry data/${key}, the storage of ${refs.find(([, t]) => t.storage.key === key)?.[0]}`);
     return entry;
   });
-  const { located, reads } = await locateEntries(counted, storageEntries, source.sparse ? 0 : limits.headerWaste);
+  const { located, reads } = await locateEntries(counted, storageEntries, source.sparse ? 0 : Math.min(limits.headerWaste, Math.floor(source.size / 100)));
   const storages = new Map<string, StoredEntry>(storageKeys.map((key, i) => [key, located[i] as StoredEntry]));
 
   const tensors = refs.map(([key, t]): TensorInfo => {
