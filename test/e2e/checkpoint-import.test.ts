@@ -27,6 +27,8 @@ let server: TestServer;
 let ext: ExtensionSession;
 let options: Page;
 let work: string;
+/** The browser profile, kept across a restart of the browser. */
+let profile: string;
 let probe: number[];
 let pytorch: Record<string, number>;
 /** Byte ranges asked for, per checkpoint file. */
@@ -160,17 +162,24 @@ beforeAll(async () => {
   const photos = PHOTOS.map((p) => `<img src="/static/${p}" width="300" alt="">`).join('');
   server.page('/photos.html', `<!doctype html><meta charset="utf-8"><title>photos</title>${photos}`);
 
-  ext = await launchWithExtension();
+  profile = mkdtempSync(join(tmpdir(), 'rfl-ckpt-profile-'));
+  await startBrowser();
+  await options.screenshot({ path: join(SHOTS, 'checkpoint-1-options.png'), fullPage: true });
+}, 300_000);
+
+/** Starts the browser on the test's profile and opens the options page. */
+async function startBrowser(): Promise<void> {
+  ext = await launchWithExtension({ profile });
   options = await ext.context.newPage();
   await options.goto(`chrome-extension://${ext.extensionId}/src/options/index.html`);
   await options.locator('#get-laion').waitFor();
-  await options.screenshot({ path: join(SHOTS, 'checkpoint-1-options.png'), fullPage: true });
-}, 300_000);
+}
 
 afterAll(async () => {
   await ext?.close();
   await server?.close();
   if (work) rmSync(work, { recursive: true, force: true });
+  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 describe('checkpoint import in the browser', () => {
@@ -247,7 +256,7 @@ describe('checkpoint import in the browser', () => {
     console.log(`no Range support: 1 request, ${readFileSync(join(work, 'adam.ckpt')).length} bytes streamed`);
   });
 
-  it('pauses between units and resumes where it stopped, each unit fetched once', async () => {
+  it('pauses between units and resumes where it stopped after the browser was closed, each unit fetched once', async () => {
     const setFaults = (faults: Record<string, unknown>) => options.evaluate((f) => chrome.storage.local.set({ 'engine.testFaults': f }), faults);
     await setFaults({ checkpointUnitBytes: 16_384 });
     copyFileSync(join(work, 'lightning-timm.ckpt'), join(work, 'paused.ckpt'));
@@ -268,6 +277,9 @@ describe('checkpoint import in the browser', () => {
       expect(partsBefore).toBeGreaterThan(0);
       await options.screenshot({ path: join(SHOTS, 'checkpoint-6-paused.png'), fullPage: true });
       const before = ranges.get('paused.ckpt')?.length ?? 0;
+      // The browser closed and started again on the same profile: the paused import is still offered.
+      await ext.close();
+      await startBrowser();
 
       await options.locator('[data-paused-import="ckpt-paused"]').getByRole('button', { name: 'Resume' }).click();
       await options
