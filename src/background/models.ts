@@ -51,7 +51,7 @@ function checkpointStatus(): Promise<CheckpointImportStatus | null> {
   return askOffscreen({ target: 'offscreen', kind: 'offscreen/checkpoint-import-status' }, 'if-open');
 }
 
-const importing = (c: CheckpointImportStatus | null): boolean => c?.state === 'reading' || c?.state === 'fetching' || c?.state === 'probing' || c?.state === 'int8';
+const importing = (c: CheckpointImportStatus | null): boolean => c?.state === 'reading' || c?.state === 'streaming' || c?.state === 'fetching' || c?.state === 'probing' || c?.state === 'int8';
 /** The import's own folders: the model, and its int8 variant while that is made. */
 const importsInto = (c: CheckpointImportStatus | null, id: string): boolean => importing(c) && (c?.id === id || `${c?.id}-int8` === id);
 

@@ -1,13 +1,19 @@
 // "Get LAION's realfake model": a checkpoint imported from a URL (src/shared/checkpoint-import.ts)
 // with HTTP Range requests, in the offscreen document for the same reason as model downloads (an
 // import outlives the service worker's limits). One at a time; pause keeps what was stored (it
-// continues on the next start of the same URL, after a restart too), cancel removes it.
+// continues on the next start of the same URL, after a restart too), cancel removes it. A server
+// that ignores Range requests sends the whole file: it is streamed once and only what the import
+// needs is kept (src/detector/checkpoint/stream-keep.ts), in a spool file beside the model's parts
+// (models/<id>/stream.bin, removed when the import ends).
 
 import { CheckpointError } from '../detector/checkpoint/errors';
+import { DEFAULT_PLAN_OPTIONS } from '../detector/checkpoint/import-plan';
 import type { RandomAccessSource } from '../detector/checkpoint/source';
+import { keepFromStream, type Spool } from '../detector/checkpoint/stream-keep';
 import { checkModelUrl } from '../detector/model-source';
 import { importCheckpoint, importErrorMessage, LAION_CHECKPOINT_URL, LAION_MODEL_ID, modelIdFor } from '../shared/checkpoint-import';
 import { Int8VariantError } from '../shared/int8-import';
+import { IMPORT_FILE, modelDir, readJson, readStoredModel, removeStoredModel } from '../shared/model-store';
 import type { CheckpointImportStatus } from '../shared/protocol/offscreen';
 import type { ModelActionReply } from '../shared/protocol/ui';
 
@@ -52,14 +58,23 @@ async function get(url: URL, signal: AbortSignal, range: string): Promise<Respon
   return res;
 }
 
-/** Random access to a checkpoint over HTTP Range requests; refuses a server without ranges. */
-export async function httpSource(url: URL, signal: AbortSignal): Promise<RandomAccessSource & { requests: () => number }> {
+type HttpSource = RandomAccessSource & { requests: () => number };
+
+/**
+ * Random access to a checkpoint over HTTP Range requests; or, from a server that answers the first
+ * one with the whole file, that response (to be streamed once).
+ */
+export async function httpSource(url: URL, signal: AbortSignal): Promise<HttpSource | { whole: Response; size: number | null }> {
   let requests = 1;
   const first = await get(url, signal, 'bytes=0-0');
   const m = /^bytes 0-0\/(\d+)$/.exec(first.headers.get('content-range') ?? '');
+  if (first.status === 200) {
+    const length = Number(first.headers.get('content-length') ?? NaN);
+    return { whole: first, size: Number.isSafeInteger(length) && length >= 0 ? length : null };
+  }
   await first.body?.cancel();
   if (first.status !== 206 || !m) {
-    throw new Error(`${url.href}: the server does not answer Range requests, which the import needs to fetch only the model's weights out of the file`);
+    throw new Error(`${url.href}: the server answered a Range request with HTTP ${first.status} and no usable Content-Range`);
   }
   const size = Number(m[1]);
   const read = async (offset: number, length: number): Promise<Uint8Array> => {
@@ -88,10 +103,90 @@ export async function httpSource(url: URL, signal: AbortSignal): Promise<RandomA
   return { size, read, requests: () => requests };
 }
 
-/** Starts importing the checkpoint at `url` (LAION's when empty). */
-export function startCheckpointImport(rawUrl: string, hold: () => () => void, int8 = false): ModelActionReply {
+/** The spool of a streamed checkpoint's kept bytes, beside the model's parts. */
+const STREAM_FILE = 'stream.bin';
+const SPOOL_BATCH = 4 * 1024 * 1024;
+
+/** A spool in OPFS: kept bytes batched into 4 MiB writes, read back once the writable is closed. */
+async function opfsSpool(dir: FileSystemDirectoryHandle): Promise<Spool> {
+  const handle = await dir.getFileHandle(STREAM_FILE, { create: true });
+  const writable = await handle.createWritable();
+  let batch = new Uint8Array(SPOOL_BATCH);
+  let used = 0;
+  let file: File | null = null;
+  const flush = async (): Promise<void> => {
+    if (used) await writable.write(batch.subarray(0, used));
+    batch = new Uint8Array(SPOOL_BATCH);
+    used = 0;
+  };
+  return {
+    append: async (b) => {
+      if (used + b.length > SPOOL_BATCH) await flush();
+      if (b.length >= SPOOL_BATCH) await writable.write(b.slice());
+      else {
+        batch.set(b, used);
+        used += b.length;
+      }
+    },
+    finish: async () => {
+      await flush();
+      await writable.close();
+      file = await handle.getFile();
+    },
+    read: async (offset, length) => {
+      if (!file) throw new Error('the spool is read before it is finished');
+      return new Uint8Array(await file.slice(offset, offset + length).arrayBuffer());
+    },
+    discard: () => writable.abort(),
+  };
+}
+
+async function* bodyChunks(body: ReadableStream<Uint8Array>, size: number | null, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader();
+  let received = 0;
+  try {
+    for (;;) {
+      let r: ReadableStreamReadResult<Uint8Array>;
+      try {
+        r = await reader.read();
+      } catch (e) {
+        if (signal.aborted) throw e;
+        const of = size === null ? '' : ` of ${size}`;
+        throw new Error(`the connection dropped after ${received}${of} bytes; this server does not answer Range requests, so the import cannot continue where it stopped (${e instanceof Error ? e.message : String(e)})`);
+      }
+      if (r.done) return;
+      received += r.value.length;
+      yield r.value;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/** Streams the whole response once into the model folder's spool; returns a source over what was kept. */
+async function streamOnce(id: string, whole: Response, size: number | null, signal: AbortSignal, progress: (streamed: number) => void): Promise<RandomAccessSource> {
+  if (!whole.body) throw new Error('the server sent no body');
+  if (await readStoredModel(id)) {
+    await whole.body.cancel();
+    throw new Error(`"${id}" is installed already: remove it first to import it again`);
+  }
+  const dir = await modelDir(id, true);
+  if (!dir) throw new Error('cannot create the model folder (browser storage unavailable?)');
+  return keepFromStream(bodyChunks(whole.body, size, signal), size, await opfsSpool(dir), progress);
+}
+
+/** After a streamed import: the spool goes, and the folder too unless an import keeps parts in it. */
+async function removeSpool(id: string): Promise<void> {
+  const dir = await modelDir(id, false);
+  if (!dir) return;
+  await dir.removeEntry(STREAM_FILE).catch(() => undefined);
+  if (!(await readStoredModel(id)) && (await readJson(dir, IMPORT_FILE)) === undefined) await removeStoredModel(id).catch(() => undefined);
+}
+
+/** Starts importing the checkpoint at `url` (LAION's when empty); `unitBytes` (test builds) overrides the plan's unit size. */
+export function startCheckpointImport(rawUrl: string, hold: () => () => void, int8 = false, unitBytes?: number): ModelActionReply {
   const s = current?.status.state;
-  if (s === 'reading' || s === 'fetching' || s === 'probing' || s === 'int8') return { ok: false, error: 'a checkpoint import is already under way' };
+  if (s === 'reading' || s === 'streaming' || s === 'fetching' || s === 'probing' || s === 'int8') return { ok: false, error: 'a checkpoint import is already under way' };
   const checked = checkModelUrl((rawUrl || LAION_CHECKPOINT_URL).trim());
   if (!checked.ok) return { ok: false, error: checked.detail };
   const url = checked.url;
@@ -114,18 +209,28 @@ export function startCheckpointImport(rawUrl: string, hold: () => () => void, in
   const abort = new AbortController();
   const run: Running = { status, abort, pause: false, done: Promise.resolve() };
   const release = hold();
-  let source: Awaited<ReturnType<typeof httpSource>> | null = null;
+  let source: HttpSource | null = null;
+  let streamed = false;
   let first = true;
-  run.done = (async () => {
-    source = await httpSource(url, abort.signal);
+  const work = async (): Promise<void> => {
+    const opened = await httpSource(url, abort.signal);
+    let read: RandomAccessSource;
+    if ('whole' in opened) {
+      streamed = true;
+      Object.assign(status, { state: 'streaming', fileBytes: opened.size ?? 0, toFetch: opened.size ?? 0, startedAt: Date.now() });
+      read = await streamOnce(id, opened.whole, opened.size, abort.signal, (n) => {
+        status.fetched = n;
+      });
+    } else read = source = opened;
     await importCheckpoint({
       id,
       name,
       origin: url.href,
-      source,
+      source: read,
       signal: abort.signal,
       paused: () => run.pause,
       int8,
+      ...(unitBytes ? { planOptions: { ...DEFAULT_PLAN_OPTIONS, maxUnit: unitBytes } } : {}),
       fetchGraph: async (file) => {
         const res = await fetch(chrome.runtime.getURL(file));
         if (!res.ok) throw new Error(`${file}: HTTP ${res.status}`);
@@ -139,9 +244,17 @@ export function startCheckpointImport(rawUrl: string, hold: () => () => void, in
           first = false;
         }
         Object.assign(status, { state: p.phase, fetched: p.fetched, toFetch: p.toFetch, fileBytes: p.fileBytes, weightBytes: p.weightBytes });
-        status.requests = source?.requests() ?? 0;
+        status.requests = source?.requests() ?? 1;
       },
     });
+  };
+  run.done = (async () => {
+    try {
+      await work();
+    } finally {
+      // Before the outcome shows: nothing of a stream stays behind.
+      if (streamed) await removeSpool(id).catch(() => undefined);
+    }
   })()
     .then(
       () => {
@@ -159,7 +272,7 @@ export function startCheckpointImport(rawUrl: string, hold: () => () => void, in
       },
     )
     .finally(() => {
-      status.requests = source?.requests() ?? status.requests;
+      status.requests = source?.requests() ?? (streamed ? 1 : status.requests);
       release();
     });
   current = run;
@@ -169,7 +282,8 @@ export function startCheckpointImport(rawUrl: string, hold: () => () => void, in
 /** Pauses (keeps what is stored) or cancels (removes it) the import under way. */
 export async function stopCheckpointImport(pause: boolean): Promise<void> {
   if (!current) return;
-  current.pause = pause;
+  // A stream cannot continue where it stopped: pausing it keeps nothing, like a cancel.
+  current.pause = pause && current.status.state !== 'streaming';
   current.abort.abort();
   await current.done;
 }

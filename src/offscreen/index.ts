@@ -27,7 +27,8 @@ const handlers: Handlers<OffscreenChannel> = {
     await cancelModelDownload();
     return modelDownloadStatus();
   },
-  'offscreen/checkpoint-import': (msg) => startCheckpointImport(msg.url, () => engine.hold(msg.engine), msg.int8 === true),
+  'offscreen/checkpoint-import': (msg) =>
+    startCheckpointImport(msg.url, () => engine.hold(msg.engine), msg.int8 === true, __REALFAKE_TEST__ ? msg.engine.faults?.checkpointUnitBytes : undefined),
   'offscreen/checkpoint-import-status': () => checkpointImportStatus(),
   'offscreen/checkpoint-import-stop': async (msg) => {
     await stopCheckpointImport(msg.pause);

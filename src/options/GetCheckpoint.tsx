@@ -32,11 +32,12 @@ export function describeProgress(c: Pick<CheckpointImportStatus, 'fetched' | 'to
   return `${mb(c.fetched)} of ${mb(c.toFetch)}${speed > 0 ? ` · ${mb(speed)}/s` : ''} · ${rest}`;
 }
 
-const RUNNING: ReadonlySet<string> = new Set(['reading', 'fetching', 'probing', 'int8']);
+const RUNNING: ReadonlySet<string> = new Set(['reading', 'streaming', 'fetching', 'probing', 'int8']);
 
 const PHASE_WORDS: Record<string, string> = {
   reading: 'Reading the checkpoint’s table of contents',
   probing: 'Checking the model on a test input',
+  streaming: 'This server sends only the whole file: reading it once, keeping only the weights (pausing it keeps nothing)',
   int8: 'Making the int8 variant and measuring how closely it follows the model',
 };
 
@@ -168,7 +169,7 @@ export function GetCheckpoint({ state, refresh, onOutcome }: Props) {
         <div class="download" role="status">
           <label for="checkpoint-progress">
             {PHASE_WORDS[c.state] ?? 'Fetching the weights'}
-            {c.state === 'fetching' ? `: ${describeProgress(c, now)}` : '…'}
+            {c.state === 'fetching' || c.state === 'streaming' ? `: ${describeProgress(c, now)}` : '…'}
           </label>
           <progress id="checkpoint-progress" max={c.toFetch || 1} value={c.toFetch ? c.fetched : undefined} />
           <button type="button" disabled={c.state !== 'fetching'} onClick={() => void askBackground({ kind: 'ui/stop-checkpoint-import', pause: true }).then(refresh)}>

@@ -12,7 +12,7 @@
 // whole range. Any ending but a pause removes everything it wrote; the manifest is written last.
 
 import { CheckpointError } from '../detector/checkpoint/errors';
-import { planImport, unitOutput, type ImportPlan, type PlannedTensor } from '../detector/checkpoint/import-plan';
+import { planImport, unitOutput, type ImportPlan, type PlannedTensor, type PlanOptions } from '../detector/checkpoint/import-plan';
 import { placeConvNeXt, type Architecture } from '../detector/checkpoint/placement';
 import type { RandomAccessSource } from '../detector/checkpoint/source';
 import { readCheckpointTensors } from '../detector/checkpoint/tensors';
@@ -93,6 +93,8 @@ export interface CheckpointImportRequest {
   /** `signal` aborted for a pause: keep what is stored, to continue later. */
   paused: () => boolean;
   progress: (p: CheckpointImportProgress) => void;
+  /** How the ranges are joined and cut into units (default: import-plan.ts's). */
+  planOptions?: PlanOptions;
   /** The packaged graph for an architecture (graphFileFor). */
   fetchGraph: (file: string) => Promise<Uint8Array>;
   /** Also make the int8 variant `<id>-int8` once the model is installed (src/shared/int8-import.ts). */
@@ -195,7 +197,7 @@ export async function importCheckpoint(req: CheckpointImportRequest): Promise<Mo
   report('reading');
   const table = await readCheckpointTensors(source);
   const placed = placeConvNeXt(table.tensors);
-  const plan = planImport(placed);
+  const plan = planImport(placed, req.planOptions);
   const graphFile = graphFileFor(placed.architecture);
   let graph: Uint8Array;
   try {

@@ -156,7 +156,7 @@ export const ENGINE_KEYS = {
   idleReleaseMs: 'engine.idleReleaseMs',
 } as const;
 /**
- * Test builds only (`__REALFAKE_TEST__`): { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16 }
+ * Test builds only (`__REALFAKE_TEST__`): { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16, checkpointUnitBytes }
  * (see EngineOptions.faults). A release build neither reads this key nor contains its name.
  */
 const ENGINE_FAULTS_KEY = 'engine.testFaults';
@@ -173,7 +173,13 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
 
 function readFaults(stored: unknown): EngineFaults {
   const f = (stored ?? {}) as Record<string, unknown>;
-  return { failWebGpuInit: f.failWebGpuInit === true, perturbWebGpuProbe: f.perturbWebGpuProbe === true, pretendShaderF16: f.pretendShaderF16 === true };
+  const unit = f.checkpointUnitBytes;
+  return {
+    failWebGpuInit: f.failWebGpuInit === true,
+    perturbWebGpuProbe: f.perturbWebGpuProbe === true,
+    pretendShaderF16: f.pretendShaderF16 === true,
+    ...(Number.isSafeInteger(unit) && (unit as number) >= 64 ? { checkpointUnitBytes: unit as number } : {}),
+  };
 }
 
 export async function getEngineOptions(): Promise<EngineOptions> {

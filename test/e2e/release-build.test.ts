@@ -27,6 +27,7 @@ const TEST_ONLY = [
   'failWebGpuInit', // the switches (EngineOptions.faults)
   'perturbWebGpuProbe',
   'pretendShaderF16',
+  'checkpointUnitBytes', // the checkpoint import's unit size (EngineFaults)
   'injected fault', // the failWebGpuInit error
 ];
 

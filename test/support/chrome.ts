@@ -34,11 +34,11 @@ export interface ExtensionSession {
 }
 
 export async function launchWithExtension(
-  opts: { headless?: boolean; extraArgs?: string[]; dist?: string } = {},
+  opts: { headless?: boolean; extraArgs?: string[]; dist?: string; /** A profile folder kept after close (to start the browser again on it); default: a new one, removed. */ profile?: string } = {},
 ): Promise<ExtensionSession> {
   const dist = opts.dist ?? DIST;
   if (!existsSync(join(dist, 'manifest.json'))) throw new Error(`no build in ${dist}: run "npm run build:test" first`);
-  const userDataDir = mkdtempSync(join(tmpdir(), 'rfl-profile-'));
+  const userDataDir = opts.profile ?? mkdtempSync(join(tmpdir(), 'rfl-profile-'));
   const args = [
     `--disable-extensions-except=${dist}`,
     `--load-extension=${dist}`,
@@ -63,7 +63,7 @@ export async function launchWithExtension(
     serviceWorker,
     close: async () => {
       await context.close();
-      rmSync(userDataDir, { recursive: true, force: true });
+      if (!opts.profile) rmSync(userDataDir, { recursive: true, force: true });
     },
   };
 }

@@ -9,6 +9,8 @@ export interface RandomAccessSource {
   readonly size: number;
   /** `length` bytes from `offset`; fewer only where the file ends early. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /** Holds only some of the file's bytes (a streamed file's kept parts): read exactly what is needed, never the bytes between. */
+  readonly sparse?: boolean;
 }
 
 export function bytesSource(bytes: Uint8Array): RandomAccessSource {

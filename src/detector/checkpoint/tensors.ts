@@ -7,12 +7,12 @@ import keys from './convnext-keys.json';
 import { CheckpointError, listing } from './errors';
 import { readExactly, type RandomAccessSource } from './source';
 import { DEFAULT_PICKLE_LIMITS, Inert, KnownGlobal, PickleDict, PickleTuple, unpickle, type PickleLimits, type PickleValue, type TensorRef } from './unpickle';
-import { DEFAULT_ZIP_LIMITS, locateEntry, readZipDirectory, type StoredEntry, type ZipLimits } from './zip';
+import { DEFAULT_HEADER_WASTE, DEFAULT_ZIP_LIMITS, locateEntries, locateEntry, readZipDirectory, type StoredEntry, type ZipLimits } from './zip';
 
 export type DType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
 /** torch.save's storage classes (the persistent id names one), with their element type. */
-const STORAGE_DTYPES: Record<string, { dtype: DType; itemSize: number }> = {
+export const STORAGE_DTYPES: Record<string, { dtype: DType; itemSize: number }> = {
   FloatStorage: { dtype: 'float32', itemSize: 4 },
   HalfStorage: { dtype: 'float16', itemSize: 2 },
   BFloat16Storage: { dtype: 'bfloat16', itemSize: 2 },
@@ -56,6 +56,8 @@ export interface CheckpointTensors {
   placeholders: string[];
   /** Bytes this reading asked the source for. */
   bytesRead: number;
+  /** Reads of the storages' local headers (joined: see locateEntries). */
+  headerReads: number;
 }
 
 export interface ReadLimits {
@@ -63,9 +65,11 @@ export interface ReadLimits {
   pickle: PickleLimits;
   /** data.pkl read into memory (a Lightning ConvNeXt-Large's is a few hundred kB). */
   maxPickleBytes: number;
+  /** Bytes between local headers read along to join their requests (zip.ts, locateEntries); at most 1% of the file. */
+  headerWaste: number;
 }
 
-export const DEFAULT_READ_LIMITS: ReadLimits = { zip: DEFAULT_ZIP_LIMITS, pickle: DEFAULT_PICKLE_LIMITS, maxPickleBytes: 64 * 1024 * 1024 };
+export const DEFAULT_READ_LIMITS: ReadLimits = { zip: DEFAULT_ZIP_LIMITS, pickle: DEFAULT_PICKLE_LIMITS, maxPickleBytes: 64 * 1024 * 1024, headerWaste: DEFAULT_HEADER_WASTE };
 
 function isTensor(v: PickleValue | undefined): v is TensorRef {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && 'kind' in v && v.kind === 'tensor';
@@ -166,15 +170,6 @@ function archiveOf(names: Iterable<string>): string {
   return found[0] as string;
 }
 
-/** Runs `work` over `items`, a few at a time (each may be an HTTP Range request). */
-async function eachLimited<T>(items: T[], parallel: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await work(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(parallel, items.length) }, worker));
-}
-
 /** The state_dict's tensors of a torch.save checkpoint, each as a byte range of the file. */
 export async function readCheckpointTensors(source: RandomAccessSource, limits: ReadLimits = DEFAULT_READ_LIMITS): Promise<CheckpointTensors> {
   const counted = countingSource(source);
@@ -189,13 +184,14 @@ export async function readCheckpointTensors(source: RandomAccessSource, limits: 
   const { value, placeholders } = unpickle(await readExactly(counted, pkl.dataOffset, pkl.size, 'data.pkl'), limits.pickle);
   const { container, tensors: refs } = findStateDict(value);
 
-  const storages = new Map<string, StoredEntry>();
   const storageKeys = [...new Set(refs.map(([, t]) => t.storage.key))];
-  await eachLimited(storageKeys, 8, async (key) => {
+  const storageEntries = storageKeys.map((key) => {
     const entry = dir.byName.get(`${archive}/data/${key}`);
     if (!entry) throw new CheckpointError('inconsistent', `the archive has no entry data/${key}, the storage of ${refs.find(([, t]) => t.storage.key === key)?.[0]}`);
-    storages.set(key, await locateEntry(counted, entry));
+    return entry;
   });
+  const { located, reads } = await locateEntries(counted, storageEntries, source.sparse ? 0 : Math.min(limits.headerWaste, Math.floor(source.size / 100)));
+  const storages = new Map<string, StoredEntry>(storageKeys.map((key, i) => [key, located[i] as StoredEntry]));
 
   const tensors = refs.map(([key, t]): TensorInfo => {
     const type = Object.hasOwn(STORAGE_DTYPES, t.storage.storageType) ? STORAGE_DTYPES[t.storage.storageType] : undefined;
@@ -228,7 +224,7 @@ export async function readCheckpointTensors(source: RandomAccessSource, limits: 
       storageEntry: entry.name,
     };
   });
-  return { archive, container, tensors, placeholders, bytesRead: counted.bytes };
+  return { archive, container, tensors, placeholders, bytesRead: counted.bytes, headerReads: reads };
 }
 
 /** Names a list of tensors that are not contiguous, for a refusal. */

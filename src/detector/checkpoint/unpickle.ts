@@ -111,6 +111,8 @@ export interface Unpickled {
   value: PickleValue;
   /** Every global replaced by a placeholder ("posix.system", "pytorch_lightning...AttributeDict"), sorted. */
   placeholders: string[];
+  /** Every storage a persistent id names, wherever it sits (a streamed read skips what it does not need by these sizes). */
+  storages: StorageRef[];
 }
 
 // The globals that are rebuilt; every other one is Inert.
@@ -257,6 +259,12 @@ function littleEndianSigned(bytes: Uint8Array): number | bigint | Inert {
 export function unpickle(bytes: Uint8Array, limits: PickleLimits = DEFAULT_PICKLE_LIMITS): Unpickled {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const placeholders = new Set<string>();
+  const storages: StorageRef[] = [];
+  const persistent = (pid: PickleValue): PickleValue => {
+    const v = persistentLoad(pid);
+    if (typeof v === 'object' && v !== null && 'kind' in v && v.kind === 'storage') storages.push(v);
+    return v;
+  };
   let stack: PickleValue[] = [];
   const marks: PickleValue[][] = [];
   const memo = new Map<number, PickleValue>();
@@ -366,7 +374,7 @@ export function unpickle(bytes: Uint8Array, limits: PickleLimits = DEFAULT_PICKL
         // STOP
         if (marks.length) fail('STOP inside an unclosed MARK');
         const value = pop('STOP');
-        return { value, placeholders: [...placeholders].sort() };
+        return { value, placeholders: [...placeholders].sort(), storages };
       }
       case 0x28: // MARK
         if (stack.length + marks.length >= limits.maxStack) fail(`the stack grows beyond ${limits.maxStack} values (a pickle bomb?)`);
@@ -652,10 +660,10 @@ export function unpickle(bytes: Uint8Array, limits: PickleLimits = DEFAULT_PICKL
         break;
       }
       case 0x50: // PERSID
-        push(persistentLoad(line('PERSID')));
+        push(persistent(line('PERSID')));
         break;
       case 0x51: // BINPERSID
-        push(persistentLoad(pop('BINPERSID')));
+        push(persistent(pop('BINPERSID')));
         break;
       default:
         fail(`unknown opcode 0x${op.toString(16).padStart(2, '0')} at byte ${at}`);

@@ -112,7 +112,8 @@ export interface ModelDownloadStatus {
   error: string | null;
 }
 
-export type CheckpointImportState = 'reading' | 'fetching' | 'probing' | 'int8' | 'installed' | 'paused' | 'failed' | 'cancelled';
+/** 'streaming': a server without Range requests; the whole file passes once (fetched of fileBytes), only the weights are kept. */
+export type CheckpointImportState = 'reading' | 'streaming' | 'fetching' | 'probing' | 'int8' | 'installed' | 'paused' | 'failed' | 'cancelled';
 
 export interface CheckpointImportStatus {
   state: CheckpointImportState;
@@ -320,7 +321,7 @@ export function parseModelDownloadStatus(v: unknown): ModelDownloadStatus | null
 
 export function parseCheckpointImportStatus(v: unknown): CheckpointImportStatus | null {
   if (!isRecord(v)) return null;
-  const states: CheckpointImportState[] = ['reading', 'fetching', 'probing', 'int8', 'installed', 'paused', 'failed', 'cancelled'];
+  const states: CheckpointImportState[] = ['reading', 'streaming', 'fetching', 'probing', 'int8', 'installed', 'paused', 'failed', 'cancelled'];
   if (!states.includes(v.state as CheckpointImportState) || !isShortString(v.url, MAX_URL_LENGTH)) return null;
   if (typeof v.id !== 'string' || !MODEL_ID_RE.test(v.id)) return null;
   const counts = [v.fetched, v.toFetch, v.fileBytes, v.weightBytes, v.startedAt, v.fetchedAtStart, v.requests];

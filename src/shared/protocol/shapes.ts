@@ -108,6 +108,8 @@ export interface EngineFaults {
   failWebGpuInit: boolean;
   perturbWebGpuProbe: boolean;
   pretendShaderF16: boolean;
+  /** The checkpoint import's unit (request, part file) in bytes, for tests that stop an import between units; absent: 8 MB. */
+  checkpointUnitBytes?: number;
 }
 
 export const ENGINE_LIMITS = {
@@ -218,7 +220,9 @@ export function parseEngineOptions(v: unknown): EngineOptions | null {
   if (!isRecord(v.faults)) return null;
   const { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16 } = v.faults;
   if (typeof failWebGpuInit !== 'boolean' || typeof perturbWebGpuProbe !== 'boolean' || typeof pretendShaderF16 !== 'boolean') return null;
-  return { ...options, faults: { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16 } };
+  const unit = v.faults.checkpointUnitBytes;
+  if (unit !== undefined && !intWithin(unit, { min: 64, max: 2 ** 30 })) return null;
+  return { ...options, faults: { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16, ...(unit === undefined ? {} : { checkpointUnitBytes: unit }) } };
 }
 
 export function parseFailure(v: Record<string, unknown>): { ok: false; reason: FailureReason; detail: string } | null {
