@@ -13,7 +13,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeRun, ensurePublishedLike, runFullImport } from '../support/full-checkpoint';
 import { FIXTURE_MODEL_DIR, REPO, requireReferencePython } from '../support/python';
 
-const STEP_TIMEOUT_MS = 1_800_000;
+const STEP_TIMEOUT_MS = 480_000;
 let work: string;
 let dist: string;
 let probe: number[];

@@ -69,12 +69,12 @@ export interface FullImportRun {
   engine: EngineStatus;
 }
 
-/** Serves `file` with Range support, streamed from disk, counting requests and bytes. */
-function rangeRoute(file: string, counts: { requests: number; bytes: number }) {
+/** Serves `file` streamed from disk (with Range support unless `ranges` is false), counting requests and bytes. */
+function fileRoute(file: string, counts: { requests: number; bytes: number }, ranges: boolean) {
   const size = statSync(file).size;
   return (req: IncomingMessage, res: ServerResponse): void => {
     counts.requests++;
-    const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+    const m = ranges ? /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '') : null;
     const from = m ? Number(m[1]) : 0;
     const to = m ? Math.min(size - 1, Number(m[2])) : size - 1;
     counts.bytes += to - from + 1;
@@ -87,22 +87,28 @@ function rangeRoute(file: string, counts: { requests: number; bytes: number }) {
   };
 }
 
-/** The whole path once, in Chromium built from this tree into `dist` (a release build). */
-export async function runFullImport(dist: string, timeoutMs: number): Promise<FullImportRun> {
+/**
+ * The whole path once, in Chromium built from this tree into `dist` (a release build); `ranges`
+ * false: from a server without Range requests (the file streamed once).
+ */
+export async function runFullImport(dist: string, timeoutMs: number, ranges = true): Promise<FullImportRun> {
   const { file, pytorch } = ensurePublishedLike();
-  const photos = photoIndex();
+  // The photographs the extension judges (not those below its minimum size).
+  const photos = photoIndex().filter((p) => !p.small);
   const counts = { requests: 0, bytes: 0 };
   const server = await startServer(PHOTOS_DIR);
   server.route('/resolve/published-like.ckpt', (_req, res) => {
     res.writeHead(302, { location: '/cdn/published-like.ckpt' });
     res.end();
   });
-  server.route('/cdn/published-like.ckpt', rangeRoute(file, counts));
+  server.route('/cdn/published-like.ckpt', fileRoute(file, counts, ranges));
   server.page(
     '/photos.html',
     `<!doctype html><meta charset="utf-8"><title>photos</title>${photos.map((p) => `<img src="/static/${p.file}" width="${p.width}" height="${p.height}" alt="">`).join('')}`,
   );
   const ext = await launchWithExtension({ dist });
+  const t = performance.now();
+  const step = (what: string): void => console.log(`full-size import: ${((performance.now() - t) / 1000).toFixed(0)} s: ${what}`);
   try {
     await configureEngine(ext, { 'engine.useWebGpu': false });
     const options = await ext.context.newPage();
@@ -111,26 +117,35 @@ export async function runFullImport(dist: string, timeoutMs: number): Promise<Fu
     const stop = watchMemory(CHROMIUM_EXTENSION_PROCESS);
     const t0 = performance.now();
     await options.getByRole('button', { name: 'Import from this address' }).click();
+    step('import started');
     const id = 'ckpt-published-like';
-    await options.getByText(/Installed ckpt-published-like|Not installed/).waitFor({ timeout: timeoutMs });
+    // Its outcome: any message the page shows (an error before the import starts has no "Not installed").
+    await options.locator('p.message, p.error').first().waitFor({ timeout: timeoutMs });
     const importMs = performance.now() - t0;
     const peak = stop();
     const outcome = await options.locator('p.message, p.error').allTextContents();
-    if (!outcome.some((t) => t.includes(`Installed ${id}`))) throw new Error(`not installed: ${outcome.join(' | ')}`);
+    step(`import ended: ${outcome.join(' | ')}`);
+    if (!outcome.some((m) => m.includes(`Installed ${id}`))) throw new Error(`not installed: ${outcome.join(' | ')}`);
     const manifest = await options.evaluate(async (model) => {
       const dir = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('models')).getDirectoryHandle(model);
       return JSON.parse(await (await (await dir.getFileHandle('manifest.json')).getFile()).text()) as { weights: { bytes: number }; probe: { logits: number[] } };
     }, id);
     await options.locator(`li[data-model-id="${id}"]`).getByRole('button', { name: 'Use this model' }).click();
     await options.getByText('Now using').waitFor();
+    step('chosen');
 
     const page = await ext.context.newPage();
     await page.setViewportSize({ width: 1280, height: 4000 });
     const t1 = performance.now();
     await page.goto(`${server.origin}/photos.html`);
-    await waitForBadges(page, (b) => b.some((x) => x.p !== null), timeoutMs);
+    const first = await waitForBadges(page, (b) => b.some((x) => x.state !== 'checking'), timeoutMs);
     const firstBadgeMs = performance.now() - t1;
-    const badges = await waitForBadges(page, (b) => b.length === photos.length && b.every((x) => x.state !== 'checking'), timeoutMs);
+    step(`first badge: ${JSON.stringify(first.find((x) => x.state !== 'checking'))}`);
+    const badges = await waitForBadges(page, (b) => b.length === photos.length && b.every((x) => x.state !== 'checking'), timeoutMs).catch(async (e: unknown) => {
+      const status = await offscreenStatus(ext).catch((err: unknown) => String(err));
+      throw new Error(`badges unsettled: ${JSON.stringify(await waitForBadges(page, () => true, 5000))}; engine ${JSON.stringify(status)} (${String(e)})`);
+    });
+    step(`all badges: ${badges.map((b) => b.state).join(', ')}`);
     const engine = await offscreenStatus(ext);
     return {
       fileBytes: statSync(file).size,
