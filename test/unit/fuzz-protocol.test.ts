@@ -1,5 +1,5 @@
 // Property-based fuzzing (fast-check) of the message validators at every boundary. The oracle
-// is a separate, declarative reading of the message types in protocol.ts: for random objects
+// is a separate, declarative reading of the message types in src/shared/protocol/: for random objects
 // and for single mutations of valid messages, a validator accepts exactly what the oracle calls
 // valid, never throws, and what it returns is a clean copy that validates again to itself.
 
