@@ -18,7 +18,7 @@ import { join, resolve } from 'node:path';
 import type { CDPSession } from 'playwright-core';
 import { bundleForPage } from '../test/support/bundle';
 import { launchWithExtension, type ExtensionSession } from '../test/support/chrome';
-import { watchExtensionMemory, type PeakMemory } from '../test/support/extension-memory';
+import { CHROMIUM_EXTENSION_PROCESS, watchMemory, type PeakMemory } from '../test/support/extension-memory';
 import { PHOTOS_DIR } from '../test/support/photos';
 import { REPO, runPython } from '../test/support/python';
 import { startServer, type TestServer } from '../test/support/server';
@@ -222,8 +222,8 @@ describe('bench: preprocessing in the offscreen document', () => {
     for (const jpegPlanes of [true, false]) {
       await freshOffscreen();
       await new Promise((r) => setTimeout(r, 1_000));
-      const before = watchExtensionMemory()();
-      const stop = watchExtensionMemory(25);
+      const before = watchMemory(CHROMIUM_EXTENSION_PROCESS)();
+      const stop = watchMemory(CHROMIUM_EXTENSION_PROCESS, 'largest', 25);
       const t = await prepare(fileOf(LARGE), 0, jpegPlanes);
       const peak: PeakMemory | null = stop();
       expect(t.length).toBe(3 * 224 * 224);

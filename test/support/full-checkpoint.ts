@@ -13,7 +13,7 @@ import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSy
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { cpus, homedir } from 'node:os';
 import { join } from 'node:path';
-import { CHROMIUM_EXTENSION_PROCESS, watchMemory, type PeakMemory } from '../../bench/convnext-large';
+import { CHROMIUM_EXTENSION_PROCESS, watchMemory, type PeakMemory } from './extension-memory';
 import { waitForBadges } from './badges';
 import { launchWithExtension } from './chrome';
 import { configureEngine, offscreenStatus } from './engine';
