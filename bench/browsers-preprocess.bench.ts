@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import puppeteer, { type Browser as FirefoxBrowser, type Page as FirefoxPage } from 'puppeteer-core';
 import { bundleForPage } from '../test/support/bundle';
+import { measurePrepare, type PrepareTiming } from './prepare-in-browser';
 import { chromePath, QUIET_FLAGS } from '../test/support/chrome';
 import { firefoxPath } from '../test/support/firefox';
 import { PHOTOS_DIR } from '../test/support/photos';
@@ -115,36 +116,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-type Timing = { median: number; decode: number; length: number };
-
-/** Runs in the browser's page: decode + the published recipe on `url`, median of `repeats` after a warm-up. */
-const measurePreprocess = async ({ url, repeats }: { url: string; repeats: number }): Promise<Timing> => {
-  type Decode = typeof import('../src/offscreen/decode');
-  type Pre = typeof import('../src/detector/preprocess');
-  const g = globalThis as unknown as { RealfakeDecode: Decode; RealfakePreprocess: Pre };
-  const blob = await (await fetch(url)).blob();
-  // The published model's recipe (preset laion-realfake).
-  const spec = {
-    resize: { mode: 'square' as const, size: 256, interpolation: 'opencv-linear' as const },
-    centerCrop: 224,
-    mean: [0.485, 0.456, 0.406] as [number, number, number],
-    std: [0.229, 0.224, 0.225] as [number, number, number],
-    library: 'albumentations' as const,
-  };
-  const times: number[] = [];
-  const decodeTimes: number[] = [];
-  let length = 0;
-  for (let i = 0; i < repeats + 1; i++) {
-    const t0 = performance.now();
-    const img = await g.RealfakeDecode.decodeImage(blob);
-    const t1 = performance.now();
-    length = g.RealfakePreprocess.preprocessImage(img, spec).length;
-    times.push(performance.now() - t0);
-    decodeTimes.push(t1 - t0);
-  }
-  const median = (xs: number[]) => xs.slice(1).sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN;
-  return { median: median(times), decode: median(decodeTimes), length };
-};
 
 /** Runs in the browser's page: the OpenCV INTER_LINEAR port on the decoded picture at `url`, to 256x256. */
 const measureResize = async ({ url, repeats }: { url: string; repeats: number }): Promise<{ median: number; length: number }> => {
@@ -173,13 +144,13 @@ describe('bench: preprocessing', () => {
     for (const s of SIZES) {
       const arg = { url: `/static/${s.w}x${s.h}.jpg`, repeats: REPEATS };
       const ref = pil[s.name] ?? NaN;
-      const row = (name: string, ms: Timing): string =>
+      const row = (name: string, ms: PrepareTiming): string =>
         `  ${s.name.padEnd(7)} ${name.padEnd(8)} ${ms.median.toFixed(1).padStart(7)} ms   reference ${ref.toFixed(1).padStart(7)} ms   ratio ${(ms.median / ref).toFixed(2)}x   (decode ${ms.decode.toFixed(1)} ms)`;
-      const ms = await page.evaluate(measurePreprocess, arg);
+      const ms = await page.evaluate(measurePrepare, arg);
       expect(ms.length).toBe(3 * 224 * 224);
       lines.push(row('Chromium', ms));
       if (firefoxPage) {
-        const fx = await firefoxPage.evaluate(measurePreprocess, arg);
+        const fx = await firefoxPage.evaluate(measurePrepare, arg);
         expect(fx.length).toBe(3 * 224 * 224);
         lines.push(`${row('Firefox', fx)}   ${(fx.median / ms.median).toFixed(2)}x Chromium`);
       }

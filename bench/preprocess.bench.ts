@@ -23,6 +23,7 @@ import { PHOTOS_DIR } from '../test/support/photos';
 import { REPO, runPython } from '../test/support/python';
 import { startServer, type TestServer } from '../test/support/server';
 import { listTargets, onTarget } from '../test/support/targets';
+import { measurePrepare, type PrepareTiming } from './prepare-in-browser';
 
 const SIZES = [
   { name: '12 MP', w: 4000, h: 3000, progressive: false },
@@ -78,13 +79,6 @@ for s in sizes:
 print(json.dumps(res))
 `;
 
-interface Timing {
-  median: number;
-  decode: number;
-  via: string;
-  length: number;
-}
-
 let dir: string;
 let server: TestServer;
 let ext: ExtensionSession;
@@ -128,38 +122,8 @@ async function freshOffscreen(): Promise<void> {
 }
 
 /** Decode + preprocess of the served file `file` in the offscreen document, `repeats` times after a warm-up. */
-function prepare(file: string, repeats: number, jpegPlanes: boolean): Promise<Timing> {
-  const run = async (args: { url: string; repeats: number; jpegPlanes: boolean }): Promise<Timing> => {
-    type Decode = typeof import('../src/offscreen/decode');
-    type Pre = typeof import('../src/detector/preprocess');
-    const g = globalThis as unknown as { RealfakeDecode: Decode; RealfakePreprocess: Pre };
-    const blob = await (await fetch(args.url)).blob();
-    // The published model's recipe (preset laion-realfake).
-    const spec = {
-      resize: { mode: 'square' as const, size: 256, interpolation: 'opencv-linear' as const },
-      centerCrop: 224,
-      mean: [0.485, 0.456, 0.406] as [number, number, number],
-      std: [0.229, 0.224, 0.225] as [number, number, number],
-      library: 'albumentations' as const,
-    };
-    const times: number[] = [];
-    const decodeTimes: number[] = [];
-    let length = 0;
-    let via = '';
-    for (let i = 0; i < args.repeats + 1; i++) {
-      const t0 = performance.now();
-      const img = await g.RealfakeDecode.decodeImage(blob, { jpegPlanes: args.jpegPlanes });
-      const t1 = performance.now();
-      length = g.RealfakePreprocess.preprocessImage(img, spec).length;
-      times.push(performance.now() - t0);
-      decodeTimes.push(t1 - t0);
-      via = img.via;
-    }
-    // The first run warms up, unless it is the only one.
-    const median = (xs: number[]) => (xs.length > 1 ? xs.slice(1) : xs).sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)] ?? NaN;
-    return { median: median(times), decode: median(decodeTimes), via, length };
-  };
-  return inOffscreen<Timing>(`(${run.toString()})(${JSON.stringify({ url: `${server.origin}/static/${file}`, repeats, jpegPlanes })})`);
+function prepare(file: string, repeats: number, jpegPlanes: boolean): Promise<PrepareTiming> {
+  return inOffscreen<PrepareTiming>(`(${measurePrepare.toString()})(${JSON.stringify({ url: `${server.origin}/static/${file}`, repeats, jpegPlanes })})`);
 }
 
 beforeAll(async () => {
