@@ -10,6 +10,7 @@ import { CheckpointError } from '../detector/checkpoint/errors';
 import { DEFAULT_PLAN_OPTIONS } from '../detector/checkpoint/import-plan';
 import type { RandomAccessSource } from '../detector/checkpoint/source';
 import { keepFromStream, type Spool } from '../detector/checkpoint/stream-keep';
+import { responseChunks } from './response-chunks';
 import { checkModelUrl } from '../detector/model-source';
 import { importCheckpoint, importErrorMessage, LAION_CHECKPOINT_URL, LAION_MODEL_ID, modelIdFor } from '../shared/checkpoint-import';
 import { Int8VariantError } from '../shared/int8-import';
@@ -141,28 +142,6 @@ async function opfsSpool(dir: FileSystemDirectoryHandle): Promise<Spool> {
   };
 }
 
-async function* bodyChunks(body: ReadableStream<Uint8Array>, size: number | null, signal: AbortSignal): AsyncGenerator<Uint8Array> {
-  const reader = body.getReader();
-  let received = 0;
-  try {
-    for (;;) {
-      let r: ReadableStreamReadResult<Uint8Array>;
-      try {
-        r = await reader.read();
-      } catch (e) {
-        if (signal.aborted) throw e;
-        const of = size === null ? '' : ` of ${size}`;
-        throw new Error(`the connection dropped after ${received}${of} bytes; this server does not answer Range requests, so the import cannot continue where it stopped (${e instanceof Error ? e.message : String(e)})`);
-      }
-      if (r.done) return;
-      received += r.value.length;
-      yield r.value;
-    }
-  } finally {
-    reader.releaseLock();
-  }
-}
-
 /** Streams the whole response once into the model folder's spool; returns a source over what was kept. */
 async function streamOnce(id: string, whole: Response, size: number | null, signal: AbortSignal, progress: (streamed: number) => void): Promise<RandomAccessSource> {
   if (!whole.body) throw new Error('the server sent no body');
@@ -172,7 +151,12 @@ async function streamOnce(id: string, whole: Response, size: number | null, sign
   }
   const dir = await modelDir(id, true);
   if (!dir) throw new Error('cannot create the model folder (browser storage unavailable?)');
-  return keepFromStream(bodyChunks(whole.body, size, signal), size, await opfsSpool(dir), progress);
+  return keepFromStream(
+    responseChunks(whole.body, signal, (e, received) => {
+      const of = size === null ? '' : ` of ${size}`;
+      return new Error(`the connection dropped after ${received}${of} bytes; this server does not answer Range requests, so the import cannot continue where it stopped (${e instanceof Error ? e.message : String(e)})`);
+    }),
+    size, await opfsSpool(dir), progress);
 }
 
 /** After a streamed import: the spool goes, and the folder too unless an import keeps parts in it. */

@@ -29,6 +29,7 @@ import {
 } from '../shared/model-store';
 import type { ModelActionReply } from '../shared/protocol/ui';
 import type { ModelDownloadStatus } from '../shared/protocol/offscreen';
+import { responseChunks } from './response-chunks';
 
 const MAX_MANIFEST_CHARS = 1 << 20;
 /** The first try and up to three continuations after the connection drops. */
@@ -221,21 +222,11 @@ async function transfer(
     written += data.length;
   };
   status.received = written;
-  const reader = res.body.getReader();
-  for (;;) {
-    let r: ReadableStreamReadResult<Uint8Array>;
-    try {
-      r = await reader.read();
-    } catch (e) {
-      if (signal.aborted) throw e;
-      throw new Interrupted(`the connection dropped after ${written + fill} of ${total} bytes (${messageOf(e)})`);
-    }
-    if (r.done) break;
-    let v = r.value;
-    if (written + fill + v.length > total) {
-      await reader.cancel();
-      throw new Error(`${url.href} is larger than the ${total} bytes its manifest says: refused`);
-    }
+  const startedAt = written;
+  const chunks = responseChunks(res.body, signal, (e, received) => new Interrupted(`the connection dropped after ${startedAt + received} of ${total} bytes (${messageOf(e)})`));
+  for await (let v of chunks) {
+    // Leaving the loop (the throw below) cancels the body.
+    if (written + fill + v.length > total) throw new Error(`${url.href} is larger than the ${total} bytes its manifest says: refused`);
     while (v.length > 0) {
       const n = Math.min(v.length, p.chunkSize - fill);
       buf.set(v.subarray(0, n), fill);
