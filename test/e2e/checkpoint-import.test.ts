@@ -14,6 +14,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelsReply, UiToBackground } from '../../src/shared/protocol/ui';
 import { waitForBadges, type BadgeReading } from '../support/badges';
+import { byteRange, writeRangeHead } from '../support/byte-range';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
 import { offscreenStatus } from '../support/engine';
 import { expectedRecordOfParts, opfsModels, storedChunkRecord, storedParts } from '../support/opfs';
@@ -59,22 +60,16 @@ async function serveCheckpoint(name: string, res: ServerResponse, range: string 
   }
   const bytes = readFileSync(join(work, name));
   ranges.set(name, [...(ranges.get(name) ?? []), range ?? 'whole']);
-  const m = /^bytes=(\d+)-(\d+)$/.exec(range ?? '');
-  if (!m) {
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.length });
-    res.end(bytes);
-    return;
-  }
-  const from = Number(m[1]);
-  const to = Math.min(bytes.length - 1, Number(m[2]));
-  res.writeHead(206, { 'content-type': 'application/octet-stream', 'content-length': to - from + 1, 'content-range': `bytes ${from}-${to}/${bytes.length}` });
-  if (dropNext.has(name) && to - from > 50_000) {
+  const r = byteRange(range, bytes.length);
+  writeRangeHead(res, r, bytes.length);
+  if (!r) return void res.end(bytes);
+  if (dropNext.has(name) && r.to - r.from > 50_000) {
     dropNext.delete(name);
-    res.write(bytes.subarray(from, from + 1000));
+    res.write(bytes.subarray(r.from, r.from + 1000));
     res.destroy();
     return;
   }
-  res.end(bytes.subarray(from, to + 1));
+  res.end(bytes.subarray(r.from, r.to + 1));
 }
 
 async function ask<T>(msg: UiToBackground): Promise<T> {

@@ -19,6 +19,7 @@ import { probeInput } from '../../src/detector/probe';
 import { softmax } from '../../src/detector/scores';
 import { agreementInputs } from '../../src/detector/synthetic-pictures';
 import { waitForBadges } from '../support/badges';
+import { sendRange } from '../support/byte-range';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
 import { offscreenStatus } from '../support/engine';
 import { expectedRecordOfParts, storedChunkRecord, storedParts } from '../support/opfs';
@@ -64,17 +65,7 @@ const pOf = (logits: number[], classes: number, generated: number): number[] =>
   Array.from({ length: logits.length / classes }, (_, i) => softmax(logits.slice(i * classes, (i + 1) * classes))[generated] ?? NaN);
 
 function serve(res: ServerResponse, range: string | undefined): void {
-  const bytes = readFileSync(join(work, 'lightning-timm.ckpt'));
-  const m = /^bytes=(\d+)-(\d+)$/.exec(range ?? '');
-  if (!m) {
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.length });
-    res.end(bytes);
-    return;
-  }
-  const from = Number(m[1]);
-  const to = Math.min(bytes.length - 1, Number(m[2]));
-  res.writeHead(206, { 'content-type': 'application/octet-stream', 'content-length': to - from + 1, 'content-range': `bytes ${from}-${to}/${bytes.length}` });
-  res.end(bytes.subarray(from, to + 1));
+  sendRange(res, readFileSync(join(work, 'lightning-timm.ckpt')), range);
 }
 
 async function storedManifest(id: string): Promise<ModelManifest> {

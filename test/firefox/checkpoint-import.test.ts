@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckpointImportStatus } from '../../src/shared/protocol/offscreen';
 import type { ModelsReply } from '../../src/shared/protocol/ui';
+import { byteRange, sendRange } from '../support/byte-range';
 import { launchFirefoxWithExtension, type ExtensionTab, type FirefoxSession } from '../support/firefox';
 import { PHOTOS_DIR } from '../support/photos';
 import { requireReferencePython, runPython } from '../support/python';
@@ -28,16 +29,9 @@ const asked: string[] = [];
 const ask = <T>(message: object): Promise<T> => ui.evaluate<T>(`chrome.runtime.sendMessage(${JSON.stringify(message)})`);
 
 function serve(req: IncomingMessage, res: ServerResponse, ranges: boolean): void {
-  const bytes = readFileSync(join(work, 'lightning-timm.ckpt'));
-  const m = ranges ? /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '') : null;
-  asked.push(`${req.url} ${m ? m[0] : 'whole'}`);
-  if (!m) {
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.length });
-    return void res.end(bytes);
-  }
-  const to = Math.min(bytes.length - 1, Number(m[2]));
-  res.writeHead(206, { 'content-type': 'application/octet-stream', 'content-range': `bytes ${m[1]}-${to}/${bytes.length}` });
-  res.end(bytes.subarray(Number(m[1]), to + 1));
+  const header = ranges ? req.headers.range : undefined;
+  asked.push(`${req.url} ${byteRange(header, Infinity) ? header : 'whole'}`);
+  sendRange(res, readFileSync(join(work, 'lightning-timm.ckpt')), header);
 }
 
 /** Starts an import as the options page's click does after its permission request, and waits for its end. */

@@ -13,6 +13,7 @@ import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSy
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { cpus, homedir } from 'node:os';
 import { join } from 'node:path';
+import { byteRange, writeRangeHead } from './byte-range';
 import { CHROMIUM_EXTENSION_PROCESS, watchMemory, type PeakMemory } from './extension-memory';
 import { waitForBadges } from './badges';
 import { launchWithExtension } from './chrome';
@@ -74,15 +75,10 @@ function fileRoute(file: string, counts: { requests: number; bytes: number }, ra
   const size = statSync(file).size;
   return (req: IncomingMessage, res: ServerResponse): void => {
     counts.requests++;
-    const m = ranges ? /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '') : null;
-    const from = m ? Number(m[1]) : 0;
-    const to = m ? Math.min(size - 1, Number(m[2])) : size - 1;
+    const r = ranges ? byteRange(req.headers.range, size) : null;
+    const { from, to } = r ?? { from: 0, to: size - 1 };
     counts.bytes += to - from + 1;
-    res.writeHead(m ? 206 : 200, {
-      'content-type': 'application/octet-stream',
-      'content-length': to - from + 1,
-      ...(m ? { 'content-range': `bytes ${from}-${to}/${size}` } : {}),
-    });
+    writeRangeHead(res, r, size);
     createReadStream(file, { start: from, end: to }).pipe(res);
   };
 }
