@@ -146,7 +146,25 @@ export class PageScan {
         picture.cached = k.stale ? 'stale' : 'fresh';
       }
       for (const t of picture.elements) if (t.rendered) this.consider(t);
+      const loading = [...picture.loadingElements];
+      picture.loadingElements.clear();
+      for (const el of loading) this.badgeWhileLoading(el, picture);
     }
+  }
+
+  /**
+   * An <img> still loading a picture whose verdict is known (the cache's, fresh, or a check's) is
+   * tracked at once under the address it will show, so its badge appears the frame its box enters
+   * the viewport rather than after its bytes arrive. When it loads, discovery reads it again (its
+   * own size, its final address); if it fails, that reading says so.
+   */
+  private badgeWhileLoading(el: Element, picture: Picture): void {
+    if (!picture.verdict || picture.cached === 'stale' || picture.skipped) return;
+    if (!el.isConnected || (el instanceof HTMLImageElement && el.complete) || expectedUrl(el) !== picture.url) return;
+    const t = this.tracking.get(el);
+    if (t?.source.url === picture.url) return;
+    if (t) this.untrack(t);
+    this.track(el, { kind: 'img', url: picture.url, natural: null, loading: true });
   }
 
   /** The verdict labelled at the threshold in force (the one it came with may be older). */
@@ -257,7 +275,12 @@ export class PageScan {
       // Looked at again when it loads; the cache can be asked about it already (a lazy picture
       // or one just inserted then finds its verdict waiting).
       const url = expectedUrl(el);
-      if (url && !this.pictures.get(url)) this.lookUp(this.pictures.ensure(url));
+      if (!url) return;
+      const known = this.pictures.get(url);
+      const picture = known ?? this.pictures.ensure(url);
+      if (!known) this.lookUp(picture);
+      if (picture.lookup === 'waiting') picture.loadingElements.add(el);
+      else this.badgeWhileLoading(el, picture);
       return;
     }
     if (!reading) {
@@ -300,6 +323,11 @@ export class PageScan {
     }
     // The cache is being asked about it: checked, if at all, once it answered (onLookedUp).
     if (picture.lookup === 'waiting') return;
+    // Still loading: asked about, if need be, once it has loaded (discovery reads it again then).
+    if (t.source.loading) {
+      this.layer.remove(t.el);
+      return;
+    }
     const wanted = this.asking === 'user' || (this.asking === 'auto' && t.near);
     if (!wanted) {
       this.withdrawIfUnwanted(picture);

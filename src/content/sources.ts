@@ -9,6 +9,11 @@ export interface Source {
   url: string;
   /** The picture's own size, when the element tells it (img); else the engine checks it. */
   natural: { width: number; height: number } | null;
+  /**
+   * An <img> still loading whose address the cache already judged: its box is laid out and its
+   * badge can show, but its own size is not known yet and nothing is asked about it until it loads.
+   */
+  loading?: true;
 }
 
 /** "wait": an <img> still loading (lazy or slow); it is looked at again when it loads. */

@@ -116,6 +116,7 @@ beforeAll(async () => {
   server.page('/fresh.html', gridPage(files, '?fresh'));
   server.page('/stale.html', gridPage(files, '?stale'));
   server.page('/off.html', gridPage(files, '?off'));
+  server.page('/loading.html', gridPage(files, '?loading'));
   ext = await launchWithExtension();
 }, 180_000);
 
@@ -161,6 +162,34 @@ describe('cached verdicts, looked up as pictures are found', () => {
       .toEqual({ checked: files.length, suspected: scores.filter((x) => x >= threshold).length, failed: 0 });
     await again.close();
     await fromExtensionPage(ext, '(k) => chrome.storage.sync.remove(k)', 'threshold');
+  }, 120_000);
+
+  it('badges a cached picture while it is still loading, and keeps the badge once it has loaded', async () => {
+    const first = await open('/loading.html');
+    const judged = await waitForBadges(first, settled(files.length));
+    await first.close();
+
+    // The page's own loads of these pictures now take seconds (a slow network).
+    server.delayStatic((e) => (e.dest === 'image' && e.url.includes('?loading') ? 4_000 : 0));
+    await recordWorkerMessages();
+    const fetchesBefore = server.log.length;
+    const page = await ext.context.newPage();
+    try {
+      await page.goto(`${server.origin}/loading.html`, { waitUntil: 'domcontentloaded' });
+      const shown = await waitForBadges(page, settled(files.length));
+      // Badged from the cache before a single byte of them arrived.
+      expect(await page.evaluate(() => [...document.images].filter((i) => i.complete).length)).toBe(0);
+      for (const b of shown) expect(b.p, b.src).toBe(judged.find((j) => j.src === b.src)?.p);
+      // Loaded: read again with their own size, still badged, still never checked.
+      await page.waitForFunction(() => [...document.images].every((i) => i.complete), null, { timeout: 30_000 });
+      const loaded = await waitForBadges(page, settled(files.length));
+      for (const b of loaded) expect(b.p, b.src).toBe(judged.find((j) => j.src === b.src)?.p);
+      expect(engineFetches(fetchesBefore, '?loading')).toEqual([]);
+      expect(await workerMessages()).not.toContain('content/check');
+    } finally {
+      server.delayStatic(() => 0);
+      await page.close();
+    }
   }, 120_000);
 
   it('shows a stale cached verdict and checks it against the server again', async () => {
