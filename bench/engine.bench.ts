@@ -6,9 +6,10 @@
 // the cold start (first request to ready) split into its parts (ORT runtime, opening the file,
 // session creation, probe, the check of the file's bytes), for the packaged model and for the
 // model read from OPFS (checked by its part hashes, and as an install without them is: the whole
-// file's SHA-256 in JavaScript), each against onnxruntime-node loading the same file (node:crypto
-// SHA-256, session, probe), and the first badge after ready against one inference. Prints each
-// goal as met or not. Asserts nothing about time. BENCH_ENGINE_COLD_ONLY=1 runs only the rows the
+// file's SHA-256 in JavaScript), each the first time (the probe runs) and loaded again after the
+// engine was released (the probe remembered), each against onnxruntime-node loading the same file
+// (node:crypto SHA-256, session, probe), and the first badge after ready against one inference.
+// Prints each goal as met or not. Asserts nothing about time. BENCH_ENGINE_COLD_ONLY=1 runs only the rows the
 // cold start needs (all threads, batch 1, fp32).
 //
 // The int8 variant (tools/quantize_int8.py, made once from the cached fp32 model): native and
@@ -139,7 +140,9 @@ function coldStartLines(native: NativeLoad, probeImages: number, threads: number
     return (
       `  ${name.padEnd(38)} ready ${s1(r.loadMs).padStart(6)} (${(r.loadMs / nativeTotal).toFixed(1)}x native): runtime ${s1(st.runtimeMs)}, ` +
       `open ${s1(st.openMs)}, session ${s1(st.sessionMs)} (${(st.sessionMs / native.sessionMs).toFixed(1)}x), ` +
-      `probe ${s1(st.probeMs)} (${gflops(st.probeMs)} GFLOP/s, ${(st.probeMs / native.probeMs).toFixed(1)}x), ` +
+      (st.probe === 'remembered'
+        ? 'probe remembered (passed before on this engine), '
+        : `probe ${s1(st.probeMs)} (${gflops(st.probeMs)} GFLOP/s, ${(st.probeMs / native.probeMs).toFixed(1)}x), `) +
       `${st.check === 'parts' ? 'part hashes' : 'whole-file hash'} ${s1(st.checkMs)} beside them (${(st.checkMs / native.hashMs).toFixed(1)}x) + ${s1(st.checkWaitMs)} waited; ` +
       `first badge ${r.firstBadgeAfterReadyMs === null || r.firstBadgeAfterReadyMs === undefined ? '?' : s1(r.firstBadgeAfterReadyMs)} after ready ` +
       `(one inference ${s1(r.msPerImage)}, ${((GFLOP_PER_IMAGE * 1000) / r.msPerImage).toFixed(0)} GFLOP/s)`
@@ -157,17 +160,26 @@ function coldStartLines(native: NativeLoad, probeImages: number, threads: number
   ];
 }
 
-/** The cold-start goals: ready within `limitMs` from OPFS and packaged, first badge within one inference of ready. */
-function coldStartGoals(opfs: Row | undefined, packaged: Row | undefined): string[] {
+/**
+ * The cold-start goals: ready within 5 s from OPFS and 8 s packaged, first badge within one
+ * inference of ready. A cold start is every load after the engine was released (each idle period,
+ * each browser start), so the goals are judged on the loads again; the first load after an install
+ * (once, its probe run) is printed beside them.
+ */
+function coldStartGoals(cold: { packaged?: Row; packagedAgain?: Row; opfs?: Row; opfsAgain?: Row }): string[] {
   const s1 = (ms: number | null | undefined) => (ms === null || ms === undefined ? '?' : `${(ms / 1000).toFixed(1)} s`);
   const goal = (what: string, ok: boolean, detail: string) => `goal: ${what} -> ${ok ? 'met' : 'NOT met'} (${detail})`;
   const within = (r: Row | undefined, limitMs: number) => r?.loadMs !== null && r?.loadMs !== undefined && r.loadMs <= limitMs;
-  const rows = [packaged, opfs];
+  const rows = [cold.packagedAgain, cold.opfsAgain];
   const badgeOk = rows.every((r) => r?.firstBadgeAfterReadyMs !== null && r?.firstBadgeAfterReadyMs !== undefined && r.firstBadgeAfterReadyMs <= r.msPerImage);
   return [
-    goal('cold start from OPFS <= 5 s', within(opfs, 5000), s1(opfs?.loadMs)),
-    goal('cold start packaged <= 8 s', within(packaged, 8000), s1(packaged?.loadMs)),
-    goal('first badge <= ready + one inference', badgeOk, rows.map((r) => `${s1(r?.firstBadgeAfterReadyMs)} vs ${s1(r?.msPerImage)}`).join(', ')),
+    goal('cold start from OPFS <= 5 s', within(cold.opfsAgain, 5000), `${s1(cold.opfsAgain?.loadMs)}; first load after install ${s1(cold.opfs?.loadMs)}`),
+    goal('cold start packaged <= 8 s', within(cold.packagedAgain, 8000), `${s1(cold.packagedAgain?.loadMs)}; first load ${s1(cold.packaged?.loadMs)}`),
+    goal(
+      'first badge <= ready + one inference',
+      badgeOk,
+      `packaged, OPFS: ${rows.map((r) => `${s1(r?.firstBadgeAfterReadyMs)} vs ${s1(r?.msPerImage)}`).join(', ')}`,
+    ),
   ];
 }
 
@@ -208,7 +220,7 @@ describe('bench: inference engine', () => {
     const ext = await launchWithExtension({ dist: DIST, extraArgs: ['--enable-unsafe-webgpu', '--enable-features=Vulkan'] });
     const rows: Row[] = [];
     const all = Math.max(1, CORES);
-    const cold: { packaged?: Row; opfs?: Row; opfsStream?: Row } = {};
+    const cold: { packaged?: Row; packagedAgain?: Row; opfs?: Row; opfsAgain?: Row; opfsStream?: Row } = {};
     let gpuLine: string;
     try {
       let run = 0;
@@ -219,6 +231,9 @@ describe('bench: inference engine', () => {
           if (threads === all && batch === 1) cold.packaged = row;
         }
       }
+      // Loaded again (the engine released, as after its idle period): the probe is remembered now.
+      cold.packagedAgain = await browserRow(ext, 'wasm', all, 1, run++, ', loaded again');
+      rows.push(cold.packagedAgain);
       const adapter = await adapterHere(ext);
       if (adapter && !adapter.software && !COLD_ONLY) {
         for (const batch of [1, 4]) rows.push(await browserRow(ext, 'webgpu', 0, batch, run++));
@@ -230,6 +245,8 @@ describe('bench: inference engine', () => {
       await installInOpfs(ext);
       cold.opfs = await browserRow(ext, 'wasm', all, 1, run++, ', model from OPFS');
       rows.push(cold.opfs);
+      cold.opfsAgain = await browserRow(ext, 'wasm', all, 1, run++, ', OPFS, loaded again');
+      rows.push(cold.opfsAgain);
       if (!COLD_ONLY) {
         // The int8 variant, imported and chosen in the options page (never picked automatically).
         await importThroughOptions(ext, INT8_DIR);
@@ -264,8 +281,10 @@ describe('bench: inference engine', () => {
       }),
       gpuLine,
       ...coldStartLines(nativeCold, probeImages, all, [
-        ['packaged, part hashes', cold.packaged],
-        ['OPFS, part hashes', cold.opfs],
+        ['packaged, first load', cold.packaged],
+        ['packaged, loaded again', cold.packagedAgain],
+        ['OPFS, first load after install', cold.opfs],
+        ['OPFS, loaded again', cold.opfsAgain],
         ['OPFS, whole-file hash (older installs)', cold.opfsStream],
       ]),
       ...(COLD_ONLY
@@ -290,7 +309,7 @@ describe('bench: inference engine', () => {
       `goal: peak private memory of the offscreen document's process within 1.5x of the model -> ${
         rows.every((r) => r.peak !== null && r.peak.privateMb / sizeOf(r) <= 1.5) ? 'met' : 'NOT met'
       } (largest ${Math.max(...rows.map((r) => (r.peak?.privateMb ?? Infinity) / sizeOf(r))).toFixed(2)}x)`,
-      ...coldStartGoals(cold.opfs, cold.packaged),
+      ...coldStartGoals(cold),
     ];
     console.log(lines.join('\n'));
   }, 1_800_000);

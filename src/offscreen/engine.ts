@@ -13,7 +13,7 @@
 
 import type * as ort from 'onnxruntime-web/jspi';
 import type { ModelManifest } from '../detector/manifest';
-import { probeInput, probeMaxDiff, probeReproduced } from '../detector/probe';
+import { probeInput, probeMaxDiff, probeMemoKey, probeReproduced } from '../detector/probe';
 import type { Backend, EngineStatus, LoadSteps } from '../shared/protocol/offscreen';
 import type { EngineOptions } from '../shared/protocol/shapes';
 import { loadActiveFamily, summarize, type ActiveModel } from '../shared/model-registry';
@@ -22,7 +22,9 @@ import { externalizeInitializers, OnnxFormatError } from '../detector/onnx-exter
 import {
   CHUNKS_FILE,
   parseChunkHashes,
+  probePassedBefore,
   readChunkHashes,
+  rememberProbePassed,
   storedOnnxBlob,
   storedWeightsBlob,
   WEIGHTS_CHUNKS_FILE,
@@ -30,7 +32,7 @@ import {
 } from '../shared/model-store';
 import { sha256Hex } from '../detector/sha256';
 import type { HashReply, HashRequest } from './hash-worker';
-import { ortRuntime, type Ort } from './ort-runtime';
+import { ortRuntime, type Ort, type OrtRuntime } from './ort-runtime';
 
 interface Loaded {
   ort: Ort;
@@ -102,6 +104,27 @@ async function probeError(l: Loaded, perturb = false): Promise<number> {
   if (__REALFAKE_TEST__ && perturb) for (let i = 0; i < got.length; i++) got[i] = (got[i] ?? 0) + 1;
   const perImage = l.manifest.probe.logits.length / l.manifest.probe.batch;
   return probeMaxDiff(got, l.manifest.probe.logits.slice(0, batch * perImage));
+}
+
+/**
+ * The name a WebAssembly probe of `manifest` is remembered under once it has reproduced its
+ * reference (src/shared/model-store.ts): WebAssembly gives the same logits for the same bytes,
+ * runtime, browser and threads, and the bytes are checked at every load, so a later load on the
+ * same conditions need not spend an inference on it (a third of a ConvNeXt-Large cold start).
+ * WebGPU has no such name: a driver can change its kernels under the same browser, so its probe
+ * runs at every load.
+ */
+function probeMemo(backend: Backend, manifest: ModelManifest, runtime: OrtRuntime): string | null {
+  if (backend !== 'wasm') return null;
+  return probeMemoKey({
+    manifest,
+    ortVersions: runtime.ort.env.versions,
+    // Named by its content (the build puts a hash in the file name).
+    ortBinary: runtime.wasmPath,
+    browser: navigator.userAgent,
+    cores: navigator.hardwareConcurrency,
+    threads: runtime.ort.env.wasm.numThreads ?? 1,
+  });
 }
 
 /** The packaged model file as a Blob (held by the browser, not in this document's memory). */
@@ -331,20 +354,26 @@ export class Engine {
           const failInit = __REALFAKE_TEST__ && backend === 'webgpu' && options.faults?.failWebGpuInit === true;
           const perturb = __REALFAKE_TEST__ && backend === 'webgpu' && options.faults?.perturbWebGpuProbe === true;
           if (failInit) throw new Error('injected fault: WebGPU initialisation failed');
+          const memo = probeMemo(backend, manifest, runtime);
+          const passedBefore = memo === null ? Promise.resolve(false) : probePassedBefore(memo);
           const tSession = performance.now();
           session = await runtime.ort.InferenceSession.create(input.graph, sessionOptions(backend, input.externalData));
           const loaded: Loaded = { ort: runtime.ort, session, manifest, backend };
           const tProbe = performance.now();
-          const err = await probeError(loaded, perturb);
+          const remembered = await passedBefore;
+          const err = remembered ? 0 : await probeError(loaded, perturb);
           if (probeReproduced(err, manifest.probe.tolerance)) {
             const tWait = performance.now();
             // Nothing is judged before the whole file is known to be the manifest's.
             await checked;
+            // Only a probe of bytes known to be the manifest's is remembered.
+            if (memo !== null && !remembered) await rememberProbePassed(memo).catch(() => undefined);
             this.status.loadSteps = {
               runtimeMs,
               openMs: opened.openMs,
               sessionMs: tProbe - tSession,
               probeMs: tWait - tProbe,
+              probe: remembered ? 'remembered' : 'ran',
               checkMs: (await opened.checkEnded) - opened.checkStarted,
               checkWaitMs: performance.now() - tWait,
               check: opened.how,

@@ -24,6 +24,10 @@ import { Sha256, type Sha256State } from '../detector/sha256';
 
 const MODELS_DIR = 'models';
 const ACTIVE_FILE = 'active.json';
+/** Probes that reproduced their reference on WebAssembly, by src/detector/probe.ts probeMemoKey. */
+const PROBES_FILE = 'probes-passed.json';
+/** Enough for every installed model and variant across a few browser and extension updates. */
+const PROBES_KEPT = 16;
 export const MANIFEST_FILE = 'manifest.json';
 export const SOURCE_FILE = 'source.json';
 export const PROGRESS_FILE = 'download.json';
@@ -321,10 +325,10 @@ export async function removeStoredModel(id: string): Promise<void> {
   });
 }
 
-/** Every downloaded model, finished or not, and the choice of active model. */
+/** Every downloaded model, finished or not, the choice of active model, and the probes remembered. */
 export async function removeAllStoredModels(): Promise<void> {
   const r = await root();
-  for (const name of [MODELS_DIR, ACTIVE_FILE]) {
+  for (const name of [MODELS_DIR, ACTIVE_FILE, PROBES_FILE]) {
     await r.removeEntry(name, { recursive: true }).catch((e: unknown) => {
       if (!(e instanceof DOMException && e.name === 'NotFoundError')) throw e;
     });
@@ -341,4 +345,25 @@ export async function writeActiveChoice(id: string | null): Promise<void> {
   const r = await root();
   if (id === null) await r.removeEntry(ACTIVE_FILE).catch(() => undefined);
   else await writeFile(r, ACTIVE_FILE, JSON.stringify({ id }));
+}
+
+async function probesPassed(r: FileSystemDirectoryHandle): Promise<string[]> {
+  const v = (await readJson(r, PROBES_FILE)) as { keys?: unknown } | undefined;
+  return Array.isArray(v?.keys) ? v.keys.filter((k): k is string => typeof k === 'string') : [];
+}
+
+/** Whether a probe under these conditions (probeMemoKey) reproduced its reference before. */
+export async function probePassedBefore(key: string): Promise<boolean> {
+  try {
+    return (await probesPassed(await root())).includes(key);
+  } catch {
+    return false;
+  }
+}
+
+/** Remembers a probe that reproduced its reference (the newest PROBES_KEPT are kept). */
+export async function rememberProbePassed(key: string): Promise<void> {
+  const r = await root();
+  const keys = [...(await probesPassed(r)).filter((k) => k !== key), key].slice(-PROBES_KEPT);
+  await writeFile(r, PROBES_FILE, JSON.stringify({ keys }));
 }

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
 import { fromExtensionPage } from '../support/contexts';
+import { offscreenStatus } from '../support/engine';
 import { startServer, type TestServer } from '../support/server';
 import { waitForBadges } from '../support/badges';
 import { PHOTOS_DIR, photoIndex } from '../support/photos';
@@ -228,6 +229,35 @@ describe('engine backend', () => {
     await popup.close();
     const p = await scoreThroughExtension(files[1] as string, 'idle2');
     expect(Math.abs(p - (reference.get(join(PHOTOS_DIR, files[1] as string)) ?? NaN))).toBeLessThanOrEqual(1e-3);
+  });
+
+  it('remembers a WebAssembly probe that passed: a later load of the same model on the same engine skips it, WebGPU never does', async () => {
+    const worker = await ext.serviceWorker();
+    await worker.evaluate(async () => {
+      await (await navigator.storage.getDirectory()).removeEntry('probes-passed.json').catch(() => undefined);
+    });
+    const load = async (tag: string): Promise<{ probe: string | undefined; backend: string | null }> => {
+      // The same bytes would be answered from the cache by their hash, with no engine at all.
+      await forgetPredictions();
+      const p = await scoreThroughExtension(files[0] as string, tag);
+      expect(Math.abs(p - (reference.get(join(PHOTOS_DIR, files[0] as string)) ?? NaN)), tag).toBeLessThanOrEqual(1e-3);
+      const status = await offscreenStatus(ext);
+      return { probe: status.loadSteps?.probe, backend: status.backend };
+    };
+    await setEngine({ 'engine.threads': 1 });
+    expect(await load('memo1')).toEqual({ probe: 'ran', backend: 'wasm' });
+    await restartEngine();
+    expect(await load('memo2')).toEqual({ probe: 'remembered', backend: 'wasm' });
+    // Another thread count may sum in another order: proved again, then remembered too.
+    await setEngine({ 'engine.threads': 2 });
+    expect(await load('memo3')).toEqual({ probe: 'ran', backend: 'wasm' });
+    await restartEngine();
+    expect(await load('memo4')).toEqual({ probe: 'remembered', backend: 'wasm' });
+    await setEngine({ 'engine.allowSoftwareWebGpu': true });
+    expect(await load('memo5')).toEqual({ probe: 'ran', backend: 'webgpu' });
+    await restartEngine();
+    expect(await load('memo6')).toEqual({ probe: 'ran', backend: 'webgpu' });
+    await setEngine({});
   });
 
   it('uses an installed fp16 variant only on WebGPU with shader-f16, and falls back when the device cannot run it', async () => {

@@ -69,8 +69,13 @@ export interface LoadSteps {
   openMs: number;
   /** InferenceSession.create: compiling ORT's WebAssembly, reading the weights, optimising the graph. */
   sessionMs: number;
-  /** The probe's inference. */
+  /** The probe's inference (0 when remembered). */
   probeMs: number;
+  /**
+   * 'remembered': this model's probe reproduced its reference before on this browser, runtime and
+   * thread count, so it did not run again (WebAssembly only).
+   */
+  probe: 'ran' | 'remembered';
   /** The check of the file's bytes, start to end. */
   checkMs: number;
   checkWaitMs: number;
@@ -263,10 +268,10 @@ export function parseJudgeReply(v: unknown): JudgeReply | null {
 }
 
 function parseLoadSteps(v: unknown): LoadSteps | null {
-  if (!isRecord(v) || (v.check !== 'parts' && v.check !== 'stream')) return null;
+  if (!isRecord(v) || (v.check !== 'parts' && v.check !== 'stream') || (v.probe !== 'ran' && v.probe !== 'remembered')) return null;
   const keys = ['runtimeMs', 'openMs', 'sessionMs', 'probeMs', 'checkMs', 'checkWaitMs', 'readyAt'] as const;
   if (!keys.every((k) => typeof v[k] === 'number' && Number.isFinite(v[k]) && v[k] >= 0)) return null;
-  const out = { check: v.check } as LoadSteps;
+  const out = { check: v.check, probe: v.probe } as LoadSteps;
   for (const k of keys) out[k] = v[k] as number;
   return out;
 }
