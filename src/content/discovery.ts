@@ -2,6 +2,9 @@
 // slices so a page with thousands of elements never gets a long task, and watches for what
 // changes later (through the page watcher, into every open shadow root it walks): inserted nodes
 // (infinite scroll, SPAs), src/srcset/poster/style changes, and images that finish loading.
+// The content script starts before the page is parsed: until it is, only <img> elements are
+// looked at, as they arrive (cheap, and the first screen's pictures are asked about before its
+// first frame); the whole walk runs once it is parsed.
 
 import type { PageWatcher } from './page-watcher';
 import { readSource, type Reading } from './sources';
@@ -30,6 +33,8 @@ export class Discovery {
   private readonly hostsToBe = new Set<Element>();
   private readonly resources = new PerformanceObserver(() => this.recheckHosts());
   private watchingResources = false;
+  /** The document is still being parsed: the whole walk waits for its end. */
+  private parsing = false;
 
   constructor(
     private readonly handlers: DiscoveryHandlers,
@@ -51,7 +56,21 @@ export class Discovery {
       this.signal,
     );
     this.watch(document);
-    this.enqueue(document.documentElement, true);
+    if (document.readyState !== 'loading' || !document.documentElement) {
+      if (document.documentElement) this.enqueue(document.documentElement, true);
+      else document.addEventListener('DOMContentLoaded', () => this.enqueue(document.documentElement, true), { once: true, signal: this.signal });
+      return;
+    }
+    this.parsing = true;
+    for (const img of Array.from(document.images)) this.visit(img);
+    document.addEventListener(
+      'DOMContentLoaded',
+      () => {
+        this.parsing = false;
+        this.enqueue(document.documentElement, true);
+      },
+      { once: true, signal: this.signal },
+    );
   }
 
   /** Looks at one element (and, if `deep`, everything under it) again soon. */
@@ -85,10 +104,34 @@ export class Discovery {
         if (target) this.enqueue(target, false);
         continue;
       }
-      for (const n of r.addedNodes) if (n.nodeType === Node.ELEMENT_NODE && n.nodeName.toLowerCase() !== 'realfake-lens-overlay') this.enqueue(n, true);
       if (r.removedNodes.length > 0) removed = true;
+      if (this.parsing) continue;
+      for (const n of r.addedNodes) if (n.nodeType === Node.ELEMENT_NODE && n.nodeName.toLowerCase() !== 'realfake-lens-overlay') this.enqueue(n, true);
     }
+    if (this.parsing) this.imagesArrived(records);
     if (removed) this.handlers.removed();
+  }
+
+  /**
+   * While the page is parsed: the <img> elements the records added (the parser adds each element
+   * with a record of its own; a script may add a whole subtree in one). Each subtree is searched
+   * once, from its topmost added element, so a parsed page costs its size, not its size times its
+   * depth. They are looked at now, within one slice (the rest queued): a timer would wait while
+   * the page loads, past its first frame.
+   */
+  private imagesArrived(records: MutationRecord[]): void {
+    const added = new Set<Element>();
+    for (const r of records) if (r.type === 'childList') for (const n of r.addedNodes) if (n instanceof Element) added.add(n);
+    const deadline = performance.now() + SLICE_MS;
+    const look = (img: Element): void => {
+      if (performance.now() < deadline) this.visit(img);
+      else this.enqueue(img, false);
+    };
+    for (const el of added) {
+      if (el.parentElement && added.has(el.parentElement)) continue;
+      if (el instanceof HTMLImageElement) look(el);
+      else if (el.firstElementChild) for (const img of Array.from(el.getElementsByTagName('img'))) look(img);
+    }
   }
 
   private work(): void {

@@ -18,20 +18,19 @@ export interface LookupHooks {
 export class Lookups {
   private toLookUp: string[] = [];
   private toReport: string[] = [];
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private queued = false;
 
   constructor(
     private readonly hooks: LookupHooks,
     private readonly signal: AbortSignal,
   ) {
     signal.addEventListener('abort', () => {
-      clearTimeout(this.timer);
       this.toLookUp = [];
       this.toReport = [];
     });
   }
 
-  /** Asks, with the others found in this task, what the cache says about `url`. */
+  /** Asks, with the others found in this task (a discovery slice), what the cache says about `url`. */
   lookUp(url: string): void {
     this.toLookUp.push(url);
     this.soon();
@@ -43,13 +42,16 @@ export class Lookups {
     this.soon();
   }
 
+  /** At the end of this task: a timer would wait behind the page's parser and scripts. */
   private soon(): void {
-    if (this.signal.aborted) return;
-    this.timer ??= setTimeout(() => this.flush(), 0);
+    if (this.signal.aborted || this.queued) return;
+    this.queued = true;
+    queueMicrotask(() => this.flush());
   }
 
   private flush(): void {
-    this.timer = undefined;
+    this.queued = false;
+    if (this.signal.aborted) return;
     const trigger = this.hooks.trigger();
     const urls = this.toLookUp;
     const shown = this.toReport;

@@ -1,7 +1,9 @@
 // The overlay: one <realfake-lens-overlay> element on the page's <html>, absolutely positioned
 // with zero size (so it moves nothing), whose closed shadow root holds every badge, cover and
 // card: the page can neither style nor read them. A page that removes or restyles the element
-// gets it back as it was.
+// gets it back as it was. It goes on the page with its first box, not before: the content script
+// starts while the page is still being parsed, and an element put on <html> then would come
+// before the page's own <head>.
 
 import { OVERLAY_CSS } from './overlay-css';
 import type { PageWatcher } from './page-watcher';
@@ -17,8 +19,12 @@ export class OverlayHost {
   readonly element: HTMLElement;
   private readonly root: ShadowRoot;
   private readonly style: HTMLStyleElement;
+  private attached = false;
 
-  constructor(watcher: PageWatcher, signal: AbortSignal) {
+  constructor(
+    private readonly watcher: PageWatcher,
+    private readonly signal: AbortSignal,
+  ) {
     const host = document.createElement('realfake-lens-overlay');
     host.style.cssText = HOST_STYLE;
     this.element = host;
@@ -26,7 +32,16 @@ export class OverlayHost {
     this.style = document.createElement('style');
     this.style.textContent = OVERLAY_CSS;
     this.root.append(this.style);
+    signal.addEventListener('abort', () => host.remove());
+  }
+
+  /** Puts the element on the page, once, and guards it from then on. */
+  private attach(): void {
+    if (this.attached || this.signal.aborted) return;
     const html = document.documentElement;
+    if (!html) return;
+    this.attached = true;
+    const { element: host, watcher, signal } = this;
     html.append(host);
 
     // The guard. What was set is compared with the browser's own serialisation, or restoring it
@@ -45,16 +60,17 @@ export class OverlayHost {
       },
       signal,
     );
-    signal.addEventListener('abort', () => host.remove());
   }
 
   /** Adds a box drawn above the ones before it. */
   add(el: HTMLElement): void {
+    this.attach();
     this.root.append(el);
   }
 
   /** Adds a box first in the layer (covers: the badges and the card come after them). */
   addFirst(el: HTMLElement): void {
+    this.attach();
     this.root.insertBefore(el, this.style.nextSibling);
   }
 }

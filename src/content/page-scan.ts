@@ -16,7 +16,7 @@ import { Lookups } from './lookups';
 import { askedAddress, needsPageBytes } from './page-bytes';
 import { Pictures, type Picture } from './pictures';
 import { Requests, type Refusal } from './requests';
-import { expectedUrl, type Reading, type Source } from './sources';
+import { expectedUrl, readSource, type Reading, type Source } from './sources';
 import { tellBackground } from './to-background';
 import { Tracking, type Tracked } from './tracking';
 
@@ -146,25 +146,36 @@ export class PageScan {
         picture.cached = k.stale ? 'stale' : 'fresh';
       }
       for (const t of picture.elements) if (t.rendered) this.consider(t);
-      const loading = [...picture.loadingElements];
-      picture.loadingElements.clear();
-      for (const el of loading) this.badgeWhileLoading(el, picture);
+      const pending = [...picture.pendingElements];
+      picture.pendingElements.clear();
+      for (const el of pending) this.badgeIfKnown(el, picture);
     }
   }
 
   /**
-   * An <img> still loading a picture whose verdict is known (the cache's, fresh, or a check's) is
-   * tracked at once under the address it will show, so its badge appears the frame its box enters
-   * the viewport rather than after its bytes arrive. When it loads, discovery reads it again (its
-   * own size, its final address); if it fails, that reading says so.
+   * An element found before it is tracked (while the document is parsed, or while its picture's
+   * lookup was out) is tracked once its picture's verdict is known (the cache's, fresh, or a
+   * check's), so its badge appears the frame its box enters the viewport. An <img> still loading
+   * is tracked under the address it will show, its own size unknown, and nothing is asked about
+   * it until it loads (discovery reads it again then, or when it fails). Without a known verdict,
+   * nothing happens: the walk at the end of parsing, or its load, brings the element back.
    */
-  private badgeWhileLoading(el: Element, picture: Picture): void {
-    if (!picture.verdict || picture.cached === 'stale' || picture.skipped) return;
-    if (!el.isConnected || (el instanceof HTMLImageElement && el.complete) || expectedUrl(el) !== picture.url) return;
+  private badgeIfKnown(el: Element, picture: Picture): void {
+    if (!picture.verdict || picture.cached === 'stale' || picture.skipped || !el.isConnected) return;
+    const reading = readSource(el);
+    const source: Source | null =
+      reading === 'wait'
+        ? expectedUrl(el) === picture.url
+          ? { kind: 'img', url: picture.url, natural: null, loading: true }
+          : null
+        : reading?.url === picture.url
+          ? reading
+          : null;
+    if (!source) return;
     const t = this.tracking.get(el);
     if (t?.source.url === picture.url) return;
     if (t) this.untrack(t);
-    this.track(el, { kind: 'img', url: picture.url, natural: null, loading: true });
+    this.track(el, source);
   }
 
   /** The verdict labelled at the threshold in force (the one it came with may be older). */
@@ -271,16 +282,18 @@ export class PageScan {
 
   private onFound(el: Element, reading: Reading): void {
     const t = this.tracking.get(el);
-    if (reading === 'wait') {
-      // Looked at again when it loads; the cache can be asked about it already (a lazy picture
-      // or one just inserted then finds its verdict waiting).
-      const url = expectedUrl(el);
+    // Still loading, or found while the page is parsed (where it ends up on screen is not settled:
+    // a page may scroll itself once parsed): the cache is asked now, and only a known verdict is
+    // drawn; anything else waits for its load or for the walk at the end of parsing.
+    const parsing = document.readyState === 'loading';
+    if (reading === 'wait' || (reading && parsing && t?.source.url !== reading.url)) {
+      const url = reading === 'wait' ? expectedUrl(el) : reading.url;
       if (!url) return;
       const known = this.pictures.get(url);
       const picture = known ?? this.pictures.ensure(url);
       if (!known) this.lookUp(picture);
-      if (picture.lookup === 'waiting') picture.loadingElements.add(el);
-      else this.badgeWhileLoading(el, picture);
+      if (picture.lookup === 'waiting') picture.pendingElements.add(el);
+      else this.badgeIfKnown(el, picture);
       return;
     }
     if (!reading) {

@@ -17,8 +17,11 @@ export interface Picture {
   asked: boolean;
   /** The cache's answer about it (content/lookup): not asked, awaited (nothing is checked meanwhile), or had. */
   lookup: 'no' | 'waiting' | 'answered';
-  /** <img> elements still loading this picture, found while its lookup was out: badged when it answers. */
-  loadingElements: Set<Element>;
+  /**
+   * Elements found showing (or loading) this picture before they are tracked: while its lookup is
+   * out, or while the document is still parsed. Badged once a verdict is known (PageScan.badgeIfKnown).
+   */
+  pendingElements: Set<Element>;
   /**
    * `verdict` came from that lookup: 'fresh' (shown as it is; reported once badged, `reported`),
    * or 'stale' (shown, and asked about again when it comes near). null: it came from a check.
@@ -55,7 +58,7 @@ export class Pictures {
   ensure(url: string): Picture {
     let p = this.byUrl.get(url);
     if (!p) {
-      p = { url, elements: new Set(), requestId: null, verdict: null, skipped: false, asked: false, lookup: 'no', loadingElements: new Set(), cached: null, reported: false, refusal: null };
+      p = { url, elements: new Set(), requestId: null, verdict: null, skipped: false, asked: false, lookup: 'no', pendingElements: new Set(), cached: null, reported: false, refusal: null };
       this.byUrl.set(url, p);
     }
     return p;
