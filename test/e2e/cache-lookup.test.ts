@@ -117,6 +117,10 @@ beforeAll(async () => {
   server.page('/stale.html', gridPage(files, '?stale'));
   server.page('/off.html', gridPage(files, '?off'));
   server.page('/loading.html', gridPage(files, '?loading'));
+  server.page('/parsing.html', gridPage(files, '?parsing'));
+  // The same pictures, then a script that holds the rest of the page's parsing for seconds.
+  server.route('/hold.js', (_req, res) => void setTimeout(() => res.writeHead(200, { 'content-type': 'text/javascript' }).end(';'), 5_000));
+  server.page('/parsing-held.html', gridPage(files, '?parsing').replace('</main>', '</main><script src="/hold.js"></script><p>after the script</p>'));
   ext = await launchWithExtension();
 }, 180_000);
 
@@ -188,6 +192,25 @@ describe('cached verdicts, looked up as pictures are found', () => {
       expect(await workerMessages()).not.toContain('content/check');
     } finally {
       server.delayStatic(() => 0);
+      await page.close();
+    }
+  }, 120_000);
+
+  it('badges cached pictures while the page is still being parsed', async () => {
+    const first = await open('/parsing.html');
+    const judged = await waitForBadges(first, settled(files.length));
+    await first.close();
+
+    await recordWorkerMessages();
+    const page = await ext.context.newPage();
+    try {
+      await page.goto(`${server.origin}/parsing-held.html`, { waitUntil: 'commit' });
+      const shown = await waitForBadges(page, settled(files.length), 20_000);
+      // Badged before the page's own script let the parser go on.
+      expect(await page.evaluate(() => [document.readyState, document.querySelector('p') === null])).toEqual(['loading', true]);
+      for (const b of shown) expect(b.p, b.src).toBe(judged.find((j) => j.src === b.src)?.p);
+      expect(await workerMessages()).not.toContain('content/check');
+    } finally {
       await page.close();
     }
   }, 120_000);
