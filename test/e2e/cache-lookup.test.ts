@@ -99,6 +99,19 @@ async function open(path: string): Promise<Page> {
   return page;
 }
 
+/** Visits `path` once, so the cache knows its pictures; returns their badges once settled. */
+async function judgedOnce(path: string): Promise<BadgeReading[]> {
+  const first = await open(path);
+  const judged = await waitForBadges(first, settled(files.length));
+  await first.close();
+  return judged;
+}
+
+/** Every badge shows the score the first visit gave its picture. */
+function expectScoresOf(shown: BadgeReading[], judged: BadgeReading[]): void {
+  for (const b of shown) expect(b.p, b.src).toBe(judged.find((j) => j.src === b.src)?.p);
+}
+
 async function tabCounts(pageUrl: string): Promise<{ checked: number; suspected: number }> {
   const worker = await ext.serviceWorker();
   const tabId = await worker.evaluate(async (url) => (await chrome.tabs.query({ url }))[0]?.id, pageUrl);
@@ -132,9 +145,7 @@ afterAll(async () => {
 
 describe('cached verdicts, looked up as pictures are found', () => {
   it('badges a cached page with no request to the engine and no check, at the threshold in force now, and counts it', async () => {
-    const first = await open('/fresh.html');
-    const judged = await waitForBadges(first, settled(files.length));
-    await first.close();
+    const judged = await judgedOnce('/fresh.html');
     const p = new Map(judged.map((b) => [b.src, b.p as number]));
     const scores = [...p.values()].sort((a, b) => a - b);
     expect(scores.every((x) => Number.isFinite(x))).toBe(true);
@@ -169,9 +180,7 @@ describe('cached verdicts, looked up as pictures are found', () => {
   }, 120_000);
 
   it('badges a cached picture while it is still loading, and keeps the badge once it has loaded', async () => {
-    const first = await open('/loading.html');
-    const judged = await waitForBadges(first, settled(files.length));
-    await first.close();
+    const judged = await judgedOnce('/loading.html');
 
     // The page's own loads of these pictures now take seconds (a slow network).
     server.delayStatic((e) => (e.dest === 'image' && e.url.includes('?loading') ? 4_000 : 0));
@@ -183,11 +192,11 @@ describe('cached verdicts, looked up as pictures are found', () => {
       const shown = await waitForBadges(page, settled(files.length));
       // Badged from the cache before a single byte of them arrived.
       expect(await page.evaluate(() => [...document.images].filter((i) => i.complete).length)).toBe(0);
-      for (const b of shown) expect(b.p, b.src).toBe(judged.find((j) => j.src === b.src)?.p);
+      expectScoresOf(shown, judged);
       // Loaded: read again with their own size, still badged, still never checked.
       await page.waitForFunction(() => [...document.images].every((i) => i.complete), null, { timeout: 30_000 });
       const loaded = await waitForBadges(page, settled(files.length));
-      for (const b of loaded) expect(b.p, b.src).toBe(judged.find((j) => j.src === b.src)?.p);
+      expectScoresOf(loaded, judged);
       expect(engineFetches(fetchesBefore, '?loading')).toEqual([]);
       expect(await workerMessages()).not.toContain('content/check');
     } finally {
@@ -197,9 +206,7 @@ describe('cached verdicts, looked up as pictures are found', () => {
   }, 120_000);
 
   it('badges cached pictures while the page is still being parsed', async () => {
-    const first = await open('/parsing.html');
-    const judged = await waitForBadges(first, settled(files.length));
-    await first.close();
+    const judged = await judgedOnce('/parsing.html');
 
     await recordWorkerMessages();
     const page = await ext.context.newPage();
@@ -208,7 +215,7 @@ describe('cached verdicts, looked up as pictures are found', () => {
       const shown = await waitForBadges(page, settled(files.length), 20_000);
       // Badged before the page's own script let the parser go on.
       expect(await page.evaluate(() => [document.readyState, document.querySelector('p') === null])).toEqual(['loading', true]);
-      for (const b of shown) expect(b.p, b.src).toBe(judged.find((j) => j.src === b.src)?.p);
+      expectScoresOf(shown, judged);
       expect(await workerMessages()).not.toContain('content/check');
     } finally {
       await page.close();
@@ -216,16 +223,14 @@ describe('cached verdicts, looked up as pictures are found', () => {
   }, 120_000);
 
   it('shows a stale cached verdict and checks it against the server again', async () => {
-    const first = await open('/stale.html');
-    const judged = await waitForBadges(first, settled(files.length));
-    await first.close();
+    const judged = await judgedOnce('/stale.html');
     await agePredictions('?stale', 25 * 3_600_000);
 
     await recordWorkerMessages();
     const fetchesBefore = server.log.length;
     const page = await open('/stale.html');
     const shown = await waitForBadges(page, settled(files.length));
-    for (const b of shown) expect(b.p, b.src).toBe(judged.find((j) => j.src === b.src)?.p);
+    expectScoresOf(shown, judged);
     // Each address asked again (the server has no validators: a plain download, the same bytes).
     await expect.poll(() => engineFetches(fetchesBefore, '?stale').length, { timeout: 60_000 }).toBe(files.length);
     expect(await workerMessages()).toContain('content/check');
@@ -239,9 +244,7 @@ describe('cached verdicts, looked up as pictures are found', () => {
   }, 120_000);
 
   it('asks nothing at all, not even the cache, on a switched-off site', async () => {
-    const first = await open('/off.html');
-    await waitForBadges(first, settled(files.length));
-    await first.close();
+    await judgedOnce('/off.html');
     const site = new URL(server.origin).hostname;
     await fromExtensionPage(ext, '(m) => chrome.runtime.sendMessage(m)', { kind: 'ui/set-site-enabled', site, enabled: false });
 
