@@ -56,21 +56,14 @@ export class Discovery {
       this.signal,
     );
     this.watch(document);
-    if (document.readyState !== 'loading' || !document.documentElement) {
+    const walkAll = (): void => {
+      this.parsing = false;
       if (document.documentElement) this.enqueue(document.documentElement, true);
-      else document.addEventListener('DOMContentLoaded', () => this.enqueue(document.documentElement, true), { once: true, signal: this.signal });
-      return;
-    }
+    };
+    if (document.readyState !== 'loading') return walkAll();
     this.parsing = true;
     for (const img of Array.from(document.images)) this.visit(img);
-    document.addEventListener(
-      'DOMContentLoaded',
-      () => {
-        this.parsing = false;
-        this.enqueue(document.documentElement, true);
-      },
-      { once: true, signal: this.signal },
-    );
+    document.addEventListener('DOMContentLoaded', walkAll, { once: true, signal: this.signal });
   }
 
   /** Looks at one element (and, if `deep`, everything under it) again soon. */

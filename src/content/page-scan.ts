@@ -163,15 +163,8 @@ export class PageScan {
   private badgeIfKnown(el: Element, picture: Picture): void {
     if (!picture.verdict || picture.cached === 'stale' || picture.skipped || !el.isConnected) return;
     const reading = readSource(el);
-    const source: Source | null =
-      reading === 'wait'
-        ? expectedUrl(el) === picture.url
-          ? { kind: 'img', url: picture.url, natural: null, loading: true }
-          : null
-        : reading?.url === picture.url
-          ? reading
-          : null;
-    if (!source) return;
+    const source: Source | null = reading === 'wait' ? { kind: 'img', url: expectedUrl(el) ?? '', natural: null, loading: true } : reading;
+    if (source?.url !== picture.url) return;
     const t = this.tracking.get(el);
     if (t?.source.url === picture.url) return;
     if (t) this.untrack(t);
