@@ -14,7 +14,7 @@ import type { FetchReply, JudgeReply } from '../shared/protocol/offscreen';
 import { cookiesAllowed, getEngineOptions, readSettings, siteOf, type Settings } from '../shared/settings';
 import { checkImageUrl } from '../shared/url-policy';
 import { referrerFor, REFUSED_STATUSES, withReferrer } from './hotlink';
-import { CancelledError, JobQueue, ShedError, type Owner, type Priority } from './job-queue';
+import { CancelledError, Gate, JobQueue, ShedError, type Owner, type Priority } from './job-queue';
 import { fetchInOffscreen, inferInOffscreen, releaseInOffscreen, withAdaptiveIdle } from './offscreen-client';
 import { bumpStat, getPrediction, getPredictionByHash, getPredictions, markChecked, recordResult, touchPredictions, type PredictionRecord } from './prediction-store';
 
@@ -112,24 +112,6 @@ type Outcome =
 /** Inferences under way by content hash, so two URLs of one picture arriving together infer once. */
 const inferring = new Map<string, Promise<JudgeReply>>();
 
-/** First come, first served: at most `limit` of the calls to `run` at once. */
-class Gate {
-  private busy = 0;
-  private readonly waiting: Array<() => void> = [];
-  constructor(private readonly limit: number) {}
-
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.busy >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.busy++;
-    try {
-      return await work();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.busy--;
-    }
-  }
-}
 const judging = new Gate(MAX_JUDGING);
 
 /**
