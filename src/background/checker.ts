@@ -14,11 +14,20 @@ import type { FetchReply, JudgeReply } from '../shared/protocol/offscreen';
 import { cookiesAllowed, getEngineOptions, readSettings, siteOf, type Settings } from '../shared/settings';
 import { checkImageUrl } from '../shared/url-policy';
 import { referrerFor, REFUSED_STATUSES, withReferrer } from './hotlink';
-import { CancelledError, JobQueue, ShedError, type Owner, type Priority } from './job-queue';
+import { CancelledError, Gate, JobQueue, ShedError, type Owner, type Priority } from './job-queue';
 import { fetchInOffscreen, inferInOffscreen, releaseInOffscreen, withAdaptiveIdle } from './offscreen-client';
 import { bumpStat, getPrediction, getPredictionByHash, getPredictions, markChecked, recordResult, touchPredictions, type PredictionRecord } from './prediction-store';
 
-const MAX_CONCURRENT = 4;
+/**
+ * Jobs at once: most of a job is waiting (a download, a cache read, a message to the offscreen
+ * document), so more run than the engine judges at once.
+ */
+const MAX_CONCURRENT = 8;
+/**
+ * Pictures in the offscreen document's hands at once (decoded, waiting for or in the model): each
+ * may hold up to 200 MB of pixels there, so this bound is the memory's, not the queue's.
+ */
+const MAX_JUDGING = 4;
 /** A request that has not finished by then is answered "timed out" (fetch has its own, shorter one). */
 export const REQUEST_TIMEOUT_MS = 90_000;
 /** Fetch-and-infer rounds when the offscreen document was re-created and lost the bytes. */
@@ -103,6 +112,23 @@ type Outcome =
 /** Inferences under way by content hash, so two URLs of one picture arriving together infer once. */
 const inferring = new Map<string, Promise<JudgeReply>>();
 
+const judging = new Gate(MAX_JUDGING);
+
+/**
+ * Results being written to the cache, by `modelId\naddress` and `modelId\nsha256`: a job's verdict
+ * goes out before its write, and a request for the same address or bytes arriving meanwhile
+ * reads the cache after it (not a second fetch or inference).
+ */
+const writing = new Map<string, Promise<void>>();
+
+function noteWriting(keys: string[], write: Promise<void>): void {
+  const done = write.catch(() => undefined);
+  for (const key of keys) writing.set(key, done);
+  void done.then(() => {
+    for (const key of keys) if (writing.get(key) === done) writing.delete(key);
+  });
+}
+
 function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<T>((resolve) => {
@@ -158,8 +184,9 @@ async function judge(modelId: string, req: CheckRequest, engine: EngineOptions, 
       void releaseInOffscreen(fetched.token);
       return { kind: 'unchanged', pGenerated: cached.pGenerated, evidence: cached.evidence, validators: fetched.validators };
     }
-    const known = await getPredictionByHash(modelId, fetched.sha256);
     const hashKey = `${modelId}\n${fetched.sha256}`;
+    await writing.get(hashKey);
+    const known = await getPredictionByHash(modelId, fetched.sha256);
     const running = inferring.get(hashKey);
     if (known || running) {
       void releaseInOffscreen(fetched.token);
@@ -168,7 +195,7 @@ async function judge(modelId: string, req: CheckRequest, engine: EngineOptions, 
       if (reply && !reply.tokenLost) return { kind: 'failed', reason: reply.reason, detail: reply.detail };
       continue; // the other request lost its bytes; try with ours
     }
-    const inference = inferInOffscreen(fetched.token, req.minSide, engine);
+    const inference = judging.run(() => inferInOffscreen(fetched.token, req.minSide, engine));
     inferring.set(hashKey, inference);
     let reply: JudgeReply;
     try {
@@ -293,6 +320,8 @@ export async function checkImage(req: CheckRequest, known?: Settings): Promise<V
   const settings = known ?? (await readSettings());
   const model = summarize(manifest);
   const remember = remembers(req, settings);
+  const key = `${manifest.id}\n${req.bytes ?? req.url}`;
+  await writing.get(key);
   const cached = req.bytes ? undefined : await getPrediction(manifest.id, req.url, remember);
   const fromCache = (c: PredictionRecord): Verdict => cachedVerdict(c, settings, model);
   if (cached && !isStale(cached, settings)) {
@@ -304,15 +333,16 @@ export async function checkImage(req: CheckRequest, known?: Settings): Promise<V
   const engine = await withAdaptiveIdle(await getEngineOptions());
   let outcome: Outcome;
   try {
-    const key = `${manifest.id}\n${req.bytes ?? req.url}`;
     outcome = await queue.run(key, req.priority, req.owner, async () => {
       const result = await withTimeout<Outcome>(judge(manifest.id, req, engine, settings, cached), REQUEST_TIMEOUT_MS, () => ({
         kind: 'failed',
         reason: 'timeout',
         detail: `no verdict within ${REQUEST_TIMEOUT_MS / 1000} s`,
       }));
-      // Recorded once per job, however many requests joined it.
-      await record(req, manifest.id, result, settings);
+      // Recorded once per job, however many requests joined it; written after the verdict went
+      // out and the job's slot went to the next picture (a badge need not wait for IndexedDB).
+      const hashKey = 'sha256' in result ? [`${manifest.id}\n${result.sha256}`] : [];
+      noteWriting([key, ...hashKey], record(req, manifest.id, result, settings));
       return result;
     });
   } catch (e) {

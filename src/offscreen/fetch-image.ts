@@ -15,8 +15,8 @@ export const DEFAULT_MAX_BYTES = 20 * 1024 * 1024;
 export const DEFAULT_TIMEOUT_MS = 20_000;
 export const DEFAULT_MAX_PIXELS = 50_000_000;
 /** Downloads at once, in all, and for the images of one page (origin). */
-export const MAX_FETCHES = 6;
-export const MAX_FETCHES_PER_PAGE = 4;
+export const MAX_FETCHES = 8;
+export const MAX_FETCHES_PER_PAGE = 6;
 /** The header is looked for in this much of the start of the file while it streams in. */
 const HEADER_WINDOW = 256 * 1024;
 /** Enough bytes to tell every supported signature apart. */
