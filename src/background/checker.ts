@@ -109,6 +109,11 @@ type Outcome =
   | { kind: 'unchanged'; pGenerated: number; evidence?: Evidence; validators: Validators }
   | { kind: 'failed'; reason: Extract<JudgeReply, { ok: false }>['reason']; detail: string; askPage?: boolean };
 
+/** The in-memory key of a picture's bytes (inferences and writes under way), beside the queue's `modelId\naddress`. */
+function hashKeyOf(modelId: string, sha256: string): string {
+  return `${modelId}\n${sha256}`;
+}
+
 /** Inferences under way by content hash, so two URLs of one picture arriving together infer once. */
 const inferring = new Map<string, Promise<JudgeReply>>();
 
@@ -184,7 +189,7 @@ async function judge(modelId: string, req: CheckRequest, engine: EngineOptions, 
       void releaseInOffscreen(fetched.token);
       return { kind: 'unchanged', pGenerated: cached.pGenerated, evidence: cached.evidence, validators: fetched.validators };
     }
-    const hashKey = `${modelId}\n${fetched.sha256}`;
+    const hashKey = hashKeyOf(modelId, fetched.sha256);
     await writing.get(hashKey);
     const known = await getPredictionByHash(modelId, fetched.sha256);
     const running = inferring.get(hashKey);
@@ -341,7 +346,7 @@ export async function checkImage(req: CheckRequest, known?: Settings): Promise<V
       }));
       // Recorded once per job, however many requests joined it; written after the verdict went
       // out and the job's slot went to the next picture (a badge need not wait for IndexedDB).
-      const hashKey = 'sha256' in result ? [`${manifest.id}\n${result.sha256}`] : [];
+      const hashKey = 'sha256' in result ? [hashKeyOf(manifest.id, result.sha256)] : [];
       noteWriting([key, ...hashKey], record(req, manifest.id, result, settings));
       return result;
     });
