@@ -1,6 +1,9 @@
 // The elements of one document that show a picture, and where each is relative to the viewport:
 // one IntersectionObserver says which are in or near it (for asking and drawing) and which are
-// visible (for the order of asking). Elements that left the document are forgotten in batches.
+// visible (for the order of asking); one ResizeObserver says when a box changes size without
+// crossing the near margin (an <img> laid out before its height is known, then grown: the
+// intersection observer reports it once, 0 px high). Elements that left the document are
+// forgotten in batches.
 
 import type { Source } from './sources';
 
@@ -33,6 +36,7 @@ function inViewport(r: DOMRectReadOnly, vw: number, vh: number): boolean {
 export class Tracking {
   private readonly tracked = new Map<Element, Tracked>();
   private readonly observer: IntersectionObserver;
+  private readonly sizes: ResizeObserver;
   private sweepTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -40,8 +44,10 @@ export class Tracking {
     signal: AbortSignal,
   ) {
     this.observer = new IntersectionObserver((entries) => this.onIntersections(entries), { rootMargin: NEAR_MARGIN });
+    this.sizes = new ResizeObserver((entries) => this.onResized(entries));
     signal.addEventListener('abort', () => {
       this.observer.disconnect();
+      this.sizes.disconnect();
       clearTimeout(this.sweepTimer);
     });
   }
@@ -59,12 +65,14 @@ export class Tracking {
     const t: Tracked = { el, source, rendered: null, near: false, visible: false };
     this.tracked.set(el, t);
     this.observer.observe(el);
+    this.sizes.observe(el);
     return t;
   }
 
   untrack(t: Tracked): void {
     this.tracked.delete(t.el);
     this.observer.unobserve(t.el);
+    this.sizes.unobserve(t.el);
   }
 
   /**
@@ -93,6 +101,25 @@ export class Tracking {
       t.rendered = { width: r.width, height: r.height };
       t.near = e.isIntersecting;
       // Visible now (for the order of asking): the same report, against the viewport itself.
+      t.visible = t.near && inViewport(r, vw, vh);
+      this.hooks.moved(t);
+    }
+  }
+
+  /**
+   * A box changed size. Measured as the intersection observer measures (its bounding box, with
+   * transforms), after the layout that resized it, so the read costs no layout of its own. Only
+   * elements already reported on: before that, the intersection observer's first report comes.
+   */
+  private onResized(entries: ResizeObserverEntry[]): void {
+    const vw = window.innerWidth;
+    const vh = window.innerHeight;
+    for (const e of entries) {
+      const t = this.tracked.get(e.target);
+      if (!t?.rendered) continue;
+      const r = t.el.getBoundingClientRect();
+      if (r.width === t.rendered.width && r.height === t.rendered.height) continue;
+      t.rendered = { width: r.width, height: r.height };
       t.visible = t.near && inViewport(r, vw, vh);
       this.hooks.moved(t);
     }

@@ -201,6 +201,23 @@ describe('content script: discovery', () => {
     expectReference(swapped[0]!, 'rocket.jpg');
     await swap.close();
 
+    // A box that grows past the minimum size without leaving the viewport (as Firefox lays out an
+    // <img> from its cache before its height is known) is asked about then; one that shrinks below
+    // it loses its badge.
+    server.page(
+      '/grow.html',
+      `<!doctype html><title>grow</title><img id="g" src="/static/chelsea.png?grow" style="width:300px;height:2px" alt="">`,
+    );
+    const grow = await open('/grow.html');
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await readBadges(grow)).toEqual([]);
+    await grow.evaluate(() => ((document.getElementById('g') as HTMLImageElement).style.height = '200px'));
+    const grown = await waitForBadges(grow, (b) => b.length === 1 && settledAll(b), 60_000);
+    expectReference(grown[0]!, 'chelsea.png');
+    await grow.evaluate(() => ((document.getElementById('g') as HTMLImageElement).style.height = '40px'));
+    await waitForBadges(grow, (b) => b.length === 0, 10_000);
+    await grow.close();
+
     const files = PHOTOS;
     server.page(
       '/infinite.html',
