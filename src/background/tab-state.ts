@@ -92,9 +92,15 @@ export function forgetTab(tabId: number): Promise<void> {
   return serial(() => chrome.storage.session.remove(key(tabId)));
 }
 
+/**
+ * The tab's count, or "off" where its site is switched off or everything is paused: a count
+ * updated after the switch (a verdict or a report already on its way) must not hide it.
+ */
 async function showCount(tabId: number): Promise<void> {
   try {
-    const { suspected } = await readCounts(tabId);
+    const [settings, tab] = await Promise.all([readSettings(), chrome.tabs.get(tabId)]);
+    if (!scanningAllowed(settings, tab.url)) return await showOff(tabId);
+    const { suspected } = await readCounts(tabId, settings.threshold);
     await chrome.action.setBadgeBackgroundColor({ tabId, color: '#b91c1c' });
     await chrome.action.setBadgeText({ tabId, text: suspected > 0 ? String(suspected) : '' });
     await chrome.action.setTitle({ tabId, title: `Realfake Lens: ${suspected} likely generated image(s) on this page` });
@@ -103,16 +109,17 @@ async function showCount(tabId: number): Promise<void> {
   }
 }
 
+async function showOff(tabId: number): Promise<void> {
+  await chrome.action.setBadgeBackgroundColor({ tabId, color: '#64748b' });
+  await chrome.action.setBadgeText({ tabId, text: 'off' });
+  await chrome.action.setTitle({ tabId, title: 'Realfake Lens is off on this page' });
+}
+
 /** Shows the switched-off state on a tab's toolbar icon, or the count again. */
 export async function showScanningState(tabId: number, scanning: boolean): Promise<void> {
+  if (scanning) return showCount(tabId);
   try {
-    if (scanning) {
-      await showCount(tabId);
-    } else {
-      await chrome.action.setBadgeBackgroundColor({ tabId, color: '#64748b' });
-      await chrome.action.setBadgeText({ tabId, text: 'off' });
-      await chrome.action.setTitle({ tabId, title: 'Realfake Lens is off on this page' });
-    }
+    await showOff(tabId);
   } catch {
     // The tab is gone.
   }

@@ -121,6 +121,13 @@ describe('"Check image" from the context menu', () => {
       expect(Math.abs((badge.p ?? NaN) - reference.get(c.file)!), `${c.selector} vs PyTorch`).toBeLessThan(1e-4);
     }
     await page.screenshot({ path: join(ARTIFACTS, 'context-menu.png') });
+    // The menu's verdicts are counted for the tab, and its toolbar still says the page is off
+    // (each count before the last badge has landed by now).
+    const toolbar = await (await ext.serviceWorker()).evaluate(async (url) => {
+      const [tab] = await chrome.tabs.query({ url });
+      return tab?.id === undefined ? '(no tab)' : chrome.action.getBadgeText({ tabId: tab.id });
+    }, `${server.origin}/menu.html`);
+    expect(toolbar).toBe('off');
     // Only what was asked about: one badge each, nothing else on the switched-off page.
     const final = await readBadges(page);
     expect(final.map((b) => b.src).sort()).toEqual(cases.map((c) => c.src).sort());

@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Download, Page } from 'playwright-core';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
+import { writesSettled } from '../support/extension-db';
 import { startServer, type TestServer } from '../support/server';
 import { readBadges, readCovers, waitForBadges, type BadgeReading } from '../support/badges';
 import { PHOTOS_DIR } from '../support/photos';
@@ -26,6 +27,7 @@ const settled = (n: number) => (b: BadgeReading[]) => b.length === n && b.every(
 
 async function idbHistory(): Promise<Array<{ url: string; mistake?: boolean; thumbnail: string | null }>> {
   const worker = await ext.serviceWorker();
+  await writesSettled(worker);
   return worker.evaluate(
     () =>
       new Promise((resolve, reject) => {
@@ -44,7 +46,9 @@ async function idbHistory(): Promise<Array<{ url: string; mistake?: boolean; thu
 
 /** Counts of each store, read directly; a database that does not exist counts as empty (and is not created). */
 async function idbCounts(): Promise<Record<string, number>> {
-  return (await ext.serviceWorker()).evaluate(async () => {
+  const worker = await ext.serviceWorker();
+  await writesSettled(worker);
+  return worker.evaluate(async () => {
     const names = ['predictions', 'history', 'stats'];
     const empty = Object.fromEntries(names.map((n) => [n, 0]));
     if (!(await indexedDB.databases()).some((d) => d.name === 'realfake-lens')) return empty;
@@ -189,7 +193,7 @@ describe('popup', () => {
     await popup.getByRole('switch', { name: 'Check images on 127.0.0.1' }).click();
     await waitForBadges(site, (b) => b.length === 0, 10_000);
     expect((await syncSettings()).disabledSites).toEqual(['127.0.0.1']);
-    expect(await toolbarText(pageUrl)).toBe('off');
+    await expect.poll(() => toolbarText(pageUrl), { timeout: 5_000 }).toBe('off');
     await popup.locator('.counts', { hasText: 'Not checking this page.' }).waitFor({ timeout: 5_000 });
 
     await popup.getByRole('switch', { name: 'Check images on 127.0.0.1' }).click();
@@ -201,7 +205,7 @@ describe('popup', () => {
     await popup.getByRole('switch', { name: 'Pause everywhere' }).click();
     await waitForBadges(site, (b) => b.length === 0, 10_000);
     expect((await syncSettings()).paused).toBe(true);
-    expect(await toolbarText(`${server.origin}/gallery.html`)).toBe('off');
+    await expect.poll(() => toolbarText(`${server.origin}/gallery.html`), { timeout: 5_000 }).toBe('off');
     await popup.locator('.counts', { hasText: '(paused everywhere)' }).waitFor({ timeout: 5_000 });
     await popup.getByRole('switch', { name: 'Pause everywhere' }).click();
     await waitForBadges(site, settled(PHOTOS.length), 30_000);

@@ -127,7 +127,8 @@ describe('Firefox: the extension end to end', () => {
     await popup.evaluate('document.getElementById("site-switch").click()');
     await ff.waitForBadges(gallery, (b) => b.length === 0, 10_000);
     expect((await syncSettings()).disabledSites).toEqual(['127.0.0.1']);
-    expect(await toolbarText(url)).toBe('off');
+    // The background updates the toolbar when the setting lands, beside the page removing its badges.
+    await expect.poll(() => toolbarText(url), { timeout: 5_000 }).toBe('off');
     await expect.poll(() => popup.evaluate<string>('document.querySelector(".counts").textContent'), { timeout: 5_000 }).toBe('Not checking this page.');
 
     // The background refuses the switched-off site: a reload brings no badge and no fetch.
