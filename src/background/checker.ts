@@ -126,8 +126,26 @@ const judging = new Gate(MAX_JUDGING);
  */
 const writing = new Map<string, Promise<void>>();
 
+/** Every write no request waits for (results after their verdict, counters), until it lands. */
+const unawaited = new Set<Promise<void>>();
+
+function inBackground(write: Promise<unknown>): Promise<void> {
+  const done = write.then(
+    () => undefined,
+    () => undefined,
+  );
+  unawaited.add(done);
+  void done.then(() => unawaited.delete(done));
+  return done;
+}
+
+/** Resolves once every write made after its answer has landed (the tests read the database then). */
+export async function writesSettled(): Promise<void> {
+  while (unawaited.size > 0) await Promise.all(unawaited);
+}
+
 function noteWriting(keys: string[], write: Promise<void>): void {
-  const done = write.catch(() => undefined);
+  const done = inBackground(write);
   for (const key of keys) writing.set(key, done);
   void done.then(() => {
     for (const key of keys) if (writing.get(key) === done) writing.delete(key);
@@ -331,7 +349,7 @@ export async function checkImage(req: CheckRequest, known?: Settings): Promise<V
   const fromCache = (c: PredictionRecord): Verdict => cachedVerdict(c, settings, model);
   if (cached && !isStale(cached, settings)) {
     // Counted after answering: a page scrolling past cached pictures must not wait on a write.
-    if (remember) void bumpStat('cacheHits').catch(() => undefined);
+    if (remember) void inBackground(bumpStat('cacheHits'));
     return fromCache(cached);
   }
 

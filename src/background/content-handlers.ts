@@ -97,8 +97,9 @@ async function onCheck(msg: Request<ContentChannel, 'content/check'>, sender: Se
       onShed: () => tellShed(sender, item.requestId),
     }, settings).then(async (verdict) => {
       if (!verdict) return; // withdrawn by the page before it started
-      await deliver(sender, { kind: 'verdict', requestId: item.requestId, url: item.url, verdict });
-      await recordVerdict(tab.id, item.url, verdict);
+      // Counted beside the delivery, not after the page's reply (which waits for the page's busy
+      // main thread): a worker stopped meanwhile must not lose the count of a verdict it gave.
+      await Promise.all([deliver(sender, { kind: 'verdict', requestId: item.requestId, url: item.url, verdict }), recordVerdict(tab.id, item.url, verdict)]);
     });
   }
   return { accepted: msg.items.length, refused: null };

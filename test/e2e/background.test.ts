@@ -166,7 +166,8 @@ describe('background: survival', () => {
 
     // The toolbar counts the likely generated images on this tab, each once.
     const suspected = badges.filter((b) => b.state === 'generated').length;
-    expect(await tabBadgeText(`${server.origin}/hundred.html`)).toBe(suspected > 0 ? String(suspected) : '');
+    // (Counted beside each verdict's delivery: the last count may land just after its badge.)
+    await expect.poll(() => tabBadgeText(`${server.origin}/hundred.html`), { timeout: 10_000 }).toBe(suspected > 0 ? String(suspected) : '');
 
     // Each result was recorded once: one prediction and one history entry per image.
     const history = await readStore<{ url: string }>('history');
@@ -247,7 +248,7 @@ describe('background: per-site switch and context menu', () => {
 
     await setSiteEnabled('localhost', false);
     await waitForBadges(page, (b) => b.length === 0, 10_000);
-    expect(await tabBadgeText(url)).toBe('off');
+    await expect.poll(() => tabBadgeText(url), { timeout: 5_000 }).toBe('off');
 
     // A request straight from the content script's world is refused by the background.
     const fetchesBefore = server.log.filter((e) => e.dest === 'empty').length;
@@ -264,7 +265,7 @@ describe('background: per-site switch and context menu', () => {
     await setSiteEnabled('localhost', true);
     const again = await waitForBadges(page, (b) => b.length === 2 && done(b).length === 2);
     for (const b of again) expect(Math.abs((b.p ?? NaN) - reference.get(fileOf(b.src))!)).toBeLessThan(1e-4);
-    expect(await tabBadgeText(url)).not.toBe('off');
+    await expect.poll(() => tabBadgeText(url), { timeout: 5_000 }).not.toBe('off');
     await page.close();
   }, 60_000);
 });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
 import { fromExtensionPage } from '../support/contexts';
-import { readExtensionStore } from '../support/extension-db';
+import { readExtensionStore, writesSettled } from '../support/extension-db';
 import { startServer, type TestServer } from '../support/server';
 import { waitForBadges, type BadgeReading } from '../support/badges';
 import { writeSyntheticPictures } from '../support/png';
@@ -64,6 +64,7 @@ async function stat(name: string): Promise<number> {
 /** Moves the predictions of addresses containing `query` `ms` into the past. */
 async function agePredictions(query: string, ms: number): Promise<void> {
   const worker = await ext.serviceWorker();
+  await writesSettled(worker);
   await worker.evaluate(
     ([q, by]) =>
       new Promise<void>((resolve, reject) => {

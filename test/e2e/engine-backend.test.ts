@@ -8,6 +8,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
+import { writesSettled } from '../support/extension-db';
 import { fromExtensionPage } from '../support/contexts';
 import { offscreenStatus } from '../support/engine';
 import { startServer, type TestServer } from '../support/server';
@@ -114,6 +115,7 @@ async function setActiveModel(id: string): Promise<void> {
 /** Empties the prediction cache (directly in IndexedDB), so the same pictures are inferred again. */
 async function forgetPredictions(): Promise<void> {
   const worker = await ext.serviceWorker();
+  await writesSettled(worker);
   await worker.evaluate(async () => {
     // Opening a database that does not exist would create an empty one: check first.
     if (!(await indexedDB.databases()).some((d) => d.name === 'realfake-lens')) return;

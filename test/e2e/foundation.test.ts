@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
+import { writesSettled } from '../support/extension-db';
 import { startServer, type TestServer } from '../support/server';
 import { waitForBadges, type BadgeReading } from '../support/badges';
 import { PHOTOS_DIR, photoIndex, type PhotoInfo } from '../support/photos';
@@ -34,6 +35,7 @@ ${imgs}
 
 async function readStats(): Promise<{ inferences: number; cacheHits: number; failures: number }> {
   const worker = await ext.serviceWorker();
+  await writesSettled(worker);
   // Reads the extension's real IndexedDB directly, not through the extension's own code.
   return worker.evaluate(
     () =>

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CDPSession, Page } from 'playwright-core';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
+import { writesSettled } from '../support/extension-db';
 import { inContentScript } from '../support/contexts';
 import { startServer, type TestServer } from '../support/server';
 import { mountHostileRoutes, type HostileCounters } from '../support/hostile-server';
@@ -225,6 +226,7 @@ describe('hostile images', () => {
 describe('forged messages', () => {
   it('refuses privileged and malformed messages from a content script, and pages cannot reach the extension', async () => {
     const worker = await ext.serviceWorker();
+    await writesSettled(worker);
     const settingsBefore = await worker.evaluate(() => chrome.storage.sync.get(null));
     const predictionsBefore = await worker.evaluate(
       () =>

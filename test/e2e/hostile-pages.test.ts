@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { CDPSession, Page, Worker } from 'playwright-core';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
+import { writesSettled } from '../support/extension-db';
 import { startServer, type TestServer } from '../support/server';
 import { readBadges, waitForBadges, type BadgeReading } from '../support/badges';
 import { encodePng, writeSyntheticPictures } from '../support/png';
@@ -367,7 +368,7 @@ describe('incognito', () => {
         url,
       );
     const stored = (needle: string) =>
-      sw.evaluate(
+      writesSettled(sw).then(() => sw.evaluate(
         (n) =>
           new Promise<{ predictions: number; history: number }>((resolve, reject) => {
             const open = indexedDB.open('realfake-lens');
@@ -387,7 +388,7 @@ describe('incognito', () => {
             };
           }),
         needle,
-      );
+      ));
     const hidden = await check(`${server.origin}/static/${file}?incognito`);
     expect(hidden?.status).toBe('done');
     expect(Math.abs((hidden?.pGenerated ?? NaN) - (reference.get(file) as number))).toBeLessThan(1e-3);

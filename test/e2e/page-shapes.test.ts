@@ -13,6 +13,7 @@ import { basename, join } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import type { Page } from 'playwright-core';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
+import { readExtensionStore } from '../support/extension-db';
 import { fromExtensionPage } from '../support/contexts';
 import { startServer, type TestServer } from '../support/server';
 import { waitForBadges, type BadgeReading } from '../support/badges';
@@ -119,25 +120,8 @@ function expectEachFetchedOnce(marker: string, atLeast: number): void {
 type Stats = { inferences: number; cacheHits: number; hashHits: number; failures: number };
 /** The extension's counters, read from its IndexedDB directly (not through its code). */
 async function stats(): Promise<Stats> {
-  const worker = await ext.serviceWorker();
-  const rows = await worker.evaluate(
-    () =>
-      new Promise<Array<{ name: string; value: number }>>((resolve, reject) => {
-        const req = indexedDB.open('realfake-lens');
-        req.onerror = () => reject(req.error);
-        req.onsuccess = () => {
-          const db = req.result;
-          const r = db.transaction('stats', 'readonly').objectStore('stats').getAll();
-          r.onsuccess = () => {
-            db.close();
-            resolve(r.result as Array<{ name: string; value: number }>);
-          };
-          r.onerror = () => reject(r.error);
-        };
-      }),
-  );
   const out: Stats = { inferences: 0, cacheHits: 0, hashHits: 0, failures: 0 };
-  for (const r of rows) if (r.name in out) out[r.name as keyof Stats] = r.value;
+  for (const r of await readExtensionStore<{ name: string; value: number }>(ext, 'stats')) if (r.name in out) out[r.name as keyof Stats] = r.value;
   return out;
 }
 

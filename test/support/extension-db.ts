@@ -3,9 +3,20 @@
 
 import type { ExtensionSession } from './chrome';
 
-/** Every record of one object store of the extension's database. */
+type Worker = Awaited<ReturnType<ExtensionSession['serviceWorker']>>;
+
+/**
+ * Waits for the writes the background makes after answering (a verdict goes out before its
+ * result is cached and counted), so a read sees everything the pages were told so far.
+ */
+export async function writesSettled(worker: Worker): Promise<void> {
+  await worker.evaluate(() => (globalThis as unknown as { realfakeLensTestHooks: { writesSettled(): Promise<void> } }).realfakeLensTestHooks.writesSettled());
+}
+
+/** Every record of one object store of the extension's database, once the pending writes landed. */
 export async function readExtensionStore<T>(ext: ExtensionSession, store: string): Promise<T[]> {
   const worker = await ext.serviceWorker();
+  await writesSettled(worker);
   return worker.evaluate(
     (name) =>
       new Promise<T[]>((resolve, reject) => {
