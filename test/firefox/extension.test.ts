@@ -40,6 +40,8 @@ function expectReference(b: BadgeReading): void {
 }
 
 const ask = <T>(message: object): Promise<T> => ui.evaluate<T>(`chrome.runtime.sendMessage(${JSON.stringify(message)})`);
+/** Waits for the writes the background makes after a verdict went out (its result, its counters). */
+const writesSettled = (): Promise<void> => ui.evaluate('chrome.runtime.getBackgroundPage().then((bg) => bg.realfakeLensTestHooks.writesSettled())');
 const syncSettings = (): Promise<Record<string, unknown>> => ui.evaluate('chrome.storage.sync.get(null)');
 /** Firefox's match patterns take no port, so tabs are found by their exact URL here. */
 const TAB_BY_URL = (url: string): string => `chrome.tabs.query({}).then((tabs) => tabs.find((t) => t.url === ${JSON.stringify(url)}))`;
@@ -84,12 +86,17 @@ describe('Firefox: the extension end to end', () => {
   }, 180_000);
 
   it('answers a reload from the cache: the same scores, no new fetch, no new inference', async () => {
+    await writesSettled();
     const before = (await ask<StatusReply>({ kind: 'ui/get-status' })).stats;
     const fetches = extensionFetches();
     await gallery.reload();
     const badges = await ff.waitForBadges(gallery, settled(PHOTOS.length), 60_000);
     for (const b of badges) expectReference(b);
-    const after = (await ask<StatusReply>({ kind: 'ui/get-status' })).stats;
+    // The page reports the pictures it badged from the cache after drawing them: counted on arrival.
+    const stats = async (): Promise<StatusReply['stats']> => (await ask<StatusReply>({ kind: 'ui/get-status' })).stats;
+    await expect.poll(async () => (await stats()).cacheHits - before.cacheHits, { timeout: 10_000 }).toBe(PHOTOS.length);
+    await writesSettled();
+    const after = await stats();
     expect(after.inferences).toBe(before.inferences);
     expect(after.cacheHits - before.cacheHits).toBe(PHOTOS.length);
     expect(extensionFetches()).toBe(fetches);
@@ -146,6 +153,7 @@ describe('Firefox: the extension end to end', () => {
   }, 90_000);
 
   it("keeps the history: one entry per photograph with its page, score and thumbnail, shown in the popup", async () => {
+    await writesSettled();
     const { entries } = await ask<{ entries: HistoryEntry[] }>({ kind: 'ui/list-history', site: null, query: '', limit: 100 });
     for (const f of PHOTOS) {
       const e = entries.find((h) => h.url === `${server.origin}/static/${f}`);
