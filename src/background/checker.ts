@@ -12,9 +12,10 @@ import type { BytesRoute, EngineOptions, ModelSummary, Validators, Verdict } fro
 import type { Evidence } from '../detector/provenance/evidence';
 import type { FetchReply, JudgeReply } from '../shared/protocol/offscreen';
 import { cookiesAllowed, getEngineOptions, readSettings, siteOf, type Settings } from '../shared/settings';
+import { Slots } from '../shared/slots';
 import { checkImageUrl } from '../shared/url-policy';
 import { referrerFor, REFUSED_STATUSES, withReferrer } from './hotlink';
-import { CancelledError, Gate, JobQueue, ShedError, type Owner, type Priority } from './job-queue';
+import { CancelledError, JobQueue, ShedError, type Owner, type Priority } from './job-queue';
 import { fetchInOffscreen, inferInOffscreen, releaseInOffscreen, withAdaptiveIdle } from './offscreen-client';
 import { bumpStat, getPrediction, getPredictionByHash, getPredictions, markChecked, recordResult, touchPredictions, type PredictionRecord } from './prediction-store';
 
@@ -117,7 +118,7 @@ function hashKeyOf(modelId: string, sha256: string): string {
 /** Inferences under way by content hash, so two URLs of one picture arriving together infer once. */
 const inferring = new Map<string, Promise<JudgeReply>>();
 
-const judging = new Gate(MAX_JUDGING);
+const judging = new Slots(MAX_JUDGING);
 
 /**
  * Results being written to the cache, by `modelId\naddress` and `modelId\nsha256`: a job's verdict

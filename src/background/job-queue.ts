@@ -212,23 +212,3 @@ export class JobQueue {
     }
   }
 }
-
-/** First come, first served: at most `limit` of the calls to `run` at once (a step within a job). */
-export class Gate {
-  private busy = 0;
-  private readonly waiting: Array<() => void> = [];
-  constructor(private readonly limit: number) {}
-
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.busy >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.busy++;
-    try {
-      return await work();
-    } finally {
-      // The slot passes straight to the next caller, if any.
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.busy--;
-    }
-  }
-}

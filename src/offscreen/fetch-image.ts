@@ -9,6 +9,7 @@ import { isComplete, readImageSize } from '../detector/image-header';
 import { collectMetadata, type MetadataScan } from '../detector/provenance';
 import { describeNotAnImage, mimeOf, sniffImageType, type ImageType } from '../detector/sniff';
 import { type FailureReason, MAX_VALIDATOR_LENGTH, type Validators } from '../shared/protocol/shapes';
+import { Slots } from '../shared/slots';
 import { checkImageUrl } from '../shared/url-policy';
 
 export const DEFAULT_MAX_BYTES = 20 * 1024 * 1024;
@@ -75,59 +76,8 @@ function validatorsOf(headers: Headers): Validators {
   return { etag: read('etag'), lastModified: read('last-modified') };
 }
 
-/** Bounds concurrent downloads overall and per page, first come first served. */
-export class FetchSlots {
-  private running = 0;
-  private readonly perKey = new Map<string, number>();
-  private readonly waiting: Array<{ key: string; go: () => void }> = [];
-
-  constructor(
-    private readonly overall: number,
-    private readonly perPage: number,
-  ) {}
-
-  acquire(key: string): Promise<() => void> {
-    return new Promise((resolve) => {
-      this.waiting.push({ key, go: () => resolve(this.releaser(key)) });
-      this.pump();
-    });
-  }
-
-  /** Downloads running now (for tests). */
-  active(): number {
-    return this.running;
-  }
-
-  private releaser(key: string): () => void {
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.running--;
-      const n = (this.perKey.get(key) ?? 1) - 1;
-      if (n === 0) this.perKey.delete(key);
-      else this.perKey.set(key, n);
-      this.pump();
-    };
-  }
-
-  private pump(): void {
-    for (let i = 0; i < this.waiting.length && this.running < this.overall; ) {
-      const w = this.waiting[i] as { key: string; go: () => void };
-      const n = this.perKey.get(w.key) ?? 0;
-      if (n >= this.perPage) {
-        i++;
-        continue;
-      }
-      this.waiting.splice(i, 1);
-      this.running++;
-      this.perKey.set(w.key, n + 1);
-      w.go();
-    }
-  }
-}
-
-const slots = new FetchSlots(MAX_FETCHES, MAX_FETCHES_PER_PAGE);
+/** Downloads: at most MAX_FETCHES at once, MAX_FETCHES_PER_PAGE for one page. */
+const slots = new Slots(MAX_FETCHES, MAX_FETCHES_PER_PAGE);
 
 async function sha256Hex(bytes: Uint8Array): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as BufferSource));

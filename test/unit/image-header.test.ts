@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isComplete, readImageSize } from '../../src/detector/image-header';
 import { describeNotAnImage, sniffImageType, type ImageType } from '../../src/detector/sniff';
-import { DEFAULT_MAX_PIXELS, FetchFailure, FetchSlots, judgeHead } from '../../src/offscreen/fetch-image';
+import { DEFAULT_MAX_PIXELS, FetchFailure, judgeHead } from '../../src/offscreen/fetch-image';
 import { avifHeader, bmpHeader, gifHeader, icoWithPng, jpegHeader, pngHeader, webpHeader } from '../support/header-bytes';
 import { runPython } from '../support/python';
 
@@ -166,37 +166,5 @@ describe('the offscreen fetch decisions on a file start', () => {
     expect(isComplete(jpegHeader(5, 5, { end: false }), 'jpeg')).toBe(false);
     expect(isComplete(pngHeader(5, 5, true), 'png')).toBe(true);
     expect(isComplete(pngHeader(5, 5), 'png')).toBe(false);
-  });
-});
-
-describe('FetchSlots', () => {
-  it('runs at most the overall and per-page number at once, and lets the others in as slots free up', async () => {
-    const slots = new FetchSlots(3, 2);
-    const started: string[] = [];
-    const releases: Array<() => void> = [];
-    const ask = (key: string): void => {
-      void slots.acquire(key).then((release) => {
-        started.push(key);
-        releases.push(release);
-      });
-    };
-    for (const k of ['a', 'a', 'a', 'b', 'b', 'c']) ask(k);
-    await Promise.resolve();
-    await Promise.resolve();
-    // Page a gets two, b the third; the third a waits although it asked before b.
-    expect(started).toEqual(['a', 'a', 'b']);
-    expect(slots.active()).toBe(3);
-    releases[0]?.();
-    releases[0]?.(); // a second release of the same slot changes nothing
-    await Promise.resolve();
-    await Promise.resolve();
-    expect(started).toEqual(['a', 'a', 'b', 'a']);
-    expect(slots.active()).toBe(3);
-    for (let i = 1; i < 6; i++) {
-      releases[i]?.();
-      await Promise.resolve();
-      await Promise.resolve();
-    }
-    expect(started.sort()).toEqual(['a', 'a', 'a', 'b', 'b', 'c']);
   });
 });

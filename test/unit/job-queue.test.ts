@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CancelledError, Gate, JobQueue, ShedError } from '../../src/background/job-queue';
+import { CancelledError, JobQueue, ShedError } from '../../src/background/job-queue';
 import { parseBackgroundToContent } from '../../src/shared/protocol/content';
 
 function deferred<T>() {
@@ -207,59 +207,5 @@ describe('the shed message', () => {
     expect(parseBackgroundToContent({ kind: 'shed', requestIds: ['x'.repeat(65)] })).toBeNull();
     expect(parseBackgroundToContent({ kind: 'shed', requestIds: [1] })).toBeNull();
     expect(parseBackgroundToContent({ kind: 'shed' })).toBeNull();
-  });
-});
-
-describe('Gate', () => {
-  it('lets at most `limit` calls run at once, first come first served, and frees a slot when one fails', async () => {
-    const gate = new Gate(2);
-    const started: string[] = [];
-    let running = 0;
-    let most = 0;
-    const holds = new Map<string, ReturnType<typeof deferred<void>>>();
-    const call = (name: string, fail = false) =>
-      gate.run(async () => {
-        started.push(name);
-        running++;
-        most = Math.max(most, running);
-        const hold = deferred<void>();
-        holds.set(name, hold);
-        await hold.promise;
-        running--;
-        if (fail) throw new Error(name);
-        return name;
-      });
-    const a = call('a', true);
-    const b = call('b');
-    const c = call('c');
-    const d = call('d');
-    await Promise.resolve();
-    expect(started).toEqual(['a', 'b']);
-    holds.get('a')?.resolve();
-    await expect(a).rejects.toThrow('a');
-    await new Promise((r) => setTimeout(r, 0));
-    expect(started).toEqual(['a', 'b', 'c']);
-    holds.get('b')?.resolve();
-    holds.get('c')?.resolve();
-    await expect(b).resolves.toBe('b');
-    await expect(c).resolves.toBe('c');
-    await new Promise((r) => setTimeout(r, 0));
-    holds.get('d')?.resolve();
-    await expect(d).resolves.toBe('d');
-    expect(started).toEqual(['a', 'b', 'c', 'd']);
-    expect(most).toBe(2);
-    // Every slot was given back, and no more than that: of three new calls, two start at once.
-    const e = call('e');
-    const f = call('f');
-    const g = call('g');
-    await Promise.resolve();
-    expect(started.slice(4)).toEqual(['e', 'f']);
-    holds.get('e')?.resolve();
-    holds.get('f')?.resolve();
-    await Promise.all([e, f]);
-    await new Promise((r) => setTimeout(r, 0));
-    holds.get('g')?.resolve();
-    await g;
-    expect(most).toBe(2);
   });
 });
