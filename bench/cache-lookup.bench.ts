@@ -1,6 +1,6 @@
-// Cache lookup cost at 100k entries in Chromium's real IndexedDB: the extension's own store
-// code (bundled as is) against a bare IDBObjectStore.get on the same database, measured in the
-// same run. Prints medians, p99s and ratios; asserts nothing about time.
+// Cache lookup and write cost at 100k entries in Chromium's real IndexedDB: the extension's own
+// store code (bundled as is) against a bare IDBObjectStore.get / put on the same database,
+// measured in the same run. Prints medians, p99s and ratios; asserts nothing about time.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
@@ -101,10 +101,39 @@ describe('bench: prediction cache', () => {
         const byUrl = await time((i) => store.getPrediction('m', url(i)));
         const byHash = await time((i) => store.getPredictionByHash('m', hex(i)));
         const miss = await time((i) => store.getPrediction('other-model', url(i)).then((x) => x === undefined));
-        return { count, reference, byUrl, byHash, miss };
+        // Writing a new prediction: the extension's recordResult (with its cap) against a bare put
+        // in one transaction, below the cap and at it; and the count of the store it avoids.
+        const timeEach = async (n: number, fn: (k: number) => Promise<unknown>) => {
+          const out: number[] = [];
+          for (let k = 0; k < n; k++) {
+            const t0 = performance.now();
+            await fn(k);
+            out.push(performance.now() - t0);
+          }
+          return stats(out);
+        };
+        const record = (base: number, cap: number) => (k: number) =>
+          store.recordResult({ modelId: 'm', url: url(base + k), sha256: hex(base + k), pGenerated: 0.5 }, null, { cacheMaxEntries: cap, historyMaxEntries: 0, historyMaxDays: 30 });
+        const barePut = (k: number) =>
+          new Promise((resolve, reject) => {
+            const tx = raw.transaction('predictions', 'readwrite');
+            const now2 = Date.now();
+            tx.objectStore('predictions').put({ key: store.predictionKey('bare', url(k)), modelId: 'bare', url: url(k), sha256: null, pGenerated: 0.5, createdAt: now2, lastUsedAt: now2, checkedAt: now2, validators: null });
+            tx.oncomplete = () => resolve(true);
+            tx.onerror = () => reject(tx.error);
+          });
+        const WRITES = 300;
+        const countStore = await timeEach(20, () => store.countPredictions());
+        const bareWrite = await timeEach(WRITES, barePut);
+        const belowCap = await timeEach(WRITES, record(entries, entries * 2));
+        const atCap = await timeEach(WRITES, record(entries + WRITES, entries));
+        const after = await store.countPredictions();
+        return { count, reference, byUrl, byHash, miss, countStore, bareWrite, belowCap, atCap, after, writes: WRITES };
       },
       { entries: ENTRIES, lookups: LOOKUPS },
     );
+    const write = (name: string, t: Timing) =>
+      `${name.padEnd(42)} median ${t.median.toFixed(3)} ms  p99 ${t.p99.toFixed(3)} ms  (${(t.median / r.bareWrite.median).toFixed(2)}x bare put)`;
     const line = (name: string, t: Timing) =>
       `${name.padEnd(38)} median ${t.median.toFixed(3)} ms  p99 ${t.p99.toFixed(3)} ms  ` +
       `(${(t.median / r.reference.median).toFixed(2)}x bare get)`;
@@ -115,10 +144,17 @@ describe('bench: prediction cache', () => {
         line('getPrediction (model id + URL)', r.byUrl),
         line('getPredictionByHash (model + SHA-256)', r.byHash),
         line('getPrediction, other model (miss)', r.miss),
+        `writing a new prediction, ${r.writes} writes each:`,
+        write('bare put, one transaction (reference)', r.bareWrite),
+        write('recordResult, below the cap', r.belowCap),
+        write(`recordResult, at the cap (${ENTRIES})`, r.atCap),
+        write('counting the store (what a write avoids)', r.countStore),
         `goal: median <= 1 ms -> ${r.byUrl.median <= 1 ? 'met' : 'NOT met'} on this machine`,
       ].join('\n'),
     );
     expect(r.count).toBe(ENTRIES);
+    // The cap held: at most ENTRIES of the extension's predictions (plus the bare puts' own).
+    expect(r.after).toBeLessThanOrEqual(ENTRIES + r.writes);
     expect(r.byUrl.misses + r.byHash.misses + r.miss.misses).toBe(0);
   }, 300_000);
 });

@@ -96,6 +96,29 @@ export async function closeStore(): Promise<void> {
   const db = await dbPromise;
   db?.close();
   dbPromise = null;
+  storedAtMost = null;
+}
+
+/**
+ * At most this many predictions are stored (null: not counted yet by this context). Counting a
+ * store of 100k entries costs milliseconds per write (IndexedDB keeps no count), so the store is
+ * counted only when this bound passes the cap. Only this context adds predictions; anything
+ * deleting them elsewhere keeps the bound true.
+ */
+let storedAtMost: number | null = null;
+/** Prediction writes begun and settled, for a bound that also holds while writes are under way. */
+let writesBegun = 0;
+let writesSettled = 0;
+
+/** `write` adds (or replaces) one prediction: the bound grows first. */
+async function addingOne<T>(write: () => Promise<T>): Promise<T> {
+  writesBegun++;
+  if (storedAtMost !== null) storedAtMost++;
+  try {
+    return await write();
+  } finally {
+    writesSettled++;
+  }
 }
 
 export function predictionKey(modelId: string, url: string): string {
@@ -149,17 +172,19 @@ export async function putPrediction(
 ): Promise<void> {
   const db = await openStore();
   const now = Date.now();
-  await db.put('predictions', {
-    key: predictionKey(modelId, url),
-    modelId,
-    url,
-    sha256,
-    pGenerated,
-    createdAt: now,
-    lastUsedAt: now,
-    checkedAt: now,
-    validators: null,
-  });
+  await addingOne(() =>
+    db.put('predictions', {
+      key: predictionKey(modelId, url),
+      modelId,
+      url,
+      sha256,
+      pGenerated,
+      createdAt: now,
+      lastUsedAt: now,
+      checkedAt: now,
+      validators: null,
+    }),
+  );
   await evictPredictions(maxEntries);
 }
 
@@ -172,20 +197,47 @@ export async function markChecked(modelId: string, url: string, validators: Vali
   await tx.done;
 }
 
-/** Deletes the least recently used predictions beyond `maxEntries`. */
-export async function evictPredictions(maxEntries: number): Promise<number> {
+/**
+ * Past the cap, the least recently used predictions go, and a little more (1% of the cap, at most
+ * 256), so that the next few hundred writes need not count the store again.
+ */
+export function evictionSlack(maxEntries: number): number {
+  return Math.min(256, Math.floor(maxEntries / 100));
+}
+
+/** The eviction under way: evictions run one after another (two at once would both delete the excess). */
+let evicting: Promise<unknown> = Promise.resolve();
+
+/** Deletes the least recently used predictions beyond `maxEntries` (and the slack with them). */
+export function evictPredictions(maxEntries: number): Promise<number> {
+  const run = evicting.then(() => evictNow(maxEntries));
+  evicting = run.catch(() => undefined);
+  return run;
+}
+
+async function evictNow(maxEntries: number): Promise<number> {
+  if (storedAtMost !== null && storedAtMost <= maxEntries) return 0;
   const db = await openStore();
-  const excess = (await db.count('predictions')) - maxEntries;
-  if (excess <= 0) return 0;
+  const unsettled = writesBegun - writesSettled;
+  const begun = writesBegun;
+  // Counted and deleted in one transaction: no other write lands in between.
   const tx = db.transaction('predictions', 'readwrite');
-  let cursor = await tx.store.index('lastUsedAt').openCursor();
+  const count = await tx.store.count();
+  // Writes under way may or may not be in the count: the bound assumes they are not.
+  storedAtMost = count + unsettled + (writesBegun - begun);
+  const excess = count - maxEntries;
   let deleted = 0;
-  while (cursor && deleted < excess) {
-    await cursor.delete();
-    deleted++;
-    cursor = await cursor.continue();
+  if (excess > 0) {
+    const goal = excess + evictionSlack(maxEntries);
+    let cursor = await tx.store.index('lastUsedAt').openCursor();
+    while (cursor && deleted < goal) {
+      await cursor.delete();
+      deleted++;
+      cursor = await cursor.continue();
+    }
   }
   await tx.done;
+  if (storedAtMost !== null) storedAtMost -= deleted;
   return deleted;
 }
 
@@ -245,19 +297,21 @@ export async function recordResult(
 ): Promise<void> {
   const db = await openStore();
   const now = Date.now();
-  const tx = db.transaction(['predictions', 'history'], 'readwrite');
-  const writes: Promise<unknown>[] = [
-    tx.objectStore('predictions').put({
-      key: predictionKey(p.modelId, p.url),
-      ...p,
-      validators: p.validators ?? null,
-      createdAt: now,
-      lastUsedAt: now,
-      checkedAt: now,
-    }),
-  ];
-  if (history && limits.historyMaxEntries > 0) writes.push(tx.objectStore('history').add(history));
-  await Promise.all([...writes, tx.done]);
+  await addingOne(async () => {
+    const tx = db.transaction(['predictions', 'history'], 'readwrite');
+    const writes: Promise<unknown>[] = [
+      tx.objectStore('predictions').put({
+        key: predictionKey(p.modelId, p.url),
+        ...p,
+        validators: p.validators ?? null,
+        createdAt: now,
+        lastUsedAt: now,
+        checkedAt: now,
+      }),
+    ];
+    if (history && limits.historyMaxEntries > 0) writes.push(tx.objectStore('history').add(history));
+    await Promise.all([...writes, tx.done]);
+  });
   await evictPredictions(limits.cacheMaxEntries);
   if (history) await trimHistory(limits.historyMaxEntries, limits.historyMaxDays);
 }

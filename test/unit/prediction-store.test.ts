@@ -2,7 +2,7 @@
 // implements the spec in Node), including the migration from the v1 schema.
 
 import 'fake-indexeddb/auto';
-import { IDBFactory } from 'fake-indexeddb';
+import { IDBFactory, IDBObjectStore } from 'fake-indexeddb';
 import { openDB } from 'idb';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -185,6 +185,35 @@ describe('recordResult', () => {
     expect(await countPredictions()).toBe(10);
     expect((await getPredictionByHash('m', (11).toString(16).padStart(64, '0')))?.url).toBe('https://x/11.jpg');
     expect((await listHistory()).map((h) => h.url)).toEqual(['https://x/11.jpg', 'https://x/10.jpg']);
+  });
+
+  it('counts the store only when its bound passes the cap, and evicts a slack with the excess, least recently used first', async () => {
+    // A cap of 200: a slack of 2 (1%). IndexedDB keeps no count: counting 100k entries costs milliseconds.
+    const limits = { cacheMaxEntries: 200, historyMaxEntries: 0, historyMaxDays: 30 };
+    const counted = vi.spyOn(IDBObjectStore.prototype, 'count');
+    vi.useFakeTimers({ toFake: ['Date'] });
+    for (let i = 0; i < 205; i++) {
+      vi.setSystemTime(1_000_000 + i);
+      await recordResult({ modelId: 'm', url: `https://x/${i}.jpg`, sha256: null, pGenerated: 0.5 }, null, limits);
+    }
+    // Counted at the first write (nothing known yet), then only at the 201st (201 > 200: 1 + 2
+    // evicted, 198 left) and the 204th (201 again).
+    expect(counted).toHaveBeenCalledTimes(3);
+    counted.mockRestore();
+    expect(await countPredictions()).toBe(199);
+    for (let i = 0; i < 6; i++) expect(await getPrediction('m', `https://x/${i}.jpg`, false), `${i}`).toBeUndefined();
+    expect(await getPrediction('m', 'https://x/6.jpg', false)).toBeDefined();
+    // Replacing an entry counts as adding one (the bound only ever overestimates): still within the cap.
+    await recordResult({ modelId: 'm', url: 'https://x/204.jpg', sha256: null, pGenerated: 0.4 }, null, limits);
+    expect(await countPredictions()).toBe(199);
+  });
+
+  it('evicts once for two writes that land together over the cap (not the excess twice)', async () => {
+    const roomy = { cacheMaxEntries: 100, historyMaxEntries: 0, historyMaxDays: 30 };
+    for (let i = 0; i < 20; i++) await recordResult({ modelId: 'm', url: `https://y/${i}.jpg`, sha256: null, pGenerated: 0.5 }, null, roomy);
+    const tight = { ...roomy, cacheMaxEntries: 10 };
+    await Promise.all([20, 21].map((i) => recordResult({ modelId: 'm', url: `https://y/${i}.jpg`, sha256: null, pGenerated: 0.5 }, null, tight)));
+    expect(await countPredictions()).toBe(10);
   });
 
   it('writes neither when the history entry is refused', async () => {
