@@ -106,18 +106,17 @@ export async function closeStore(): Promise<void> {
  * deleting them elsewhere keeps the bound true.
  */
 let storedAtMost: number | null = null;
-/** Prediction writes begun and settled, for a bound that also holds while writes are under way. */
-let writesBegun = 0;
-let writesSettled = 0;
+/** Prediction writes under way (a count may or may not include them). */
+let addsInFlight = 0;
 
 /** `write` adds (or replaces) one prediction: the bound grows first. */
 async function addingOne<T>(write: () => Promise<T>): Promise<T> {
-  writesBegun++;
+  addsInFlight++;
   if (storedAtMost !== null) storedAtMost++;
   try {
     return await write();
   } finally {
-    writesSettled++;
+    addsInFlight--;
   }
 }
 
@@ -201,7 +200,7 @@ export async function markChecked(modelId: string, url: string, validators: Vali
  * Past the cap, the least recently used predictions go, and a little more (1% of the cap, at most
  * 256), so that the next few hundred writes need not count the store again.
  */
-export function evictionSlack(maxEntries: number): number {
+function evictionSlack(maxEntries: number): number {
   return Math.min(256, Math.floor(maxEntries / 100));
 }
 
@@ -218,13 +217,12 @@ export function evictPredictions(maxEntries: number): Promise<number> {
 async function evictNow(maxEntries: number): Promise<number> {
   if (storedAtMost !== null && storedAtMost <= maxEntries) return 0;
   const db = await openStore();
-  const unsettled = writesBegun - writesSettled;
-  const begun = writesBegun;
   // Counted and deleted in one transaction: no other write lands in between.
   const tx = db.transaction('predictions', 'readwrite');
   const count = await tx.store.count();
-  // Writes under way may or may not be in the count: the bound assumes they are not.
-  storedAtMost = count + unsettled + (writesBegun - begun);
+  // Writes still under way land after this transaction, or are in the count already (then the
+  // bound counts them twice, which only makes it looser).
+  storedAtMost = count + addsInFlight;
   const excess = count - maxEntries;
   let deleted = 0;
   if (excess > 0) {
