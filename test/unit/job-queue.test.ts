@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CancelledError, JobQueue, ShedError } from '../../src/background/job-queue';
 import { parseBackgroundToContent } from '../../src/shared/protocol/content';
-
-function deferred<T>() {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
+import { deferred } from '../support/deferred';
 
 describe('JobQueue', () => {
   it('runs at most `concurrency` jobs, most urgent first, FIFO within a priority', async () => {

@@ -3,12 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { Slots } from '../../src/shared/slots';
-
-function deferred<T>() {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
+import { deferred } from '../support/deferred';
 
 describe('Slots', () => {
   it('runs at most `overall` calls at once, first come first served, and frees a slot when one fails', async () => {
