@@ -7,8 +7,12 @@
 
 import type { Source } from './sources';
 
-/** "Near" the viewport: within one viewport height above or below it. */
-const NEAR_MARGIN = '100% 0px 100% 0px';
+/**
+ * "Near" the viewport: within two viewport heights above or below it (1,800 px in a 900 px
+ * window; Chromium starts loading a lazy <img> 1,250-2,500 px away): with one, a fast scroll
+ * outran the checks.
+ */
+const NEAR_MARGIN = '200% 0px 200% 0px';
 /** Removals come in bursts: the sweep for elements that left the document waits this long. */
 const SWEEP_MS = 200;
 
