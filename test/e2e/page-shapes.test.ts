@@ -7,7 +7,7 @@
 // nor any picture inferred, twice (the server's log and the extension's IndexedDB counters).
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
@@ -223,6 +223,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await ext?.close();
   await server?.close();
+  rmSync(derivedDir, { recursive: true, force: true });
 });
 
 beforeEach(async () => {

@@ -6,7 +6,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
@@ -80,9 +80,11 @@ function deepJumbf(depth: number): Buffer {
 const settled = (n: number) => (b: BadgeReading[]) => b.length === n && b.every((x) => x.state !== 'checking');
 const entryOf = (name: string): HistoryEntry | undefined => entries.find((e) => e.url.endsWith(`/${name}`));
 
+let dir = '';
+
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  const dir = mkdtempSync(join(tmpdir(), 'rfl-e2e-provenance-'));
+  dir = mkdtempSync(join(tmpdir(), 'rfl-e2e-provenance-'));
   execFileSync(PYTHON, [join(REPO, 'tools/provenance_fixtures.py'), dir], { stdio: 'pipe' });
   writeFileSync(join(dir, 'c2pa.jpg'), await signWithC2pa(new Uint8Array(readFileSync(join(dir, 'plain.jpg')))));
   writeFileSync(join(dir, 'c2pa-tampered.jpg'), tamperedJpeg(await signWithC2pa(new Uint8Array(readFileSync(join(dir, 'plain.jpg'))))));
@@ -112,6 +114,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await ext?.close();
   await server?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('provenance evidence', () => {

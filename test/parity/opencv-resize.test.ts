@@ -3,7 +3,7 @@
 // photographs decoded by PIL as albumentations would receive them. All cv2 calls run in one
 // Python process (test/support/cv2_resize.py).
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -169,6 +169,7 @@ beforeAll(async () => {
   for (const r of photoResizes) resizes.push({ source: r.id, to: r.to });
 
   cv2 = await cv2Resize(sources, resizes);
+  rmSync(dir, { recursive: true, force: true });
   console.log(`cv2 ${cv2.version}: ${resizes.length} resizes`);
   for (const r of photoResizes) {
     const px = cv2.decoded.get(r.id);

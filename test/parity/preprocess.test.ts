@@ -2,10 +2,10 @@
 // numpy for the published recipe, PIL + torchvision for the torchvision one) on the same decoded
 // pixels: the resize must be reproduced byte for byte, and the model input to within 1e-6.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { PreprocessingSpec } from '../../src/detector/manifest';
 import { resizeBilinear } from '../../src/detector/pil-resize';
 import { preprocess, preprocessRgb, resizeRgb, toChw, resizeAndCrop } from '../../src/detector/preprocess';
@@ -134,6 +134,7 @@ describe("PIL's bilinear resize on random images of awkward sizes", () => {
 
   it('matches Image.resize((w, h), BILINEAR) byte for byte', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rfl-noise-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const inputs = cases.map(([w, h], i) => {
       const file = join(dir, `noise${i}`);
       writeFileSync(file, noise(w * h * 3, i + 1));

@@ -2,7 +2,7 @@
 // Debian's python3-* packages). Missing packages fail the test with what to do, never skip it.
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -115,7 +115,15 @@ function float32(buf: Buffer): Float32Array {
   return out;
 }
 
-const tmp = (what: string): string => mkdtempSync(join(tmpdir(), `rfl-ref-${what}-`));
+/** Runs `use` with a fresh temporary folder, removed afterwards (what it returns is read into memory first). */
+async function inTempDir<T>(what: string, use: (dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), `rfl-ref-${what}-`));
+  try {
+    return await use(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 export interface PreprocessOptions {
   resizeMode?: 'shorter-side' | 'square';
@@ -137,9 +145,10 @@ function preprocessArgs(o: PreprocessOptions): string[] {
 
 /** The reference decode: the published np.asarray(Image.open(p)), grey expanded and alpha dropped (other modes: PIL's convert('RGB')). */
 export async function pilDecode(images: string[]): Promise<PilPixels[]> {
-  const dir = tmp('decode');
-  await reference(['decode', ...images, '--out', dir]);
-  return readPixels(dir);
+  return inTempDir('decode', async (dir) => {
+    await reference(['decode', ...images, '--out', dir]);
+    return readPixels(dir);
+  });
 }
 
 /**
@@ -147,17 +156,19 @@ export async function pilDecode(images: string[]): Promise<PilPixels[]> {
  * opencv-linear), or the resize to exactly (w, h) with `to` (one size for all images, or one per image).
  */
 export async function pilResize(images: string[], o: PreprocessOptions & { to?: Array<[number, number]> } = {}): Promise<PilPixels[]> {
-  const dir = tmp('resize');
   const to = (o.to ?? []).flatMap(([w, h]) => ['--to', `${w}x${h}`]);
-  await reference(['resize', ...images, '--out', dir, ...to, ...preprocessArgs({ interpolation: 'bilinear', ...o })]);
-  return readPixels(dir);
+  return inTempDir('resize', async (dir) => {
+    await reference(['resize', ...images, '--out', dir, ...to, ...preprocessArgs({ interpolation: 'bilinear', ...o })]);
+    return readPixels(dir);
+  });
 }
 
 /** The reference Resize, CenterCrop, Normalize tensors (CHW; the laion-realfake preset unless `o` says otherwise), or without Normalize. */
 export async function torchPreprocess(images: string[], o: PreprocessOptions & { unnormalized?: boolean } = {}): Promise<PilTensor[]> {
-  const dir = tmp('pre');
-  await reference(['preprocess', ...images, '--out', dir, ...(o.unnormalized ? ['--unnormalized'] : []), ...preprocessArgs(o)]);
-  return readIndex(dir).map((e) => ({ input: e.input, shape: e.shape ?? [], data: float32(readFileSync(join(dir, e.file))) }));
+  return inTempDir('pre', async (dir) => {
+    await reference(['preprocess', ...images, '--out', dir, ...(o.unnormalized ? ['--unnormalized'] : []), ...preprocessArgs(o)]);
+    return readIndex(dir).map((e) => ({ input: e.input, shape: e.shape ?? [], data: float32(readFileSync(join(dir, e.file))) }));
+  });
 }
 
 /** `raw:PATH:W:H:C` input naming raw pixels for tools/reference.py. */
@@ -195,22 +206,23 @@ export async function cv2Resize(sources: Cv2Source[], resizes: Array<{ source: s
   if (check.code !== 0) {
     throw new Error(`${PYTHON} cannot import cv2/numpy/PIL: run scripts/setup.sh (installs Debian's python3-opencv), or set PYTHON.\n${check.stderr}`);
   }
-  const dir = tmp('cv2');
-  const jobs = join(dir, 'jobs.json');
-  writeFileSync(jobs, JSON.stringify({ sources, resizes }));
-  const r = await runPython([CV2_RESIZE, jobs, join(dir, 'out')]);
-  if (r.code !== 0) throw new Error(`test/support/cv2_resize.py failed (exit ${r.code}):\n${r.stderr}`);
-  type Entry = { id?: string; width: number; height: number; channels: number; file: string | null };
-  const out = JSON.parse(r.stdout) as { cv2: string; sources: Entry[]; resizes: Entry[] };
-  const pixels = (e: Entry): Cv2Pixels => ({
-    width: e.width,
-    height: e.height,
-    channels: e.channels,
-    data: new Uint8Array(readFileSync(e.file ?? '')),
+  return inTempDir('cv2', async (dir) => {
+    const jobs = join(dir, 'jobs.json');
+    writeFileSync(jobs, JSON.stringify({ sources, resizes }));
+    const r = await runPython([CV2_RESIZE, jobs, join(dir, 'out')]);
+    if (r.code !== 0) throw new Error(`test/support/cv2_resize.py failed (exit ${r.code}):\n${r.stderr}`);
+    type Entry = { id?: string; width: number; height: number; channels: number; file: string | null };
+    const out = JSON.parse(r.stdout) as { cv2: string; sources: Entry[]; resizes: Entry[] };
+    const pixels = (e: Entry): Cv2Pixels => ({
+      width: e.width,
+      height: e.height,
+      channels: e.channels,
+      data: new Uint8Array(readFileSync(e.file ?? '')),
+    });
+    return {
+      version: out.cv2,
+      decoded: new Map(out.sources.filter((s) => s.file !== null).map((s) => [s.id ?? '', pixels(s)])),
+      resized: out.resizes.map(pixels),
+    };
   });
-  return {
-    version: out.cv2,
-    decoded: new Map(out.sources.filter((s) => s.file !== null).map((s) => [s.id ?? '', pixels(s)])),
-    resized: out.resizes.map(pixels),
-  };
 }

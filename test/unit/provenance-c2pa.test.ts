@@ -3,7 +3,7 @@
 // The signature itself is checked by the official library in the browser (test/e2e/provenance).
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JPEG } from '@trustnxt/c2pa-ts/asset';
@@ -23,6 +23,7 @@ beforeAll(() => {
   execFileSync(PYTHON, [join(REPO, 'tools/provenance_fixtures.py'), dir], { stdio: 'pipe' });
   plainJpeg = new Uint8Array(readFileSync(join(dir, 'plain.jpg')));
   plainPng = new Uint8Array(readFileSync(join(dir, 'plain.png')));
+  rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
 describe('C2PA manifest store in JPEG APP11 and PNG caBX (signed by c2pa-ts)', () => {

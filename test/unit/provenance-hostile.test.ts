@@ -5,10 +5,10 @@
 
 import { deflateSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectMetadata, readEvidence } from '../../src/detector/provenance';
 import { parseEvidence } from '../../src/shared/protocol/shapes';
 import type { Evidence } from '../../src/detector/provenance/evidence';
@@ -21,6 +21,7 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'rfl-hostile-'));
   execFileSync(PYTHON, [join(REPO, 'tools/provenance_fixtures.py'), dir], { stdio: 'pipe' });
 }, 60_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function evidence(bytes: Uint8Array, opts = {}): Promise<Evidence> {
   const e = await readEvidence(collectMetadata(bytes), opts);

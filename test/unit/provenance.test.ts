@@ -4,10 +4,10 @@
 // Each file's findings are checked against what the writer was told to write.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectMetadata, readEvidence } from '../../src/detector/provenance';
 import { parseEvidence } from '../../src/shared/protocol/shapes';
 import type { Evidence } from '../../src/detector/provenance/evidence';
@@ -31,6 +31,7 @@ beforeAll(() => {
     throw new Error(`tools/provenance_fixtures.py failed (needs PIL and exiftool: run scripts/setup.sh): ${String(e)}`);
   }
 }, 60_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('generator parameters in PNG text chunks (written by PIL)', () => {
   it('AUTOMATIC1111 `parameters` (tEXt): prompt, negative prompt, steps, sampler, CFG, seed, model, hash', async () => {
