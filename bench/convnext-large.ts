@@ -12,7 +12,7 @@ import { readBadges, waitForBadges, type BadgeReading } from '../test/support/ba
 import type { ExtensionSession } from '../test/support/chrome';
 import { CHROMIUM_EXTENSION_PROCESS, FIREFOX_EXTENSION_PROCESS, FIREFOX_PROCESSES, watchMemory, type PeakMemory } from '../test/support/extension-memory';
 import { configureEngine, offscreenStatus } from '../test/support/engine';
-import type { FirefoxSession } from '../test/support/firefox';
+import type { ExtensionTab, FirefoxSession } from '../test/support/firefox';
 import { PYTHON, REPO } from '../test/support/python';
 import type { TestServer } from '../test/support/server';
 import type { EngineStatus, LoadSteps } from '../src/shared/protocol/offscreen';
@@ -110,6 +110,8 @@ export interface RowPage {
 const settled = (n: number) => (b: BadgeReading[]): boolean => b.length === n && b.every((x) => x.state !== 'checking');
 
 function servePage(p: RowPage): string {
+  // A page without pictures would leave its row waiting for a first badge that never comes.
+  if (p.files.length === 0) throw new Error(`no pictures left for the page ${p.path}: the bench made too few`);
   p.server.page(p.path, `<!doctype html>${p.files.map((f) => `<img src="/static/${f}" width="160">`).join('')}`);
   return `${p.server.origin}${p.path}`;
 }
@@ -161,14 +163,22 @@ export async function chromiumRow(ext: ExtensionSession, p: RowPage, backend: 'w
 
 /**
  * Firefox, in a browser of its own (`launch`: a fresh profile with the extension installed): the
- * engine configured before its first picture, then a page of pictures judged in its event page's
- * frame. Memory: the WebExtensions process, and all of this Firefox's processes together.
+ * engine configured before its first picture (and `prepare` run in its options page), then a page
+ * of pictures judged in its event page's frame. Memory: the WebExtensions process, and all of this
+ * Firefox's processes together.
  */
-export async function firefoxRow(launch: () => Promise<FirefoxSession>, p: RowPage, batch: number, label: string): Promise<Row & { note: string | null }> {
+export async function firefoxRow(
+  launch: () => Promise<FirefoxSession>,
+  p: RowPage,
+  batch: number,
+  label: string,
+  prepare?: (ui: ExtensionTab) => Promise<void>,
+): Promise<Row & { note: string | null }> {
   const ff = await launch();
   try {
     const ui = await ff.openExtensionPage('src/options/index.html');
     await ui.evaluate(`chrome.storage.local.set(${JSON.stringify({ 'engine.useWebGpu': false, 'engine.maxBatch': batch, 'engine.batchWindowMs': 1000 })})`);
+    await prepare?.(ui);
     const url = servePage(p);
     const before = watchMemory(FIREFOX_EXTENSION_PROCESS)();
     const stopExtension = watchMemory(FIREFOX_EXTENSION_PROCESS);

@@ -53,6 +53,8 @@ const INT8_DIR = `${MODEL_DIR}-int8`;
 const DIST = join(tmpdir(), 'rfl-dist-bench');
 const IMAGES_PER_RUN = Number(process.env.BENCH_ENGINE_IMAGES ?? 4);
 const COLD_ONLY = process.env.BENCH_ENGINE_COLD_ONLY === '1';
+/** Browser rows at most (each judges pictures no other row has seen): 9 on WebAssembly, 2 on WebGPU. */
+const MAX_ROWS = 11;
 const OPFS_ID = `${MODEL_ID}-opfs`;
 
 let server: TestServer;
@@ -72,9 +74,14 @@ async function adapterHere(ext: ExtensionSession): Promise<{ software: boolean; 
   );
 }
 
-function browserRow(ext: ExtensionSession, backend: 'wasm' | 'webgpu', threads: number, batch: number, run: number, label = ''): Promise<Row> {
+/** One browser row; its progress is printed as it goes (a full run takes a quarter of an hour or more). */
+async function browserRow(ext: ExtensionSession, backend: 'wasm' | 'webgpu', threads: number, batch: number, run: number, label = ''): Promise<Row> {
   const files = pictures.slice(run * IMAGES_PER_RUN, (run + 1) * IMAGES_PER_RUN);
-  return chromiumRow(ext, { server, path: `/run${run}.html`, files }, backend, threads, batch, label);
+  const t0 = Date.now();
+  console.log(`row ${run}: ${backend}, ${threads || 'default'} thread(s), batch ${batch}${label}...`);
+  const row = await chromiumRow(ext, { server, path: `/run${run}.html`, files }, backend, threads, batch, label);
+  console.log(`row ${run}: ${row.name}: ${row.msPerImage.toFixed(0)} ms/image, row took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  return row;
 }
 
 /**
@@ -216,7 +223,7 @@ beforeAll(async () => {
     env: { ...process.env, RFL_DIST: DIST, REALFAKE_MODEL_DIR: MODEL_DIR },
   });
   picDir = join(tmpdir(), 'rfl-bench-pics');
-  pictures = writeSyntheticPictures(picDir, IMAGES_PER_RUN * 8, 160, 11);
+  pictures = writeSyntheticPictures(picDir, IMAGES_PER_RUN * MAX_ROWS, 160, 11);
   server = await startServer(picDir);
 }, 900_000);
 
