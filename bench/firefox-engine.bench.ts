@@ -5,31 +5,68 @@
 // cross-origin isolated, so WebAssembly runs on 1 thread there: Chromium's rows here are 1 thread
 // too. Firefox's rows: with JavaScript Promise Integration (ORT's JSPI build, which reads each weight
 // from the model file into the heap), and with JSPI switched off by its preference (ORT's plain
-// build, which reads the whole file into memory first). Each Firefox row in a fresh browser.
+// build, which reads the whole file into memory first), and with the model downloaded into OPFS
+// (ui/install-model from the bench's server, as a user's model is) instead of packaged. Each
+// Firefox row in a fresh browser.
 // Prints ms/image, ratios to native and to Chromium, load time and peak memory (the extension
 // process, and all of the browser's processes together); asserts nothing about time or memory.
 
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { createReadStream, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { launchWithExtension } from '../test/support/chrome';
-import { launchFirefoxWithExtension } from '../test/support/firefox';
+import { launchFirefoxWithExtension, type ExtensionTab } from '../test/support/firefox';
 import { writeSyntheticPictures } from '../test/support/png';
 import { REPO } from '../test/support/python';
 import { startServer, type TestServer } from '../test/support/server';
-import { chromiumRow, CORES, ensureModel, firefoxRow, MODEL_DIR, modelMb, nativeMsPerImage, peakText, speedText, type Row, type RowPage } from './convnext-large';
+import type { ModelsReply } from '../src/shared/protocol/ui';
+import { chromiumRow, CORES, ensureModel, firefoxRow, MODEL_DIR, MODEL_ID, modelMb, nativeMsPerImage, peakText, speedText, type Row, type RowPage } from './convnext-large';
 
 const DIST = join(tmpdir(), 'rfl-dist-bench-ff-chromium');
 const DIST_FIREFOX = join(tmpdir(), 'rfl-dist-bench-ff');
 const IMAGES_PER_RUN = Number(process.env.BENCH_ENGINE_IMAGES ?? 4);
 const NO_JSPI = { 'javascript.options.wasm_js_promise_integration': false };
+const OPFS_ID = `${MODEL_ID}-opfs`;
 
 let server: TestServer;
 let picDir: string;
 let pictures: string[];
 let run = 0;
+
+/**
+ * Serves the bench model under another id for ui/install-model: the extension downloads it into
+ * OPFS, as a user's model is (a packaged model exists only in builds made with one).
+ */
+function serveModelForInstall(): string {
+  const manifest = JSON.parse(readFileSync(join(MODEL_DIR, 'manifest.json'), 'utf8')) as Record<string, unknown> & { onnx: { file: string } };
+  const onnx = join(MODEL_DIR, manifest.onnx.file);
+  server.route('/install/manifest.json', (_q, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ ...manifest, id: OPFS_ID, name: 'bench ConvNeXt-Large (downloaded)' }));
+  });
+  server.route(`/install/${manifest.onnx.file}`, (_q, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': statSync(onnx).size });
+    createReadStream(onnx).pipe(res);
+  });
+  return `${server.origin}/install/manifest.json`;
+}
+
+/** Installs the model at `url` through the options page's messages and makes it the active one. */
+async function installFromUrl(ui: ExtensionTab, url: string): Promise<void> {
+  const ask = <T>(m: object): Promise<T> => ui.evaluate<T>(`chrome.runtime.sendMessage(${JSON.stringify(m)})`);
+  const started = await ask<{ ok: boolean; error?: string }>({ kind: 'ui/install-model', url });
+  if (!started.ok) throw new Error(`install-model: ${started.error}`);
+  for (const until = Date.now() + 900_000; ; await new Promise((r) => setTimeout(r, 1000))) {
+    const m = await ask<ModelsReply>({ kind: 'ui/list-models' });
+    if (m.models.some((x) => x.id === OPFS_ID)) break;
+    if (m.download?.error) throw new Error(`the model download failed: ${m.download.error}`);
+    if (Date.now() > until) throw new Error(`the model download did not end: ${JSON.stringify(m.download)}`);
+  }
+  const used = await ask<{ ok: boolean; error?: string }>({ kind: 'ui/set-active-model', id: OPFS_ID });
+  if (!used.ok) throw new Error(`set-active-model: ${used.error}`);
+}
 
 /** A page of pictures no earlier row has seen (so nothing is answered from the cache). */
 function nextPage(): RowPage {
@@ -71,6 +108,7 @@ describe('bench: inference engine in Firefox', () => {
       await firefoxRow(launch(), nextPage(), 1, ''),
       await firefoxRow(launch(), nextPage(), 4, ''),
       await firefoxRow(launch(NO_JSPI), nextPage(), 1, ', no JSPI'),
+      await firefoxRow(launch(), nextPage(), 1, ', from OPFS', (ui) => installFromUrl(ui, serveModelForInstall())),
     ];
     const model = modelMb();
     const extra = (r: Row): string =>
@@ -90,7 +128,7 @@ describe('bench: inference engine in Firefox', () => {
         return speedText(r.name, r.msPerImage, batch1 ? native.b1 : native.b4, 'native', vsChromium + extra(r)) + (r.note ? `\n      engine note: ${r.note}` : '');
       }),
     ];
-    const [jspi, , plain] = firefox;
+    const [jspi, , plain, opfs] = firefox;
     const cost = (r: Row | undefined): number | null => (r?.peak && r.before ? r.peak.privateMb - r.before.privateMb : null);
     const [withJspi, without] = [cost(jspi), cost(plain)];
     if (withJspi !== null && without !== null) {
@@ -98,6 +136,13 @@ describe('bench: inference engine in Firefox', () => {
         `Firefox, batch 1, the extension process's private memory from before the page to its peak: ` +
           `${withJspi.toFixed(0)} MiB with JSPI (${(withJspi / model).toFixed(2)}x the model file), ` +
           `${without.toFixed(0)} MiB without (${(without / model).toFixed(2)}x): ${(without - withJspi).toFixed(0)} MiB more without JSPI`,
+      );
+    }
+    const fromOpfs = cost(opfs);
+    if (withJspi !== null && fromOpfs !== null) {
+      lines.push(
+        `Firefox, batch 1, with JSPI, the same from before the page to its peak: the model read from OPFS ${fromOpfs.toFixed(0)} MiB ` +
+          `(${(fromOpfs / model).toFixed(2)}x the model file), packaged ${withJspi.toFixed(0)} MiB: ${(withJspi - fromOpfs).toFixed(0)} MiB more packaged`,
       );
     }
     console.log(lines.join('\n'));
