@@ -127,7 +127,12 @@ function probeMemo(backend: Backend, manifest: ModelManifest, runtime: OrtRuntim
   });
 }
 
-/** The packaged model file as a Blob (held by the browser, not in this document's memory). */
+/**
+ * The packaged model file as a Blob. Chromium holds it in its browser process, not in this
+ * document's; Firefox holds it in the extension's process (843 MiB more at the peak for
+ * ConvNeXt-Large than the same file read from OPFS, bench/firefox-engine.bench.ts). A real model
+ * is downloaded or imported into OPFS; a packaged one exists only in builds made with one.
+ */
 async function fetchModel(url: string, expected: number): Promise<Blob> {
   const res = await fetch(url);
   if (!res.ok) throw new Error(`model file: HTTP ${res.status}`);
