@@ -32,6 +32,7 @@ import { importThroughOptions } from '../test/support/model-import';
 import { writeSyntheticPictures } from '../test/support/png';
 import { PYTHON, REPO } from '../test/support/python';
 import { parseManifest } from '../src/detector/manifest';
+import type { LoadSteps } from '../src/shared/protocol/offscreen';
 import { probeInput } from '../src/detector/probe';
 import ort from 'onnxruntime-node';
 import { startServer, type TestServer } from '../test/support/server';
@@ -152,6 +153,19 @@ async function nativeLoad(probeImages: number): Promise<NativeLoad> {
   return { hashMs, sessionMs, probeMs, sessionByLevel };
 }
 
+/**
+ * Where the time from ready to the first badge went: until the engine's first page inference
+ * ended (its run() and the wait before it), then from there to the badge on the page (the
+ * verdict's reply, the messages to the page, drawing, the bench's 20 ms reading).
+ */
+function firstRunText(st: LoadSteps, badgeMs: number | null | undefined): string {
+  if (st.firstRunMs === null || st.firstRunEndAt === null) return '';
+  const s2 = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  const ended = st.firstRunEndAt - st.readyAt;
+  const after = badgeMs === null || badgeMs === undefined ? '' : `, then ${s2(badgeMs - ended)} to the badge`;
+  return `; the engine's first run ended ${s2(ended)} after ready (the run ${s2(st.firstRunMs)}, ${s2(ended - st.firstRunMs)} before it)${after}`;
+}
+
 /** The cold start's lines: native, then each browser row split into its parts, against native. */
 function coldStartLines(native: NativeLoad, probeImages: number, threads: number, rows: Array<[string, Row | undefined]>): string[] {
   const s1 = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -168,7 +182,8 @@ function coldStartLines(native: NativeLoad, probeImages: number, threads: number
         : `probe ${s1(st.probeMs)} (${gflops(st.probeMs)} GFLOP/s, ${(st.probeMs / native.probeMs).toFixed(1)}x), `) +
       `${st.check === 'parts' ? 'part hashes' : 'whole-file hash'} ${s1(st.checkMs)} beside them (${(st.checkMs / native.hashMs).toFixed(1)}x) + ${s1(st.checkWaitMs)} waited; ` +
       `first badge ${r.firstBadgeAfterReadyMs === null || r.firstBadgeAfterReadyMs === undefined ? '?' : s1(r.firstBadgeAfterReadyMs)} after ready ` +
-      `(one inference ${s1(r.msPerImage)}, ${((GFLOP_PER_IMAGE * 1000) / r.msPerImage).toFixed(0)} GFLOP/s)`
+      `(one inference ${s1(r.msPerImage)}, ${((GFLOP_PER_IMAGE * 1000) / r.msPerImage).toFixed(0)} GFLOP/s)` +
+      firstRunText(st, r.firstBadgeAfterReadyMs)
     );
   };
   const levels = Object.entries(native.sessionByLevel)

@@ -383,6 +383,8 @@ export class Engine {
               checkWaitMs: performance.now() - tWait,
               check: opened.how,
               readyAt: Date.now(),
+              firstRunMs: null,
+              firstRunEndAt: null,
             };
             if (failures.length > 0) notes.unshift(`${failures.join('; ')}; using ${what}`);
             this.status.note = notes.join('; ') || null;
@@ -464,10 +466,10 @@ export class Engine {
           batch.forEach((w, i) => input.set(w.input, i * size));
           const t0 = performance.now();
           const logits = await runLogits(l, input, batch.length);
-          this.status.inferred = {
-            images: this.status.inferred.images + batch.length,
-            ms: this.status.inferred.ms + (performance.now() - t0),
-          };
+          const runMs = performance.now() - t0;
+          this.status.inferred = { images: this.status.inferred.images + batch.length, ms: this.status.inferred.ms + runMs };
+          const steps = this.status.loadSteps;
+          if (steps && steps.firstRunEndAt === null) this.status.loadSteps = { ...steps, firstRunMs: runMs, firstRunEndAt: Date.now() };
           const per = logits.length / batch.length;
           this.status.largestBatch = Math.max(this.status.largestBatch, batch.length);
           batch.forEach((w, i) => w.resolve({ logits: logits.slice(i * per, (i + 1) * per), backend: l.backend, batch: batch.length }));

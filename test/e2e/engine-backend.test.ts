@@ -244,7 +244,12 @@ describe('engine backend', () => {
       const p = await scoreThroughExtension(files[0] as string, tag);
       expect(Math.abs(p - (reference.get(join(PHOTOS_DIR, files[0] as string)) ?? NaN)), tag).toBeLessThanOrEqual(1e-3);
       const status = await offscreenStatus(ext);
-      return { probe: status.loadSteps?.probe, backend: status.backend };
+      // This load's one page inference is its first run: timed on its own, after ready (the probe's is not one).
+      const steps = status.loadSteps;
+      expect(status.inferred.images, tag).toBe(1);
+      expect(steps?.firstRunMs, tag).toBe(status.inferred.ms);
+      expect((steps?.firstRunEndAt ?? NaN) - (steps?.readyAt ?? NaN), tag).toBeGreaterThanOrEqual((steps?.firstRunMs ?? NaN) - 1);
+      return { probe: steps?.probe, backend: status.backend };
     };
     await setEngine({ 'engine.threads': 1 });
     expect(await load('memo1')).toEqual({ probe: 'ran', backend: 'wasm' });

@@ -83,6 +83,13 @@ export interface LoadSteps {
   check: 'parts' | 'stream';
   /** When the engine became ready (Date.now()). */
   readyAt: number;
+  /**
+   * The first page inference after ready (the probe's is not one): the model's run() alone, ms,
+   * and when it ended (Date.now()); null until it has run. The first run of a session also fills
+   * its activation buffers for the first time.
+   */
+  firstRunMs: number | null;
+  firstRunEndAt: number | null;
 }
 
 export type FetchReply =
@@ -271,7 +278,10 @@ function parseLoadSteps(v: unknown): LoadSteps | null {
   if (!isRecord(v) || (v.check !== 'parts' && v.check !== 'stream') || (v.probe !== 'ran' && v.probe !== 'remembered')) return null;
   const keys = ['runtimeMs', 'openMs', 'sessionMs', 'probeMs', 'checkMs', 'checkWaitMs', 'readyAt'] as const;
   if (!keys.every((k) => typeof v[k] === 'number' && Number.isFinite(v[k]) && v[k] >= 0)) return null;
-  const out = { check: v.check, probe: v.probe } as LoadSteps;
+  const orNull = (x: unknown): number | null | undefined => (x === null ? null : typeof x === 'number' && Number.isFinite(x) && x >= 0 ? x : undefined);
+  const [firstRunMs, firstRunEndAt] = [orNull(v.firstRunMs), orNull(v.firstRunEndAt)];
+  if (firstRunMs === undefined || firstRunEndAt === undefined) return null;
+  const out = { check: v.check, probe: v.probe, firstRunMs, firstRunEndAt } as LoadSteps;
   for (const k of keys) out[k] = v[k] as number;
   return out;
 }
