@@ -20,6 +20,8 @@ import type { StatusReply } from '../src/shared/protocol/ui';
 
 export const GFLOP_PER_IMAGE = 68.7; // ConvNeXt-Large at 224x224: 34.4 GMACs
 export const MODEL_ID = 'bench-convnext-large';
+/** The same model installed again under this id, read from OPFS as a user's model is. */
+export const OPFS_MODEL_ID = `${MODEL_ID}-opfs`;
 const CACHE = process.env.RFL_BENCH_CACHE ?? join(homedir(), '.cache/realfake-lens/bench');
 /**
  * $RFL_BENCH_CACHE/bench-convnext-large: manifest.json + model.onnx. $RFL_BENCH_MODEL_DIR names

@@ -42,7 +42,7 @@ import {
   GFLOP_PER_IMAGE,
   ensureModel,
   MODEL_DIR,
-  MODEL_ID,
+  OPFS_MODEL_ID,
   modelMb as modelFileMb,
   nativeMsPerImage,
   peakText,
@@ -56,7 +56,6 @@ const IMAGES_PER_RUN = Number(process.env.BENCH_ENGINE_IMAGES ?? 4);
 const COLD_ONLY = process.env.BENCH_ENGINE_COLD_ONLY === '1';
 /** Browser rows at most (each judges pictures no other row has seen): 9 on WebAssembly, 2 on WebGPU. */
 const MAX_ROWS = 11;
-const OPFS_ID = `${MODEL_ID}-opfs`;
 
 let server: TestServer;
 let picDir: string;
@@ -91,7 +90,7 @@ async function browserRow(ext: ExtensionSession, backend: 'wasm' | 'webgpu', thr
  */
 async function installInOpfs(ext: ExtensionSession): Promise<void> {
   const manifest = JSON.parse(readFileSync(join(MODEL_DIR, 'manifest.json'), 'utf8')) as { name: string };
-  await importThroughOptions(ext, MODEL_DIR, { as: { id: OPFS_ID, name: `${manifest.name} (OPFS)` } });
+  await importThroughOptions(ext, MODEL_DIR, { as: { id: OPFS_MODEL_ID, name: `${manifest.name} (OPFS)` } });
 }
 
 /** Makes the OPFS install look like one made before part hashes were recorded. */
@@ -99,7 +98,7 @@ async function dropPartHashes(ext: ExtensionSession): Promise<void> {
   await (await ext.serviceWorker()).evaluate(async (id) => {
     const dir = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('models')).getDirectoryHandle(id);
     await dir.removeEntry('chunks.json');
-  }, OPFS_ID);
+  }, OPFS_MODEL_ID);
 }
 
 /** onnxruntime-node loading the same file: SHA-256 (node:crypto), session creation, the probe. */
@@ -291,7 +290,7 @@ describe('bench: inference engine', () => {
         await importThroughOptions(ext, INT8_DIR);
         rows.push(await browserRow(ext, 'wasm', all, 1, run++, ', model from OPFS'));
         // Back to the fp32 OPFS install, as one made before part hashes: the whole file hashed in JavaScript.
-        await fromExtensionPage(ext, `(id) => chrome.runtime.sendMessage({ kind: 'ui/set-active-model', id })`, OPFS_ID);
+        await fromExtensionPage(ext, `(id) => chrome.runtime.sendMessage({ kind: 'ui/set-active-model', id })`, OPFS_MODEL_ID);
       }
       await dropPartHashes(ext);
       cold.opfsStream = await browserRow(ext, 'wasm', all, 1, run++, ', OPFS, whole-file hash');

@@ -22,13 +22,12 @@ import { writeSyntheticPictures } from '../test/support/png';
 import { REPO } from '../test/support/python';
 import { startServer, type TestServer } from '../test/support/server';
 import type { ModelsReply } from '../src/shared/protocol/ui';
-import { chromiumRow, CORES, ensureModel, firefoxRow, MODEL_DIR, MODEL_ID, modelMb, nativeMsPerImage, peakText, speedText, type Row, type RowPage } from './convnext-large';
+import { chromiumRow, CORES, ensureModel, firefoxRow, MODEL_DIR, modelMb, nativeMsPerImage, OPFS_MODEL_ID, peakText, speedText, type Row, type RowPage } from './convnext-large';
 
 const DIST = join(tmpdir(), 'rfl-dist-bench-ff-chromium');
 const DIST_FIREFOX = join(tmpdir(), 'rfl-dist-bench-ff');
 const IMAGES_PER_RUN = Number(process.env.BENCH_ENGINE_IMAGES ?? 4);
 const NO_JSPI = { 'javascript.options.wasm_js_promise_integration': false };
-const OPFS_ID = `${MODEL_ID}-opfs`;
 
 let server: TestServer;
 let picDir: string;
@@ -44,7 +43,7 @@ function serveModelForInstall(): string {
   const onnx = join(MODEL_DIR, manifest.onnx.file);
   server.route('/install/manifest.json', (_q, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ ...manifest, id: OPFS_ID, name: 'bench ConvNeXt-Large (downloaded)' }));
+    res.end(JSON.stringify({ ...manifest, id: OPFS_MODEL_ID, name: 'bench ConvNeXt-Large (downloaded)' }));
   });
   server.route(`/install/${manifest.onnx.file}`, (_q, res) => {
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': statSync(onnx).size });
@@ -60,11 +59,11 @@ async function installFromUrl(ui: ExtensionTab, url: string): Promise<void> {
   if (!started.ok) throw new Error(`install-model: ${started.error}`);
   for (const until = Date.now() + 900_000; ; await new Promise((r) => setTimeout(r, 1000))) {
     const m = await ask<ModelsReply>({ kind: 'ui/list-models' });
-    if (m.models.some((x) => x.id === OPFS_ID)) break;
+    if (m.models.some((x) => x.id === OPFS_MODEL_ID)) break;
     if (m.download?.error) throw new Error(`the model download failed: ${m.download.error}`);
     if (Date.now() > until) throw new Error(`the model download did not end: ${JSON.stringify(m.download)}`);
   }
-  const used = await ask<{ ok: boolean; error?: string }>({ kind: 'ui/set-active-model', id: OPFS_ID });
+  const used = await ask<{ ok: boolean; error?: string }>({ kind: 'ui/set-active-model', id: OPFS_MODEL_ID });
   if (!used.ok) throw new Error(`set-active-model: ${used.error}`);
 }
 

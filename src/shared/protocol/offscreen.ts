@@ -276,11 +276,11 @@ export function parseJudgeReply(v: unknown): JudgeReply | null {
 
 function parseLoadSteps(v: unknown): LoadSteps | null {
   if (!isRecord(v) || (v.check !== 'parts' && v.check !== 'stream') || (v.probe !== 'ran' && v.probe !== 'remembered')) return null;
+  const time = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x) && x >= 0;
   const keys = ['runtimeMs', 'openMs', 'sessionMs', 'probeMs', 'checkMs', 'checkWaitMs', 'readyAt'] as const;
-  if (!keys.every((k) => typeof v[k] === 'number' && Number.isFinite(v[k]) && v[k] >= 0)) return null;
-  const orNull = (x: unknown): number | null | undefined => (x === null ? null : typeof x === 'number' && Number.isFinite(x) && x >= 0 ? x : undefined);
-  const [firstRunMs, firstRunEndAt] = [orNull(v.firstRunMs), orNull(v.firstRunEndAt)];
-  if (firstRunMs === undefined || firstRunEndAt === undefined) return null;
+  if (!keys.every((k) => time(v[k]))) return null;
+  const { firstRunMs, firstRunEndAt } = v;
+  if (!(firstRunMs === null || time(firstRunMs)) || !(firstRunEndAt === null || time(firstRunEndAt))) return null;
   const out = { check: v.check, probe: v.probe, firstRunMs, firstRunEndAt } as LoadSteps;
   for (const k of keys) out[k] = v[k] as number;
   return out;
