@@ -128,8 +128,18 @@ function checkRow(badges: BadgeReading[], status: EngineStatus, files: number, b
 }
 
 /** Chromium: the engine reconfigured (its offscreen document closed), then a page of pictures judged. */
-export async function chromiumRow(ext: ExtensionSession, p: RowPage, backend: 'wasm' | 'webgpu', threads: number, batch: number, label = ''): Promise<Row> {
+export async function chromiumRow(
+  ext: ExtensionSession,
+  p: RowPage,
+  backend: 'wasm' | 'webgpu',
+  threads: number,
+  batch: number,
+  label = '',
+  /** Run once the engine is reconfigured, before the page asks for its first picture. */
+  beforePage?: () => Promise<void>,
+): Promise<Row> {
   await configureEngine(ext, { 'engine.useWebGpu': backend === 'webgpu', 'engine.threads': threads, 'engine.maxBatch': batch, 'engine.batchWindowMs': 1000 });
+  await beforePage?.();
   const url = servePage(p);
   const before = watchMemory(CHROMIUM_EXTENSION_PROCESS)();
   const stopWatching = watchMemory(CHROMIUM_EXTENSION_PROCESS);

@@ -9,6 +9,8 @@
 // file's SHA-256 in JavaScript), each the first time (the probe runs) and loaded again after the
 // engine was released (the probe remembered), each against onnxruntime-node loading the same file
 // (node:crypto SHA-256, session, probe), and the first badge after ready against one inference.
+// One more OPFS load runs under the CPU profiler, to split session creation (bench/session-profile.ts).
+// BENCH_CHROMIUM_ARGS adds Chromium switches for an experiment (printed with the results).
 // Prints each goal as met or not. Asserts nothing about time. BENCH_ENGINE_COLD_ONLY=1 runs only the rows the
 // cold start needs (all threads, batch 1, fp32).
 //
@@ -36,6 +38,7 @@ import type { LoadSteps } from '../src/shared/protocol/offscreen';
 import { probeInput } from '../src/detector/probe';
 import ort from 'onnxruntime-node';
 import { startServer, type TestServer } from '../test/support/server';
+import { createSessionIndex, freshHeapMs, profileOffscreen, sessionSplit, type CpuProfile, type SessionSplit } from './session-profile';
 import {
   chromiumRow,
   CORES,
@@ -54,8 +57,10 @@ const INT8_DIR = `${MODEL_DIR}-int8`;
 const DIST = join(tmpdir(), 'rfl-dist-bench');
 const IMAGES_PER_RUN = Number(process.env.BENCH_ENGINE_IMAGES ?? 4);
 const COLD_ONLY = process.env.BENCH_ENGINE_COLD_ONLY === '1';
-/** Browser rows at most (each judges pictures no other row has seen): 9 on WebAssembly, 2 on WebGPU. */
-const MAX_ROWS = 11;
+/** Extra Chromium switches for an experiment (BENCH_CHROMIUM_ARGS, space-separated); printed with the results. */
+const EXTRA_ARGS = (process.env.BENCH_CHROMIUM_ARGS ?? '').split(' ').filter(Boolean);
+/** Browser rows at most (each judges pictures no other row has seen): 10 on WebAssembly, 2 on WebGPU. */
+const MAX_ROWS = 12;
 
 let server: TestServer;
 let picDir: string;
@@ -75,11 +80,19 @@ async function adapterHere(ext: ExtensionSession): Promise<{ software: boolean; 
 }
 
 /** One browser row; its progress is printed as it goes (a full run takes a quarter of an hour or more). */
-async function browserRow(ext: ExtensionSession, backend: 'wasm' | 'webgpu', threads: number, batch: number, run: number, label = ''): Promise<Row> {
+async function browserRow(
+  ext: ExtensionSession,
+  backend: 'wasm' | 'webgpu',
+  threads: number,
+  batch: number,
+  run: number,
+  label = '',
+  beforePage?: () => Promise<void>,
+): Promise<Row> {
   const files = pictures.slice(run * IMAGES_PER_RUN, (run + 1) * IMAGES_PER_RUN);
   const t0 = Date.now();
   console.log(`row ${run}: ${backend}, ${threads || 'default'} thread(s), batch ${batch}${label}...`);
-  const row = await chromiumRow(ext, { server, path: `/run${run}.html`, files }, backend, threads, batch, label);
+  const row = await chromiumRow(ext, { server, path: `/run${run}.html`, files }, backend, threads, batch, label, beforePage);
   console.log(`row ${run}: ${row.name}: ${row.msPerImage.toFixed(0)} ms/image, row took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   return row;
 }
@@ -198,6 +211,24 @@ function coldStartLines(native: NativeLoad, probeImages: number, threads: number
 }
 
 /**
+ * Session creation split by a CPU profile of one more OPFS load, with ORT's busiest function set
+ * beside what a fresh WebAssembly heap of the model's size cost to touch once in an extension page.
+ */
+function sessionProfileLines(p: { row: Row; split: SessionSplit; freshMs: number } | null, unprofiled: Row | undefined, modelMb: number): string[] {
+  if (!p) return [];
+  const s1 = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const { split } = p;
+  return [
+    `  session creation under the CPU profiler (OPFS, loaded again once more; its session step ${s1(p.row.steps?.sessionMs ?? NaN)}, ` +
+      `${s1(unprofiled?.steps?.sessionMs ?? NaN)} unprofiled): OrtCreateSession on the main thread for ${s1(split.windowMs)}:`,
+    `    ORT's busiest function (wasm-function[${split.busiest.index}]) ${s1(split.busiest.ms)}; ` +
+      `touching a new ${modelMb.toFixed(0)} MB WebAssembly heap once in an extension page: ${s1(p.freshMs)}`,
+    `    the rest of ORT's session code (graph, optimisation, plan) ${s1(split.ortRestMs)}; ORT's JavaScript (reading each weight from the Blob into the heap) ${s1(split.loaderMs)}`,
+    `    idle, awaiting the weights' reads ${s1(split.idleMs)}; the browser's native code ${s1(split.programMs)}; garbage collection ${s1(split.gcMs)}; other ${s1(split.otherMs)}`,
+  ];
+}
+
+/**
  * The cold-start goals: ready within 5 s from OPFS and 8 s packaged, first badge within one
  * inference of ready. A cold start is every load after the engine was released (each idle period,
  * each browser start), so the goals are judged on the loads again; the first load after an install
@@ -255,11 +286,12 @@ describe('bench: inference engine', () => {
     const nativeCold = await nativeLoad(probeImages);
     const freshMs = freshMemoryMsPerGiB();
     // Linux Chromium keeps WebGPU behind these switches; without a GPU they give only SwiftShader, not measured.
-    const ext = await launchWithExtension({ dist: DIST, extraArgs: ['--enable-unsafe-webgpu', '--enable-features=Vulkan'] });
+    const ext = await launchWithExtension({ dist: DIST, extraArgs: ['--enable-unsafe-webgpu', '--enable-features=Vulkan', ...EXTRA_ARGS] });
     const rows: Row[] = [];
     const all = Math.max(1, CORES);
     const cold: { packaged?: Row; packagedAgain?: Row; opfs?: Row; opfsAgain?: Row; opfsStream?: Row } = {};
     let gpuLine: string;
+    let profiled: { row: Row; split: SessionSplit; freshMs: number } | null = null;
     try {
       let run = 0;
       for (const threads of COLD_ONLY ? [all] : [1, all]) {
@@ -285,6 +317,21 @@ describe('bench: inference engine', () => {
       rows.push(cold.opfs);
       cold.opfsAgain = await browserRow(ext, 'wasm', all, 1, run++, ', OPFS, loaded again');
       rows.push(cold.opfsAgain);
+      // The same load once more under the CPU profiler (not a row of the table: the profiler costs time).
+      const profiler: { stop?: () => Promise<CpuProfile> } = {};
+      const browser = ext.context.browser();
+      if (!browser) throw new Error('persistent context has no browser handle');
+      const browserCdp = await browser.newBrowserCDPSession();
+      const profiledRow = await browserRow(ext, 'wasm', all, 1, run++, ', OPFS, loaded again, CPU-profiled', async () => {
+        profiler.stop = await profileOffscreen(ext, browserCdp);
+      });
+      if (!profiler.stop) throw new Error('the profiler did not start');
+      profiled = {
+        row: profiledRow,
+        split: sessionSplit(await profiler.stop(), createSessionIndex(DIST)),
+        freshMs: await freshHeapMs(ext, modelFileMb() * 1048576),
+      };
+      await browserCdp.detach();
       if (!COLD_ONLY) {
         // The int8 variant, imported and chosen in the options page (never picked automatically).
         await importThroughOptions(ext, INT8_DIR);
@@ -307,6 +354,7 @@ describe('bench: inference engine', () => {
     const sizeOf = (r: Row): number => (r.precision === 'int8' ? int8Mb : modelMb);
     const fmt = (name: string, ms: number, ref: number, extra = '') => speedText(name, ms, ref, 'native', extra);
     const lines = [
+      ...(EXTRA_ARGS.length > 0 ? [`Chromium switches added for this run (BENCH_CHROMIUM_ARGS): ${EXTRA_ARGS.join(' ')}`] : []),
       `ConvNeXt-Large (random weights, ${modelMb.toFixed(0)} MB fp32), ${CORES} cores, ${IMAGES_PER_RUN} images per browser row:`,
       fmt(`onnxruntime-node, ${CORES} threads, batch 1`, native.b1, native.b1),
       fmt(`onnxruntime-node, ${CORES} threads, batch 4`, native.b4, native.b4),
@@ -326,6 +374,7 @@ describe('bench: inference engine', () => {
         ['OPFS, whole-file hash (older installs)', cold.opfsStream],
       ]),
       `  this machine: touching 1 GiB of memory for the first time takes ${(freshMs / 1000).toFixed(2)} s (the engine's heap is about the model's size, filled at every cold start)`,
+      ...sessionProfileLines(profiled, cold.opfsAgain, modelMb),
       ...(COLD_ONLY
         ? []
         : [

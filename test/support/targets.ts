@@ -16,12 +16,13 @@ export async function listTargets(browserCdp: CDPSession): Promise<TargetInfo[]>
   return targetInfos;
 }
 
-/** Runs `calls` in order on one target (attached in non-flat mode for this), returning their results. */
-export async function onTarget(
-  browserCdp: CDPSession,
-  targetId: string,
-  calls: Array<{ method: string; params?: object }>,
-): Promise<unknown[]> {
+/** A DevTools session on one target, attached in non-flat mode, kept until `detach`. */
+export interface TargetSession {
+  call: (method: string, params?: object) => Promise<unknown>;
+  detach: () => Promise<void>;
+}
+
+export async function attachTo(browserCdp: CDPSession, targetId: string): Promise<TargetSession> {
   const send = browserCdp.send.bind(browserCdp) as Send;
   const { sessionId } = (await send('Target.attachToTarget', { targetId, flatten: false })) as { sessionId: string };
   const waiting = new Map<number, (m: { result?: unknown; error?: { message: string } }) => void>();
@@ -30,23 +31,40 @@ export async function onTarget(
     const m = JSON.parse(e.message) as { id?: number; result?: unknown; error?: { message: string } };
     if (m.id !== undefined) waiting.get(m.id)?.(m);
   };
-  (browserCdp as unknown as { on(ev: string, f: (e: { sessionId: string; message: string }) => void): void }).on('Target.receivedMessageFromTarget', onMessage);
-  try {
-    const results: unknown[] = [];
-    let id = 0;
-    for (const call of calls) {
+  const events = browserCdp as unknown as { on(ev: string, f: typeof onMessage): void; off(ev: string, f: typeof onMessage): void };
+  events.on('Target.receivedMessageFromTarget', onMessage);
+  let id = 0;
+  return {
+    async call(method, params = {}) {
       const callId = ++id;
       const reply = await new Promise<{ result?: unknown; error?: { message: string } }>((resolve, reject) => {
         waiting.set(callId, resolve);
-        send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id: callId, method: call.method, params: call.params ?? {} }) }).catch(reject);
+        send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id: callId, method, params }) }).catch(reject);
       });
-      if (reply.error) throw new Error(`${call.method}: ${reply.error.message}`);
-      results.push(reply.result);
-    }
+      waiting.delete(callId);
+      if (reply.error) throw new Error(`${method}: ${reply.error.message}`);
+      return reply.result;
+    },
+    async detach() {
+      events.off('Target.receivedMessageFromTarget', onMessage);
+      await send('Target.detachFromTarget', { sessionId }).catch(() => undefined);
+    },
+  };
+}
+
+/** Runs `calls` in order on one target, returning their results. */
+export async function onTarget(
+  browserCdp: CDPSession,
+  targetId: string,
+  calls: Array<{ method: string; params?: object }>,
+): Promise<unknown[]> {
+  const target = await attachTo(browserCdp, targetId);
+  try {
+    const results: unknown[] = [];
+    for (const c of calls) results.push(await target.call(c.method, c.params));
     return results;
   } finally {
-    (browserCdp as unknown as { off(ev: string, f: (e: { sessionId: string; message: string }) => void): void }).off('Target.receivedMessageFromTarget', onMessage);
-    await send('Target.detachFromTarget', { sessionId }).catch(() => undefined);
+    await target.detach();
   }
 }
 
