@@ -188,7 +188,7 @@ function coldStartLines(native: NativeLoad, probeImages: number, threads: number
     if (!r || !st || r.loadMs === null) return `  ${name.padEnd(38)} not measured`;
     return (
       `  ${name.padEnd(38)} ready ${s1(r.loadMs).padStart(6)} (${(r.loadMs / nativeTotal).toFixed(1)}x native): runtime ${s1(st.runtimeMs)}, ` +
-      `open ${s1(st.openMs)}, session ${s1(st.sessionMs)} (${(st.sessionMs / native.sessionMs).toFixed(1)}x), ` +
+      `open ${s1(st.openMs)}, session ${s1(st.sessionMs)} (${(st.sessionMs / native.sessionMs).toFixed(1)}x; weights read ${st.weights === 'worker' ? 'by the parts reader' : 'as Blob streams'}), ` +
       (st.probe === 'remembered'
         ? 'probe remembered (passed before on this engine), '
         : `probe ${s1(st.probeMs)} (${gflops(st.probeMs)} GFLOP/s, ${(st.probeMs / native.probeMs).toFixed(1)}x), `) +
@@ -222,7 +222,7 @@ function sessionProfileLines(p: { row: Row; split: SessionSplit; freshMs: number
     `  session creation under the CPU profiler (OPFS, loaded again once more; its session step ${s1(p.row.steps?.sessionMs ?? NaN)}, ` +
       `${s1(unprofiled?.steps?.sessionMs ?? NaN)} unprofiled): OrtCreateSession on the main thread for ${s1(split.windowMs)}:`,
     `    ORT's busiest function (wasm-function[${split.busiest.index}]) ${s1(split.busiest.ms)}; ` +
-      `touching a new ${modelMb.toFixed(0)} MB WebAssembly heap once in an extension page: ${s1(p.freshMs)}`,
+      `touching a new ${modelMb.toFixed(0)} MiB WebAssembly heap once in an extension page: ${s1(p.freshMs)}`,
     `    the rest of ORT's session code (graph, optimisation, plan) ${s1(split.ortRestMs)}; ORT's JavaScript (reading each weight from the Blob into the heap) ${s1(split.loaderMs)}`,
     `    idle, awaiting the weights' reads ${s1(split.idleMs)}; the browser's native code ${s1(split.programMs)}; garbage collection ${s1(split.gcMs)}; other ${s1(split.otherMs)}`,
   ];

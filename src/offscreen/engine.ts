@@ -13,6 +13,7 @@
 
 import type * as ort from 'onnxruntime-web/jspi';
 import type { ModelManifest } from '../detector/manifest';
+import { openPartsReader, PIECE_BYTES, type PartsReader } from './parts-reader';
 import { probeInput, probeMaxDiff, probeMemoKey, probeReproduced } from '../detector/probe';
 import type { Backend, EngineStatus, LoadSteps } from '../shared/protocol/offscreen';
 import type { EngineOptions } from '../shared/protocol/shapes';
@@ -25,8 +26,8 @@ import {
   probePassedBefore,
   readChunkHashes,
   rememberProbePassed,
-  storedOnnxBlob,
-  storedWeightsBlob,
+  storedOnnxParts,
+  storedWeightsParts,
   WEIGHTS_CHUNKS_FILE,
   type ChunkHashes,
 } from '../shared/model-store';
@@ -191,18 +192,23 @@ type SessionInput = { graph: Uint8Array<ArrayBuffer>; externalData: ort.Inferenc
 
 /**
  * What ORT is given for `file`: its graph with the weights pointing into `file` itself by offset
- * (ORT reads each weight from the Blob into its place in the heap), or, when the file cannot be
- * split, its bytes as they are.
+ * (ORT reads each weight from the Blob into its place in the heap; from `reader`'s worker for a
+ * stored model), or, when the file cannot be split, its bytes as they are.
  */
-async function sessionInput(file: Blob): Promise<SessionInput> {
+async function sessionInput(file: Blob, reader: PartsReader | null): Promise<SessionInput> {
   try {
     const split = await externalizeInitializers(file, WEIGHTS_FILE);
-    if (split) return { graph: split.graph, externalData: [{ path: WEIGHTS_FILE, data: file }] };
+    if (split) return { graph: split.graph, externalData: [{ path: WEIGHTS_FILE, data: reader?.blob ?? file }] };
   } catch (e) {
     if (!(e instanceof OnnxFormatError)) throw e;
     // ORT's own parser gives the clearer error for a malformed file.
   }
   return { graph: new Uint8Array(await file.arrayBuffer()), externalData: undefined };
+}
+
+/** Whether ORT reads `input`'s weights through `reader` (not when the file was handed over whole). */
+function usesReader(input: SessionInput, reader: PartsReader | null): boolean {
+  return reader !== null && (input.externalData ?? []).some((d) => typeof d !== 'string' && d.data === reader.blob);
 }
 
 /** ORT options per backend. */
@@ -228,6 +234,7 @@ interface Opened {
   /** When the check passed. */
   checkEnded: Promise<number>;
   how: LoadSteps['check'];
+  weights: LoadSteps['weights'];
   openMs: number;
 }
 
@@ -272,21 +279,27 @@ export class Engine {
    * One installed model's file, ready for ORT, with its SHA-256 check started beside it (load
    * progress in the status is the share checked).
    */
-  private async openModel({ manifest, onnxUrl, storedId }: ActiveModel): Promise<Opened> {
+  private async openModel({ manifest, onnxUrl, storedId }: ActiveModel, options: EngineOptions): Promise<Opened> {
+    const piece = (__REALFAKE_TEST__ ? options.faults?.readPieceBytes : undefined) ?? PIECE_BYTES;
     const t0 = performance.now();
     // A downloaded model is read from OPFS, a packaged one from the extension package.
-    const [file, parts] =
+    const [stored, parts] =
       storedId !== null
-        ? await Promise.all([storedOnnxBlob(storedId, manifest.onnx.bytes), readChunkHashes(storedId, manifest.onnx)])
-        : await Promise.all([fetchModel(onnxUrl ?? '', manifest.onnx.bytes), packagedChunkHashes(onnxUrl ?? '', manifest.onnx)]);
+        ? await Promise.all([storedOnnxParts(storedId, manifest.onnx.bytes), readChunkHashes(storedId, manifest.onnx)])
+        : await Promise.all([fetchModel(onnxUrl ?? '', manifest.onnx.bytes).then((blob) => ({ blob, handles: [] })), packagedChunkHashes(onnxUrl ?? '', manifest.onnx)]);
+    const file = stored.blob;
     const progress = (share: number): void => {
       this.status.progress = share;
     };
-    const opened = (input: SessionInput, check: { checked: Promise<void>; stop: () => void }, how: LoadSteps['check']): Opened => {
+    const opened = (input: SessionInput, check: { checked: Promise<void>; stop: () => void }, how: LoadSteps['check'], reader: PartsReader | null): Opened => {
       const checkStarted = performance.now();
       const checkEnded = check.checked.then(() => performance.now());
       checkEnded.catch(() => undefined);
-      return { id: manifest.id, input, ...check, checkStarted, checkEnded, how, openMs: performance.now() - t0 };
+      const stop = (): void => {
+        check.stop();
+        void reader?.close();
+      };
+      return { id: manifest.id, input, checked: check.checked, stop, checkStarted, checkEnded, how, weights: usesReader(input, reader) ? 'worker' : 'blob', openMs: performance.now() - t0 };
     };
     if (manifest.weights && storedId !== null) {
       // Imported from a checkpoint: a small graph (checked here) whose weights are external data in
@@ -294,17 +307,21 @@ export class Engine {
       const graph = new Uint8Array(await file.arrayBuffer());
       if (sha256Hex(graph) !== manifest.onnx.sha256) throw new Error('model graph does not match its manifest (SHA-256)');
       const [weights, weightParts] = await Promise.all([
-        storedWeightsBlob(storedId, manifest.weights.bytes),
+        storedWeightsParts(storedId, manifest.weights.bytes),
         readChunkHashes(storedId, manifest.weights, WEIGHTS_CHUNKS_FILE),
       ]);
-      const check = verifyInWorker(weights, manifest.weights.sha256, weightParts, progress);
-      return opened({ graph, externalData: [{ path: manifest.weights.file, data: weights }] }, check, weightParts ? 'parts' : 'stream');
+      // Opened before the check starts reading: where it fails, its handles are closed by then.
+      const reader = await openPartsReader(weights, piece);
+      const check = verifyInWorker(weights.blob, manifest.weights.sha256, weightParts, progress);
+      return opened({ graph, externalData: [{ path: manifest.weights.file, data: reader?.blob ?? weights.blob }] }, check, weightParts ? 'parts' : 'stream', reader);
     }
+    const reader = await openPartsReader(stored, piece);
     const check = verifyInWorker(file, manifest.onnx.sha256, parts, progress);
     try {
-      return opened(await sessionInput(file), check, parts ? 'parts' : 'stream');
+      return opened(await sessionInput(file, reader), check, parts ? 'parts' : 'stream', reader);
     } catch (e) {
       check.stop();
+      void reader?.close();
       throw e;
     }
   }
@@ -350,7 +367,7 @@ export class Engine {
         if (opened === null || opened.id !== manifest.id) {
           opened?.stop();
           opened = null;
-          opened = await this.openModel(model);
+          opened = await this.openModel(model, options);
         }
         const { input, checked } = opened;
         let session: ort.InferenceSession | null = null;
@@ -382,6 +399,7 @@ export class Engine {
               checkMs: (await opened.checkEnded) - opened.checkStarted,
               checkWaitMs: performance.now() - tWait,
               check: opened.how,
+              weights: opened.weights,
               readyAt: Date.now(),
               firstRunMs: null,
               firstRunEndAt: null,

@@ -290,32 +290,50 @@ export async function listStoredModels(): Promise<{ installed: StoredModel[]; un
  * so the 800 MB never sits in memory whole (onnxruntime and the hash read it in pieces).
  */
 export async function storedOnnxBlob(id: string, bytes: number): Promise<Blob> {
-  return storedBlob(id, bytes, partName, 'model');
+  return (await storedOnnxParts(id, bytes)).blob;
 }
 
 /** The weights file of a model imported from a checkpoint (its graph is the ONNX file), as one Blob. */
 export async function storedWeightsBlob(id: string, bytes: number): Promise<Blob> {
-  return storedBlob(id, bytes, weightsPartName, 'weights file of the model');
+  return (await storedWeightsParts(id, bytes)).blob;
 }
 
-async function storedBlob(id: string, bytes: number, nameOf: (i: number) => string, what: string): Promise<Blob> {
+/** A stored file: its parts as one Blob, and the parts' handles in order (for a worker to read them itself). */
+export interface StoredParts {
+  blob: Blob;
+  handles: FileSystemFileHandle[];
+}
+
+export function storedOnnxParts(id: string, bytes: number): Promise<StoredParts> {
+  return storedParts(id, bytes, partName, 'model');
+}
+
+export function storedWeightsParts(id: string, bytes: number): Promise<StoredParts> {
+  return storedParts(id, bytes, weightsPartName, 'weights file of the model');
+}
+
+async function storedParts(id: string, bytes: number, nameOf: (i: number) => string, what: string): Promise<StoredParts> {
   const dir = await modelDir(id, false);
   if (!dir) throw new Error(`downloaded model "${id}" is gone`);
   const parts: File[] = [];
+  const handles: FileSystemFileHandle[] = [];
   let at = 0;
   for (let i = 0; ; i++) {
+    let handle: FileSystemFileHandle;
     let file: File;
     try {
-      file = await (await dir.getFileHandle(nameOf(i))).getFile();
+      handle = await dir.getFileHandle(nameOf(i));
+      file = await handle.getFile();
     } catch {
       break;
     }
     at += file.size;
     if (at > bytes) throw new Error(`the ${what} "${id}" is larger than its manifest says`);
     parts.push(file);
+    handles.push(handle);
   }
   if (at !== bytes) throw new Error(`the ${what} "${id}" is incomplete (${at} of ${bytes} bytes)`);
-  return new Blob(parts);
+  return { blob: new Blob(parts), handles };
 }
 
 export async function removeStoredModel(id: string): Promise<void> {

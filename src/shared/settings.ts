@@ -156,7 +156,7 @@ export const ENGINE_KEYS = {
   idleReleaseMs: 'engine.idleReleaseMs',
 } as const;
 /**
- * Test builds only (`__REALFAKE_TEST__`): { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16, checkpointUnitBytes }
+ * Test builds only (`__REALFAKE_TEST__`): { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16, checkpointUnitBytes, readPieceBytes }
  * (see EngineOptions.faults). A release build neither reads this key nor contains its name.
  */
 const ENGINE_FAULTS_KEY = 'engine.testFaults';
@@ -174,11 +174,13 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
 function readFaults(stored: unknown): EngineFaults {
   const f = (stored ?? {}) as Record<string, unknown>;
   const unit = f.checkpointUnitBytes;
+  const piece = f.readPieceBytes;
   return {
     failWebGpuInit: f.failWebGpuInit === true,
     perturbWebGpuProbe: f.perturbWebGpuProbe === true,
     pretendShaderF16: f.pretendShaderF16 === true,
     ...(Number.isSafeInteger(unit) && (unit as number) >= 64 ? { checkpointUnitBytes: unit as number } : {}),
+    ...(Number.isSafeInteger(piece) && (piece as number) >= 64 ? { readPieceBytes: piece as number } : {}),
   };
 }
 

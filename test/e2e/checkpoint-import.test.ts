@@ -16,7 +16,7 @@ import type { ModelsReply, UiToBackground } from '../../src/shared/protocol/ui';
 import { waitForBadges, type BadgeReading } from '../support/badges';
 import { byteRange, writeRangeHead } from '../support/byte-range';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
-import { offscreenStatus } from '../support/engine';
+import { configureEngine, offscreenStatus } from '../support/engine';
 import { expectedRecordOfParts, opfsModels, storedChunkRecord, storedParts } from '../support/opfs';
 import { PHOTOS_DIR } from '../support/photos';
 import { requireReferencePython, runPython } from '../support/python';
@@ -200,11 +200,15 @@ describe('checkpoint import in the browser', () => {
     await options.locator('li[data-model-id="ckpt-lightning-timm"]').getByRole('button', { name: 'Use this model' }).click();
     await options.getByText('Now using').waitFor();
     await options.screenshot({ path: join(SHOTS, 'checkpoint-3-installed.png'), fullPage: true });
+    // ORT reads the weights from the parts through the reader's worker, here in 4099-byte pieces
+    // (test builds only), so that each weight takes many reads; the badges below prove the bytes.
+    await configureEngine(ext, { 'engine.testFaults': { readPieceBytes: 4099 } });
     const page = await ext.context.newPage();
     await page.goto(`${server.origin}/photos.html`);
     const badges = await waitForBadges(page, settled(PHOTOS.length));
-    // The engine checked the weights by those parts.
-    expect((await offscreenStatus(ext)).loadSteps?.check).toBe('parts');
+    // The engine checked the weights by those parts, and ORT read them through the worker.
+    expect((await offscreenStatus(ext)).loadSteps).toMatchObject({ check: 'parts', weights: 'worker' });
+    await configureEngine(ext, { 'engine.testFaults': {} });
     await page.screenshot({ path: join(SHOTS, 'checkpoint-4-badges.png') });
     for (const photo of PHOTOS) {
       const b = badges.find((x) => x.src.endsWith(`/static/${photo}`));
@@ -310,6 +314,19 @@ describe('checkpoint import in the browser', () => {
       const after = all.slice(before);
       expect(units.slice(0, partsBefore).filter((u) => after.includes(`bytes=${u.start}-${u.end - 1}`))).toEqual([]);
       console.log(`pause/resume: ${units.length} units, ${partsBefore} stored before the pause; requests ${before} before, ${after.length} after`);
+      // Its weights in 16 kB parts, read by the engine in 4099-byte pieces: reads that run across parts.
+      await setFaults({ readPieceBytes: 4099 });
+      await options.locator('li[data-model-id="ckpt-paused"]').getByRole('button', { name: 'Use this model' }).click();
+      await options.getByText('Now using').waitFor();
+      const page = await ext.context.newPage();
+      await page.goto(`${server.origin}/photos.html`);
+      const badges = await waitForBadges(page, settled(PHOTOS.length));
+      await page.close();
+      expect((await offscreenStatus(ext)).loadSteps?.weights).toBe('worker');
+      for (const photo of PHOTOS) {
+        const b = badges.find((x) => x.src.endsWith(`/static/${photo}`));
+        expect(Math.abs((b?.p ?? NaN) - (pytorch[join(PHOTOS_DIR, photo)] ?? NaN)), photo).toBeLessThanOrEqual(1e-3);
+      }
     } finally {
       gates.get('paused.ckpt')?.open();
       await setFaults({});

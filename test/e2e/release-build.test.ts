@@ -28,6 +28,7 @@ const TEST_ONLY = [
   'perturbWebGpuProbe',
   'pretendShaderF16',
   'checkpointUnitBytes', // the checkpoint import's unit size (EngineFaults)
+  'readPieceBytes', // the piece a stored model's weights are read in (EngineFaults)
   'injected fault', // the failWebGpuInit error
 ];
 

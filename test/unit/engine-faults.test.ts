@@ -24,6 +24,14 @@ describe('engine fault switches in a test build', () => {
     expect(parseBackgroundToOffscreen(infer({ ...plain, faults: { ...faults, pretendShaderF16: 'yes' } }))).toBeNull();
     expect(parseBackgroundToOffscreen(infer({ ...plain, faults: true }))).toBeNull();
   });
+
+  it('take the read piece in whole bytes, at least 64', () => {
+    const withPiece = { ...faults, readPieceBytes: 4099 };
+    expect(parseBackgroundToOffscreen(infer({ ...plain, faults: withPiece }))).toEqual(infer({ ...plain, faults: withPiece }));
+    for (const bad of [63, 4099.5, '4099', -1]) {
+      expect(parseBackgroundToOffscreen(infer({ ...plain, faults: { ...faults, readPieceBytes: bad } })), String(bad)).toBeNull();
+    }
+  });
 });
 
 describe('engine fault switches in a release build', () => {

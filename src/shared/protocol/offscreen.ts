@@ -81,6 +81,12 @@ export interface LoadSteps {
   checkWaitMs: number;
   /** How the bytes were checked: each part's SHA-256 (WebCrypto), or the whole file's in JavaScript. */
   check: 'parts' | 'stream';
+  /**
+   * How ORT read the weights: 'worker', a stored model's parts through read-only synchronous
+   * access handles in a worker (parts-reader.ts); 'blob', Blob streams (a packaged model, or a
+   * browser that cannot share those handles).
+   */
+  weights: 'worker' | 'blob';
   /** When the engine became ready (Date.now()). */
   readyAt: number;
   /**
@@ -276,12 +282,13 @@ export function parseJudgeReply(v: unknown): JudgeReply | null {
 
 function parseLoadSteps(v: unknown): LoadSteps | null {
   if (!isRecord(v) || (v.check !== 'parts' && v.check !== 'stream') || (v.probe !== 'ran' && v.probe !== 'remembered')) return null;
+  if (v.weights !== 'worker' && v.weights !== 'blob') return null;
   const time = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x) && x >= 0;
   const keys = ['runtimeMs', 'openMs', 'sessionMs', 'probeMs', 'checkMs', 'checkWaitMs', 'readyAt'] as const;
   if (!keys.every((k) => time(v[k]))) return null;
   const { firstRunMs, firstRunEndAt } = v;
   if (!(firstRunMs === null || time(firstRunMs)) || !(firstRunEndAt === null || time(firstRunEndAt))) return null;
-  const out = { check: v.check, probe: v.probe, firstRunMs, firstRunEndAt } as LoadSteps;
+  const out = { check: v.check, probe: v.probe, weights: v.weights, firstRunMs, firstRunEndAt } as LoadSteps;
   for (const k of keys) out[k] = v[k] as number;
   return out;
 }

@@ -110,6 +110,8 @@ export interface EngineFaults {
   pretendShaderF16: boolean;
   /** The checkpoint import's unit (request, part file) in bytes, for tests that stop an import between units; absent: 8 MB. */
   checkpointUnitBytes?: number;
+  /** The piece a stored model's weights are read in (parts-reader.ts), for tests that read across pieces and parts; absent: 8 MB. */
+  readPieceBytes?: number;
 }
 
 export const ENGINE_LIMITS = {
@@ -220,9 +222,19 @@ export function parseEngineOptions(v: unknown): EngineOptions | null {
   if (!isRecord(v.faults)) return null;
   const { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16 } = v.faults;
   if (typeof failWebGpuInit !== 'boolean' || typeof perturbWebGpuProbe !== 'boolean' || typeof pretendShaderF16 !== 'boolean') return null;
-  const unit = v.faults.checkpointUnitBytes;
+  const { checkpointUnitBytes: unit, readPieceBytes: piece } = v.faults;
   if (unit !== undefined && !intWithin(unit, { min: 64, max: 2 ** 30 })) return null;
-  return { ...options, faults: { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16, ...(unit === undefined ? {} : { checkpointUnitBytes: unit }) } };
+  if (piece !== undefined && !intWithin(piece, { min: 64, max: 2 ** 30 })) return null;
+  return {
+    ...options,
+    faults: {
+      failWebGpuInit,
+      perturbWebGpuProbe,
+      pretendShaderF16,
+      ...(unit === undefined ? {} : { checkpointUnitBytes: unit }),
+      ...(piece === undefined ? {} : { readPieceBytes: piece }),
+    },
+  };
 }
 
 export function parseFailure(v: Record<string, unknown>): { ok: false; reason: FailureReason; detail: string } | null {
