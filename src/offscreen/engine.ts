@@ -13,7 +13,7 @@
 
 import type * as ort from 'onnxruntime-web/jspi';
 import type { ModelManifest } from '../detector/manifest';
-import { openPartsReader, PIECE_BYTES, type PartsReader } from './parts-reader';
+import { openPartsReader, type PartsReader } from './parts-reader';
 import { probeInput, probeMaxDiff, probeMemoKey, probeReproduced } from '../detector/probe';
 import type { Backend, EngineStatus, LoadSteps } from '../shared/protocol/offscreen';
 import type { EngineOptions } from '../shared/protocol/shapes';
@@ -280,7 +280,8 @@ export class Engine {
    * progress in the status is the share checked).
    */
   private async openModel({ manifest, onnxUrl, storedId }: ActiveModel, options: EngineOptions): Promise<Opened> {
-    const piece = (__REALFAKE_TEST__ ? options.faults?.readPieceBytes : undefined) ?? PIECE_BYTES;
+    // Test builds may read in smaller pieces; otherwise the reader's own size.
+    const piece = __REALFAKE_TEST__ ? options.faults?.readPieceBytes : undefined;
     const t0 = performance.now();
     // A downloaded model is read from OPFS, a packaged one from the extension package.
     const [stored, parts] =
