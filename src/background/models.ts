@@ -121,17 +121,25 @@ async function remove(id: string): Promise<ModelActionReply> {
     await writeActiveChoice(null);
     if (!running(download)) await reloadEngine();
   }
-  await removeStoredModel(id);
+  await onceReleased(() => removeStoredModel(id));
   return { ok: true };
 }
 
 /** "Delete all data": every downloaded model (finished or not) and the model choice. */
 export async function deleteDownloadedModels(): Promise<void> {
   await reloadEngine(); // closing the document also stops a download under way
-  // A closing document may still hold a chunk file open for a moment.
+  await onceReleased(removeAllStoredModels);
+}
+
+/**
+ * Runs `removal`, again for up to 2 s while it fails: a document just closed may still hold a
+ * model's files open for a moment (a download's chunk, or the parts a load was reading through
+ * synchronous access handles, which lock them until the browser sees the worker gone).
+ */
+async function onceReleased(removal: () => Promise<void>): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await removeAllStoredModels();
+      await removal();
       return;
     } catch (e) {
       if (attempt >= 5) throw e;

@@ -11,10 +11,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EngineStatus } from '../../src/shared/protocol/offscreen';
 import type { ModelsReply, StatusReply, UiToBackground } from '../../src/shared/protocol/ui';
 import { axeLightAndDark } from '../support/axe';
 import { waitForBadges, type BadgeReading } from '../support/badges';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
+import { configureEngine, offscreenStatus } from '../support/engine';
 import { expectedChunkRecord, opfsModels as readOpfsModels, storedChunkRecord, storedSha as readStoredSha } from '../support/opfs';
 import { PHOTOS_DIR } from '../support/photos';
 import { startServer, type TestServer } from '../support/server';
@@ -285,6 +287,33 @@ describe('model download from the options page', () => {
     expect(list.activeId).toBe('realfake-fixture');
     expect(list.models.map((m) => m.id).sort()).toEqual(['flaky-copy', 'realfake-fixture', 'resumed-copy']);
     expect((await ask<StatusReply>({ kind: 'ui/get-status' })).engine.model?.id).toBe('realfake-fixture');
+  });
+
+  it('removes the active model while the engine is still reading it from OPFS (its parts open in the reader)', async () => {
+    // 64-byte reads: the session takes seconds to read the weights, with the parts held open.
+    await configureEngine(ext, { 'engine.testFaults': { readPieceBytes: 64 } });
+    expect(await ask<{ ok: boolean }>({ kind: 'ui/set-active-model', id: 'resumed-copy' })).toEqual({ ok: true });
+    const page = await ext.context.newPage();
+    await page.goto(`${server.origin}/photo.html`);
+    // The reader is opened before the check starts, and closed when the load ends.
+    let loading: EngineStatus | null = null;
+    for (let i = 0; i < 600 && loading === null; i++) {
+      const s = await offscreenStatus(ext).catch(() => null);
+      if (s?.state === 'loading' && s.model?.id === 'resumed-copy' && (s.progress ?? 0) > 0) loading = s;
+      else await options.waitForTimeout(20);
+    }
+    expect(loading, 'the engine was seen loading the stored model').not.toBeNull();
+    expect(await ask<{ ok: boolean; error?: string }>({ kind: 'ui/remove-model', id: 'resumed-copy' })).toEqual({ ok: true });
+    expect(Object.keys(await opfsModels()).filter((f) => f.startsWith('resumed-copy'))).toEqual([]);
+    const list = await ask<ModelsReply>({ kind: 'ui/list-models' });
+    expect(list.activeId).toBe('realfake-fixture');
+    expect(list.models.map((m) => m.id)).not.toContain('resumed-copy');
+    // The page's picture is judged all the same, by the packaged model the engine loads next.
+    const [badge] = await waitForBadges(page, settled(1));
+    expect(badge?.state, JSON.stringify(badge)).not.toBe('failed');
+    expect((await ask<StatusReply>({ kind: 'ui/get-status' })).engine.model?.id).toBe('realfake-fixture');
+    await page.close();
+    await configureEngine(ext, { 'engine.testFaults': {} });
   });
 
   it('"Delete all data" deletes downloaded models too', async () => {
