@@ -102,13 +102,19 @@ interface Routed {
 
 /**
  * What one queued job produced: a new score, a score found by hash, the cached score of an address
- * that still serves the same bytes, or a failure (`askPage`: the server refused us, not the page).
+ * that still serves the same bytes, a failure (`askPage`: the server refused us, not the page), or
+ * a score by another model than the job's (the user switched or removed the model meanwhile, and
+ * the engine was loaded again): never recorded, the picture is checked again under the new one.
  */
 type Outcome =
   | ({ kind: 'inferred'; pGenerated: number; sha256: string; thumbnail: string | null; evidence?: Evidence } & Routed)
   | ({ kind: 'hash-hit'; pGenerated: number; sha256: string; evidence?: Evidence } & Routed)
   | { kind: 'unchanged'; pGenerated: number; evidence?: Evidence; validators: Validators }
-  | { kind: 'failed'; reason: Extract<JudgeReply, { ok: false }>['reason']; detail: string; askPage?: boolean };
+  | { kind: 'failed'; reason: Extract<JudgeReply, { ok: false }>['reason']; detail: string; askPage?: boolean }
+  | { kind: 'model-changed' };
+
+/** How many times one request follows the model in use changing under it before it gives up. */
+const MAX_MODEL_CHANGES = 2;
 
 /** The in-memory key of a picture's bytes (inferences and writes under way), beside the queue's `modelId\naddress`. */
 function hashKeyOf(modelId: string, sha256: string): string {
@@ -214,7 +220,8 @@ async function judge(modelId: string, req: CheckRequest, engine: EngineOptions, 
     const running = inferring.get(hashKey);
     if (known || running) {
       void releaseInOffscreen(fetched.token);
-      const reply = known ? { ok: true as const, pGenerated: known.pGenerated, evidence: known.evidence } : await running;
+      const reply = known ? { ok: true as const, pGenerated: known.pGenerated, evidence: known.evidence, modelId } : await running;
+      if (reply?.ok && reply.modelId !== modelId) return { kind: 'model-changed' };
       if (reply?.ok) return { kind: 'hash-hit', pGenerated: reply.pGenerated, sha256: fetched.sha256, evidence: reply.evidence, ...routed };
       if (reply && !reply.tokenLost) return { kind: 'failed', reason: reply.reason, detail: reply.detail };
       continue; // the other request lost its bytes; try with ours
@@ -227,6 +234,7 @@ async function judge(modelId: string, req: CheckRequest, engine: EngineOptions, 
     } finally {
       inferring.delete(hashKey);
     }
+    if (reply.ok && reply.modelId !== modelId) return { kind: 'model-changed' };
     if (reply.ok) {
       return { kind: 'inferred', pGenerated: reply.pGenerated, sha256: fetched.sha256, thumbnail: reply.thumbnail, evidence: reply.evidence, ...routed };
     }
@@ -241,7 +249,7 @@ function remembers(req: Pick<CheckRequest, 'incognito'>, settings: Settings): bo
 
 async function record(req: CheckRequest, modelId: string, outcome: Outcome, settings: Settings): Promise<void> {
   // Incognito leaves no trace (cache, history or counters) unless the user allowed it.
-  if (!remembers(req, settings)) return;
+  if (!remembers(req, settings) || outcome.kind === 'model-changed') return;
   if (outcome.kind === 'failed') {
     // Too small to judge is a skip, not a failure.
     if (outcome.reason !== 'too-small') await bumpStat('failures');
@@ -331,7 +339,7 @@ export async function useCached(urls: readonly string[], tab: Pick<CheckRequest,
 
 /** The verdict, or null when every requester withdrew before the work started. */
 /** `settings`: the caller's fresh copy, so a batch of 64 pictures reads storage once, not 64 times. */
-export async function checkImage(req: CheckRequest, known?: Settings): Promise<Verdict | null> {
+export async function checkImage(req: CheckRequest, known?: Settings, modelChanges = 0): Promise<Verdict | null> {
   const allowed = checkImageUrl(req.bytes ?? req.url, req.tabUrl);
   if (!allowed.ok) return { status: 'failed', reason: allowed.reason, detail: allowed.detail };
 
@@ -376,6 +384,10 @@ export async function checkImage(req: CheckRequest, known?: Settings): Promise<V
       return null;
     }
     return { status: 'failed', reason: 'model-error', detail: e instanceof Error ? e.message : String(e) };
+  }
+  if (outcome.kind === 'model-changed') {
+    if (modelChanges < MAX_MODEL_CHANGES) return checkImage(req, settings, modelChanges + 1);
+    return { status: 'failed', reason: 'model-error', detail: 'the model in use kept changing while this picture was checked' };
   }
   if (outcome.kind === 'failed') {
     // The address stopped answering: what it served before is still the best there is.

@@ -38,7 +38,10 @@ import { ortRuntime, type Ort, type OrtRuntime } from './ort-runtime';
 interface Loaded {
   ort: Ort;
   session: ort.InferenceSession;
+  /** The model that runs: the chosen one or one of its variants (another precision). */
   manifest: ModelManifest;
+  /** The model the user chose (the one verdicts are labelled and cached under), read when the load began. */
+  chosenId: string;
   backend: Backend;
 }
 
@@ -280,8 +283,9 @@ export class Engine {
    * progress in the status is the share checked).
    */
   private async openModel({ manifest, onnxUrl, storedId }: ActiveModel, options: EngineOptions): Promise<Opened> {
-    // Test builds may read in smaller pieces; otherwise the reader's own size.
+    // Test builds may read in smaller pieces, and slowly; otherwise the reader's own size, at once.
     const piece = __REALFAKE_TEST__ ? options.faults?.readPieceBytes : undefined;
+    const delay = __REALFAKE_TEST__ ? options.faults?.readDelayMs : undefined;
     const t0 = performance.now();
     // A downloaded model is read from OPFS, a packaged one from the extension package.
     const [stored, parts] =
@@ -312,11 +316,11 @@ export class Engine {
         readChunkHashes(storedId, manifest.weights, WEIGHTS_CHUNKS_FILE),
       ]);
       // Opened before the check starts reading: where it fails, its handles are closed by then.
-      const reader = await openPartsReader(weights, piece);
+      const reader = await openPartsReader(weights, piece, delay);
       const check = verifyInWorker(weights.blob, manifest.weights.sha256, weightParts, progress);
       return opened({ graph, externalData: [{ path: manifest.weights.file, data: reader?.blob ?? weights.blob }] }, check, weightParts ? 'parts' : 'stream', reader);
     }
-    const reader = await openPartsReader(stored, piece);
+    const reader = await openPartsReader(stored, piece, delay);
     const check = verifyInWorker(file, manifest.onnx.sha256, parts, progress);
     try {
       return opened(await sessionInput(file, reader), check, parts ? 'parts' : 'stream', reader);
@@ -381,7 +385,7 @@ export class Engine {
           const passedBefore = memo === null ? Promise.resolve(false) : probePassedBefore(memo);
           const tSession = performance.now();
           session = await runtime.ort.InferenceSession.create(input.graph, sessionOptions(backend, input.externalData));
-          const loaded: Loaded = { ort: runtime.ort, session, manifest, backend };
+          const loaded: Loaded = { ort: runtime.ort, session, manifest, chosenId: family[0]?.manifest.id ?? manifest.id, backend };
           const tProbe = performance.now();
           const remembered = await passedBefore;
           const err = remembered ? 0 : await probeError(loaded, perturb);

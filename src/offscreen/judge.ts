@@ -81,14 +81,14 @@ export async function judgeHeld(engine: Engine, token: string, minSide: number, 
     // Made before the inference, so the reply goes out as soon as the logits are known: the next
     // batch's inference holds this thread, and the thumbnail's encoding needs it.
     const thumbnail = await makeThumbnail(image).catch(() => null);
-    const { manifest } = await engine.ensureLoaded(options);
+    const { manifest, chosenId } = await engine.ensureLoaded(options);
     const input = preprocessImage(image, manifest.preprocessing);
     const { logits, backend } = await engine.infer(input, options);
     const { pGenerated } = scoreLogits(logits, manifest);
     if (!Number.isFinite(pGenerated)) {
       return { ok: false, reason: 'model-error', detail: 'model returned no usable score' };
     }
-    return { ok: true, pGenerated, logits: Array.from(logits), backend, thumbnail, evidence: await evidence };
+    return { ok: true, pGenerated, logits: Array.from(logits), backend, modelId: chosenId, thumbnail, evidence: await evidence };
   } catch (e) {
     if (e instanceof DecodeError) return { ok: false, reason: 'undecodable', detail: e.message };
     return { ok: false, reason: 'model-error', detail: e instanceof Error ? e.message : String(e) };

@@ -28,6 +28,7 @@ class Source {
   constructor(
     private readonly worker: Worker,
     readonly shared: SharedArrayBuffer,
+    private readonly delayMs: number,
   ) {}
 
   /** One request at a time; its reply is the next message. */
@@ -55,6 +56,7 @@ class Source {
   }
 
   async read(at: number, length: number): Promise<Uint8Array> {
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     const r = await this.ask({ kind: 'read', at, length });
     if (r.kind !== 'read') throw new Error(`model file could not be read: ${r.kind === 'error' ? r.message : r.kind}`);
     return new Uint8Array(this.shared, 0, r.bytes);
@@ -146,10 +148,10 @@ export interface PartsReader {
  * A reader of `parts` through the worker, or null where it cannot be had here (no shared memory,
  * no shared read-only access handles): the caller then gives ORT `parts.blob` as before.
  */
-export async function openPartsReader(parts: StoredParts, pieceBytes = PIECE_BYTES): Promise<PartsReader | null> {
+export async function openPartsReader(parts: StoredParts, pieceBytes = PIECE_BYTES, delayMs = 0): Promise<PartsReader | null> {
   if (typeof SharedArrayBuffer !== 'function' || !crossOriginIsolated || parts.handles.length === 0) return null;
   const worker = new Worker(new URL('./parts-read-worker.ts', import.meta.url), { type: 'module' });
-  const source = new Source(worker, new SharedArrayBuffer(pieceBytes));
+  const source = new Source(worker, new SharedArrayBuffer(pieceBytes), delayMs);
   const opened = await source.ask({ kind: 'open', handles: parts.handles, buffer: source.shared }).catch((e: unknown) => ({ kind: 'error' as const, message: String(e) }));
   const close = async (): Promise<void> => {
     await source.ask({ kind: 'close' }).catch(() => undefined);

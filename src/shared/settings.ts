@@ -156,7 +156,7 @@ export const ENGINE_KEYS = {
   idleReleaseMs: 'engine.idleReleaseMs',
 } as const;
 /**
- * Test builds only (`__REALFAKE_TEST__`): { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16, checkpointUnitBytes, readPieceBytes }
+ * Test builds only (`__REALFAKE_TEST__`): { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16, checkpointUnitBytes, readPieceBytes, readDelayMs }
  * (see EngineOptions.faults). A release build neither reads this key nor contains its name.
  */
 const ENGINE_FAULTS_KEY = 'engine.testFaults';
@@ -175,12 +175,14 @@ function readFaults(stored: unknown): EngineFaults {
   const f = (stored ?? {}) as Record<string, unknown>;
   const unit = f.checkpointUnitBytes;
   const piece = f.readPieceBytes;
+  const delay = f.readDelayMs;
   return {
     failWebGpuInit: f.failWebGpuInit === true,
     perturbWebGpuProbe: f.perturbWebGpuProbe === true,
     pretendShaderF16: f.pretendShaderF16 === true,
     ...(Number.isSafeInteger(unit) && (unit as number) >= 64 ? { checkpointUnitBytes: unit as number } : {}),
     ...(Number.isSafeInteger(piece) && (piece as number) >= 64 ? { readPieceBytes: piece as number } : {}),
+    ...(Number.isSafeInteger(delay) && (delay as number) >= 0 && (delay as number) <= 1_000 ? { readDelayMs: delay as number } : {}),
   };
 }
 

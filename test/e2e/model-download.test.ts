@@ -290,8 +290,8 @@ describe('model download from the options page', () => {
   });
 
   it('removes the active model while the engine is still reading it from OPFS (its parts open in the reader)', async () => {
-    // 64-byte reads: the session takes seconds to read the weights, with the parts held open.
-    await configureEngine(ext, { 'engine.testFaults': { readPieceBytes: 64 } });
+    // 270 reads 20 ms apart: the session takes seconds to read the weights, with the parts held open.
+    await configureEngine(ext, { 'engine.testFaults': { readPieceBytes: 4099, readDelayMs: 20 } });
     expect(await ask<{ ok: boolean }>({ kind: 'ui/set-active-model', id: 'resumed-copy' })).toEqual({ ok: true });
     const page = await ext.context.newPage();
     await page.goto(`${server.origin}/photo.html`);
@@ -311,7 +311,14 @@ describe('model download from the options page', () => {
     // The page's picture is judged all the same, by the packaged model the engine loads next.
     const [badge] = await waitForBadges(page, settled(1));
     expect(badge?.state, JSON.stringify(badge)).not.toBe('failed');
+    // Labelled with the model that judged it, not the one in use when the check began.
+    expect(badge?.title).toContain('Model: Realfake Lens test fixture');
     expect((await ask<StatusReply>({ kind: 'ui/get-status' })).engine.model?.id).toBe('realfake-fixture');
+    // The removed model judged nothing: its load was cut short.
+    const history = await ask<{ entries: Array<{ url: string; modelId: string }> }>({ kind: 'ui/export-history' });
+    const judgedBy = history.entries.filter((e) => e.url.endsWith('/static/chelsea.png')).map((e) => e.modelId);
+    expect(judgedBy).toContain('realfake-fixture');
+    expect(judgedBy).not.toContain('resumed-copy');
     await page.close();
     await configureEngine(ext, { 'engine.testFaults': {} });
   });

@@ -29,6 +29,7 @@ const TEST_ONLY = [
   'pretendShaderF16',
   'checkpointUnitBytes', // the checkpoint import's unit size (EngineFaults)
   'readPieceBytes', // the piece a stored model's weights are read in (EngineFaults)
+  'readDelayMs', // the wait before each such piece (EngineFaults)
   'injected fault', // the failWebGpuInit error
 ];
 

@@ -32,6 +32,16 @@ describe('engine fault switches in a test build', () => {
       expect(parseBackgroundToOffscreen(infer({ ...plain, faults: { ...faults, readPieceBytes: bad } })), String(bad)).toBeNull();
     }
   });
+
+  it('take the wait before each read piece in whole milliseconds, 0 to 1000', () => {
+    for (const ok of [0, 20, 1000]) {
+      const withDelay = { ...faults, readPieceBytes: 4099, readDelayMs: ok };
+      expect(parseBackgroundToOffscreen(infer({ ...plain, faults: withDelay })), String(ok)).toEqual(infer({ ...plain, faults: withDelay }));
+    }
+    for (const bad of [-1, 1001, 2.5, '20', null]) {
+      expect(parseBackgroundToOffscreen(infer({ ...plain, faults: { ...faults, readDelayMs: bad } })), String(bad)).toBeNull();
+    }
+  });
 });
 
 describe('engine fault switches in a release build', () => {

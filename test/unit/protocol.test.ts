@@ -151,9 +151,13 @@ describe('other directions', () => {
     expect(parseBackgroundToOffscreen({ ...fetch, withCookies: true, conditional: validators })).toEqual({ ...fetch, withCookies: true, conditional: validators });
     expect(parseBackgroundToOffscreen({ ...fetch, withCookies: 'yes' })).toBeNull();
     expect(parseBackgroundToOffscreen({ ...fetch, conditional: { etag: 'x'.repeat(257), lastModified: null } })).toBeNull();
-    const judged = { ok: true, pGenerated: 0.2, logits: [1, 2], backend: 'wasm', thumbnail: 'data:image/jpeg;base64,AAAA' };
+    const judged = { ok: true, pGenerated: 0.2, logits: [1, 2], backend: 'wasm', modelId: 'realfake-fixture', thumbnail: 'data:image/jpeg;base64,AAAA' };
     expect(parseJudgeReply(judged)).toEqual(judged);
     expect(parseJudgeReply({ ...judged, backend: 'cuda' })).toBeNull();
+    // The model that judged is named, as a model id.
+    const { modelId: _, ...unnamed } = judged;
+    expect(parseJudgeReply(unnamed)).toBeNull();
+    expect(parseJudgeReply({ ...judged, modelId: '../x' })).toBeNull();
     // A thumbnail that is not a small JPEG data: URL is dropped, never passed on to the popup.
     expect(parseJudgeReply({ ...judged, thumbnail: 'https://tracker.example/t.gif' })).toMatchObject({ thumbnail: null });
     expect(parseJudgeReply({ ok: false, reason: 'model-error', detail: 'gone', tokenLost: true })).toMatchObject({ tokenLost: true });

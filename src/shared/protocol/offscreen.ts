@@ -106,8 +106,11 @@ export type FetchReply =
   | { ok: false; reason: FailureReason; detail: string; status?: number };
 
 export type JudgeReply =
-  /** `thumbnail`: a small JPEG data: URL for the history (null when it could not be made). */
-  | { ok: true; pGenerated: number; logits: number[]; backend: Backend; thumbnail: string | null; evidence?: Evidence }
+  /**
+   * `modelId`: the model the user had chosen when the engine loaded (the run may be a variant of it);
+   * `thumbnail`: a small JPEG data: URL for the history (null when it could not be made).
+   */
+  | { ok: true; pGenerated: number; logits: number[]; backend: Backend; modelId: string; thumbnail: string | null; evidence?: Evidence }
   /** `tokenLost`: the document holding the bytes was re-created meanwhile; fetch again. */
   | { ok: false; reason: FailureReason; detail: string; tokenLost?: true };
 
@@ -271,8 +274,9 @@ export function parseJudgeReply(v: unknown): JudgeReply | null {
   if (v.ok === true) {
     if (!isProbability(v.pGenerated) || (v.backend !== 'webgpu' && v.backend !== 'wasm')) return null;
     if (!Array.isArray(v.logits) || !v.logits.every((x) => typeof x === 'number')) return null;
+    if (typeof v.modelId !== 'string' || !MODEL_ID_RE.test(v.modelId)) return null;
     const thumbnail = isThumbnail(v.thumbnail) ? v.thumbnail : null;
-    return { ok: true, pGenerated: v.pGenerated, logits: v.logits as number[], backend: v.backend, thumbnail, ...withEvidence(v.evidence) };
+    return { ok: true, pGenerated: v.pGenerated, logits: v.logits as number[], backend: v.backend, modelId: v.modelId, thumbnail, ...withEvidence(v.evidence) };
   }
   if (v.ok !== false) return null;
   const failure = parseFailure(v);

@@ -112,6 +112,8 @@ export interface EngineFaults {
   checkpointUnitBytes?: number;
   /** The piece a stored model's weights are read in (parts-reader.ts), for tests that read across pieces and parts; absent: 8 MB. */
   readPieceBytes?: number;
+  /** A wait before each such piece, for tests that act while a load still holds the parts open; absent: none. */
+  readDelayMs?: number;
 }
 
 export const ENGINE_LIMITS = {
@@ -222,9 +224,10 @@ export function parseEngineOptions(v: unknown): EngineOptions | null {
   if (!isRecord(v.faults)) return null;
   const { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16 } = v.faults;
   if (typeof failWebGpuInit !== 'boolean' || typeof perturbWebGpuProbe !== 'boolean' || typeof pretendShaderF16 !== 'boolean') return null;
-  const { checkpointUnitBytes: unit, readPieceBytes: piece } = v.faults;
+  const { checkpointUnitBytes: unit, readPieceBytes: piece, readDelayMs: delay } = v.faults;
   if (unit !== undefined && !intWithin(unit, { min: 64, max: 2 ** 30 })) return null;
   if (piece !== undefined && !intWithin(piece, { min: 64, max: 2 ** 30 })) return null;
+  if (delay !== undefined && !intWithin(delay, { min: 0, max: 1_000 })) return null;
   return {
     ...options,
     faults: {
@@ -233,6 +236,7 @@ export function parseEngineOptions(v: unknown): EngineOptions | null {
       pretendShaderF16,
       ...(unit === undefined ? {} : { checkpointUnitBytes: unit }),
       ...(piece === undefined ? {} : { readPieceBytes: piece }),
+      ...(delay === undefined ? {} : { readDelayMs: delay }),
     },
   };
 }
