@@ -116,10 +116,11 @@ async function remove(id: string): Promise<ModelActionReply> {
     await cancelDownload();
     return { ok: true };
   }
-  const wasActive = (await loadActiveModel()).manifest.id === id;
-  if (wasActive) {
+  if ((await loadActiveModel()).manifest.id === id) {
+    // The engine's document, which holds the model in use, also runs the download: as for a switch.
+    if (running(download)) return { ok: false, error: 'a model download is under way: remove the model in use when it has finished (or cancel it)' };
     await writeActiveChoice(null);
-    if (!running(download)) await reloadEngine();
+    await reloadEngine();
   }
   await onceReleased(() => removeStoredModel(id));
   return { ok: true };

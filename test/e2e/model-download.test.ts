@@ -126,6 +126,17 @@ beforeAll(async () => {
     res.writeHead(206, { 'content-length': onnx.length - from, 'content-range': `bytes ${from}-${onnx.length - 1}/${onnx.length}` });
     res.end(onnx.subarray(from));
   });
+  // Very slow (16 KiB every 100 ms): a download still under way seconds later.
+  server.route('/m/crawl/manifest.json', json(manifestFor('crawl-copy', 'Crawling copy')));
+  onnxRoute('/m/crawl/model.onnx', (_q, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': onnx.length });
+    let at = 0;
+    const timer = setInterval(() => {
+      if (res.destroyed || at >= onnx.length) return clearInterval(timer);
+      res.write(onnx.subarray(at, (at += 16_384)));
+    }, 100);
+    res.on('close', () => clearInterval(timer));
+  });
   server.page('/photo.html', '<!doctype html><meta charset="utf-8"><title>photo</title><img src="/static/chelsea.png" width="300" alt="">');
 
   ext = await launchWithExtension();
@@ -323,8 +334,26 @@ describe('model download from the options page', () => {
     await configureEngine(ext, { 'engine.testFaults': {} });
   });
 
+  it('refuses to remove the model in use while a download runs in the engine\'s document, and removes it after', async () => {
+    expect(await ask<{ ok: boolean }>({ kind: 'ui/set-active-model', id: 'flaky-copy' })).toEqual({ ok: true });
+    await installFromOptions(`${server.origin}/m/crawl/manifest.json`);
+    for (let i = 0; i < 200 && (await ask<ModelsReply>({ kind: 'ui/list-models' })).download?.state !== 'downloading'; i++) await options.waitForTimeout(25);
+    await options.locator('li[data-model-id="flaky-copy"]').getByRole('button', { name: 'Remove' }).click();
+    await options.getByRole('alert').filter({ hasText: 'a model download is under way: remove the model in use when it has finished (or cancel it)' }).waitFor();
+    await options.screenshot({ path: join(ARTIFACTS, 'options-remove-during-download.png'), fullPage: true });
+    expect((await ask<ModelsReply>({ kind: 'ui/list-models' })).activeId).toBe('flaky-copy');
+    expect(await ask<{ ok: boolean }>({ kind: 'ui/cancel-model-download' })).toEqual({ ok: true });
+    expect(await ask<{ ok: boolean }>({ kind: 'ui/remove-model', id: 'flaky-copy' })).toEqual({ ok: true });
+    const list = await ask<ModelsReply>({ kind: 'ui/list-models' });
+    expect(list.activeId).toBe('realfake-fixture');
+    expect(list.models.map((m) => m.id)).not.toContain('flaky-copy');
+  });
+
   it('"Delete all data" deletes downloaded models too', async () => {
-    expect(Object.keys(await opfsModels()).some((f) => f.startsWith('flaky-copy/'))).toBe(true);
+    expect(Object.keys(await opfsModels()).some((f) => f.startsWith('fixture-copy') || f.startsWith('flaky-copy'))).toBe(false);
+    await installFromOptions(`${server.origin}/m/good/manifest.json`);
+    await options.getByText('Installed Downloaded fixture copy').waitFor();
+    expect(Object.keys(await opfsModels()).some((f) => f.startsWith('fixture-copy/'))).toBe(true);
     await options.getByRole('button', { name: 'Delete all data…' }).click();
     await options.getByRole('button', { name: 'Delete everything' }).click();
     await options.getByText('All data deleted').waitFor();
