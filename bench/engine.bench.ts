@@ -192,7 +192,7 @@ function coldStartLines(native: NativeLoad, probeImages: number, threads: number
       (st.probe === 'remembered'
         ? 'probe remembered (passed before on this engine), '
         : `probe ${s1(st.probeMs)} (${gflops(st.probeMs)} GFLOP/s, ${(st.probeMs / native.probeMs).toFixed(1)}x), `) +
-      `${st.check === 'parts' ? 'part hashes' : 'whole-file hash'} ${s1(st.checkMs)} beside them (${(st.checkMs / native.hashMs).toFixed(1)}x) + ${s1(st.checkWaitMs)} waited; ` +
+      `${st.check === 'parts' ? `part hashes (read ${st.checkRead === 'handles' ? 'with access handles' : 'as a Blob'})` : 'whole-file hash'} ${s1(st.checkMs)} beside them (${(st.checkMs / native.hashMs).toFixed(1)}x) + ${s1(st.checkWaitMs)} waited; ` +
       `first badge ${r.firstBadgeAfterReadyMs === null || r.firstBadgeAfterReadyMs === undefined ? '?' : s1(r.firstBadgeAfterReadyMs)} after ready ` +
       `(one inference ${s1(r.msPerImage)}, ${((GFLOP_PER_IMAGE * 1000) / r.msPerImage).toFixed(0)} GFLOP/s)` +
       firstRunText(st, r.firstBadgeAfterReadyMs)

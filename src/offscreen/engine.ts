@@ -32,7 +32,7 @@ import {
   type ChunkHashes,
 } from '../shared/model-store';
 import { sha256Hex } from '../detector/sha256';
-import type { HashReply, HashRequest } from './hash-worker';
+import type { CheckRead, HashReply, HashRequest } from './hash-worker';
 import { ortRuntime, type Ort, type OrtRuntime } from './ort-runtime';
 
 interface Loaded {
@@ -145,19 +145,26 @@ async function fetchModel(url: string, expected: number): Promise<Blob> {
   return file;
 }
 
+/** A check under way: resolves with how it read the file, rejects on a mismatch. */
+interface Check {
+  checked: Promise<CheckRead>;
+  stop: () => void;
+}
+
 /**
  * Checks `file` in a worker: each part against `parts` when the install recorded them, else the
- * whole file against `sha256`. `progress` gets the share checked so far. Returns the check
- * (rejecting on a mismatch) and a way to stop it.
+ * whole file against `sha256`; the check reads the parts through `handles` where given. `progress`
+ * gets the share checked so far. Returns the check (rejecting on a mismatch) and a way to stop it.
  */
 function verifyInWorker(
   file: Blob,
   sha256: string,
   parts: ChunkHashes | null,
   progress: (share: number) => void,
-): { checked: Promise<void>; stop: () => void } {
+  handles: FileSystemFileHandle[] | null,
+): Check {
   const worker = new Worker(new URL('./hash-worker.ts', import.meta.url), { type: 'module' });
-  const checked = new Promise<void>((resolve, reject) => {
+  const checked = new Promise<CheckRead>((resolve, reject) => {
     worker.onmessage = (e: MessageEvent<HashReply>) => {
       const m = e.data;
       if (m.kind === 'progress') return progress(m.bytes / Math.max(1, file.size));
@@ -165,7 +172,10 @@ function verifyInWorker(
       if (m.kind === 'error') reject(new Error(`model file could not be read: ${m.message}`));
       else if (m.kind === 'parts-done' && m.mismatch !== null) reject(new Error(`model file does not match its manifest (SHA-256 of part ${m.mismatch + 1} of ${parts?.parts.length})`));
       else if (m.kind === 'done' && m.hex !== sha256) reject(new Error('model file does not match its manifest (SHA-256)'));
-      else resolve(progress(1));
+      else {
+        progress(1);
+        resolve(m.kind === 'parts-done' ? m.read : 'blob');
+      }
     };
     worker.onerror = (e) => {
       worker.terminate();
@@ -174,7 +184,7 @@ function verifyInWorker(
   });
   // Awaited only once the session is built; a rejection before then is not "unhandled".
   checked.catch(() => undefined);
-  worker.postMessage({ file, ...(parts ? { parts: parts.parts } : {}) } satisfies HashRequest);
+  worker.postMessage({ file, ...(parts ? { parts: parts.parts } : {}), ...(handles ? { handles } : {}) } satisfies HashRequest);
   return { checked, stop: () => worker.terminate() };
 }
 
@@ -231,7 +241,7 @@ export function defaultThreads(): number {
 interface Opened {
   id: string;
   input: SessionInput;
-  checked: Promise<void>;
+  checked: Promise<CheckRead>;
   stop: () => void;
   checkStarted: number;
   /** When the check passed. */
@@ -296,7 +306,7 @@ export class Engine {
     const progress = (share: number): void => {
       this.status.progress = share;
     };
-    const opened = (input: SessionInput, check: { checked: Promise<void>; stop: () => void }, how: LoadSteps['check'], reader: PartsReader | null): Opened => {
+    const opened = (input: SessionInput, check: Check, how: LoadSteps['check'], reader: PartsReader | null): Opened => {
       const checkStarted = performance.now();
       const checkEnded = check.checked.then(() => performance.now());
       checkEnded.catch(() => undefined);
@@ -317,11 +327,12 @@ export class Engine {
       ]);
       // Opened before the check starts reading: where it fails, its handles are closed by then.
       const reader = await openPartsReader(weights, piece, delay);
-      const check = verifyInWorker(weights.blob, manifest.weights.sha256, weightParts, progress);
+      // The parts are handed to the check only where the reader proved them shareable read-only.
+      const check = verifyInWorker(weights.blob, manifest.weights.sha256, weightParts, progress, reader ? weights.handles : null);
       return opened({ graph, externalData: [{ path: manifest.weights.file, data: reader?.blob ?? weights.blob }] }, check, weightParts ? 'parts' : 'stream', reader);
     }
     const reader = await openPartsReader(stored, piece, delay);
-    const check = verifyInWorker(file, manifest.onnx.sha256, parts, progress);
+    const check = verifyInWorker(file, manifest.onnx.sha256, parts, progress, reader ? stored.handles : null);
     try {
       return opened(await sessionInput(file, reader), check, parts ? 'parts' : 'stream', reader);
     } catch (e) {
@@ -392,7 +403,7 @@ export class Engine {
           if (probeReproduced(err, manifest.probe.tolerance)) {
             const tWait = performance.now();
             // Nothing is judged before the whole file is known to be the manifest's.
-            await checked;
+            const checkRead = await checked;
             // Only a probe of bytes known to be the manifest's is remembered.
             if (memo !== null && !remembered) await rememberProbePassed(memo).catch(() => undefined);
             this.status.loadSteps = {
@@ -405,6 +416,7 @@ export class Engine {
               checkWaitMs: performance.now() - tWait,
               check: opened.how,
               weights: opened.weights,
+              checkRead,
               readyAt: Date.now(),
               firstRunMs: null,
               firstRunEndAt: null,

@@ -207,7 +207,7 @@ describe('checkpoint import in the browser', () => {
     await page.goto(`${server.origin}/photos.html`);
     const badges = await waitForBadges(page, settled(PHOTOS.length));
     // The engine checked the weights by those parts, and ORT read them through the worker.
-    expect((await offscreenStatus(ext)).loadSteps).toMatchObject({ check: 'parts', weights: 'worker' });
+    expect((await offscreenStatus(ext)).loadSteps).toMatchObject({ check: 'parts', weights: 'worker', checkRead: 'handles' });
     await configureEngine(ext, { 'engine.testFaults': {} });
     await page.screenshot({ path: join(SHOTS, 'checkpoint-4-badges.png') });
     for (const photo of PHOTOS) {

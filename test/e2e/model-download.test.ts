@@ -202,6 +202,8 @@ describe('model download from the options page', () => {
     expect(status.engine.state).toBe('ready');
     // ORT read its weights from the OPFS parts through the reader's worker, not Blob streams.
     expect(status.engine.loadSteps?.weights).toBe('worker');
+    // The check read the same parts read-only beside it, with its own access handles.
+    expect(status.engine.loadSteps?.checkRead).toBe('handles');
     // The copy's manifest is the fixture's: the published recipe's input (squeezed to 256, centre 224).
     expect(status.engine.model).toEqual({ id: 'fixture-copy', name: 'Downloaded fixture copy', fixture: true, input: { resize: 'square', size: 256, crop: 224 } });
     const history = await ask<{ entries: Array<{ url: string; modelId: string }> }>({ kind: 'ui/export-history' });

@@ -87,6 +87,8 @@ export interface LoadSteps {
    * browser that cannot share those handles).
    */
   weights: 'worker' | 'blob';
+  /** How the check read the file: 'handles', a stored model's parts read-only beside ORT's reader; 'blob', the Blob. */
+  checkRead: 'handles' | 'blob';
   /** When the engine became ready (Date.now()). */
   readyAt: number;
   /**
@@ -287,12 +289,13 @@ export function parseJudgeReply(v: unknown): JudgeReply | null {
 function parseLoadSteps(v: unknown): LoadSteps | null {
   if (!isRecord(v) || (v.check !== 'parts' && v.check !== 'stream') || (v.probe !== 'ran' && v.probe !== 'remembered')) return null;
   if (v.weights !== 'worker' && v.weights !== 'blob') return null;
+  if (v.checkRead !== 'handles' && v.checkRead !== 'blob') return null;
   const time = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x) && x >= 0;
   const keys = ['runtimeMs', 'openMs', 'sessionMs', 'probeMs', 'checkMs', 'checkWaitMs', 'readyAt'] as const;
   if (!keys.every((k) => time(v[k]))) return null;
   const { firstRunMs, firstRunEndAt } = v;
   if (!(firstRunMs === null || time(firstRunMs)) || !(firstRunEndAt === null || time(firstRunEndAt))) return null;
-  const out = { check: v.check, probe: v.probe, weights: v.weights, firstRunMs, firstRunEndAt } as LoadSteps;
+  const out = { check: v.check, probe: v.probe, weights: v.weights, checkRead: v.checkRead, firstRunMs, firstRunEndAt } as LoadSteps;
   for (const k of keys) out[k] = v[k] as number;
   return out;
 }
