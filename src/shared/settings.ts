@@ -1,7 +1,8 @@
 // User settings, with defaults. Stored in chrome.storage.sync so they follow the user.
 
 import { DEFAULT_THRESHOLD } from '../detector/scores';
-import { ENGINE_LIMITS, type EngineFaults, type EngineOptions } from './protocol/shapes';
+import { ENGINE_LIMITS, FAULT_LIMITS, type EngineFaults, type EngineOptions } from './protocol/shapes';
+import { intWithin } from './protocol/validate';
 
 export interface Settings {
   /** Scores at or above this are shown as "likely generated". */
@@ -173,16 +174,15 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
 
 function readFaults(stored: unknown): EngineFaults {
   const f = (stored ?? {}) as Record<string, unknown>;
-  const unit = f.checkpointUnitBytes;
-  const piece = f.readPieceBytes;
-  const delay = f.readDelayMs;
+  const { checkpointUnitBytes: unit, readPieceBytes: piece, readDelayMs: delay } = f;
   return {
     failWebGpuInit: f.failWebGpuInit === true,
     perturbWebGpuProbe: f.perturbWebGpuProbe === true,
     pretendShaderF16: f.pretendShaderF16 === true,
-    ...(Number.isSafeInteger(unit) && (unit as number) >= 64 ? { checkpointUnitBytes: unit as number } : {}),
-    ...(Number.isSafeInteger(piece) && (piece as number) >= 64 ? { readPieceBytes: piece as number } : {}),
-    ...(Number.isSafeInteger(delay) && (delay as number) >= 0 && (delay as number) <= 1_000 ? { readDelayMs: delay as number } : {}),
+    // A value the engine's message would refuse is left out here, not sent.
+    ...(intWithin(unit, FAULT_LIMITS.checkpointUnitBytes) ? { checkpointUnitBytes: unit } : {}),
+    ...(intWithin(piece, FAULT_LIMITS.readPieceBytes) ? { readPieceBytes: piece } : {}),
+    ...(intWithin(delay, FAULT_LIMITS.readDelayMs) ? { readDelayMs: delay } : {}),
   };
 }
 

@@ -116,6 +116,13 @@ export interface EngineFaults {
   readDelayMs?: number;
 }
 
+/** The numeric fault switches' bounds (test builds), for the stored settings and the messages alike. */
+export const FAULT_LIMITS = {
+  checkpointUnitBytes: { min: 64, max: 2 ** 30 },
+  readPieceBytes: { min: 64, max: 2 ** 30 },
+  readDelayMs: { min: 0, max: 1_000 },
+} as const;
+
 export const ENGINE_LIMITS = {
   threads: { min: 0, max: 64 },
   maxBatch: { min: 1, max: 16 },
@@ -225,9 +232,9 @@ export function parseEngineOptions(v: unknown): EngineOptions | null {
   const { failWebGpuInit, perturbWebGpuProbe, pretendShaderF16 } = v.faults;
   if (typeof failWebGpuInit !== 'boolean' || typeof perturbWebGpuProbe !== 'boolean' || typeof pretendShaderF16 !== 'boolean') return null;
   const { checkpointUnitBytes: unit, readPieceBytes: piece, readDelayMs: delay } = v.faults;
-  if (unit !== undefined && !intWithin(unit, { min: 64, max: 2 ** 30 })) return null;
-  if (piece !== undefined && !intWithin(piece, { min: 64, max: 2 ** 30 })) return null;
-  if (delay !== undefined && !intWithin(delay, { min: 0, max: 1_000 })) return null;
+  if (unit !== undefined && !intWithin(unit, FAULT_LIMITS.checkpointUnitBytes)) return null;
+  if (piece !== undefined && !intWithin(piece, FAULT_LIMITS.readPieceBytes)) return null;
+  if (delay !== undefined && !intWithin(delay, FAULT_LIMITS.readDelayMs)) return null;
   return {
     ...options,
     faults: {
