@@ -15,7 +15,7 @@ import type * as ort from 'onnxruntime-web/jspi';
 import type { ModelManifest } from '../detector/manifest';
 import { openPartsReader, type PartsReader } from './parts-reader';
 import { probeInput, probeMaxDiff, probeMemoKey, probeReproduced } from '../detector/probe';
-import type { Backend, EngineStatus, LoadSteps } from '../shared/protocol/offscreen';
+import type { Backend, CheckRead, EngineStatus, LoadSteps } from '../shared/protocol/offscreen';
 import type { EngineOptions } from '../shared/protocol/shapes';
 import { loadActiveFamily, summarize, type ActiveModel } from '../shared/model-registry';
 import { loadPlan, runWithinLimit } from '../detector/variants';
@@ -32,7 +32,7 @@ import {
   type ChunkHashes,
 } from '../shared/model-store';
 import { sha256Hex } from '../detector/sha256';
-import type { CheckRead, HashReply, HashRequest } from './hash-worker';
+import type { HashReply, HashRequest } from './hash-worker';
 import { ortRuntime, type Ort, type OrtRuntime } from './ort-runtime';
 
 interface Loaded {

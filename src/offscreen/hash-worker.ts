@@ -13,6 +13,7 @@
 
 import { Sha256 } from '../detector/sha256';
 import type { PartHash } from '../shared/model-store';
+import type { CheckRead } from '../shared/protocol/offscreen';
 import { openSyncParts } from './sync-parts';
 
 /**
@@ -26,9 +27,6 @@ export type HashReply =
   | { kind: 'done'; hex: string }
   | { kind: 'parts-done'; mismatch: number | null; read: CheckRead }
   | { kind: 'error'; message: string };
-
-/** How the check read the file: its stored parts through synchronous access handles, or the Blob. */
-export type CheckRead = 'handles' | 'blob';
 
 const post = (m: HashReply): void => postMessage(m);
 

@@ -87,8 +87,7 @@ export interface LoadSteps {
    * browser that cannot share those handles).
    */
   weights: 'worker' | 'blob';
-  /** How the check read the file: 'handles', a stored model's parts read-only beside ORT's reader; 'blob', the Blob. */
-  checkRead: 'handles' | 'blob';
+  checkRead: CheckRead;
   /** When the engine became ready (Date.now()). */
   readyAt: number;
   /**
@@ -106,6 +105,9 @@ export type FetchReply =
   | { ok: true; notModified: true; validators: Validators }
   /** `status`: the HTTP status of a refusal (http-error). */
   | { ok: false; reason: FailureReason; detail: string; status?: number };
+
+/** How the check read the file: 'handles', a stored model's parts read-only beside ORT's reader; 'blob', the Blob. */
+export type CheckRead = 'handles' | 'blob';
 
 export type JudgeReply =
   /**
