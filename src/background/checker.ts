@@ -127,13 +127,13 @@ const inferring = new Map<string, Promise<JudgeReply>>();
 const judging = new Slots(MAX_JUDGING);
 
 /**
- * Results being written to the cache, by `modelId\naddress` and `modelId\nsha256`: a job's verdict
- * goes out before its write, and a request for the same address or bytes arriving meanwhile
- * reads the cache after it (not a second fetch or inference).
+ * Results being written to the cache, by `modelId\naddress` and `modelId\nsha256`: a job's slot
+ * goes to the next picture before its write, and a request for the same address or bytes arriving
+ * meanwhile reads the cache after it (not a second fetch or inference).
  */
 const writing = new Map<string, Promise<void>>();
 
-/** Every write no request waits for (results after their verdict, counters), until it lands. */
+/** Every write under way (results, and counters no request waits for), until it lands. */
 const unawaited = new Set<Promise<void>>();
 
 function inBackground(write: Promise<unknown>): Promise<void> {
@@ -151,12 +151,13 @@ export async function writesSettled(): Promise<void> {
   while (unawaited.size > 0) await Promise.all(unawaited);
 }
 
-function noteWriting(keys: string[], write: Promise<void>): void {
+function noteWriting(keys: string[], write: Promise<void>): Promise<void> {
   const done = inBackground(write);
   for (const key of keys) writing.set(key, done);
   void done.then(() => {
     for (const key of keys) if (writing.get(key) === done) writing.delete(key);
   });
+  return done;
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
@@ -247,7 +248,14 @@ function remembers(req: Pick<CheckRequest, 'incognito'>, settings: Settings): bo
   return !req.incognito || settings.incognitoHistory;
 }
 
+/** Test builds only: a wait before each result is written (a window for the service worker to stop in). */
+let recordDelayMs = 0;
+export function delayRecords(ms: number): void {
+  if (__REALFAKE_TEST__) recordDelayMs = Math.max(0, Math.min(ms, 10_000));
+}
+
 async function record(req: CheckRequest, modelId: string, outcome: Outcome, settings: Settings): Promise<void> {
+  if (__REALFAKE_TEST__ && recordDelayMs > 0) await new Promise((r) => setTimeout(r, recordDelayMs));
   // Incognito leaves no trace (cache, history or counters) unless the user allowed it.
   if (!remembers(req, settings) || outcome.kind === 'model-changed') return;
   if (outcome.kind === 'failed') {
@@ -365,18 +373,21 @@ export async function checkImage(req: CheckRequest, known?: Settings, modelChang
   const engine = await withAdaptiveIdle(await getEngineOptions());
   let outcome: Outcome;
   try {
-    outcome = await queue.run(key, req.priority, req.owner, async () => {
+    const job = await queue.run(key, req.priority, req.owner, async () => {
       const result = await withTimeout<Outcome>(judge(manifest.id, req, engine, settings, cached), REQUEST_TIMEOUT_MS, () => ({
         kind: 'failed',
         reason: 'timeout',
         detail: `no verdict within ${REQUEST_TIMEOUT_MS / 1000} s`,
       }));
-      // Recorded once per job, however many requests joined it; written after the verdict went
-      // out and the job's slot went to the next picture (a badge need not wait for IndexedDB).
+      // Recorded once per job, however many requests joined it; the job's slot goes to the next
+      // picture while this is written.
       const hashKey = 'sha256' in result ? [hashKeyOf(manifest.id, result.sha256)] : [];
-      noteWriting([key, ...hashKey], record(req, manifest.id, result, settings));
-      return result;
+      return { result, written: noteWriting([key, ...hashKey], record(req, manifest.id, result, settings)) };
     });
+    // The verdict goes out once it is recorded: a service worker stopped between the two would
+    // leave a badge with no history entry or cache line, and the page would not ask again.
+    await job.written;
+    outcome = job.result;
   } catch (e) {
     if (e instanceof CancelledError) return null;
     if (e instanceof ShedError) {

@@ -8,7 +8,7 @@ import { parseContentToBackground, PENDING_PORT } from '../shared/protocol/conte
 import { parseOffscreenToBackground } from '../shared/protocol/offscreen';
 import { parseUiToBackground } from '../shared/protocol/ui';
 import { changesSettings, readSettings, scanningAllowed, siteOf } from '../shared/settings';
-import { checkImage, queue, writesSettled } from './checker';
+import { checkImage, delayRecords, queue, writesSettled } from './checker';
 import { contentHandlers } from './content-handlers';
 import { onMenuClicked, registerContextMenu } from './context-menu';
 import { activeReferrerRules } from './hotlink';
@@ -106,8 +106,10 @@ if (__REALFAKE_TEST__) {
       activeReferrerRules,
       /** Read-only view of the job queue: waiting and running tasks, requests shed, its caps. */
       queueSize: () => ({ ...queue.size, shed: queue.shed, limits: { ...queue.limits } }),
-      /** Resolves once the writes made after their verdicts went out have landed. */
+      /** Resolves once the writes under way (results, counters) have landed. */
       writesSettled,
+      /** Holds each result's write back this many milliseconds (this worker's life only). */
+      delayRecords,
       /**
        * The listener registered with contextMenus.onClicked, itself. Chromium's tests fire the real
        * event (onClicked.dispatch); Firefox's menus.onClicked has no dispatch, so its tests call this.

@@ -180,6 +180,40 @@ describe('background: survival', () => {
     await page.close();
   }, 300_000);
 
+  it('shows a verdict only once it is recorded: the service worker stopped right after the badge loses nothing', async () => {
+    const file = 'rocket.jpg';
+    const url = `${server.origin}/static/${file}?recorded`;
+    server.page('/recorded.html', gridPage('recorded', [file], '?recorded'));
+    // Each result's write waits 1.5 s in this worker: a badge shown before its write would leave
+    // that long for the stop below to land in.
+    await (await ext.serviceWorker()).evaluate(() =>
+      (globalThis as unknown as { realfakeLensTestHooks: { delayRecords(ms: number): void } }).realfakeLensTestHooks.delayRecords(1_500),
+    );
+    const page = await ext.context.newPage();
+    await page.goto(`${server.origin}/recorded.html`);
+    const [badge] = await waitForBadges(page, (b) => done(b).length === 1, 60_000);
+    await stopServiceWorker();
+    expect(badge && judged(badge), `${badge?.state} ${badge?.reason}`).toBe(true);
+
+    // Read from an extension page, not the stopped worker: the result is in the history and the cache.
+    const readFromPage = (store: string): Promise<Array<{ url: string }>> =>
+      fromExtensionPage(
+        `(name) => new Promise((resolve, reject) => {
+          const open = indexedDB.open('realfake-lens');
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const req = open.result.transaction(name, 'readonly').objectStore(name).getAll();
+            req.onsuccess = () => { open.result.close(); resolve(req.result); };
+            req.onerror = () => reject(req.error);
+          };
+        })`,
+        store,
+      );
+    expect((await readFromPage('history')).filter((h) => h.url === url)).toHaveLength(1);
+    expect((await readFromPage('predictions')).filter((p) => p.url === url)).toHaveLength(1);
+    await page.close();
+  }, 120_000);
+
   it('completes a request after the offscreen document is closed under it', async () => {
     const file = 'coins.png';
     server.page('/slow.html', gridPage('slow', [file], '?slow'));

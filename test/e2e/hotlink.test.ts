@@ -82,8 +82,8 @@ async function dumpDb(): Promise<Record<string, unknown[]>> {
 
 /**
  * Moves every cached prediction's times `ms` into the past, as if it had been made then. Writes
- * still landing from the page before (a verdict goes out before its write) go first: one landing
- * after this would put a record back with its old times.
+ * still landing from the page before go first: one landing after this would put a record back
+ * with its old times.
  */
 async function ageCache(ms: number): Promise<void> {
   const sw = await worker();

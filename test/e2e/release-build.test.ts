@@ -23,6 +23,7 @@ const TEST_ONLY = [
   'menuListener', // its members
   'activeReferrerRules',
   'queueSize',
+  'delayRecords',
   'engine.testFaults', // the storage key of the fault switches
   'failWebGpuInit', // the switches (EngineOptions.faults)
   'perturbWebGpuProbe',

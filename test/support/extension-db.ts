@@ -6,8 +6,8 @@ import type { ExtensionSession } from './chrome';
 type Worker = Awaited<ReturnType<ExtensionSession['serviceWorker']>>;
 
 /**
- * Waits for the writes the background makes after answering (a verdict goes out before its
- * result is cached and counted), so a read sees everything the pages were told so far.
+ * Waits for the writes under way in the background (a cache hit is counted after it is answered),
+ * so a read sees everything the pages were told so far.
  */
 export async function writesSettled(worker: Worker): Promise<void> {
   await worker.evaluate(() => (globalThis as unknown as { realfakeLensTestHooks: { writesSettled(): Promise<void> } }).realfakeLensTestHooks.writesSettled());
