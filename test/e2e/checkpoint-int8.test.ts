@@ -201,9 +201,26 @@ describe('checkpoint import with the int8 variant', () => {
   it('makes the variant from a checkpoint file on disk too (the options page imports it itself)', async () => {
     const local = join(work, 'local-model.ckpt');
     copyFileSync(join(work, 'lightning-timm.ckpt'), local);
+    // What the options page logs meanwhile: an import that never ends (seen once in CI) says where it stood.
+    const logged: string[] = [];
+    const log = (line: string): void => void logged.push(line);
+    options.on('console', (m) => log(`${m.type()}: ${m.text()}`));
+    options.on('pageerror', (e) => log(`pageerror: ${e.message}`));
     await options.locator('#checkpoint-file').setInputFiles(local);
     await options.getByRole('button', { name: 'Import checkpoint file' }).click();
-    await options.getByText('Its int8 variant ckpt-local-model-int8 is installed too').waitFor({ timeout: 120_000 });
+    // Waits for the import's last word, whichever it is, so a failure says what the page said.
+    await options
+      .waitForFunction(
+        () => [...document.querySelectorAll('p.message, p.error')].some((p) => /Installed .*local-model|Not installed/.test(p.textContent ?? '')),
+        undefined,
+        { timeout: 170_000 },
+      )
+      .catch(async (e: unknown) => {
+        const progress = await options.locator('#checkpoint-progress').allTextContents();
+        throw new Error(`${String(e)}\nprogress: ${progress.join(' | ')}\npage log:\n${logged.slice(-30).join('\n')}`);
+      });
+    const said = (await options.locator('p.message, p.error').allTextContents()).join('|');
+    expect(said).toContain('Its int8 variant ckpt-local-model-int8 is installed too');
     const m8 = await storedManifest('ckpt-local-model-int8');
     const first = await storedManifest(INT8_ID);
     expect(m8).toMatchObject({ variantOf: 'ckpt-local-model', precision: 'int8' });
