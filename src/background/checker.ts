@@ -31,6 +31,8 @@ const MAX_CONCURRENT = 8;
 const MAX_JUDGING = 4;
 /** A request that has not finished by then is answered "timed out" (fetch has its own, shorter one). */
 export const REQUEST_TIMEOUT_MS = 90_000;
+/** How long a verdict waits for its result to be written before it goes out anyway. */
+const RECORD_WAIT_MS = 5_000;
 /** Fetch-and-infer rounds when the offscreen document was re-created and lost the bytes. */
 const MAX_ROUNDS = 3;
 
@@ -385,8 +387,9 @@ export async function checkImage(req: CheckRequest, known?: Settings, modelChang
       return { result, written: noteWriting([key, ...hashKey], record(req, manifest.id, result, settings)) };
     });
     // The verdict goes out once it is recorded: a service worker stopped between the two would
-    // leave a badge with no history entry or cache line, and the page would not ask again.
-    await job.written;
+    // leave a badge with no history entry or cache line, and the page would not ask again. A
+    // database that does not answer (an upgrade blocked by an old connection) delays no badge long.
+    await withTimeout(job.written, RECORD_WAIT_MS, () => undefined);
     outcome = job.result;
   } catch (e) {
     if (e instanceof CancelledError) return null;
