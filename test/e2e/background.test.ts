@@ -70,6 +70,21 @@ async function offscreenTarget(): Promise<{ targetId: string } | undefined> {
 
 const fromExtensionPage = <T>(fn: string, arg: unknown): Promise<T> => fromPage<T>(ext, fn, arg);
 
+/** One object store read from an extension page, not through the service worker (which may be stopped, or holding writes back). */
+const readFromPage = (store: string): Promise<Array<{ url: string }>> =>
+  fromExtensionPage(
+    `(name) => new Promise((resolve, reject) => {
+      const open = indexedDB.open('realfake-lens');
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const req = open.result.transaction(name, 'readonly').objectStore(name).getAll();
+        req.onsuccess = () => { open.result.close(); resolve(req.result); };
+        req.onerror = () => reject(req.error);
+      };
+    })`,
+    store,
+  );
+
 const setSiteEnabled = (site: string, enabled: boolean): Promise<unknown> =>
   fromExtensionPage('(m) => chrome.runtime.sendMessage(m)', { kind: 'ui/set-site-enabled', site, enabled });
 
@@ -196,21 +211,30 @@ describe('background: survival', () => {
     expect(badge && judged(badge), `${badge?.state} ${badge?.reason}`).toBe(true);
 
     // Read from an extension page, not the stopped worker: the result is in the history and the cache.
-    const readFromPage = (store: string): Promise<Array<{ url: string }>> =>
-      fromExtensionPage(
-        `(name) => new Promise((resolve, reject) => {
-          const open = indexedDB.open('realfake-lens');
-          open.onerror = () => reject(open.error);
-          open.onsuccess = () => {
-            const req = open.result.transaction(name, 'readonly').objectStore(name).getAll();
-            req.onsuccess = () => { open.result.close(); resolve(req.result); };
-            req.onerror = () => reject(req.error);
-          };
-        })`,
-        store,
-      );
     expect((await readFromPage('history')).filter((h) => h.url === url)).toHaveLength(1);
     expect((await readFromPage('predictions')).filter((p) => p.url === url)).toHaveLength(1);
+    await page.close();
+  }, 120_000);
+
+  it('shows a verdict whose write does not land within 5 s anyway, and records it when it lands', async () => {
+    const file = 'coins.png';
+    const url = `${server.origin}/static/${file}?held`;
+    server.page('/held.html', gridPage('held', [file], '?held'));
+    const worker = await ext.serviceWorker();
+    // Longer than the 5 s a verdict waits for its write (RECORD_WAIT_MS in checker.ts).
+    await worker.evaluate(() =>
+      (globalThis as unknown as { realfakeLensTestHooks: { delayRecords(ms: number): void } }).realfakeLensTestHooks.delayRecords(9_000),
+    );
+    const page = await ext.context.newPage();
+    await page.goto(`${server.origin}/held.html`);
+    const [badge] = await waitForBadges(page, (b) => done(b).length === 1, 60_000);
+    expect(badge && judged(badge), `${badge?.state} ${badge?.reason}`).toBe(true);
+    // The badge came while the write was still held back: no history entry yet, then one.
+    expect((await readFromPage('history')).filter((h) => h.url === url)).toHaveLength(0);
+    await worker.evaluate(() =>
+      (globalThis as unknown as { realfakeLensTestHooks: { delayRecords(ms: number): void } }).realfakeLensTestHooks.delayRecords(0),
+    );
+    expect((await readStore<{ url: string }>('history')).filter((h) => h.url === url)).toHaveLength(1);
     await page.close();
   }, 120_000);
 
