@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { CDPSession, Page } from 'playwright-core';
 import { fromExtensionPage as fromPage, inContentScript as contentWorld } from '../support/contexts';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
-import { readExtensionStore } from '../support/extension-db';
+import { readExtensionStore, readExtensionStoreFromPage } from '../support/extension-db';
 import { startServer, type TestServer } from '../support/server';
 import { readBadges, waitForBadges, type BadgeReading } from '../support/badges';
 import { PHOTOS_DIR } from '../support/photos';
@@ -71,19 +71,15 @@ async function offscreenTarget(): Promise<{ targetId: string } | undefined> {
 const fromExtensionPage = <T>(fn: string, arg: unknown): Promise<T> => fromPage<T>(ext, fn, arg);
 
 /** One object store read from an extension page, not through the service worker (which may be stopped, or holding writes back). */
-const readFromPage = (store: string): Promise<Array<{ url: string }>> =>
-  fromExtensionPage(
-    `(name) => new Promise((resolve, reject) => {
-      const open = indexedDB.open('realfake-lens');
-      open.onerror = () => reject(open.error);
-      open.onsuccess = () => {
-        const req = open.result.transaction(name, 'readonly').objectStore(name).getAll();
-        req.onsuccess = () => { open.result.close(); resolve(req.result); };
-        req.onerror = () => reject(req.error);
-      };
-    })`,
-    store,
+const readFromPage = (store: string): Promise<Array<{ url: string }>> => readExtensionStoreFromPage(ext, store);
+
+/** Holds each result's write back `ms` in the running service worker (its test hook). */
+async function delayRecords(ms: number): Promise<void> {
+  await (await ext.serviceWorker()).evaluate(
+    (n) => (globalThis as unknown as { realfakeLensTestHooks: { delayRecords(ms: number): void } }).realfakeLensTestHooks.delayRecords(n),
+    ms,
   );
+}
 
 const setSiteEnabled = (site: string, enabled: boolean): Promise<unknown> =>
   fromExtensionPage('(m) => chrome.runtime.sendMessage(m)', { kind: 'ui/set-site-enabled', site, enabled });
@@ -201,9 +197,7 @@ describe('background: survival', () => {
     server.page('/recorded.html', gridPage('recorded', [file], '?recorded'));
     // Each result's write waits 1.5 s in this worker: a badge shown before its write would leave
     // that long for the stop below to land in.
-    await (await ext.serviceWorker()).evaluate(() =>
-      (globalThis as unknown as { realfakeLensTestHooks: { delayRecords(ms: number): void } }).realfakeLensTestHooks.delayRecords(1_500),
-    );
+    await delayRecords(1_500);
     const page = await ext.context.newPage();
     await page.goto(`${server.origin}/recorded.html`);
     const [badge] = await waitForBadges(page, (b) => done(b).length === 1, 60_000);
@@ -220,20 +214,15 @@ describe('background: survival', () => {
     const file = 'coins.png';
     const url = `${server.origin}/static/${file}?held`;
     server.page('/held.html', gridPage('held', [file], '?held'));
-    const worker = await ext.serviceWorker();
     // Longer than the 5 s a verdict waits for its write (RECORD_WAIT_MS in checker.ts).
-    await worker.evaluate(() =>
-      (globalThis as unknown as { realfakeLensTestHooks: { delayRecords(ms: number): void } }).realfakeLensTestHooks.delayRecords(9_000),
-    );
+    await delayRecords(9_000);
     const page = await ext.context.newPage();
     await page.goto(`${server.origin}/held.html`);
     const [badge] = await waitForBadges(page, (b) => done(b).length === 1, 60_000);
     expect(badge && judged(badge), `${badge?.state} ${badge?.reason}`).toBe(true);
     // The badge came while the write was still held back: no history entry yet, then one.
     expect((await readFromPage('history')).filter((h) => h.url === url)).toHaveLength(0);
-    await worker.evaluate(() =>
-      (globalThis as unknown as { realfakeLensTestHooks: { delayRecords(ms: number): void } }).realfakeLensTestHooks.delayRecords(0),
-    );
+    await delayRecords(0);
     expect((await readStore<{ url: string }>('history')).filter((h) => h.url === url)).toHaveLength(1);
     await page.close();
   }, 120_000);

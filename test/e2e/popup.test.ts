@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Download, Page } from 'playwright-core';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
-import { writesSettled } from '../support/extension-db';
+import { readExtensionStore, writesSettled } from '../support/extension-db';
 import { startServer, type TestServer } from '../support/server';
 import { readBadges, readCovers, waitForBadges, type BadgeReading } from '../support/badges';
 import { PHOTOS_DIR } from '../support/photos';
@@ -25,24 +25,8 @@ let options: Page;
 
 const settled = (n: number) => (b: BadgeReading[]) => b.length === n && b.every((x) => x.state !== 'checking');
 
-async function idbHistory(): Promise<Array<{ url: string; mistake?: boolean; thumbnail: string | null }>> {
-  const worker = await ext.serviceWorker();
-  await writesSettled(worker);
-  return worker.evaluate(
-    () =>
-      new Promise((resolve, reject) => {
-        const open = indexedDB.open('realfake-lens');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const req = open.result.transaction('history').objectStore('history').getAll();
-          req.onsuccess = () => {
-            open.result.close();
-            resolve(req.result);
-          };
-        };
-      }),
-  );
-}
+type StoredEntry = { url: string; mistake?: boolean; thumbnail: string | null };
+const idbHistory = (): Promise<StoredEntry[]> => readExtensionStore<StoredEntry>(ext, 'history');
 
 /** Counts of each store, read directly; a database that does not exist counts as empty (and is not created). */
 async function idbCounts(): Promise<Record<string, number>> {

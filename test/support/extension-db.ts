@@ -2,6 +2,7 @@
 // code: what the tests compare with what the extension says.
 
 import type { ExtensionSession } from './chrome';
+import { fromExtensionPage } from './contexts';
 
 type Worker = Awaited<ReturnType<ExtensionSession['serviceWorker']>>;
 
@@ -13,24 +14,33 @@ export async function writesSettled(worker: Worker): Promise<void> {
   await worker.evaluate(() => (globalThis as unknown as { realfakeLensTestHooks: { writesSettled(): Promise<void> } }).realfakeLensTestHooks.writesSettled());
 }
 
+/** Every record of store `name` of the extension's database, read where it runs (service worker or extension page). */
+function getAll(name: string): Promise<unknown[]> {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open('realfake-lens');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const req = open.result.transaction(name, 'readonly').objectStore(name).getAll();
+      req.onsuccess = () => {
+        open.result.close();
+        resolve(req.result);
+      };
+      req.onerror = () => reject(req.error);
+    };
+  });
+}
+
 /** Every record of one object store of the extension's database, once the pending writes landed. */
 export async function readExtensionStore<T>(ext: ExtensionSession, store: string): Promise<T[]> {
   const worker = await ext.serviceWorker();
   await writesSettled(worker);
-  return worker.evaluate(
-    (name) =>
-      new Promise<T[]>((resolve, reject) => {
-        const open = indexedDB.open('realfake-lens');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const req = open.result.transaction(name, 'readonly').objectStore(name).getAll();
-          req.onsuccess = () => {
-            open.result.close();
-            resolve(req.result as T[]);
-          };
-          req.onerror = () => reject(req.error);
-        };
-      }),
-    store,
-  );
+  return (await worker.evaluate(getAll, store)) as T[];
+}
+
+/**
+ * The same, read from an extension page without the service worker: as the database is now,
+ * whether the worker is stopped or still holding writes back.
+ */
+export async function readExtensionStoreFromPage<T>(ext: ExtensionSession, store: string): Promise<T[]> {
+  return fromExtensionPage<T[]>(ext, getAll.toString(), store);
 }
