@@ -136,21 +136,21 @@ const judging = new Slots(MAX_JUDGING);
 const writing = new Map<string, Promise<void>>();
 
 /** Every write under way (results, and counters no request waits for), until it lands. */
-const unawaited = new Set<Promise<void>>();
+const writesUnderWay = new Set<Promise<void>>();
 
 function inBackground(write: Promise<unknown>): Promise<void> {
   const done = write.then(
     () => undefined,
     () => undefined,
   );
-  unawaited.add(done);
-  void done.then(() => unawaited.delete(done));
+  writesUnderWay.add(done);
+  void done.then(() => writesUnderWay.delete(done));
   return done;
 }
 
-/** Resolves once every write made after its answer has landed (the tests read the database then). */
+/** Resolves once every write under way has landed (the tests read the database then). */
 export async function writesSettled(): Promise<void> {
-  while (unawaited.size > 0) await Promise.all(unawaited);
+  while (writesUnderWay.size > 0) await Promise.all(writesUnderWay);
 }
 
 function noteWriting(keys: string[], write: Promise<void>): Promise<void> {
