@@ -81,6 +81,19 @@ async function delayRecords(ms: number): Promise<void> {
   );
 }
 
+/**
+ * A page of one picture (`file?tag`, not judged before) opened while each result's write is held
+ * back `ms`; returns its address, the page and its badge once it shows a verdict.
+ */
+async function firstBadgeWithWritesHeld(file: string, tag: string, ms: number): Promise<{ url: string; page: Page; badge: BadgeReading | undefined }> {
+  server.page(`/${tag}.html`, gridPage(tag, [file], `?${tag}`));
+  await delayRecords(ms);
+  const page = await ext.context.newPage();
+  await page.goto(`${server.origin}/${tag}.html`);
+  const [badge] = await waitForBadges(page, (b) => done(b).length === 1, 60_000);
+  return { url: `${server.origin}/static/${file}?${tag}`, page, badge };
+}
+
 const setSiteEnabled = (site: string, enabled: boolean): Promise<unknown> =>
   fromExtensionPage('(m) => chrome.runtime.sendMessage(m)', { kind: 'ui/set-site-enabled', site, enabled });
 
@@ -192,15 +205,9 @@ describe('background: survival', () => {
   }, 300_000);
 
   it('shows a verdict only once it is recorded: the service worker stopped right after the badge loses nothing', async () => {
-    const file = 'rocket.jpg';
-    const url = `${server.origin}/static/${file}?recorded`;
-    server.page('/recorded.html', gridPage('recorded', [file], '?recorded'));
     // Each result's write waits 1.5 s in this worker: a badge shown before its write would leave
     // that long for the stop below to land in.
-    await delayRecords(1_500);
-    const page = await ext.context.newPage();
-    await page.goto(`${server.origin}/recorded.html`);
-    const [badge] = await waitForBadges(page, (b) => done(b).length === 1, 60_000);
+    const { url, page, badge } = await firstBadgeWithWritesHeld('rocket.jpg', 'recorded', 1_500);
     await stopServiceWorker();
     expect(badge && judged(badge), `${badge?.state} ${badge?.reason}`).toBe(true);
 
@@ -211,14 +218,8 @@ describe('background: survival', () => {
   }, 120_000);
 
   it('shows a verdict whose write does not land within 5 s anyway, and records it when it lands', async () => {
-    const file = 'coins.png';
-    const url = `${server.origin}/static/${file}?held`;
-    server.page('/held.html', gridPage('held', [file], '?held'));
     // Longer than the 5 s a verdict waits for its write (RECORD_WAIT_MS in checker.ts).
-    await delayRecords(9_000);
-    const page = await ext.context.newPage();
-    await page.goto(`${server.origin}/held.html`);
-    const [badge] = await waitForBadges(page, (b) => done(b).length === 1, 60_000);
+    const { url, page, badge } = await firstBadgeWithWritesHeld('coins.png', 'held', 9_000);
     expect(badge && judged(badge), `${badge?.state} ${badge?.reason}`).toBe(true);
     // The badge came while the write was still held back: no history entry yet, then one.
     expect((await readFromPage('history')).filter((h) => h.url === url)).toHaveLength(0);
