@@ -22,7 +22,7 @@ import { waitForBadges } from '../support/badges';
 import { sendRange } from '../support/byte-range';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
 import { offscreenStatus } from '../support/engine';
-import { expectedRecordOfParts, storedChunkRecord, storedParts } from '../support/opfs';
+import { expectedRecordOfParts, opfsModels, storedChunkRecord, storedParts } from '../support/opfs';
 import { evalScores } from '../support/eval-scores';
 import { PHOTOS_DIR, photoIndex } from '../support/photos';
 import { requireReferencePython, runPython } from '../support/python';
@@ -66,6 +66,23 @@ const pOf = (logits: number[], classes: number, generated: number): number[] =>
 
 function serve(res: ServerResponse, range: string | undefined): void {
   sendRange(res, readFileSync(join(work, 'lightning-timm.ckpt')), range);
+}
+
+/** For an import from a file that never ends: the page's phase and state, and what it stored so far. */
+async function whereTheFileImportStands(): Promise<string> {
+  const within = <T,>(p: Promise<T>): Promise<T | string> =>
+    Promise.race([p, new Promise<string>((r) => setTimeout(() => r('(no answer within 10 s)'), 10_000))]);
+  const page = await within(
+    options.evaluate(() => ({
+      phase: document.querySelector('label[for="checkpoint-file-progress"]')?.textContent ?? '(no import under way)',
+      said: [...document.querySelectorAll('p.message, p.error')].map((p) => p.textContent).join(' | '),
+      files: (document.querySelector('#checkpoint-file') as HTMLInputElement | null)?.files?.length ?? null,
+      visibility: document.visibilityState,
+    })),
+  );
+  const stored = await within(opfsModels(ext));
+  const mine = typeof stored === 'string' ? stored : Object.entries(stored).filter(([path]) => path.startsWith('ckpt-local-model'));
+  return `options page: ${JSON.stringify(page)}\nstored: ${JSON.stringify(mine)}`;
 }
 
 async function storedManifest(id: string): Promise<ModelManifest> {
@@ -216,8 +233,7 @@ describe('checkpoint import with the int8 variant', () => {
         { timeout: 170_000 },
       )
       .catch(async (e: unknown) => {
-        const progress = await options.locator('#checkpoint-progress').allTextContents();
-        throw new Error(`${String(e)}\nprogress: ${progress.join(' | ')}\npage log:\n${logged.slice(-30).join('\n')}`);
+        throw new Error(`${String(e)}\n${await whereTheFileImportStands()}\npage log:\n${logged.slice(-30).join('\n')}`);
       });
     const said = (await options.locator('p.message, p.error').allTextContents()).join('|');
     expect(said).toContain('Its int8 variant ckpt-local-model-int8 is installed too');
