@@ -82,7 +82,9 @@ async function whereTheFileImportStands(): Promise<string> {
   );
   const stored = await within(opfsModels(ext));
   const mine = typeof stored === 'string' ? stored : Object.entries(stored).filter(([path]) => path.startsWith('ckpt-local-model'));
-  return `options page: ${JSON.stringify(page)}\nstored: ${JSON.stringify(mine)}`;
+  // The engine's document lives in the same renderer process as the options page, with its own ORT.
+  const engine = await within(offscreenStatus(ext).then((st) => ({ state: st?.state, model: st?.model?.id, note: st?.note })));
+  return `options page: ${JSON.stringify(page)}\nstored: ${JSON.stringify(mine)}\nengine: ${JSON.stringify(engine)}`;
 }
 
 async function storedManifest(id: string): Promise<ModelManifest> {
