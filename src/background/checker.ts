@@ -10,6 +10,7 @@ import type { ModelManifest } from '../detector/manifest';
 import { loadActiveModel, summarize } from '../shared/model-registry';
 import type { BytesRoute, EngineOptions, ModelSummary, Validators, Verdict } from '../shared/protocol/shapes';
 import type { Evidence } from '../detector/provenance/evidence';
+import { withTimeout } from '../detector/timeout';
 import type { FetchReply, JudgeReply } from '../shared/protocol/offscreen';
 import { cookiesAllowed, getEngineOptions, readSettings, siteOf, type Settings } from '../shared/settings';
 import { Slots } from '../shared/slots';
@@ -160,14 +161,6 @@ function noteWriting(keys: string[], write: Promise<void>): Promise<void> {
     for (const key of keys) if (writing.get(key) === done) writing.delete(key);
   });
   return done;
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<T>((resolve) => {
-    timer = setTimeout(() => resolve(onTimeout()), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** A cached verdict older than this is checked against the server again. */

@@ -16,6 +16,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelManifest } from '../../src/detector/manifest';
 import { probeInput } from '../../src/detector/probe';
+import { withTimeout } from '../../src/detector/timeout';
 import { softmax } from '../../src/detector/scores';
 import { agreementInputs } from '../../src/detector/synthetic-pictures';
 import { waitForBadges } from '../support/badges';
@@ -70,8 +71,7 @@ function serve(res: ServerResponse, range: string | undefined): void {
 
 /** For an import from a file that never ends: the page's phase and state, and what it stored so far. */
 async function whereTheFileImportStands(): Promise<string> {
-  const within = <T,>(p: Promise<T>): Promise<T | string> =>
-    Promise.race([p, new Promise<string>((r) => setTimeout(() => r('(no answer within 10 s)'), 10_000))]);
+  const within = <T,>(p: Promise<T>): Promise<T | string> => withTimeout<T | string>(p, 10_000, () => '(no answer within 10 s)');
   const page = await within(
     options.evaluate(() => ({
       phase: document.querySelector('label[for="checkpoint-file-progress"]')?.textContent ?? '(no import under way)',

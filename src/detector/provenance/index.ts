@@ -11,6 +11,7 @@ import { isAiSourceType, parseJumbf, summarizeC2pa } from './jumbf';
 import { readExif } from './tiff';
 import { LIMITS, ProvenanceError, type MetadataScan } from './types';
 import { readXmp } from './xmp';
+import { withTimeout } from '../timeout';
 
 export { collectMetadata } from './containers';
 export type { MetadataScan } from './types';
@@ -103,17 +104,15 @@ async function read(scan: MetadataScan, opts: ReadOptions, notes: string[], find
 export async function readEvidence(scan: MetadataScan, opts: ReadOptions = {}): Promise<Evidence> {
   const notes: string[] = scan.error ? [scan.error] : [];
   const findings: EvidenceFinding[] = [];
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), opts.timeoutMs ?? LIMITS.timeoutMs);
-  });
   try {
-    const result = await Promise.race([read(scan, opts, notes, findings).then(() => 'done' as const), timedOut]);
+    const result = await withTimeout<'done' | 'timeout'>(
+      read(scan, opts, notes, findings).then(() => 'done'),
+      opts.timeoutMs ?? LIMITS.timeoutMs,
+      () => 'timeout',
+    );
     if (result === 'timeout') notes.push('reading metadata took too long');
   } catch (e) {
     notes.push(message(e));
-  } finally {
-    clearTimeout(timer);
   }
   const seen = new Set<string>();
   const kept = [...findings]
