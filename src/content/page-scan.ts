@@ -16,12 +16,18 @@ import { Lookups } from './lookups';
 import { askedAddress, needsPageBytes } from './page-bytes';
 import { Pictures, type Picture } from './pictures';
 import { Requests, type Refusal } from './requests';
-import { expectedUrl, readSource, type Reading, type Source } from './sources';
+import { expectedUrl, type Reading, type Source } from './sources';
 import { tellBackground } from './to-background';
 import { Tracking, type Tracked } from './tracking';
 
 /** A shed request whose picture is still near is asked again after this pause. */
 const SHED_RETRY_MS = 10_000;
+
+/** An <img> still loading, as the picture it will show (null: nothing the extension judges). */
+function stillLoading(el: Element): Source | null {
+  const url = expectedUrl(el);
+  return url ? { kind: 'img', url, natural: null, loading: true } : null;
+}
 
 export interface ScanHooks {
   /** The background refused (paused, switched off, on-demand): stop asking. */
@@ -146,29 +152,7 @@ export class PageScan {
         picture.cached = k.stale ? 'stale' : 'fresh';
       }
       for (const t of picture.elements) if (t.rendered) this.consider(t);
-      const pending = [...picture.pendingElements];
-      picture.pendingElements.clear();
-      for (const el of pending) this.badgeIfKnown(el, picture);
     }
-  }
-
-  /**
-   * An element found before it is tracked (while the document is parsed, or while its picture's
-   * lookup was out) is tracked once its picture's verdict is known (the cache's, fresh, or a
-   * check's), so its badge appears the frame its box enters the viewport. An <img> still loading
-   * is tracked under the address it will show, its own size unknown, and nothing is asked about
-   * it until it loads (discovery reads it again then, or when it fails). Without a known verdict,
-   * nothing happens: the walk at the end of parsing, or its load, brings the element back.
-   */
-  private badgeIfKnown(el: Element, picture: Picture): void {
-    if (!picture.verdict || picture.cached === 'stale' || picture.skipped || !el.isConnected) return;
-    const reading = readSource(el);
-    const source: Source | null = reading === 'wait' ? { kind: 'img', url: expectedUrl(el) ?? '', natural: null, loading: true } : reading;
-    if (source?.url !== picture.url) return;
-    const t = this.tracking.get(el);
-    if (t?.source.url === picture.url) return;
-    if (t) this.untrack(t);
-    this.track(el, source);
   }
 
   /** The verdict labelled at the threshold in force (the one it came with may be older). */
@@ -273,34 +257,30 @@ export class PageScan {
     this.forgetIfUnused(picture);
   }
 
+  /**
+   * An element found (or read again). It is tracked at once, while the document is parsed too, so
+   * the observer reports its box the frame it enters the viewport and a verdict the cache knows is
+   * drawn the frame after it arrives. An <img> still loading is tracked under the address it will
+   * show, its own size unknown; nothing is asked about it until it loads (discovery reads it again
+   * then, or when it fails).
+   */
   private onFound(el: Element, reading: Reading): void {
     const t = this.tracking.get(el);
-    // Still loading, or found while the page is parsed (where it ends up on screen is not settled:
-    // a page may scroll itself once parsed): the cache is asked now, and only a known verdict is
-    // drawn; anything else waits for its load or for the walk at the end of parsing.
-    const parsing = document.readyState === 'loading';
-    if (reading === 'wait' || (reading && parsing && t?.source.url !== reading.url)) {
-      const url = reading === 'wait' ? expectedUrl(el) : reading.url;
-      if (!url) return;
-      const known = this.pictures.get(url);
-      const picture = known ?? this.pictures.ensure(url);
-      if (!known) this.lookUp(picture);
-      if (picture.lookup === 'waiting') picture.pendingElements.add(el);
-      else this.badgeIfKnown(el, picture);
-      return;
-    }
     if (!reading) {
       if (t) this.untrack(t);
       return;
     }
-    if (t && t.source.url === reading.url) {
+    const source = reading === 'wait' ? stillLoading(el) : reading;
+    if (!source) return;
+    if (t && t.source.url === source.url) {
+      if (reading === 'wait') return;
       t.source = reading; // natural size may be known now
       this.consider(t);
       return;
     }
     // New, or showing another picture now (src/srcset swapped): a fresh verdict.
     if (t) this.untrack(t);
-    this.track(el, reading);
+    this.track(el, source);
     // The intersection observers report its size and position shortly.
   }
 
@@ -332,6 +312,12 @@ export class PageScan {
     // Still loading: asked about, if need be, once it has loaded (discovery reads it again then).
     if (t.source.loading) {
       this.layer.remove(t.el);
+      return;
+    }
+    // While the page is parsed, where a picture ends up is not settled (a page may scroll itself
+    // once parsed): only known verdicts are drawn; the walk at the end of parsing considers it again.
+    if (document.readyState === 'loading') {
+      if (picture.verdict) this.draw(t, picture);
       return;
     }
     const wanted = this.asking === 'user' || (this.asking === 'auto' && t.near);

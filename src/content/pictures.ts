@@ -18,11 +18,6 @@ export interface Picture {
   /** The cache's answer about it (content/lookup): not asked, awaited (nothing is checked meanwhile), or had. */
   lookup: 'no' | 'waiting' | 'answered';
   /**
-   * Elements found showing (or loading) this picture before they are tracked: while its lookup is
-   * out, or while the document is still parsed. Badged once a verdict is known (PageScan.badgeIfKnown).
-   */
-  pendingElements: Set<Element>;
-  /**
    * `verdict` came from that lookup: 'fresh' (shown as it is; reported once badged, `reported`),
    * or 'stale' (shown, and asked about again when it comes near). null: it came from a check.
    */
@@ -58,7 +53,7 @@ export class Pictures {
   ensure(url: string): Picture {
     let p = this.byUrl.get(url);
     if (!p) {
-      p = { url, elements: new Set(), requestId: null, verdict: null, skipped: false, asked: false, lookup: 'no', pendingElements: new Set(), cached: null, reported: false, refusal: null };
+      p = { url, elements: new Set(), requestId: null, verdict: null, skipped: false, asked: false, lookup: 'no', cached: null, reported: false, refusal: null };
       this.byUrl.set(url, p);
     }
     return p;

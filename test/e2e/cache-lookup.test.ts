@@ -132,9 +132,16 @@ beforeAll(async () => {
   server.page('/off.html', gridPage(files, '?off'));
   server.page('/loading.html', gridPage(files, '?loading'));
   server.page('/parsing.html', gridPage(files, '?parsing'));
-  // The same pictures, then a script that holds the rest of the page's parsing for seconds.
+  // The same pictures and one the cache does not know, then a script that holds the rest of the
+  // page's parsing for seconds.
   server.route('/hold.js', (_req, res) => void setTimeout(() => res.writeHead(200, { 'content-type': 'text/javascript' }).end(';'), 5_000));
-  server.page('/parsing-held.html', gridPage(files, '?parsing').replace('</main>', '</main><script src="/hold.js"></script><p>after the script</p>'));
+  server.page(
+    '/parsing-held.html',
+    gridPage(files, '?parsing').replace(
+      '</main>',
+      `<img src="/static/${files[0]}?parsing-new" width="200" height="200" alt=""></main><script src="/hold.js"></script><p>after the script</p>`,
+    ),
+  );
   ext = await launchWithExtension();
 }, 180_000);
 
@@ -206,7 +213,7 @@ describe('cached verdicts, looked up as pictures are found', () => {
     }
   }, 120_000);
 
-  it('badges cached pictures while the page is still being parsed', async () => {
+  it('badges cached pictures while the page is still being parsed, and checks the others once it is', async () => {
     const judged = await judgedOnce('/parsing.html');
 
     await recordWorkerMessages();
@@ -217,7 +224,16 @@ describe('cached verdicts, looked up as pictures are found', () => {
       // Badged before the page's own script let the parser go on.
       expect(await page.evaluate(() => [document.readyState, document.querySelector('p') === null])).toEqual(['loading', true]);
       expectScoresOf(shown, judged);
+      // The picture the cache did not know is not asked about while the page is parsed (where it
+      // ends up is not settled yet)...
+      await page.waitForFunction(() => [...document.images].every((i) => i.complete));
+      expect(await page.evaluate(() => document.readyState)).toBe('loading');
       expect(await workerMessages()).not.toContain('content/check');
+      // ...but once it is.
+      await page.waitForFunction(() => document.readyState !== 'loading', null, { timeout: 20_000 });
+      const all = await waitForBadges(page, settled(files.length + 1), 30_000);
+      expect(all.map((b) => b.src)).toContain(`${server.origin}/static/${files[0]}?parsing-new`);
+      expect(await workerMessages()).toContain('content/check');
     } finally {
       await page.close();
     }
