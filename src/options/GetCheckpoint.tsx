@@ -3,7 +3,7 @@
 // the host permission is asked for on that click. Also any other checkpoint address, and a .ckpt on
 // disk, which this page reads itself with File.slice (src/shared/checkpoint-import.ts).
 
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import browser from 'webextension-polyfill';
 import { blobSource } from '../detector/checkpoint/source';
 import { importCheckpoint, importErrorMessage, LAION_CHECKPOINT_URL, modelIdFor, type CheckpointImportProgress } from '../shared/checkpoint-import';
@@ -67,6 +67,8 @@ export function GetCheckpoint({ state, refresh, onOutcome }: Props) {
   const [int8, setInt8] = useState(false);
   const [local, setLocal] = useState<(CheckpointImportProgress & { startedAt: number }) | null>(null);
   const [now, setNow] = useState(Date.now());
+  /** Stops the file import under way (its Cancel button). */
+  const stopLocal = useRef<AbortController | null>(null);
   const c = state.checkpoint;
   const running = c !== null && RUNNING.has(c.state);
 
@@ -111,6 +113,7 @@ export function GetCheckpoint({ state, refresh, onOutcome }: Props) {
     e.preventDefault();
     if (!file || local) return;
     const abort = new AbortController();
+    stopLocal.current = abort;
     setLocal({ phase: 'reading', fetched: 0, toFetch: 0, fileBytes: file.size, weightBytes: 0, startedAt: Date.now() });
     try {
       const m = await importCheckpoint({
@@ -132,12 +135,17 @@ export function GetCheckpoint({ state, refresh, onOutcome }: Props) {
       onOutcome({ ok: true, message: installedText(m.name, int8 ? `${m.id}-int8` : null, null) });
     } catch (err) {
       await refresh();
+      if (abort.signal.aborted) {
+        onOutcome({ ok: true, message: 'Import cancelled; nothing of it was kept.' });
+        return;
+      }
       if (err instanceof Int8VariantError) {
         onOutcome({ ok: true, message: installedText(modelIdFor(file.name), null, err.message) });
         return;
       }
       onOutcome({ ok: false, error: `Not installed: ${importErrorMessage(err)}. Nothing of it was kept.` });
     } finally {
+      stopLocal.current = null;
       setLocal(null);
     }
   };
@@ -182,12 +190,21 @@ export function GetCheckpoint({ state, refresh, onOutcome }: Props) {
       )}
       {paused.map((u) => (
         <div class="download" key={u.id} data-paused-import={u.id}>
-          <span>
-            Paused import <code>{u.id}</code> · {mb(u.received)} of {mb(u.total)}
-          </span>
-          <button type="button" disabled={running} onClick={() => void start(u.manifestUrl, [`${new URL(u.manifestUrl).origin}/*`])}>
-            Resume
-          </button>
+          {/* A file's import (its origin is the file's name) stopped when its page closed: only the file can continue it. */}
+          {u.manifestUrl.includes('://') ? (
+            <>
+              <span>
+                Paused import <code>{u.id}</code> · {mb(u.received)} of {mb(u.total)}
+              </span>
+              <button type="button" disabled={running} onClick={() => void start(u.manifestUrl, [`${new URL(u.manifestUrl).origin}/*`])}>
+                Resume
+              </button>
+            </>
+          ) : (
+            <span>
+              Stopped import of the file <code>{u.manifestUrl}</code> · {mb(u.received)} of {mb(u.total)} · choose that file again below to go on
+            </span>
+          )}
           <button type="button" class="danger" onClick={() => void askBackground({ kind: 'ui/remove-model', id: u.id }).then(refresh)}>
             Cancel
           </button>
@@ -223,6 +240,9 @@ export function GetCheckpoint({ state, refresh, onOutcome }: Props) {
             {PHASE_WORDS[local.phase] ? `${PHASE_WORDS[local.phase]}…` : `Reading the weights out of the file: ${describeProgress({ ...local, fetchedAtStart: 0 }, Date.now())}`}
           </label>
           <progress id="checkpoint-file-progress" max={local.toFetch || 1} value={local.toFetch ? local.fetched : undefined} />
+          <button type="button" class="danger" onClick={() => stopLocal.current?.abort()}>
+            Cancel
+          </button>
         </div>
       )}
     </div>

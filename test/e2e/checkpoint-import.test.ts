@@ -106,6 +106,37 @@ async function storedManifest(id: string): Promise<{ probe: { logits: number[] }
   }, id);
 }
 
+/**
+ * A slow disk for `page`'s file import: once the graph is fetched, the page's reads of the file
+ * (its weights) wait until `__releaseReads()`; `__readsHeld` counts them, `__restore()` undoes it.
+ */
+async function holdFileReads(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const g = window as unknown as { __releaseReads?: () => void; __readsHeld?: number; __restore?: () => void };
+    const released = new Promise<void>((r) => (g.__releaseReads = r));
+    let holding = false;
+    g.__readsHeld = 0;
+    const fetchAll = window.fetch;
+    window.fetch = async (...args: Parameters<typeof fetch>) => {
+      const res = await fetchAll(...args);
+      if (String(args[0]).includes('/graphs/')) holding = true;
+      return res;
+    };
+    const read = Blob.prototype.arrayBuffer;
+    Blob.prototype.arrayBuffer = async function (this: Blob) {
+      if (holding && this.size > 0) {
+        g.__readsHeld = (g.__readsHeld ?? 0) + 1;
+        await released;
+      }
+      return read.call(this);
+    };
+    g.__restore = () => {
+      window.fetch = fetchAll;
+      Blob.prototype.arrayBuffer = read;
+    };
+  });
+}
+
 const leftovers = async (id: string): Promise<string[]> => Object.keys(await opfsModels(ext)).filter((f) => f.startsWith(`${id}/`));
 
 const maxDiff = (a: number[], b: number[]): number => Math.max(...a.map((v, i) => Math.abs(v - (b[i] ?? NaN))));
@@ -359,6 +390,53 @@ describe('checkpoint import in the browser', () => {
     await options.getByRole('button', { name: 'Import checkpoint file' }).click();
     await options.getByText('Installed local-model.ckpt (imported checkpoint)').waitFor({ timeout: 120_000 });
     expect(maxDiff((await storedManifest('ckpt-local-model')).probe.logits, probe)).toBeLessThanOrEqual(1e-3);
+  });
+
+  it('cancels a checkpoint file import half-way, keeping nothing', async () => {
+    const local = join(work, 'cancelled-model.ckpt');
+    copyFileSync(join(work, 'lightning-timm.ckpt'), local);
+    await holdFileReads(options);
+    try {
+      await options.locator('#checkpoint-file').setInputFiles(local);
+      await options.getByRole('button', { name: 'Import checkpoint file' }).click();
+      await options.waitForFunction(() => (window as unknown as { __readsHeld: number }).__readsHeld > 0, null, { timeout: 60_000 });
+      await options.screenshot({ path: join(SHOTS, 'checkpoint-8-file-cancel.png'), fullPage: true });
+      await options.locator('div.download', { has: options.locator('#checkpoint-file-progress') }).getByRole('button', { name: 'Cancel' }).click();
+      await options.evaluate(() => (window as unknown as { __releaseReads: () => void }).__releaseReads());
+      await options.getByText('Import cancelled; nothing of it was kept.').waitFor({ timeout: 60_000 });
+      expect(await leftovers('ckpt-cancelled-model')).toEqual([]);
+      expect(await options.locator('#checkpoint-file-progress').count()).toBe(0);
+      expect((await ask<ModelsReply>({ kind: 'ui/list-models' })).unfinished).toEqual([]);
+    } finally {
+      await options.evaluate(() => (window as unknown as { __restore: () => void }).__restore());
+    }
+  });
+
+  it('lists a file import stopped by closing its page, which choosing the file again finishes', async () => {
+    const local = join(work, 'closed-model.ckpt');
+    copyFileSync(join(work, 'lightning-timm.ckpt'), local);
+    const page = await ext.context.newPage();
+    await page.goto(options.url());
+    await holdFileReads(page);
+    await page.locator('#checkpoint-file').setInputFiles(local);
+    await page.getByRole('button', { name: 'Import checkpoint file' }).click();
+    await page.waitForFunction(() => (window as unknown as { __readsHeld: number }).__readsHeld > 0, null, { timeout: 60_000 });
+    await page.close();
+
+    await options.reload();
+    const stopped = options.locator('[data-paused-import="ckpt-closed-model"]');
+    await stopped.waitFor();
+    expect(await stopped.textContent()).toContain('Stopped import of the file closed-model.ckpt');
+    expect(await stopped.textContent()).toContain('choose that file again');
+    // Nothing to resume from an address: only the file itself can continue it.
+    expect(await stopped.getByRole('button', { name: 'Resume' }).count()).toBe(0);
+    await options.screenshot({ path: join(SHOTS, 'checkpoint-9-file-stopped.png'), fullPage: true });
+
+    await options.locator('#checkpoint-file').setInputFiles(local);
+    await options.getByRole('button', { name: 'Import checkpoint file' }).click();
+    await options.getByText('Installed closed-model.ckpt (imported checkpoint)').waitFor({ timeout: 120_000 });
+    expect(maxDiff((await storedManifest('ckpt-closed-model')).probe.logits, probe)).toBeLessThanOrEqual(1e-3);
+    await expect.poll(() => stopped.count()).toBe(0);
   });
 
   it('refuses bad files and servers with a clear message, keeping nothing', async () => {
