@@ -94,27 +94,26 @@ chrome.storage.onChanged.addListener((changes, area) => {
 });
 
 // Hooks for the end-to-end tests, in test builds only (`__REALFAKE_TEST__`): a release build has
-// none of this. Reachable only from the extension's own service worker context.
+// none of this (the object is dropped with the branch that uses it). Reachable only from the
+// extension's own service worker context; the tests call them through test/support/test-hooks.ts.
 // (Chromium's context-menu tests fire chrome.contextMenus.onClicked itself.)
-if (__REALFAKE_TEST__) {
-  Object.assign(globalThis, {
-    realfakeLensTestHooks: {
-      siteOf,
-      /** The verdict path as a tab would use it (incognito tabs cannot be opened by the tests). */
-      checkImage,
-      /** declarativeNetRequest session rules in force (a referrer rule lives only during its retry). */
-      activeReferrerRules,
-      /** Read-only view of the job queue: waiting and running tasks, requests shed, its caps. */
-      queueSize: () => ({ ...queue.size, shed: queue.shed, limits: { ...queue.limits } }),
-      /** Resolves once the writes under way (results, counters) have landed. */
-      writesSettled,
-      /** Holds each result's write back this many milliseconds (this worker's life only). */
-      delayRecords,
-      /**
-       * The listener registered with contextMenus.onClicked, itself. Chromium's tests fire the real
-       * event (onClicked.dispatch); Firefox's menus.onClicked has no dispatch, so its tests call this.
-       */
-      menuListener: onMenuClicked,
-    },
-  });
-}
+const testHooks = {
+  siteOf,
+  /** The verdict path as a tab would use it (incognito tabs cannot be opened by the tests). */
+  checkImage,
+  /** declarativeNetRequest session rules in force (a referrer rule lives only during its retry). */
+  activeReferrerRules,
+  /** Read-only view of the job queue: waiting and running tasks, requests shed, its caps. */
+  queueSize: () => ({ ...queue.size, shed: queue.shed, limits: { ...queue.limits } }),
+  /** Resolves once the writes under way (results, counters) have landed. */
+  writesSettled,
+  /** Holds each result's write back this many milliseconds (this worker's life only). */
+  delayRecords,
+  /**
+   * The listener registered with contextMenus.onClicked, itself. Chromium's tests fire the real
+   * event (onClicked.dispatch); Firefox's menus.onClicked has no dispatch, so its tests call this.
+   */
+  menuListener: onMenuClicked,
+};
+export type TestHooks = typeof testHooks;
+if (__REALFAKE_TEST__) Object.assign(globalThis, { realfakeLensTestHooks: testHooks });

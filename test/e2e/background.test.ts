@@ -11,6 +11,7 @@ import type { CDPSession, Page } from 'playwright-core';
 import { fromExtensionPage as fromPage, inContentScript as contentWorld } from '../support/contexts';
 import { launchWithExtension, type ExtensionSession } from '../support/chrome';
 import { readExtensionStore, readExtensionStoreFromPage } from '../support/extension-db';
+import { callTestHook } from '../support/test-hooks';
 import { startServer, type TestServer } from '../support/server';
 import { readBadges, waitForBadges, type BadgeReading } from '../support/badges';
 import { PHOTOS_DIR } from '../support/photos';
@@ -75,10 +76,7 @@ const readFromPage = (store: string): Promise<Array<{ url: string }>> => readExt
 
 /** Holds each result's write back `ms` in the running service worker (its test hook). */
 async function delayRecords(ms: number): Promise<void> {
-  await (await ext.serviceWorker()).evaluate(
-    (n) => (globalThis as unknown as { realfakeLensTestHooks: { delayRecords(ms: number): void } }).realfakeLensTestHooks.delayRecords(n),
-    ms,
-  );
+  await callTestHook(await ext.serviceWorker(), 'delayRecords', ms);
 }
 
 /**

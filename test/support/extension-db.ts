@@ -3,6 +3,7 @@
 
 import type { ExtensionSession } from './chrome';
 import { fromExtensionPage } from './contexts';
+import { callTestHook } from './test-hooks';
 
 type Worker = Awaited<ReturnType<ExtensionSession['serviceWorker']>>;
 
@@ -11,7 +12,7 @@ type Worker = Awaited<ReturnType<ExtensionSession['serviceWorker']>>;
  * so a read sees everything the pages were told so far.
  */
 export async function writesSettled(worker: Worker): Promise<void> {
-  await worker.evaluate(() => (globalThis as unknown as { realfakeLensTestHooks: { writesSettled(): Promise<void> } }).realfakeLensTestHooks.writesSettled());
+  await callTestHook(worker, 'writesSettled');
 }
 
 /** Every record of store `name` of the extension's database, read where it runs (service worker or extension page). */
