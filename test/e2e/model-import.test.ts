@@ -12,7 +12,7 @@
 // its first image alone is refused on WebAssembly (which runs that image only).
 
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -21,7 +21,8 @@ import type { ModelsReply, StatusReply, UiToBackground } from '../../src/shared/
 import { externalizeInitializers } from '../../src/detector/onnx-external';
 import { axeLightAndDark } from '../support/axe';
 import { waitForBadges, type BadgeReading } from '../support/badges';
-import { launchWithExtension, type ExtensionSession } from '../support/chrome';
+import { DIST, launchWithExtension, type ExtensionSession } from '../support/chrome';
+import { fromExtensionPage } from '../support/contexts';
 import { expectedChunkRecord, opfsModels as readOpfsModels, storedChunkRecord, storedSha as readStoredSha } from '../support/opfs';
 import { PHOTOS_DIR } from '../support/photos';
 import { startServer, type TestServer } from '../support/server';
@@ -246,14 +247,22 @@ describe('model import from files in the options page', () => {
    * not notice: the low mantissa byte of a float in the largest weight, a change of about 1e-7 of
    * one weight. Returns the flipped byte's place in the file and the stored parts' size.
    */
-  async function importAndTamper(id: string, name: string, withoutPartHashes: boolean): Promise<{ at: number; partSize: number }> {
-    await importFiles(modelFolder(id, renamed(id, name)));
-    await options.getByText(`Installed ${name} from files`).waitFor();
+  /**
+   * A byte of the fixture whose lowest bit, flipped, changes one float of its largest weight so
+   * little that the probe would not notice: only the SHA-256 check can.
+   */
+  async function probeBlindOffset(): Promise<number> {
     const graph = new TextDecoder('latin1').decode((await externalizeInitializers(new Uint8Array(onnx), 'w'))?.graph);
     const entry = (key: string) => [...graph.matchAll(new RegExp(`\\x0a\\x06${key}\\x12.(\\d+)`, 'g'))].map((m) => Number(m[1]));
     const [offsets, lengths] = [entry('offset'), entry('length')];
     const largest = lengths.indexOf(Math.max(...lengths));
-    const at = (offsets[largest] as number) + 4 * Math.floor((lengths[largest] as number) / 8);
+    return (offsets[largest] as number) + 4 * Math.floor((lengths[largest] as number) / 8);
+  }
+
+  async function importAndTamper(id: string, name: string, withoutPartHashes: boolean): Promise<{ at: number; partSize: number }> {
+    await importFiles(modelFolder(id, renamed(id, name)));
+    await options.getByText(`Installed ${name} from files`).waitFor();
+    const at = await probeBlindOffset();
     await options.evaluate(
       async ({ at, id, withoutPartHashes }) => {
         const dir = await (await (await navigator.storage.getDirectory()).getDirectoryHandle('models')).getDirectoryHandle(id);
@@ -300,6 +309,36 @@ describe('model import from files in the options page', () => {
       check: undefined,
     });
     await useModel('realfake-fixture');
+  });
+
+  it('refuses a packaged model changed by one bit in the package, which the probe would not notice: the changed part’s SHA-256 differs', async () => {
+    // A copy of the build whose packaged file has one bit of its largest weight flipped.
+    const dist = mkdtempSync(join(tmpdir(), 'rfl-dist-tampered-'));
+    cpSync(DIST, dist, { recursive: true });
+    const at = await probeBlindOffset();
+    const file = join(dist, 'models', fixtureManifest.id, 'model.onnx');
+    const bytes = readFileSync(file);
+    bytes[at]! ^= 1;
+    writeFileSync(file, bytes);
+    const parts = (JSON.parse(readFileSync(join(dist, 'models', fixtureManifest.id, 'chunks.json'), 'utf8')) as { parts: Array<{ bytes: number }> }).parts;
+    let part = 0;
+    for (let start = 0; start + (parts[part]?.bytes ?? 0) <= at; part++) start += parts[part]?.bytes ?? 0;
+
+    const other = await launchWithExtension({ dist });
+    try {
+      const page = await other.context.newPage();
+      await page.goto(`${server.origin}/coins.html`);
+      const [badge] = await waitForBadges(page, settled(1));
+      const engine = (await fromExtensionPage<StatusReply>(other, '(m) => chrome.runtime.sendMessage(m)', { kind: 'ui/get-status' })).engine;
+      expect({ badge: badge?.state, state: engine.state, note: engine.note }).toEqual({
+        badge: 'failed',
+        state: 'failed',
+        note: `model file does not match its manifest (SHA-256 of part ${part + 1} of ${parts.length})`,
+      });
+    } finally {
+      await other.close();
+      rmSync(dist, { recursive: true, force: true });
+    }
   });
 
   it('refuses on WebAssembly a model whose first probe image’s logit is off by 1e-2 (ten times the tolerance)', async () => {
