@@ -10,6 +10,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import ort from 'onnxruntime-node';
+import { runtimeFor, type Runtime } from './exact-int8';
 import { readManifestText, type ModelManifest } from '../src/detector/manifest';
 import { probeInput, probeMaxDiff, probeReproduced } from '../src/detector/probe';
 import { runWithinLimit } from '../src/detector/variants';
@@ -72,15 +73,23 @@ export async function checkOnnxFile(onnxPath: string, m: ModelManifest): Promise
 
 export interface CheckedSession {
   session: ort.InferenceSession;
-  /** Largest |logit difference| of onnxruntime-node on the probe input from the manifest's. */
+  /** The onnxruntime that runs it (tools/exact-int8.ts), for its tensors, and its name. */
+  runtime: Runtime;
+  runtimeName: string;
+  /** Largest |logit difference| of that runtime on the probe input from the manifest's. */
   probeMaxDiff: number;
 }
 
-/** Loads the model with onnxruntime-node and runs the probe; throws (releasing it) unless it reproduces the manifest. */
+/**
+ * Loads the model with onnxruntime-node (an int8 one with onnxruntime-web where the native int8
+ * kernel is not exact on this CPU: tools/exact-int8.ts) and runs the probe; throws (releasing it)
+ * unless it reproduces the manifest.
+ */
 export async function openChecked(onnxPath: string, m: ModelManifest): Promise<CheckedSession> {
+  const { ort: runtime, name: runtimeName } = await runtimeFor(m.precision);
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(onnxPath, { executionProviders: ['cpu'] });
+    session = await runtime.InferenceSession.create(onnxPath, runtime === ort ? { executionProviders: ['cpu'] } : { executionProviders: ['wasm'] });
   } catch (e) {
     throw new ModelDirError(`onnxruntime cannot load ${onnxPath} (truncated or not an ONNX model?): ${errorText(e)}`);
   }
@@ -96,7 +105,7 @@ export async function openChecked(onnxPath: string, m: ModelManifest): Promise<C
     let got: Float32Array;
     try {
       got = await runWithinLimit(m, probeInput(batch, h, w), batch, async (part, n) => {
-        const out = await session.run({ [m.input.name]: new ort.Tensor('float32', part, [n, c, h, w]) });
+        const out = await session.run({ [m.input.name]: new runtime.Tensor('float32', part, [n, c, h, w]) });
         return out[m.output.name]?.data as Float32Array;
       });
     } catch (e) {
@@ -109,7 +118,7 @@ export async function openChecked(onnxPath: string, m: ModelManifest): Promise<C
     if (!probeReproduced(worst, tolerance)) {
       throw new ModelDirError(`${onnxPath}: probe logits differ from the manifest's by ${worst.toPrecision(3)} (> ${tolerance}): not the model the manifest describes`);
     }
-    return { session, probeMaxDiff: worst };
+    return { session, runtime, runtimeName, probeMaxDiff: worst };
   } catch (e) {
     await session.release();
     throw e;

@@ -1,17 +1,20 @@
 // The in-browser import's int8 variant, in real Chromium: a test checkpoint written by PyTorch at
 // test time (tools/make_test_checkpoint.py) is imported by address with "also make the int8
 // variant" ticked. The variant is judged against the converter's int8 variant of the same checkpoint
-// (tools/convert.py --int8), run by onnxruntime-node: its probe logits, its measured agreement
-// (recomputed here with onnxruntime-node on the converter's fp32 and int8 files over the same
-// inputs), and, once chosen, its badges on the photographs (`npm run eval` on the converter's int8:
-// sharp + onnxruntime-node). The options page shows its agreement beside it.
+// (tools/convert.py --int8), run by onnxruntime-node (the int8 file by onnxruntime-web's
+// WebAssembly in Node where the native int8 kernel does not sum exactly on this CPU:
+// tools/exact-int8.ts): its probe logits, its measured agreement (recomputed here on the
+// converter's fp32 and int8 files over the same inputs), and, once chosen, its badges on the
+// photographs (`npm run eval` on the converter's int8: sharp + the same runtime choice). The
+// options page shows its agreement beside it.
 
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import ortNode from 'onnxruntime-node';
+import { runtimeFor } from '../../tools/exact-int8';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelManifest } from '../../src/detector/manifest';
@@ -47,8 +50,10 @@ let photos: string[];
 let converterInt8: Map<string, number>;
 let converterFp32: Map<string, number>;
 
-async function logitsEach(path: string, input: Float32Array, n: number): Promise<number[]> {
-  const session = await ort.InferenceSession.create(path, { executionProviders: ['cpu'] });
+/** The logits of `n` inputs one at a time, by the runtime that computes a model of `precision` exactly here (tools/exact-int8.ts). */
+async function logitsEach(path: string, input: Float32Array, n: number, precision: 'fp32' | 'int8'): Promise<number[]> {
+  const { ort } = await runtimeFor(precision);
+  const session = await ort.InferenceSession.create(path, { executionProviders: [ort === ortNode ? 'cpu' : 'wasm'] });
   const rows: number[] = [];
   try {
     const plane = input.length / n;
@@ -153,7 +158,7 @@ describe('checkpoint import with the int8 variant', () => {
 
     // The probe: the converter's int8 file by onnxruntime-node, one image per run.
     const conv8 = join(work, 'conv-int8', 'model.onnx');
-    const probeNode = await logitsEach(conv8, probeInput(2, 224, 224), 2);
+    const probeNode = await logitsEach(conv8, probeInput(2, 224, 224), 2, 'int8');
     const dProbe = Math.max(...m8.probe.logits.map((v, i) => Math.abs(v - (probeNode[i] ?? NaN))));
     expect(dProbe).toBeLessThanOrEqual(LOGIT_TOLERANCE_INT8);
     // Really the int8 model's logits: the fp32 model's (its manifest) are further from them.
@@ -163,8 +168,8 @@ describe('checkpoint import with the int8 variant', () => {
     // The agreement, recomputed by onnxruntime-node on the converter's two files over the same inputs.
     const inputs = agreementInputs(2, m32.preprocessing);
     const classes = m32.labels.length;
-    const p32 = pOf(await logitsEach(join(work, 'conv', 'model.onnx'), inputs, 14), classes, m32.generatedIndex);
-    const p8 = pOf(await logitsEach(conv8, inputs, 14), classes, m32.generatedIndex);
+    const p32 = pOf(await logitsEach(join(work, 'conv', 'model.onnx'), inputs, 14, 'fp32'), classes, m32.generatedIndex);
+    const p8 = pOf(await logitsEach(conv8, inputs, 14, 'int8'), classes, m32.generatedIndex);
     const d = p32.map((p, i) => Math.abs(p - (p8[i] ?? NaN)));
     const nodeMax = Math.max(...d);
     const nodeMean = d.reduce((x, y) => x + y, 0) / d.length;

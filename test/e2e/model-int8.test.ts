@@ -2,7 +2,9 @@
 // through the options page as a user would, offered beside the fp32 model with its measured
 // agreement, never used until chosen (the fp32 model keeps judging, here on a usable WebGPU
 // adapter), and once chosen run by the engine on WebAssembly with the int8 file's own scores
-// (those of `npm run eval` on the same file: sharp + onnxruntime-node, nothing of the browser's).
+// (those of `npm run eval` on the same file: sharp + onnxruntime-node, nothing of the browser's; on
+// a CPU where onnxruntime-node's int8 kernel does not sum exactly, eval runs the int8 file on
+// onnxruntime-web's WebAssembly in Node instead: tools/exact-int8.ts).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -27,6 +29,8 @@ const P_TOLERANCE = 1e-3;
 // WebAssembly kernels against onnxruntime-node's, max |Δp| 3.2e-3 (fp32: 7.7e-7). PNG decoding is
 // exact in both paths; JPEG decoders may differ by a level in a pixel (more boundaries crossed).
 // Browser vs eval here: max 1.7e-3 (coins.png), JPEG 1.0e-3 (both one image per run: batchLimit).
+// On an AVX2 CPU without AVX-512 VNNI (2026-12-04), eval on onnxruntime-node gave 1.0e-2 on a PNG:
+// its int8 MatMul adds u8 x s8 pairs in 16 bits with saturation, hence the exact runtime there.
 const P_TOLERANCE_INT8 = { png: 5e-3, jpeg: 1e-2 };
 
 let server: TestServer;

@@ -1,9 +1,9 @@
 // Scoring for `npm run eval`: on a model folder that tools/model-dir.ts checked and loaded (the
 // checks model:install makes), runs decode -> the extension's own preprocessing
-// (src/detector/preprocess.ts) -> onnxruntime-node -> scores (src/detector/scores.ts) in batches. A file that cannot be read or decoded is skipped with its reason; it never stops the run.
+// (src/detector/preprocess.ts) -> onnxruntime-node (an int8 model: whichever runtime sums it
+// exactly here, tools/exact-int8.ts) -> scores (src/detector/scores.ts) in batches. A file that cannot be read or decoded is skipped with its reason; it never stops the run.
 
 import { readFile } from 'node:fs/promises';
-import ort from 'onnxruntime-node';
 import type { ModelManifest } from '../../src/detector/manifest';
 import { preprocess } from '../../src/detector/preprocess';
 import { scoreBatch } from '../../src/detector/scores';
@@ -78,7 +78,7 @@ export async function scoreSamples(samples: readonly Sample[], model: CheckedMod
       ok.forEach((p, i) => input.set(p.input, i * per));
       // An int8 model runs image by image (batchLimit), as in the extension.
       const logits = await runWithinLimit(manifest, input, ok.length, async (part, n) => {
-        const out = await session.run({ [manifest.input.name]: new ort.Tensor('float32', part, [n, 3, crop, crop]) });
+        const out = await session.run({ [manifest.input.name]: new model.runtime.Tensor('float32', part, [n, 3, crop, crop]) });
         const got = out[manifest.output.name];
         if (!got) throw new ModelDirError(`the model has no output "${manifest.output.name}"`);
         return got.data as Float32Array;
