@@ -7,10 +7,12 @@
 //                                                               activation scale is per tensor: per batch)
 //   ->  {"logits":[...],"dims":[...]}
 // Used by tools/fixture_model.py --check and by tools/convert.py's parity check (PyTorch vs
-// onnxruntime on the same inputs). Input/output names are read from the model.
+// onnxruntime on the same inputs). Input/output names are read from the model. An int8 graph runs
+// on onnxruntime-web's WebAssembly where onnxruntime-node's int8 MatMul does not sum exactly on
+// this CPU (tools/exact-int8.ts).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import ort from 'onnxruntime-node';
+import ortNode from 'onnxruntime-node';
 
 const usage = 'usage: node tools/run_onnx.mjs MODEL.onnx [BATCH] | MODEL.onnx --input X.f32 --shape N,C,H,W';
 let parsed;
@@ -53,7 +55,15 @@ if (values.input) {
   for (let i = 0; i < data.length; i++) data[i] = probeValue(i);
 }
 
-const session = await ort.InferenceSession.create(readFileSync(modelPath), { executionProviders: ['cpu'] });
+const model = readFileSync(modelPath);
+let ort = ortNode;
+if (model.includes('MatMulInteger')) {
+  // The TypeScript check, through Vite's module runner as tools/bin/eval.mjs loads the eval (plain Node cannot import .ts).
+  const { runnerImport } = await import('vite');
+  const { module } = await runnerImport(new URL('./exact-int8.ts', import.meta.url).pathname, { configFile: false, logLevel: 'silent' });
+  ort = (await module.runtimeFor('int8')).ort;
+}
+const session = await ort.InferenceSession.create(model, { executionProviders: [ort === ortNode ? 'cpu' : 'wasm'] });
 const [inputName] = session.inputNames;
 const [outputName] = session.outputNames;
 const runs = values.each ? dims[0] : 1;
