@@ -202,8 +202,10 @@ def _write_f32(path: Path, x: np.ndarray) -> None:
 
 
 def run_onnx_node(onnx_path: Path, x: np.ndarray | None = None, batch: int = PROBE_BATCH, each: bool = False) -> np.ndarray:
-    """Logits from onnxruntime-node through the project's own runner (tools/run_onnx.mjs): of the
-    float32 NCHW tensor `x`, or of the probe input (src/detector/probe.ts) when `x` is None.
+    """Logits from onnxruntime-node through the project's own runner (tools/run_onnx.mjs; an int8
+    graph on onnxruntime-web's WebAssembly where the native int8 kernel is not exact on this CPU,
+    tools/exact-int8.ts): of the float32 NCHW tensor `x`, or of the probe input
+    (src/detector/probe.ts) when `x` is None.
     `each`: one image per run (an int8 graph quantises activations per tensor, i.e. per batch)."""
     with tempfile.TemporaryDirectory(prefix='rfl-ort-') as tmp:
         args = ['node', str(REPO / 'tools' / 'run_onnx.mjs'), str(onnx_path)]

@@ -277,7 +277,7 @@ def agreement(p_ref: np.ndarray, p: np.ndarray, threshold: float = LABEL_THRESHO
 
 
 def run_each(onnx_path: Path, x: np.ndarray) -> np.ndarray:
-    """Logits of `x` by onnxruntime-node, one picture per run, as the extension runs an int8 model
+    """Logits of `x` by tools/run_onnx.mjs (the exact int8 runtime on this CPU), one picture per run, as the extension runs an int8 model
     (its activation scale is per tensor: in a batch, a picture's score would depend on the others)."""
     from .export import run_onnx_node
 
@@ -288,7 +288,7 @@ def make_int8(fp32_onnx: Path, dst: Path, *, probe: list[float], preprocessing: 
               photos_dir: Path, log=print) -> dict[str, Any]:
     """Writes the int8 variant of `fp32_onnx` to `dst`, checks its probe logits against PyTorch's
     (`probe`: within INT8_CHECK_TOLERANCE) and measures its agreement with the fp32 file on the
-    photographs and synthetic pictures (onnxruntime-node runs both). Raises ValueError when the
+    photographs and synthetic pictures (tools/run_onnx.mjs runs both). Raises ValueError when the
     graph has nothing to quantise or the probe is too far off."""
     from .defaults import INT8_CHECK_TOLERANCE, PROBE_BATCH
     from .export import run_onnx_node
