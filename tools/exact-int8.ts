@@ -23,22 +23,28 @@ export const SATURATION_PROBE = new Uint8Array([
 
 export type Runtime = typeof ortNode;
 
+/** The exact answer of SATURATION_PROBE. */
+export const EXACT_SUM = 255 * 127 * 4;
+
+/** What `ort` (on `provider`) answers to SATURATION_PROBE. */
+export async function saturationProbe(ort: Runtime, provider: string): Promise<number> {
+  const session = await ort.InferenceSession.create(SATURATION_PROBE, { executionProviders: [provider] });
+  try {
+    const out = await session.run({
+      A: new ort.Tensor('uint8', new Uint8Array([255, 255, 255, 255]), [1, 4]),
+      B: new ort.Tensor('int8', new Int8Array([127, 127, 127, 127]), [4, 1]),
+    });
+    return Number(out.Y?.data[0]);
+  } finally {
+    await session.release();
+  }
+}
+
 let nativeExact: Promise<boolean> | null = null;
 
 /** Whether onnxruntime-node's int8 MatMul sums exactly on this CPU. */
 export function nativeInt8Exact(): Promise<boolean> {
-  nativeExact ??= (async () => {
-    const session = await ortNode.InferenceSession.create(SATURATION_PROBE);
-    try {
-      const out = await session.run({
-        A: new ortNode.Tensor('uint8', new Uint8Array([255, 255, 255, 255]), [1, 4]),
-        B: new ortNode.Tensor('int8', new Int8Array([127, 127, 127, 127]), [4, 1]),
-      });
-      return Number(out.Y?.data[0]) === 255 * 127 * 4;
-    } finally {
-      await session.release();
-    }
-  })();
+  nativeExact ??= saturationProbe(ortNode, 'cpu').then((sum) => sum === EXACT_SUM);
   return nativeExact;
 }
 
@@ -48,8 +54,8 @@ function wasmRuntime(): Runtime {
   return ortWeb as unknown as Runtime;
 }
 
-/** The runtime that computes `precision`'s model exactly here, and its name for reports. */
-export async function runtimeFor(precision: ModelManifest['precision']): Promise<{ ort: Runtime; name: string }> {
-  if (precision === 'int8' && !(await nativeInt8Exact())) return { ort: wasmRuntime(), name: 'onnxruntime-web (WebAssembly)' };
-  return { ort: ortNode, name: 'onnxruntime-node' };
+/** The runtime that computes `precision`'s model exactly here, the execution provider to ask it for, and its name for reports. */
+export async function runtimeFor(precision: ModelManifest['precision']): Promise<{ ort: Runtime; provider: 'cpu' | 'wasm'; name: string }> {
+  if (precision === 'int8' && !(await nativeInt8Exact())) return { ort: wasmRuntime(), provider: 'wasm', name: 'onnxruntime-web (WebAssembly)' };
+  return { ort: ortNode, provider: 'cpu', name: 'onnxruntime-node' };
 }

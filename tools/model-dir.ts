@@ -73,9 +73,8 @@ export async function checkOnnxFile(onnxPath: string, m: ModelManifest): Promise
 
 export interface CheckedSession {
   session: ort.InferenceSession;
-  /** The onnxruntime that runs it (tools/exact-int8.ts), for its tensors, and its name. */
+  /** The onnxruntime that runs it (tools/exact-int8.ts), for its tensors. */
   runtime: Runtime;
-  runtimeName: string;
   /** Largest |logit difference| of that runtime on the probe input from the manifest's. */
   probeMaxDiff: number;
 }
@@ -86,10 +85,10 @@ export interface CheckedSession {
  * unless it reproduces the manifest.
  */
 export async function openChecked(onnxPath: string, m: ModelManifest): Promise<CheckedSession> {
-  const { ort: runtime, name: runtimeName } = await runtimeFor(m.precision);
+  const { ort: runtime, provider } = await runtimeFor(m.precision);
   let session: ort.InferenceSession;
   try {
-    session = await runtime.InferenceSession.create(onnxPath, runtime === ort ? { executionProviders: ['cpu'] } : { executionProviders: ['wasm'] });
+    session = await runtime.InferenceSession.create(onnxPath, { executionProviders: [provider] });
   } catch (e) {
     throw new ModelDirError(`onnxruntime cannot load ${onnxPath} (truncated or not an ONNX model?): ${errorText(e)}`);
   }
@@ -118,7 +117,7 @@ export async function openChecked(onnxPath: string, m: ModelManifest): Promise<C
     if (!probeReproduced(worst, tolerance)) {
       throw new ModelDirError(`${onnxPath}: probe logits differ from the manifest's by ${worst.toPrecision(3)} (> ${tolerance}): not the model the manifest describes`);
     }
-    return { session, runtime, runtimeName, probeMaxDiff: worst };
+    return { session, runtime, probeMaxDiff: worst };
   } catch (e) {
     await session.release();
     throw e;

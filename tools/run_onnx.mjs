@@ -57,13 +57,14 @@ if (values.input) {
 
 const model = readFileSync(modelPath);
 let ort = ortNode;
+let provider = 'cpu';
 if (model.includes('MatMulInteger')) {
   // The TypeScript check, through Vite's module runner as tools/bin/eval.mjs loads the eval (plain Node cannot import .ts).
   const { runnerImport } = await import('vite');
   const { module } = await runnerImport(new URL('./exact-int8.ts', import.meta.url).pathname, { configFile: false, logLevel: 'silent' });
-  ort = (await module.runtimeFor('int8')).ort;
+  ({ ort, provider } = await module.runtimeFor('int8'));
 }
-const session = await ort.InferenceSession.create(model, { executionProviders: [ort === ortNode ? 'cpu' : 'wasm'] });
+const session = await ort.InferenceSession.create(model, { executionProviders: [provider] });
 const [inputName] = session.inputNames;
 const [outputName] = session.outputNames;
 const runs = values.each ? dims[0] : 1;

@@ -13,7 +13,6 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node
 import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ortNode from 'onnxruntime-node';
 import { runtimeFor } from '../../tools/exact-int8';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,8 +51,8 @@ let converterFp32: Map<string, number>;
 
 /** The logits of `n` inputs one at a time, by the runtime that computes a model of `precision` exactly here (tools/exact-int8.ts). */
 async function logitsEach(path: string, input: Float32Array, n: number, precision: 'fp32' | 'int8'): Promise<number[]> {
-  const { ort } = await runtimeFor(precision);
-  const session = await ort.InferenceSession.create(path, { executionProviders: [ort === ortNode ? 'cpu' : 'wasm'] });
+  const { ort, provider } = await runtimeFor(precision);
+  const session = await ort.InferenceSession.create(path, { executionProviders: [provider] });
   const rows: number[] = [];
   try {
     const plane = input.length / n;

@@ -1,10 +1,8 @@
 // Calls the service worker's test hooks (test builds only; src/background/index.ts), typed by the
 // hooks themselves.
 
+import type { Worker } from 'playwright-core';
 import type { TestHooks } from '../../src/background/index';
-import type { ExtensionSession } from './chrome';
-
-type Worker = Awaited<ReturnType<ExtensionSession['serviceWorker']>>;
 
 /** `realfakeLensTestHooks[name](...args)` in `worker`, awaited there. Arguments and result cross as JSON-like values. */
 export async function callTestHook<K extends keyof TestHooks>(
