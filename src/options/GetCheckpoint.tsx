@@ -6,7 +6,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import browser from 'webextension-polyfill';
 import { blobSource } from '../detector/checkpoint/source';
-import { importCheckpoint, importErrorMessage, LAION_CHECKPOINT_URL, modelIdFor, type CheckpointImportProgress } from '../shared/checkpoint-import';
+import { importCheckpoint, importErrorMessage, isAddressOrigin, LAION_CHECKPOINT_URL, modelIdFor, type CheckpointImportProgress } from '../shared/checkpoint-import';
 import { askBackground } from '../shared/ask-background';
 import { Int8VariantError } from '../shared/int8-import';
 import type { CheckpointImportStatus } from '../shared/protocol/offscreen';
@@ -190,8 +190,8 @@ export function GetCheckpoint({ state, refresh, onOutcome }: Props) {
       )}
       {paused.map((u) => (
         <div class="download" key={u.id} data-paused-import={u.id}>
-          {/* A file's import (its origin is the file's name) stopped when its page closed: only the file can continue it. */}
-          {u.manifestUrl.includes('://') ? (
+          {/* A file's import stopped when its page closed: only the file can continue it. */}
+          {isAddressOrigin(u.manifestUrl) ? (
             <>
               <span>
                 Paused import <code>{u.id}</code> · {mb(u.received)} of {mb(u.total)}

@@ -125,6 +125,11 @@ async function placeGraph(graph: Uint8Array, plan: ImportPlan): Promise<Uint8Arr
 }
 
 /** A model id from a checkpoint's file name (or URL). */
+/** An import's origin is the checkpoint's address, or (imported from a file on disk) the file's name. */
+export function isAddressOrigin(origin: string): boolean {
+  return origin.includes('://');
+}
+
 export function modelIdFor(origin: string): string {
   const base = (origin.split(/[\\/?#]/).filter(Boolean).find((_, i, all) => i === all.length - 1) ?? 'checkpoint').replace(/\.(ckpt|pt|pth|bin)$/i, '');
   const id = `ckpt-${base.toLowerCase().replace(/[^a-z0-9._-]+/g, '-')}`.slice(0, 64).replace(/[-.]+$/, '');
@@ -271,7 +276,7 @@ export async function importCheckpoint(req: CheckpointImportRequest): Promise<Mo
     if (state.weightParts?.length === plan.units.length) {
       await writeFile(dir, WEIGHTS_CHUNKS_FILE, JSON.stringify(chunkHashes(weights.sha256, weights.bytes, state.weightParts)));
     }
-    const from = req.origin.includes('://') ? { manifestUrl: req.origin } : { importedFrom: req.origin };
+    const from = isAddressOrigin(req.origin) ? { manifestUrl: req.origin } : { importedFrom: req.origin };
     await finishInstall(dir, from, JSON.stringify(manifest, null, 2));
     await dir.removeEntry(IMPORT_FILE).catch(() => undefined);
     if (req.int8) {
