@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { chromePath, launchWithExtension, QUIET_FLAGS, type ExtensionSession } from '../test/support/chrome';
-import { inContentScript } from '../test/support/contexts';
+import { shownBadges, watchBadges, whenBadgesShown } from '../test/support/badge-watch';
 import { writeSyntheticPictures } from '../test/support/png';
 import { REPO } from '../test/support/python';
 import { startServer, type TestServer } from '../test/support/server';
@@ -111,43 +111,6 @@ async function startMetrics(page: Page): Promise<{ stop: () => Promise<{ taskMs:
   };
 }
 
-/**
- * Records, in the content script's world, when each badge first shows a verdict (same clock as the
- * page). Installed as soon as the content script runs; a badge already showing then is recorded
- * at that moment (later than it showed: never in the extension's favour).
- */
-async function watchBadges(page: Page, extensionId: string): Promise<void> {
-  const install = `new Promise((resolve) => {
-    globalThis.__shown = {};
-    let root = null;
-    const look = () => {
-      for (const b of root.querySelectorAll('.badge')) {
-        if (b.dataset.state !== 'checking' && !b.hidden && !(b.dataset.src in globalThis.__shown)) globalThis.__shown[b.dataset.src] = performance.now();
-      }
-    };
-    const attach = () => {
-      const host = document.querySelector('realfake-lens-overlay');
-      if (!host || root) return;
-      root = chrome.dom.openOrClosedShadowRoot(host);
-      new MutationObserver(look).observe(root, { subtree: true, attributes: true, childList: true });
-      look();
-    };
-    new MutationObserver(attach).observe(document.documentElement, { childList: true });
-    attach();
-    resolve(true);
-  })`;
-  for (let i = 0; ; i++) {
-    try {
-      await inContentScript(page, extensionId, install);
-      return;
-    } catch (e) {
-      // The content script is injected when the document is idle.
-      if (i > 500) throw e;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-}
-
 async function scrollThrough(page: Page): Promise<void> {
   await page.evaluate(() => ((window as unknown as { __scrollStart: number }).__scrollStart = performance.now()));
   for (let i = 0; i < 80; i++) {
@@ -175,7 +138,7 @@ async function measure(name: string, context: BrowserContext, extensionId: strin
   })) as { long: number[]; cls: number; enter: Record<string, number>; painted: Record<string, number>; scrollStart: number; images: number };
   let toBadge: Run['toBadge'] = [];
   if (extensionId) {
-    const shown = (await inContentScript(page, extensionId, 'globalThis.__shown')) as Record<string, number>;
+    const shown = await shownBadges(page, extensionId);
     toBadge = Object.entries(seen.enter).map(([src, t]) => {
       const badge = shown[src];
       const visible = Math.max(t, seen.painted[src] ?? t);
@@ -209,12 +172,7 @@ async function warmEngine(context: BrowserContext, extensionId: string): Promise
   const t0 = Date.now();
   await page.goto(`${server.origin}/warm.html`, { waitUntil: 'commit' });
   await watchBadges(page, extensionId);
-  for (;;) {
-    const shown = (await inContentScript(page, extensionId, 'Object.keys(globalThis.__shown).length')) as number;
-    if (shown > 0) break;
-    if (Date.now() - t0 > 300_000) throw new Error('the engine did not load within 5 minutes');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await whenBadgesShown(page, extensionId, 1, 300_000);
   const ms = Date.now() - t0;
   await page.close();
   return ms;
