@@ -168,14 +168,17 @@ async function nativeLoad(probeImages: number): Promise<NativeLoad> {
 /**
  * Where the time from ready to the first badge went: until the engine's first page inference
  * ended (its run() and the wait before it), then from there to the badge on the page (the
- * verdict's reply, the messages to the page, drawing, the bench's 20 ms reading).
+ * verdict's reply, the messages to the page, drawing; the page records when it shows).
  */
 function firstRunText(st: LoadSteps, badgeMs: number | null | undefined): string {
   if (st.firstRunMs === null || st.firstRunEndAt === null) return '';
   const s2 = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   const ended = st.firstRunEndAt - st.readyAt;
   const after = badgeMs === null || badgeMs === undefined ? '' : `, then ${s2(badgeMs - ended)} to the badge`;
-  return `; the engine's first run ended ${s2(ended)} after ready (the run ${s2(st.firstRunMs)}, ${s2(ended - st.firstRunMs)} before it)${after}`;
+  return (
+    `; the engine's first run ended ${s2(ended)} after ready (the run ${s2(st.firstRunMs)}, ${s2(ended - st.firstRunMs)} before it; ` +
+    `${st.preparedAtReady} picture${st.preparedAtReady === 1 ? '' : 's'} prepared and waiting at ready)${after}`
+  );
 }
 
 /** The cold start's lines: native, then each browser row split into its parts, against native. */

@@ -251,14 +251,28 @@ interface Opened {
   openMs: number;
 }
 
+/** One image's scores, and the model that computed them. */
+export interface Inferred {
+  logits: Float32Array;
+  backend: Backend;
+  batch: number;
+  /** The model that ran (the chosen one or a variant), and the chosen one's id. */
+  manifest: ModelManifest;
+  chosenId: string;
+}
+
 interface Waiting {
   input: Float32Array;
-  resolve: (r: { logits: Float32Array; backend: Backend; batch: number }) => void;
+  resolve: (r: Inferred) => void;
   reject: (e: unknown) => void;
 }
 
 export class Engine {
   private loading: Promise<Loaded> | null = null;
+  /** The chosen model's manifest, read first in a load (chosenManifest). */
+  private chosen: Promise<ModelManifest> | null = null;
+  /** Pictures handed to infer() while the model loaded (LoadSteps.preparedAtReady). */
+  private preparedInLoad = 0;
   private waiting: Waiting[] = [];
   private gatherTimer: ReturnType<typeof setTimeout> | undefined;
   private running = false;
@@ -344,8 +358,15 @@ export class Engine {
 
   private async loadSession(options: EngineOptions): Promise<Loaded> {
     this.status = { ...this.status, state: 'loading', note: null, progress: 0, loadSteps: null };
+    this.preparedInLoad = 0;
     const t0 = performance.now();
-    const family = await loadActiveFamily();
+    const familyRead = loadActiveFamily();
+    this.chosen = familyRead.then((f) => {
+      if (!f[0]) throw new Error('no model to load');
+      return f[0].manifest;
+    });
+    this.chosen.catch(() => undefined);
+    const family = await familyRead;
     const runtime = await ortRuntime();
 
     // Read by ORT once, when it first starts WebAssembly; threads need cross-origin isolation.
@@ -418,6 +439,7 @@ export class Engine {
               weights: opened.weights,
               checkRead,
               readyAt: Date.now(),
+              preparedAtReady: this.preparedInLoad,
               firstRunMs: null,
               firstRunEndAt: null,
             };
@@ -459,6 +481,18 @@ export class Engine {
     return this.loading;
   }
 
+  /**
+   * The chosen model's manifest, known early in its load (starting the load if none has): its
+   * variants preprocess as it does (isVariantOf), so a picture can be made ready for the model
+   * while the session is still being created, and its inference start the moment it is ready.
+   */
+  async chosenManifest(options: EngineOptions): Promise<ModelManifest> {
+    const loading = this.ensureLoaded(options);
+    // A load that fails is reported by the inference waiting for it.
+    loading.catch(() => undefined);
+    return this.chosen ?? (await loading).manifest;
+  }
+
   /** Marks work under way (a fetch or an inference), so the idle timer waits. */
   hold(options: EngineOptions): () => void {
     this.busy++;
@@ -476,7 +510,8 @@ export class Engine {
    * Scores one preprocessed image. Images that arrive within `batchWindowMs` of each other (up
    * to `maxBatch`) run as one batch; each caller gets its own logits.
    */
-  infer(input: Float32Array, options: EngineOptions): Promise<{ logits: Float32Array; backend: Backend; batch: number }> {
+  infer(input: Float32Array, options: EngineOptions): Promise<Inferred> {
+    if (this.status.state === 'loading') this.preparedInLoad++;
     return new Promise((resolve, reject) => {
       this.waiting.push({ input, resolve, reject });
       if (this.waiting.length >= options.maxBatch) {
@@ -507,7 +542,9 @@ export class Engine {
           if (steps && steps.firstRunEndAt === null) this.status.loadSteps = { ...steps, firstRunMs: runMs, firstRunEndAt: Date.now() };
           const per = logits.length / batch.length;
           this.status.largestBatch = Math.max(this.status.largestBatch, batch.length);
-          batch.forEach((w, i) => w.resolve({ logits: logits.slice(i * per, (i + 1) * per), backend: l.backend, batch: batch.length }));
+          batch.forEach((w, i) =>
+            w.resolve({ logits: logits.slice(i * per, (i + 1) * per), backend: l.backend, batch: batch.length, manifest: l.manifest, chosenId: l.chosenId }),
+          );
         } catch (e) {
           for (const w of batch) w.reject(e);
         }

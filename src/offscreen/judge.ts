@@ -81,9 +81,9 @@ export async function judgeHeld(engine: Engine, token: string, minSide: number, 
     // Made before the inference, so the reply goes out as soon as the logits are known: the next
     // batch's inference holds this thread, and the thumbnail's encoding needs it.
     const thumbnail = await makeThumbnail(image).catch(() => null);
-    const { manifest, chosenId } = await engine.ensureLoaded(options);
-    const input = preprocessImage(image, manifest.preprocessing);
-    const { logits, backend } = await engine.infer(input, options);
+    // Prepared for the model while it may still load, so its inference can start once it is ready.
+    const input = preprocessImage(image, (await engine.chosenManifest(options)).preprocessing);
+    const { logits, backend, manifest, chosenId } = await engine.infer(input, options);
     const { pGenerated } = scoreLogits(logits, manifest);
     if (!Number.isFinite(pGenerated)) {
       return { ok: false, reason: 'model-error', detail: 'model returned no usable score' };

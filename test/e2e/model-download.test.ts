@@ -138,6 +138,7 @@ beforeAll(async () => {
     res.on('close', () => clearInterval(timer));
   });
   server.page('/photo.html', '<!doctype html><meta charset="utf-8"><title>photo</title><img src="/static/chelsea.png" width="300" alt="">');
+  server.page('/prepared.html', '<!doctype html><meta charset="utf-8"><title>prepared</title><img src="/static/camera.png" width="300" alt="">');
 
   ext = await launchWithExtension();
   options = await ext.context.newPage();
@@ -300,6 +301,21 @@ describe('model download from the options page', () => {
     expect(list.activeId).toBe('realfake-fixture');
     expect(list.models.map((m) => m.id).sort()).toEqual(['flaky-copy', 'realfake-fixture', 'resumed-copy']);
     expect((await ask<StatusReply>({ kind: 'ui/get-status' })).engine.model?.id).toBe('realfake-fixture');
+  });
+
+  it('prepares a picture for the model while the model loads: its inference starts as soon as the engine is ready', async () => {
+    // 270 reads 20 ms apart: seconds of loading, in which the page's picture is fetched and decoded.
+    await configureEngine(ext, { 'engine.testFaults': { readPieceBytes: 4099, readDelayMs: 20 } });
+    expect(await ask<{ ok: boolean }>({ kind: 'ui/set-active-model', id: 'resumed-copy' })).toEqual({ ok: true });
+    const page = await ext.context.newPage();
+    await page.goto(`${server.origin}/prepared.html`);
+    const [badge] = await waitForBadges(page, settled(1));
+    expect(badge?.state, JSON.stringify(badge)).not.toBe('failed');
+    expect(badge?.title).toContain('Model: Resumed copy');
+    // Preprocessed with the chosen model's recipe before the session existed, and queued for it.
+    expect((await offscreenStatus(ext)).loadSteps?.preparedAtReady).toBe(1);
+    await page.close();
+    await configureEngine(ext, { 'engine.testFaults': {} });
   });
 
   it('removes the active model while the engine is still reading it from OPFS (its parts open in the reader)', async () => {

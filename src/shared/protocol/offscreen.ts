@@ -90,6 +90,8 @@ export interface LoadSteps {
   checkRead: CheckRead;
   /** When the engine became ready (Date.now()). */
   readyAt: number;
+  /** Pictures already prepared for the model, waiting for it, when it became ready: their inference starts at once. */
+  preparedAtReady: number;
   /**
    * The first page inference after ready (the probe's is not one): the model's run() alone, ms,
    * and when it ended (Date.now()); null until it has run. The first run of a session also fills
@@ -295,9 +297,10 @@ function parseLoadSteps(v: unknown): LoadSteps | null {
   const time = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x) && x >= 0;
   const keys = ['runtimeMs', 'openMs', 'sessionMs', 'probeMs', 'checkMs', 'checkWaitMs', 'readyAt'] as const;
   if (!keys.every((k) => time(v[k]))) return null;
-  const { firstRunMs, firstRunEndAt } = v;
+  const { firstRunMs, firstRunEndAt, preparedAtReady } = v;
   if (!(firstRunMs === null || time(firstRunMs)) || !(firstRunEndAt === null || time(firstRunEndAt))) return null;
-  const out = { check: v.check, probe: v.probe, weights: v.weights, checkRead: v.checkRead, firstRunMs, firstRunEndAt } as LoadSteps;
+  if (typeof preparedAtReady !== 'number' || !Number.isInteger(preparedAtReady) || preparedAtReady < 0) return null;
+  const out = { check: v.check, probe: v.probe, weights: v.weights, checkRead: v.checkRead, preparedAtReady, firstRunMs, firstRunEndAt } as LoadSteps;
   for (const k of keys) out[k] = v[k] as number;
   return out;
 }
