@@ -124,12 +124,12 @@ async function placeGraph(graph: Uint8Array, plan: ImportPlan): Promise<Uint8Arr
   return placed;
 }
 
-/** A model id from a checkpoint's file name (or URL). */
 /** An import's origin is the checkpoint's address, or (imported from a file on disk) the file's name. */
 export function isAddressOrigin(origin: string): boolean {
   return origin.includes('://');
 }
 
+/** A model id from a checkpoint's file name (or URL). */
 export function modelIdFor(origin: string): string {
   const base = (origin.split(/[\\/?#]/).filter(Boolean).find((_, i, all) => i === all.length - 1) ?? 'checkpoint').replace(/\.(ckpt|pt|pth|bin)$/i, '');
   const id = `ckpt-${base.toLowerCase().replace(/[^a-z0-9._-]+/g, '-')}`.slice(0, 64).replace(/[-.]+$/, '');
