@@ -4,6 +4,11 @@
 // crossing the near margin (an <img> laid out before its height is known, then grown: the
 // intersection observer reports it once, 0 px high). Elements that left the document are
 // forgotten in batches.
+//
+// The two observers report at different points of a frame: resize observers run inside the
+// rendering step, while an intersection report is computed there and delivered by a task later.
+// On a busy page a new frame can come between the two, so an element's first intersection report
+// may carry its box from before a resize that the resize observer has already reported.
 
 import type { Source } from './sources';
 
@@ -23,6 +28,8 @@ export interface Tracked {
   rendered: { width: number; height: number } | null;
   near: boolean;
   visible: boolean;
+  /** Its size as measured by a resize report that came before the first intersection report, and when. */
+  resizedEarly?: { width: number; height: number; at: number };
 }
 
 export interface TrackingHooks {
@@ -102,7 +109,10 @@ export class Tracking {
       const t = this.tracked.get(e.target);
       if (!t) continue;
       const r = e.boundingClientRect;
-      t.rendered = { width: r.width, height: r.height };
+      // A resize measured after this report was computed is the newer size (see the top).
+      const early = t.resizedEarly;
+      t.resizedEarly = undefined;
+      t.rendered = early && early.at > e.time ? { width: early.width, height: early.height } : { width: r.width, height: r.height };
       t.near = e.isIntersecting;
       // Visible now (for the order of asking): the same report, against the viewport itself.
       t.visible = t.near && inViewport(r, vw, vh);
@@ -112,15 +122,21 @@ export class Tracking {
 
   /**
    * A box changed size. Measured as the intersection observer measures (its bounding box, with
-   * transforms), after the layout that resized it, so the read costs no layout of its own. Only
-   * elements already reported on: before that, the intersection observer's first report comes.
+   * transforms), after the layout that resized it, so the read costs no layout of its own. Before
+   * the intersection observer's first report the size is only kept, for that report to use if it
+   * is older than this measure.
    */
   private onResized(entries: ResizeObserverEntry[]): void {
     const vw = window.innerWidth;
     const vh = window.innerHeight;
     for (const e of entries) {
       const t = this.tracked.get(e.target);
-      if (!t?.rendered) continue;
+      if (!t) continue;
+      if (!t.rendered) {
+        const r = t.el.getBoundingClientRect();
+        t.resizedEarly = { width: r.width, height: r.height, at: performance.now() };
+        continue;
+      }
       const r = t.el.getBoundingClientRect();
       if (r.width === t.rendered.width && r.height === t.rendered.height) continue;
       t.rendered = { width: r.width, height: r.height };
