@@ -132,12 +132,11 @@ export class Tracking {
     for (const e of entries) {
       const t = this.tracked.get(e.target);
       if (!t) continue;
+      const r = t.el.getBoundingClientRect();
       if (!t.rendered) {
-        const r = t.el.getBoundingClientRect();
         t.resizedEarly = { width: r.width, height: r.height, at: performance.now() };
         continue;
       }
-      const r = t.el.getBoundingClientRect();
       if (r.width === t.rendered.width && r.height === t.rendered.height) continue;
       t.rendered = { width: r.width, height: r.height };
       t.visible = t.near && inViewport(r, vw, vh);

@@ -35,30 +35,22 @@ function intersectionEntry(el: FakeElement, box: Box, time: number): Intersectio
 
 const resizeEntry = (el: FakeElement): ResizeObserverEntry => ({ target: el as unknown as Element }) as unknown as ResizeObserverEntry;
 
+/** A stand-in observer class that hands its callback to `keep`, for the test to deliver reports. */
+function standIn<E>(keep: (cb: (entries: E[]) => void) => void): unknown {
+  return class {
+    constructor(cb: (entries: E[]) => void) {
+      keep(cb);
+    }
+    observe(): void {}
+    unobserve(): void {}
+    disconnect(): void {}
+  };
+}
+
 beforeEach(() => {
   vi.stubGlobal('window', { innerWidth: 1280, innerHeight: 720 });
-  vi.stubGlobal(
-    'IntersectionObserver',
-    class {
-      constructor(cb: (entries: IntersectionObserverEntry[]) => void) {
-        intersections = cb;
-      }
-      observe(): void {}
-      unobserve(): void {}
-      disconnect(): void {}
-    },
-  );
-  vi.stubGlobal(
-    'ResizeObserver',
-    class {
-      constructor(cb: (entries: ResizeObserverEntry[]) => void) {
-        resizes = cb;
-      }
-      observe(): void {}
-      unobserve(): void {}
-      disconnect(): void {}
-    },
-  );
+  vi.stubGlobal('IntersectionObserver', standIn<IntersectionObserverEntry>((cb) => (intersections = cb)));
+  vi.stubGlobal('ResizeObserver', standIn<ResizeObserverEntry>((cb) => (resizes = cb)));
 });
 
 afterEach(() => {
